@@ -1,0 +1,44 @@
+namespace PgRuntimeAgent.Settings;
+
+/// <summary>
+/// The agent's own settings file (YAML): what the inventory cannot say. Each section lives beside the concept it
+/// configures. Documented in README.md ("Agent settings").
+/// </summary>
+public sealed record AgentSettings
+{
+    /// <summary>File the settings were read from; null when only defaults apply.</summary>
+    public string? SourcePath { get; init; }
+
+    public EndpointSettings Endpoints { get; init; } = new();
+
+    public CredentialSettings Credentials { get; init; } = new();
+
+    public Sensing.SensingSettings Sensing { get; init; } = new();
+
+    public Journal.JournalSettings Journal { get; init; } = new();
+
+    public Policy.PolicySettings Policy { get; init; } = new();
+
+    public static AgentSettings Default { get; } = new();
+}
+
+/// <summary>Endpoint overrides: a Prometheus at a non-default URL, logs read from files instead of VictoriaLogs.</summary>
+public sealed record EndpointSettings
+{
+    public Uri? MetricsUrl { get; init; }
+    public Inventory.MetricsKind? MetricsKind { get; init; }
+    public Uri? LogsUrl { get; init; }
+    public Inventory.LogsKind? LogsKind { get; init; }
+    public Uri? AlertmanagerUrl { get; init; }
+}
+
+/// <summary>Credential overrides (values are moved into the secret store on load; never kept here as text).</summary>
+public sealed record CredentialSettings
+{
+    public string? PatroniUsername { get; init; }
+    public Secrets.SecretRef? PatroniPassword { get; init; }
+    public string? MonitorUsername { get; init; }
+    public Secrets.SecretRef? MonitorPassword { get; init; }
+    public string? AdminUsername { get; init; }
+    public Secrets.SecretRef? AdminPassword { get; init; }
+}

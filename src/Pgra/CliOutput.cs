@@ -1,0 +1,29 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace PgRuntimeAgent.Cli;
+
+/// <summary>Shared output helpers: one JSON style for every <c>--json</c>, one way to report input errors.</summary>
+internal static class CliOutput
+{
+    public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
+    };
+
+    public static async Task WriteJsonAsync<T>(TextWriter writer, T value)
+    {
+        await writer.WriteLineAsync(JsonSerializer.Serialize(value, Json)).ConfigureAwait(false);
+    }
+
+    public static async Task WriteInputErrorAsync(TextWriter stderr, InputException ex)
+    {
+        await stderr.WriteLineAsync($"error: {ex.Message}").ConfigureAwait(false);
+        foreach (var problem in ex.Problems)
+        {
+            await stderr.WriteLineAsync($"  {problem}").ConfigureAwait(false);
+        }
+    }
+}
