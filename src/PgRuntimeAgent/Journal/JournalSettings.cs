@@ -16,4 +16,10 @@ public sealed record JournalSettings
 
     /// <summary>PostgreSQL connection string when <see cref="Backend"/> is Postgres (password via secret store).</summary>
     public string? ConnectionString { get; init; }
+
+    /// <summary>Password for <see cref="ConnectionString"/> (<c>journal.password</c>; kept in the secret store).</summary>
+    public Secrets.SecretRef? Password { get; init; }
+
+    /// <summary>PostgreSQL schema holding the journal tables (<c>journal.schema</c>, default <c>pgra</c>).</summary>
+    public string Schema { get; init; } = "pgra";
 }
