@@ -15,8 +15,9 @@ internal interface IJournal : IAsyncDisposable
 
     /// <summary>
     /// Appends an <see cref="JournalKinds.ActionIntent"/> only if <paramref name="record"/>'s cluster has no open
-    /// intent (an intent without an outcome), atomically with respect to every other writer: the cluster lock.
-    /// Returns null and writes nothing when another intent is open; <see cref="GetOpenIntentsAsync"/> tells which.
+    /// intent (an intent without an outcome) and no intent was ever written for the same correlation id (the action
+    /// id), atomically with respect to every other writer: the cluster lock, and at most one run per action.
+    /// Returns null and writes nothing otherwise; <see cref="GetOpenIntentsAsync"/> tells which intent holds the lock.
     /// </summary>
     Task<JournalEntry?> TryAppendIntentAsync(JournalRecord record, CancellationToken cancellationToken);
 

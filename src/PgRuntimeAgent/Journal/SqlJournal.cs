@@ -131,8 +131,15 @@ internal abstract class SqlJournal : IJournal
 
         if (intentLock)
         {
+            // The cluster lock: no other open intent on the cluster, and no earlier intent for the same action id
+            // (an action runs at most once, even when two operators approve it at the same moment).
             var open = await QueryOpenIntentsAsync(connection, tx, cluster, cancellationToken).ConfigureAwait(false);
-            if (open.Count > 0)
+            await using var same = Command(connection, tx,
+                $"SELECT COUNT(*) FROM {Table("journal_entries")} WHERE kind = @intent AND correlation_id = @correlation");
+            Add(same, "intent", JournalKinds.ActionIntent);
+            Add(same, "correlation", correlation);
+            var earlier = Convert.ToInt64(await same.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
+            if (open.Count > 0 || earlier > 0)
             {
                 await tx.RollbackAsync(cancellationToken).ConfigureAwait(false);
                 return null;

@@ -1,0 +1,41 @@
+namespace PgRuntimeAgent.Policy;
+
+/// <summary>
+/// What the guardrails need to know about a cluster right now, taken from the latest snapshot. Sensing supplies it
+/// through <see cref="IClusterStateProvider"/>; tests build it by hand.
+/// </summary>
+internal sealed record ClusterGuardState
+{
+    public required string Cluster { get; init; }
+
+    /// <summary>When the underlying snapshot was taken.</summary>
+    public required DateTimeOffset ObservedAt { get; init; }
+
+    /// <summary>True when the sources agree on exactly one leader; false when it is unknown or disputed.</summary>
+    public required bool LeaderKnown { get; init; }
+
+    public string? Leader { get; init; }
+
+    /// <summary>Disagreements between sources (inventory vs Patroni, two primaries, missing metrics). Empty: none.</summary>
+    public IReadOnlyList<string> Drift { get; init; } = [];
+
+    /// <summary>Replication lag per member in bytes; null for a member whose lag is unknown.</summary>
+    public IReadOnlyDictionary<string, long?> MemberLagBytes { get; init; } = new Dictionary<string, long?>(StringComparer.Ordinal);
+
+    /// <summary>The lag limit for a failover candidate (Patroni maximum_lag_on_failover, Pigsty pg_rpo).</summary>
+    public long MaximumLagOnFailoverBytes { get; init; } = 1_048_576;
+}
+
+/// <summary>Supplies the current <see cref="ClusterGuardState"/>; null when nothing is known about the cluster.</summary>
+internal interface IClusterStateProvider
+{
+    Task<ClusterGuardState?> GetStateAsync(string cluster, CancellationToken cancellationToken);
+}
+
+/// <summary>A provider that knows nothing: every risky action is refused.</summary>
+internal sealed class NoClusterState : IClusterStateProvider
+{
+    public static NoClusterState Instance { get; } = new();
+
+    public Task<ClusterGuardState?> GetStateAsync(string cluster, CancellationToken cancellationToken) => Task.FromResult<ClusterGuardState?>(null);
+}

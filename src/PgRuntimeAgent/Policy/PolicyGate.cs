@@ -1,0 +1,286 @@
+using System.Globalization;
+using PgRuntimeAgent.Acting;
+using PgRuntimeAgent.Journal;
+
+namespace PgRuntimeAgent.Policy;
+
+/// <summary>What the gate is asked about.</summary>
+internal sealed record PolicyRequest
+{
+    public required PlannedAction Action { get; init; }
+
+    /// <summary>The cluster as last sensed; null when unknown (risky actions are then refused).</summary>
+    public ClusterGuardState? State { get; init; }
+
+    /// <summary>Stop after plan and precheck.</summary>
+    public bool DryRun { get; init; }
+
+    /// <summary>Who approved this exact action, when it was approved (<c>pgra approve</c>).</summary>
+    public string? ApprovedBy { get; init; }
+}
+
+/// <summary>
+/// The policy gate. Guardrails first (they hold at every level and after an approval): forbidden classes, one action
+/// per cluster at a time (an open intent in the journal), cooldown per kind and cluster (from the journal), the lag
+/// limit for a failover or switchover candidate, and no high-risk action on a cluster whose leader is unknown or whose
+/// sources disagree. Then the autonomy level decides between executing, waiting for an approval, recommending and
+/// observing. A reactive, reversible action needs level 3; proactive adds one; irreversible adds one (at most 5).
+/// </summary>
+internal sealed class PolicyGate
+{
+    private readonly PolicySettings _settings;
+    private readonly IJournal _journal;
+    private readonly TimeProvider _time;
+
+    public PolicyGate(PolicySettings settings, IJournal journal, TimeProvider time)
+    {
+        _settings = settings;
+        _journal = journal;
+        _time = time;
+    }
+
+    public PolicySettings Settings => _settings;
+
+    /// <summary>
+    /// The level for <paramref name="actionClass"/> on <paramref name="cluster"/>: the cluster's own entry, else the
+    /// global classes, else <see cref="PolicySettings.DefaultLevel"/>. In each table the longest key that equals the
+    /// class or is a dotted prefix of it wins (<c>patroni</c> covers <c>patroni.switchover</c>).
+    /// </summary>
+    public int LevelFor(string cluster, string actionClass)
+    {
+        if (_settings.Clusters.TryGetValue(cluster, out var perCluster) && Match(perCluster, actionClass) is { } clusterLevel)
+        {
+            return Clamp(clusterLevel);
+        }
+
+        return Clamp(Match(_settings.Classes, actionClass) ?? _settings.DefaultLevel);
+    }
+
+    private static int? Match(IReadOnlyDictionary<string, int> table, string actionClass)
+    {
+        var name = actionClass;
+        while (true)
+        {
+            if (table.TryGetValue(name, out var level))
+            {
+                return level;
+            }
+
+            var dot = name.LastIndexOf('.');
+            if (dot <= 0)
+            {
+                return table.TryGetValue("*", out var any) ? any : null;
+            }
+
+            name = name[..dot];
+        }
+    }
+
+    private static int Clamp(int level) => Math.Clamp(level, 0, 5);
+
+    /// <summary>The level an action needs to run without an approval.</summary>
+    public static int RequiredLevel(PlannedAction action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        var required = (int)AutonomyLevel.ActWithinGuardrails;
+        if (action.Trigger == ActionTrigger.Proactive)
+        {
+            required++;
+        }
+
+        if (!action.Reversible)
+        {
+            required++;
+        }
+
+        return Math.Min(required, (int)AutonomyLevel.Full);
+    }
+
+    public bool IsForbidden(string actionClass) =>
+        _settings.Forbidden.Any(f => string.Equals(f, actionClass, StringComparison.Ordinal) || actionClass.StartsWith(f + ".", StringComparison.Ordinal));
+
+    public async Task<PolicyDecision> EvaluateAsync(PolicyRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var action = request.Action;
+        var now = _time.GetUtcNow();
+        var reasons = new List<PolicyReason>();
+
+        // Guardrails.
+        if (IsForbidden(action.PolicyClass))
+        {
+            reasons.Add(new(PolicyCodes.Forbidden, $"{action.PolicyClass} is forbidden by policy (policy.forbidden); pgra never runs it.", true));
+        }
+
+        var open = (await _journal.GetOpenIntentsAsync(action.Cluster, cancellationToken).ConfigureAwait(false))
+            .Where(i => !string.Equals(i.CorrelationId, action.Id, StringComparison.Ordinal))
+            .ToList();
+        if (open.Count > 0)
+        {
+            var first = open[0];
+            reasons.Add(new(PolicyCodes.ClusterLocked,
+                $"{action.Cluster} is busy: {first.CorrelationId} ({first.Topic}) started at {Format(first.Time)} (journal #{first.Seq}) has no outcome yet; one action per cluster at a time.",
+                true));
+        }
+
+        await CheckCooldownAsync(action, now, reasons, cancellationToken).ConfigureAwait(false);
+        CheckCandidateLag(action, request.State, reasons);
+        CheckClusterState(action, request.State, now, reasons);
+
+        var level = LevelFor(action.Cluster, action.PolicyClass);
+        var required = RequiredLevel(action);
+        PolicyVerdict verdict;
+        if (reasons.Any(r => r.Blocking))
+        {
+            verdict = PolicyVerdict.Refuse;
+        }
+        else if (request.ApprovedBy is not null)
+        {
+            verdict = PolicyVerdict.Execute;
+            reasons.Add(new(PolicyCodes.Approved, $"approved by {request.ApprovedBy}."));
+        }
+        else if (action.Trigger == ActionTrigger.Operator)
+        {
+            if (_settings.FourEyes && level < required)
+            {
+                verdict = PolicyVerdict.AwaitApproval;
+                reasons.Add(new(PolicyCodes.Level,
+                    $"{action.PolicyClass} is at level {level} on {action.Cluster}; this action needs {required} to run without a second person (policy.four_eyes)."));
+            }
+            else
+            {
+                verdict = PolicyVerdict.Execute;
+                reasons.Add(new(PolicyCodes.OperatorCommand, $"started by {action.Initiator ?? "an operator"} from the command line; guardrails passed."));
+            }
+        }
+        else
+        {
+            (verdict, var message) = level switch
+            {
+                _ when level >= required => (PolicyVerdict.Execute,
+                    $"{action.PolicyClass} is at level {level} on {action.Cluster}; this {Describe(action)} action needs {required}: the agent acts."),
+                >= (int)AutonomyLevel.ActAfterApproval => (PolicyVerdict.AwaitApproval,
+                    $"{action.PolicyClass} is at level {level} on {action.Cluster}; this {Describe(action)} action needs {required} to run alone: it waits for approval."),
+                (int)AutonomyLevel.Recommend => (PolicyVerdict.Recommend,
+                    $"{action.PolicyClass} is at level 1 (recommend) on {action.Cluster}: recorded as a recommendation for an operator."),
+                _ => (PolicyVerdict.Observe, $"{action.PolicyClass} is at level 0 (observe) on {action.Cluster}: nothing is proposed."),
+            };
+            reasons.Add(new(PolicyCodes.Level, message));
+        }
+
+        var dryRun = request.DryRun || _settings.DryRun;
+        if (dryRun && verdict is PolicyVerdict.Execute or PolicyVerdict.AwaitApproval)
+        {
+            reasons.Add(new(PolicyCodes.DryRun, request.DryRun ? "dry run: plan and precheck only." : "policy.dry_run is set: plan and precheck only."));
+        }
+
+        return new PolicyDecision
+        {
+            ActionId = action.Id,
+            Kind = action.Kind,
+            Class = action.PolicyClass,
+            Cluster = action.Cluster,
+            Verdict = verdict,
+            Level = level,
+            RequiredLevel = required,
+            DryRun = dryRun,
+            Reasons = reasons,
+            DecidedAt = now,
+        };
+    }
+
+    private static string Describe(PlannedAction action) =>
+        (action.Trigger == ActionTrigger.Proactive ? "proactive" : "reactive") + ", " + (action.Reversible ? "reversible" : "irreversible");
+
+    private async Task CheckCooldownAsync(PlannedAction action, DateTimeOffset now, List<PolicyReason> reasons, CancellationToken cancellationToken)
+    {
+        var seconds = _settings.Cooldowns.TryGetValue(action.Kind, out var s) ? s : _settings.DefaultCooldownSeconds;
+        if (seconds <= 0 || action.UndoOf is not null)
+        {
+            return;
+        }
+
+        var last = await _journal.QueryAsync(new JournalQuery
+        {
+            Cluster = action.Cluster,
+            Kinds = [JournalKinds.ActionIntent],
+            Topic = action.Kind,
+            Limit = 1,
+            Descending = true,
+        }, cancellationToken).ConfigureAwait(false);
+        if (last.Count == 0)
+        {
+            return;
+        }
+
+        var next = last[0].Time.AddSeconds(seconds);
+        if (next <= now)
+        {
+            return;
+        }
+
+        var text = $"cooldown: {last[0].CorrelationId} ({action.Kind}) ran on {action.Cluster} at {Format(last[0].Time)}; the next one is allowed from {Format(next)} ({seconds} s cooldown).";
+
+        // Cooldowns stop the agent from flapping; an operator's explicit command is told, not held.
+        reasons.Add(new(PolicyCodes.Cooldown, text, Blocking: action.Trigger != ActionTrigger.Operator));
+    }
+
+    private static void CheckCandidateLag(PlannedAction action, ClusterGuardState? state, List<PolicyReason> reasons)
+    {
+        var candidate = action.Parameter(ActionParameters.Candidate);
+        if (candidate is null)
+        {
+            return;
+        }
+
+        if (state is null)
+        {
+            reasons.Add(new(PolicyCodes.LagUnknown, $"the lag of candidate {candidate} is unknown (no current state of {action.Cluster}).", true));
+            return;
+        }
+
+        if (!state.MemberLagBytes.TryGetValue(candidate, out var lag) || lag is null)
+        {
+            reasons.Add(new(PolicyCodes.LagUnknown, $"the lag of candidate {candidate} is unknown; a candidate must be within {state.MaximumLagOnFailoverBytes} bytes.", true));
+        }
+        else if (lag > state.MaximumLagOnFailoverBytes)
+        {
+            reasons.Add(new(PolicyCodes.LagLimit,
+                $"candidate {candidate} lags {lag.Value.ToString(CultureInfo.InvariantCulture)} bytes, past the limit of {state.MaximumLagOnFailoverBytes.ToString(CultureInfo.InvariantCulture)} bytes (maximum_lag_on_failover).",
+                true));
+        }
+    }
+
+    private void CheckClusterState(PlannedAction action, ClusterGuardState? state, DateTimeOffset now, List<PolicyReason> reasons)
+    {
+        if (action.Risk != ActionRisk.High)
+        {
+            return;
+        }
+
+        if (state is null)
+        {
+            reasons.Add(new(PolicyCodes.NoState, $"no current state of {action.Cluster}: a high-risk action is not taken blind.", true));
+            return;
+        }
+
+        var age = now - state.ObservedAt;
+        if (age.TotalSeconds > _settings.MaxStateAgeSeconds)
+        {
+            reasons.Add(new(PolicyCodes.StaleState,
+                $"the state of {action.Cluster} is {age.TotalSeconds:0} s old (limit {_settings.MaxStateAgeSeconds:0} s, policy.max_state_age_seconds).", true));
+        }
+
+        if (!state.LeaderKnown)
+        {
+            reasons.Add(new(PolicyCodes.LeaderUnknown, $"the leader of {action.Cluster} is unknown or disputed: no high-risk action on a guess.", true));
+        }
+
+        if (state.Drift.Count > 0)
+        {
+            reasons.Add(new(PolicyCodes.Drift, $"the sources disagree about {action.Cluster}: {string.Join("; ", state.Drift)}.", true));
+        }
+    }
+
+    private static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+}
