@@ -1,0 +1,61 @@
+namespace PgRuntimeAgent.Detection;
+
+/// <summary>
+/// Stable finding codes. Skills, silences, dashboards and post-mortems refer to findings by these strings, so a code
+/// is never renamed or reused; a new detector adds a new constant here and to <see cref="Stable"/>.
+/// </summary>
+public static class FindingCodes
+{
+    /// <summary>No member holds the leader key (the cluster is unlocked) or no member answers as leader.</summary>
+    public const string LeaderMissing = "leader-missing";
+
+    /// <summary>The leader's PostgreSQL is down while its Patroni still holds the leader key (restart loop).</summary>
+    public const string PrimaryDownHoldingLock = "primary-down-holding-lock";
+
+    /// <summary>The leader is frozen: its REST API and SQL time out while the leader key is still held.</summary>
+    public const string PrimaryFrozen = "primary-frozen";
+
+    /// <summary>The leader's data or WAL filesystem is full (ENOSPC in the logs, filesystem free space at zero).</summary>
+    public const string PrimaryDiskFull = "primary-disk-full";
+
+    /// <summary>More than one member claims to be primary (writable or leader).</summary>
+    public const string SplitBrain = "split-brain";
+
+    /// <summary>A replica is not streaming from the leader (no WAL receiver, stopped, wrong timeline).</summary>
+    public const string ReplicationBroken = "replication-broken";
+
+    /// <summary>A replica lags past the limit (maximum_lag_on_failover or a configured threshold).</summary>
+    public const string ReplicationLag = "replication-lag";
+
+    /// <summary>WAL archiving fails (pg_stat_archiver failures, archive_command errors in the logs).</summary>
+    public const string ArchiveFailing = "archive-failing";
+
+    /// <summary>The newest backup is older than the backup schedule allows.</summary>
+    public const string BackupStale = "backup-stale";
+
+    /// <summary>The inventory (pigsty.yml) disagrees with the live cluster (pg_role after a failover, members).</summary>
+    public const string InventoryDrift = "inventory-drift";
+
+    /// <summary>A sensor cannot see (unreachable, timed out): decisions that need it must not be taken.</summary>
+    public const string SensorBlind = "sensor-blind";
+
+    /// <summary>Every stable code, in the order above.</summary>
+    public static IReadOnlyList<string> Stable { get; } =
+    [
+        LeaderMissing,
+        PrimaryDownHoldingLock,
+        PrimaryFrozen,
+        PrimaryDiskFull,
+        SplitBrain,
+        ReplicationBroken,
+        ReplicationLag,
+        ArchiveFailing,
+        BackupStale,
+        InventoryDrift,
+        SensorBlind,
+    ];
+
+    private static readonly HashSet<string> Known = new(Stable, StringComparer.Ordinal);
+
+    public static bool IsKnown(string code) => Known.Contains(code);
+}

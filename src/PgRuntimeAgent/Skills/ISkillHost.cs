@@ -1,0 +1,74 @@
+using System.Text.Json;
+
+namespace PgRuntimeAgent.Skills;
+
+/// <summary>
+/// What the skill runner needs from the rest of the agent, kept small so the runner can be driven by the daemon
+/// (live sensing and the action pipeline), by replay (journaled snapshots) or by a test.
+/// </summary>
+public interface ISkillHost
+{
+    /// <summary>The clock the runner times steps with and that <see cref="DelayAsync"/> waits on.</summary>
+    TimeProvider Time { get; }
+
+    /// <summary>A fresh snapshot of the cluster as the JSON object a ClusterSnapshot serialises to.</summary>
+    Task<JsonElement> GetSnapshotAsync(string cluster, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Sends one action through the pipeline (plan, policy gate, precheck, journal intent, execute, verify, journal
+    /// outcome). With <see cref="SkillActionRequest.DryRun"/> the pipeline plans and prechecks only and answers
+    /// <see cref="SkillActionStatus.Planned"/>. Expected failures are outcomes, not exceptions.
+    /// </summary>
+    Task<SkillActionOutcome> ExecuteActionAsync(SkillActionRequest request, CancellationToken cancellationToken);
+
+    /// <summary>Waits between polls of a wait/verify step (a test host advances a fake clock here).</summary>
+    Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken);
+
+    /// <summary>Journals a note, follow-up or proposed patch for the cluster's incident. Not called in a dry run.</summary>
+    Task RecordAsync(SkillNote note, CancellationToken cancellationToken);
+}
+
+/// <summary>An action a skill step asks the pipeline for.</summary>
+/// <param name="Parameters">The step's <c>with:</c> after evaluation: always a JSON object.</param>
+/// <param name="AutonomyCeiling">The skill's own ceiling for this class (min with the policy level), or null.</param>
+/// <param name="Timeout">The step's <c>timeout:</c> for the whole action, or null for the pipeline's default.</param>
+/// <param name="Trigger">The finding (or alert) that started the run, as given to the runner.</param>
+/// <param name="SnapshotDigest">Digest of the snapshot the decision was taken on (see <see cref="SkillStepRun.Snapshot"/>).</param>
+public sealed record SkillActionRequest(
+    string Cluster,
+    string ActionClass,
+    JsonElement Parameters,
+    string Skill,
+    string StepId,
+    string? Reason,
+    bool DryRun,
+    int? AutonomyCeiling,
+    TimeSpan? Timeout,
+    JsonElement? Trigger,
+    string SnapshotDigest);
+
+public enum SkillActionStatus
+{
+    /// <summary>Executed and verified by the pipeline.</summary>
+    Succeeded,
+
+    /// <summary>Executed (or prechecked) and failed; the pipeline journaled why.</summary>
+    Failed,
+
+    /// <summary>Not executed: a guardrail or the autonomy level forbids it (recommend-only levels land here).</summary>
+    Refused,
+
+    /// <summary>Not executed yet: waiting for an operator's approval (journaled with the evidence).</summary>
+    PendingApproval,
+
+    /// <summary>Dry run: planned and prechecked, not executed.</summary>
+    Planned,
+}
+
+/// <summary>What the pipeline answered.</summary>
+/// <param name="JournalId">Id of the journal entry for the intent/outcome (or the pending approval).</param>
+/// <param name="Output">Anything the actuator returns that later steps may read (<c>$steps.ID.output</c>).</param>
+public sealed record SkillActionOutcome(SkillActionStatus Status, string? JournalId = null, string? Message = null, JsonElement? Output = null);
+
+/// <summary>A note a skill records for the incident: a plain note, a follow-up for the post-mortem, or a patch.</summary>
+public sealed record SkillNote(string Cluster, string Skill, string StepId, string Kind, string Text, JsonElement? Data);

@@ -1,0 +1,92 @@
+namespace PgRuntimeAgent.Skills;
+
+/// <summary>
+/// Action classes a skill may name (<c>actions:</c> in the front matter, <c>action:</c> in a step). These are the
+/// classes the action pipeline (src/PgRuntimeAgent/Acting) executes and the policy (autonomy per class) governs;
+/// the pipeline's registry is the source of truth once it exists and passes its own list through
+/// <see cref="SkillVocabulary"/>.
+/// </summary>
+public static class SkillActionClasses
+{
+    public const string PatroniSwitchover = "patroni.switchover";
+    public const string PatroniFailover = "patroni.failover";
+    public const string PatroniConfig = "patroni.config";
+    public const string PatroniRestart = "patroni.restart";
+    public const string PatroniReload = "patroni.reload";
+    public const string PatroniReinit = "patroni.reinit";
+    public const string PatroniPause = "patroni.pause";
+    public const string PatroniResume = "patroni.resume";
+
+    /// <summary>Stop a member from ever serving writes again until an operator lets it: kill its frozen or broken
+    /// postmaster and children and stop its Patroni, so it cannot retake the leader key when it thaws.</summary>
+    public const string MemberFence = "member.fence";
+
+    public const string SqlCreateIndex = "sql.create_index";
+    public const string SqlDropIndex = "sql.drop_index";
+    public const string SqlAnalyze = "sql.analyze";
+    public const string SqlVacuum = "sql.vacuum";
+    public const string SqlCheckpoint = "sql.checkpoint";
+    public const string SqlCancelBackend = "sql.cancel_backend";
+    public const string SqlTerminateBackend = "sql.terminate_backend";
+    public const string SqlAlterSystem = "sql.alter_system";
+
+    /// <summary>Run a pgBackRest backup of the cluster's stanza on the current leader (type full, diff or incr).</summary>
+    public const string BackupRun = "backup.run";
+
+    public const string AnsiblePlaybook = "ansible.playbook";
+    public const string SshCommand = "ssh.command";
+
+    /// <summary>Write a unified diff against the inventory (pigsty.yml) for the operator to review and apply;
+    /// never changes the inventory file itself.</summary>
+    public const string InventoryProposePatch = "inventory.propose_patch";
+
+    public static IReadOnlyList<string> Known { get; } =
+    [
+        PatroniSwitchover,
+        PatroniFailover,
+        PatroniConfig,
+        PatroniRestart,
+        PatroniReload,
+        PatroniReinit,
+        PatroniPause,
+        PatroniResume,
+        MemberFence,
+        SqlCreateIndex,
+        SqlDropIndex,
+        SqlAnalyze,
+        SqlVacuum,
+        SqlCheckpoint,
+        SqlCancelBackend,
+        SqlTerminateBackend,
+        SqlAlterSystem,
+        BackupRun,
+        AnsiblePlaybook,
+        SshCommand,
+        InventoryProposePatch,
+    ];
+
+    /// <summary>True when <paramref name="actionClass"/> matches <paramref name="pattern"/>: the same class, or a
+    /// family wildcard such as <c>sql.*</c>.</summary>
+    public static bool Matches(string pattern, string actionClass)
+    {
+        ArgumentNullException.ThrowIfNull(pattern);
+        ArgumentNullException.ThrowIfNull(actionClass);
+        if (pattern.EndsWith(".*", StringComparison.Ordinal))
+        {
+            return actionClass.StartsWith(pattern[..^1], StringComparison.Ordinal);
+        }
+
+        return string.Equals(pattern, actionClass, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>
+/// What the linter accepts as finding codes and action classes. Detection and the action pipeline pass their own
+/// registries here when they have them; <see cref="Default"/> uses the stable lists shipped with the code.
+/// </summary>
+public sealed record SkillVocabulary(IReadOnlySet<string> FindingCodes, IReadOnlySet<string> ActionClasses)
+{
+    public static SkillVocabulary Default { get; } = new(
+        new HashSet<string>(Detection.FindingCodes.Stable, StringComparer.Ordinal),
+        new HashSet<string>(SkillActionClasses.Known, StringComparer.Ordinal));
+}
