@@ -1,0 +1,238 @@
+using PgRuntimeAgent.Acting;
+using PgRuntimeAgent.Journal;
+using PgRuntimeAgent.Policy;
+using PgRuntimeAgent.Tests.Acting;
+
+namespace PgRuntimeAgent.Tests.Policy;
+
+public sealed class PolicyGateTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static Dictionary<string, int> Levels(params (string Class, int Level)[] entries) =>
+        entries.ToDictionary(e => e.Class, e => e.Level, StringComparer.Ordinal);
+
+    [Fact]
+    public async Task LevelFor_ClusterClassFamilyDefault_MostSpecificWins()
+    {
+        await using var h = await ActingHarness.CreateAsync(new PolicySettings
+        {
+            DefaultLevel = 1,
+            Classes = Levels(("patroni", 2), ("patroni.failover", 3)),
+            Clusters = new Dictionary<string, IReadOnlyDictionary<string, int>>(StringComparer.Ordinal)
+            {
+                ["pg-meta"] = Levels(("patroni.failover", 0)),
+            },
+        });
+        var gate = h.Gate();
+
+        Assert.Equal(3, gate.LevelFor("pg-test", "patroni.failover"));
+        Assert.Equal(2, gate.LevelFor("pg-test", "patroni.switchover"));
+        Assert.Equal(1, gate.LevelFor("pg-test", "sql.analyze"));
+        Assert.Equal(0, gate.LevelFor("pg-meta", "patroni.failover"));
+        Assert.Equal(2, gate.LevelFor("pg-meta", "patroni.restart"));
+    }
+
+    [Theory]
+    [InlineData("Reactive", true, 3)]
+    [InlineData("Proactive", true, 4)]
+    [InlineData("Reactive", false, 4)]
+    [InlineData("Proactive", false, 5)]
+    public void RequiredLevel_ByTriggerAndReversibility_AddsOneForEachRisk(string trigger, bool reversible, int expected)
+    {
+        var action = ScriptedActuator.SetAction("k", "v", trigger: Enum.Parse<ActionTrigger>(trigger)) with { Reversible = reversible };
+
+        Assert.Equal(expected, PolicyGate.RequiredLevel(action));
+    }
+
+    [Theory]
+    [InlineData(5, "Execute")]
+    [InlineData(3, "Execute")]
+    [InlineData(2, "AwaitApproval")]
+    [InlineData(1, "Recommend")]
+    [InlineData(0, "Observe")]
+    public async Task Evaluate_AgentActionAtLevel_FollowsTheLevel(int level, string verdict)
+    {
+        var expected = Enum.Parse<PolicyVerdict>(verdict);
+        await using var h = await ActingHarness.CreateAsync(new PolicySettings { Classes = Levels((ScriptedActuator.Set, level)) });
+        var action = ScriptedActuator.SetAction("k", "v", trigger: ActionTrigger.Reactive);
+
+        var decision = await h.Gate().EvaluateAsync(new PolicyRequest { Action = action, State = h.HealthyState() }, Ct);
+
+        Assert.Equal(expected, decision.Verdict);
+        Assert.Equal(level, decision.Level);
+        Assert.Equal(3, decision.RequiredLevel);
+        Assert.Contains(decision.Reasons, r => r.Code == PolicyCodes.Level);
+    }
+
+    [Fact]
+    public async Task Evaluate_IrreversibleReactiveAtLevel3_WaitsForApproval()
+    {
+        await using var h = await ActingHarness.CreateAsync(new PolicySettings { DefaultLevel = 3 });
+        var action = ScriptedActuator.KillAction("k", trigger: ActionTrigger.Reactive);
+
+        var decision = await h.Gate().EvaluateAsync(new PolicyRequest { Action = action, State = h.HealthyState() }, Ct);
+
+        Assert.Equal(PolicyVerdict.AwaitApproval, decision.Verdict);
+        Assert.Equal(4, decision.RequiredLevel);
+        Assert.Contains("irreversible", decision.Explain(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Evaluate_OperatorCommandAtLevel1_Executes()
+    {
+        await using var h = await ActingHarness.CreateAsync();
+        var action = ScriptedActuator.SetAction("k", "v");
+
+        var decision = await h.Gate().EvaluateAsync(new PolicyRequest { Action = action, State = h.HealthyState() }, Ct);
+
+        Assert.Equal(PolicyVerdict.Execute, decision.Verdict);
+        Assert.Contains(decision.Reasons, r => r.Code == PolicyCodes.OperatorCommand);
+    }
+
+    [Fact]
+    public async Task Evaluate_OperatorCommandWithFourEyes_WaitsForApproval()
+    {
+        await using var h = await ActingHarness.CreateAsync(new PolicySettings { FourEyes = true, DefaultLevel = 2 });
+        var action = ScriptedActuator.SetAction("k", "v");
+
+        var decision = await h.Gate().EvaluateAsync(new PolicyRequest { Action = action, State = h.HealthyState() }, Ct);
+
+        Assert.Equal(PolicyVerdict.AwaitApproval, decision.Verdict);
+    }
+
+    [Fact]
+    public async Task Evaluate_ApprovedActionAtLevel2_Executes()
+    {
+        await using var h = await ActingHarness.CreateAsync(new PolicySettings { DefaultLevel = 2 });
+        var action = ScriptedActuator.SetAction("k", "v", trigger: ActionTrigger.Reactive);
+
+        var decision = await h.Gate().EvaluateAsync(new PolicyRequest { Action = action, State = h.HealthyState(), ApprovedBy = "alice" }, Ct);
+
+        Assert.Equal(PolicyVerdict.Execute, decision.Verdict);
+        Assert.Contains(decision.Reasons, r => r.Code == PolicyCodes.Approved && r.Message.Contains("alice", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Evaluate_OpenIntentOnCluster_RefusesWithTheHolder()
+    {
+        await using var h = await ActingHarness.CreateAsync(new PolicySettings { DefaultLevel = 5 });
+        await h.Journal.TryAppendIntentAsync(new JournalRecord
+        {
+            Kind = JournalKinds.ActionIntent,
+            Summary = "intent",
+            Cluster = "pg-test",
+            CorrelationId = "act-000000000001",
+            Topic = "patroni.switchover",
+        }, Ct);
+        var action = ScriptedActuator.SetAction("k", "v", trigger: ActionTrigger.Reactive);
+
+        var decision = await h.Gate().EvaluateAsync(new PolicyRequest { Action = action, State = h.HealthyState(), ApprovedBy = "alice" }, Ct);
+        var other = await h.Gate().EvaluateAsync(new PolicyRequest { Action = action with { Cluster = "pg-meta" }, State = h.HealthyState() with { Cluster = "pg-meta" } }, Ct);
+
+        Assert.Equal(PolicyVerdict.Refuse, decision.Verdict);
+        var reason = Assert.Single(decision.Reasons, r => r.Blocking);
+        Assert.Equal(PolicyCodes.ClusterLocked, reason.Code);
+        Assert.Contains("act-000000000001", reason.Message, StringComparison.Ordinal);
+        Assert.Equal(PolicyVerdict.Execute, other.Verdict);
+    }
+
+    [Fact]
+    public async Task Evaluate_WithinCooldown_RefusesAgentButOnlyWarnsOperator()
+    {
+        await using var h = await ActingHarness.CreateAsync(new PolicySettings { DefaultLevel = 5, Cooldowns = Levels((ScriptedActuator.Set, 300)) });
+        await h.Journal.AppendAsync(new JournalRecord
+        {
+            Kind = JournalKinds.ActionIntent,
+            Summary = "intent",
+            Cluster = "pg-test",
+            CorrelationId = "act-1",
+            Topic = ScriptedActuator.Set,
+        }, Ct);
+        await h.Journal.AppendAsync(new JournalRecord { Kind = JournalKinds.ActionOutcome, Summary = "done", Cluster = "pg-test", CorrelationId = "act-1", Topic = ScriptedActuator.Set }, Ct);
+        h.Time.Advance(TimeSpan.FromSeconds(100));
+
+        var agent = await h.Gate().EvaluateAsync(new PolicyRequest { Action = ScriptedActuator.SetAction("k", "v", trigger: ActionTrigger.Reactive), State = h.HealthyState() }, Ct);
+        var human = await h.Gate().EvaluateAsync(new PolicyRequest { Action = ScriptedActuator.SetAction("k", "v"), State = h.HealthyState() }, Ct);
+        h.Time.Advance(TimeSpan.FromSeconds(201));
+        var later = await h.Gate().EvaluateAsync(new PolicyRequest { Action = ScriptedActuator.SetAction("k", "v", trigger: ActionTrigger.Reactive), State = h.HealthyState() }, Ct);
+
+        Assert.Equal(PolicyVerdict.Refuse, agent.Verdict);
+        Assert.Contains(agent.Reasons, r => r.Code == PolicyCodes.Cooldown && r.Blocking && r.Message.Contains("300 s", StringComparison.Ordinal));
+        Assert.Equal(PolicyVerdict.Execute, human.Verdict);
+        Assert.Contains(human.Reasons, r => r.Code == PolicyCodes.Cooldown && !r.Blocking);
+        Assert.Equal(PolicyVerdict.Execute, later.Verdict);
+    }
+
+    [Fact]
+    public async Task Evaluate_CandidatePastLagLimit_RefusesWithTheNumbers()
+    {
+        await using var h = await ActingHarness.CreateAsync(new PolicySettings { DefaultLevel = 5 });
+        var action = ScriptedActuator.SetAction("leader", "pg-test-3", risk: ActionRisk.High,
+            extra: new Dictionary<string, string> { [ActionParameters.Candidate] = "pg-test-3" });
+
+        var decision = await h.Gate().EvaluateAsync(new PolicyRequest { Action = action, State = h.HealthyState(), ApprovedBy = "alice" }, Ct);
+
+        Assert.Equal(PolicyVerdict.Refuse, decision.Verdict);
+        var reason = Assert.Single(decision.Reasons, r => r.Blocking);
+        Assert.Equal(PolicyCodes.LagLimit, reason.Code);
+        Assert.Contains("4000000 bytes", reason.Message, StringComparison.Ordinal);
+        Assert.Contains("1048576", reason.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Evaluate_CandidateWithUnknownLag_Refuses()
+    {
+        await using var h = await ActingHarness.CreateAsync();
+        var state = h.HealthyState() with { MemberLagBytes = new Dictionary<string, long?> { ["pg-test-2"] = null } };
+        var action = ScriptedActuator.SetAction("leader", "pg-test-2", extra: new Dictionary<string, string> { [ActionParameters.Candidate] = "pg-test-2" });
+
+        var decision = await h.Gate().EvaluateAsync(new PolicyRequest { Action = action, State = state }, Ct);
+
+        Assert.Equal(PolicyVerdict.Refuse, decision.Verdict);
+        Assert.Contains(decision.Reasons, r => r.Code == PolicyCodes.LagUnknown);
+    }
+
+    [Fact]
+    public async Task Evaluate_HighRiskWithDriftOrUnknownLeaderOrStaleOrNoState_Refuses()
+    {
+        await using var h = await ActingHarness.CreateAsync(new PolicySettings { DefaultLevel = 5 });
+        var action = ScriptedActuator.SetAction("k", "v", risk: ActionRisk.High);
+        var gate = h.Gate();
+
+        var drift = await gate.EvaluateAsync(new PolicyRequest { Action = action, State = h.HealthyState() with { Drift = ["inventory says pg-test-1 is primary, Patroni says pg-test-2"] } }, Ct);
+        var unknown = await gate.EvaluateAsync(new PolicyRequest { Action = action, State = h.HealthyState() with { LeaderKnown = false, Leader = null } }, Ct);
+        var stale = await gate.EvaluateAsync(new PolicyRequest { Action = action, State = h.HealthyState() with { ObservedAt = h.Time.GetUtcNow().AddMinutes(-5) } }, Ct);
+        var none = await gate.EvaluateAsync(new PolicyRequest { Action = action, State = null }, Ct);
+        var lowRisk = await gate.EvaluateAsync(new PolicyRequest { Action = action with { Risk = ActionRisk.Medium }, State = null }, Ct);
+
+        Assert.Equal(PolicyCodes.Drift, Assert.Single(drift.Reasons, r => r.Blocking).Code);
+        Assert.Contains("Patroni says pg-test-2", drift.Explain(), StringComparison.Ordinal);
+        Assert.Equal(PolicyCodes.LeaderUnknown, Assert.Single(unknown.Reasons, r => r.Blocking).Code);
+        Assert.Equal(PolicyCodes.StaleState, Assert.Single(stale.Reasons, r => r.Blocking).Code);
+        Assert.Equal(PolicyCodes.NoState, Assert.Single(none.Reasons, r => r.Blocking).Code);
+        Assert.Equal(PolicyVerdict.Execute, lowRisk.Verdict);
+    }
+
+    [Fact]
+    public async Task Evaluate_ForbiddenClass_RefusedEvenWhenApproved()
+    {
+        await using var h = await ActingHarness.CreateAsync(new PolicySettings { DefaultLevel = 5, Forbidden = ["test"] });
+
+        var decision = await h.Gate().EvaluateAsync(new PolicyRequest { Action = ScriptedActuator.SetAction("k", "v"), State = h.HealthyState(), ApprovedBy = "root" }, Ct);
+
+        Assert.Equal(PolicyVerdict.Refuse, decision.Verdict);
+        Assert.Equal(PolicyCodes.Forbidden, Assert.Single(decision.Reasons, r => r.Blocking).Code);
+    }
+
+    [Fact]
+    public async Task Evaluate_DryRunSetting_MarksTheDecision()
+    {
+        await using var h = await ActingHarness.CreateAsync(new PolicySettings { DryRun = true });
+
+        var decision = await h.Gate().EvaluateAsync(new PolicyRequest { Action = ScriptedActuator.SetAction("k", "v"), State = h.HealthyState() }, Ct);
+
+        Assert.True(decision.DryRun);
+        Assert.Contains(decision.Reasons, r => r.Code == PolicyCodes.DryRun);
+    }
+}
