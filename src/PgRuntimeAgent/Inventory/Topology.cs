@@ -52,6 +52,20 @@ public sealed record Topology
     /// <summary>Things worth telling the operator that do not stop the agent (no infra group, ...).</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 
+    /// <summary>Why <see cref="Generation"/> was chosen (for example <c>all.vars.version is v4.5.0</c>).</summary>
+    public string GenerationReason { get; init; } = "";
+
+    /// <summary>IPs of the infra group's hosts, ordered by infra_seq.</summary>
+    public IReadOnlyList<string> InfraNodes { get; init; } = [];
+
+    /// <summary>Remote PostgreSQL instances monitored through pg_exporters (not managed by Patroni, read-only to the agent).</summary>
+    public IReadOnlyList<RemotePgInstance> RemoteInstances { get; init; } = [];
+
+    public IEnumerable<PgMember> AllMembers => Clusters.SelectMany(c => c.Members);
+
+    public PgMember? FindMember(string name) =>
+        AllMembers.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.Ordinal));
+
     public PgCluster? FindCluster(string name) =>
         Clusters.FirstOrDefault(c => string.Equals(c.Name, name, StringComparison.Ordinal));
 }
@@ -78,6 +92,27 @@ public sealed record PgCluster
 
     public PgMember? FindMember(string name) =>
         Members.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.Ordinal));
+
+    /// <summary>pg_mode: <c>pgsql</c>, or <c>citus</c> for a Citus shard group.</summary>
+    public string Mode { get; init; } = "pgsql";
+
+    /// <summary>pg_shard of a Citus cluster (the Patroni scope of every group of the shard).</summary>
+    public string? Shard { get; init; }
+
+    /// <summary>pg_group of a Citus cluster (0 is the coordinator).</summary>
+    public int? ShardGroup { get; init; }
+
+    /// <summary>The Patroni scope: pg_shard for Citus, else the cluster name. DCS keys live under /pg/&lt;scope&gt;/.</summary>
+    public string PatroniScope => string.Equals(Mode, "citus", StringComparison.Ordinal) && !string.IsNullOrEmpty(Shard) ? Shard : Name;
+
+    /// <summary>pg_namespace: the DCS key prefix (default <c>/pg</c>).</summary>
+    public string DcsNamespace { get; init; } = "/pg";
+
+    /// <summary>The inventory group the cluster is defined in.</summary>
+    public string InventoryGroup { get; init; } = "";
+
+    /// <summary>True when the primary replicates from pg_upstream: a standby cluster.</summary>
+    public bool IsStandbyCluster => DeclaredPrimary?.Upstream is not null;
 }
 
 /// <summary>One instance: <c>&lt;cluster&gt;-&lt;seq&gt;</c>, the Patroni member name and the metrics "ins" label.</summary>
@@ -97,6 +132,15 @@ public sealed record PgMember
     public bool Offline { get; init; }
 
     public required MemberPorts Ports { get; init; }
+
+    /// <summary>pg_upstream: the IP this instance replicates from (standby cluster leader or cascading replica).</summary>
+    public string? Upstream { get; init; }
+
+    /// <summary><c>https</c> when patroni_ssl_enabled, else <c>http</c>.</summary>
+    public string PatroniScheme { get; init; } = "http";
+
+    /// <summary>Patroni's REST API of this member.</summary>
+    public Uri PatroniUrl => new($"{PatroniScheme}://{Ip}:{Ports.Patroni}/");
 }
 
 /// <summary>Ports of one member, Pigsty defaults unless the inventory says otherwise.</summary>
@@ -128,6 +172,12 @@ public sealed record HaSettings
 
     /// <summary>pg_conf template name (oltp.yml, olap.yml, crit.yml, tiny.yml).</summary>
     public string PgConf { get; init; } = "oltp.yml";
+
+    /// <summary>synchronous_mode_strict: writes block when no synchronous replica is available (Pigsty 4 crit.yml).</summary>
+    public bool SynchronousStrict { get; init; }
+
+    /// <summary>patroni_watchdog_mode: off, automatic or required.</summary>
+    public string WatchdogMode { get; init; } = "off";
 }
 
 /// <summary>How the cluster is backed up (pgBackRest stanza = cluster name).</summary>
@@ -140,6 +190,9 @@ public sealed record BackupSettings
     public string? Repo { get; init; }
 
     public string Stanza { get; init; } = "";
+
+    /// <summary>pgbackrest_enabled; false when the cluster has no pgBackRest at all.</summary>
+    public bool Enabled { get; init; } = true;
 }
 
 /// <summary>Who the agent authenticates as; passwords are references into the <see cref="Secrets.SecretStore"/>.</summary>
@@ -169,7 +222,11 @@ public enum LogsKind
 }
 
 /// <summary>An effective URL and where it came from.</summary>
-public sealed record Endpoint(Uri Url, ValueSource Source);
+public sealed record Endpoint(Uri Url, ValueSource Source)
+{
+    /// <summary>Where exactly it came from: a file:line, an environment variable, or the Pigsty default used.</summary>
+    public string Origin { get; init; } = "";
+}
 
 /// <summary>Infra endpoints the sensors use. Null when the inventory has no infra node and settings give none.</summary>
 public sealed record InfraEndpoints
@@ -182,3 +239,27 @@ public sealed record InfraEndpoints
 }
 
 public sealed record EtcdMember(string Name, string Ip, int ClientPort);
+
+/// <summary>A remote PostgreSQL (RDS) instance Pigsty monitors with a pg_exporter on an infra node (pg_exporters).</summary>
+public sealed record RemotePgInstance
+{
+    /// <summary><c>&lt;cluster&gt;-&lt;seq&gt;</c>, the metrics "ins" label.</summary>
+    public required string Name { get; init; }
+
+    public required string Cluster { get; init; }
+
+    public required int Seq { get; init; }
+
+    /// <summary>pg_host: where the database is.</summary>
+    public required string Host { get; init; }
+
+    public int Port { get; init; } = 5432;
+
+    /// <summary>The pg_exporters key: the local port the exporter listens on.</summary>
+    public required int ExporterPort { get; init; }
+
+    /// <summary>The infra node that runs the exporter.</summary>
+    public string? ExporterHost { get; init; }
+
+    public Secrets.SecretRef? MonitorPassword { get; init; }
+}

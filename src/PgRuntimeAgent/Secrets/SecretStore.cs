@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Text;
 
 namespace PgRuntimeAgent.Secrets;
 
@@ -9,16 +10,42 @@ namespace PgRuntimeAgent.Secrets;
 /// </summary>
 public sealed class SecretStore
 {
-    private readonly ConcurrentDictionary<string, string> _values = new(StringComparer.Ordinal);
-
     /// <summary>Values shorter than this are not redacted by substring (they would mangle ordinary text).</summary>
     private const int MinRedactLength = 3;
 
-    public SecretRef Add(string key, string value, string origin)
+    /// <summary>
+    /// Values shorter than this are redacted only where they stand alone (not inside a longer word such as a cluster
+    /// name: the password <c>test</c> must not turn <c>pg-test</c> into <c>pg-******</c>). Longer values are redacted
+    /// wherever they appear.
+    /// </summary>
+    private const int SubstringRedactLength = 12;
+
+    private readonly ConcurrentDictionary<string, string> _values = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _origins = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _identifiers = new(StringComparer.Ordinal);
+
+    public SecretRef Add(string key, string value, string origin) => Add(key, value, origin, scrubFromText: true);
+
+    /// <summary>
+    /// Stores a secret. <paramref name="scrubFromText"/> false marks a value that is sensitive but also an ordinary
+    /// word elsewhere (an S3 access key id such as <c>pgbackrest</c>): it is kept, referenced and never printed by the
+    /// agent, but <see cref="Redact"/> does not blank every occurrence of the word in unrelated text.
+    /// </summary>
+    public SecretRef Add(string key, string value, string origin, bool scrubFromText)
     {
         ArgumentException.ThrowIfNullOrEmpty(key);
         ArgumentNullException.ThrowIfNull(value);
         _values[key] = value;
+        _origins[key] = origin;
+        if (scrubFromText)
+        {
+            _identifiers.TryRemove(key, out _);
+        }
+        else
+        {
+            _identifiers[key] = 0;
+        }
+
         return new SecretRef(key, origin);
     }
 
@@ -37,8 +64,16 @@ public sealed class SecretStore
         return secret is not null && _values.TryGetValue(secret.Key, out value!);
     }
 
+    /// <summary>The reference for a stored key (null when unknown).</summary>
+    public SecretRef? Find(string key) =>
+        _values.ContainsKey(key) && _origins.TryGetValue(key, out var origin) ? new SecretRef(key, origin) : null;
+
     /// <summary>Every stored value (for redaction and for tests that scan output for leaks).</summary>
     public IReadOnlyCollection<string> Values => _values.Values.Distinct(StringComparer.Ordinal).ToArray();
+
+    /// <summary>Every stored reference (key and origin, never the value), ordered by key.</summary>
+    public IReadOnlyList<SecretRef> References =>
+        _origins.OrderBy(p => p.Key, StringComparer.Ordinal).Where(p => _values.ContainsKey(p.Key)).Select(p => new SecretRef(p.Key, p.Value)).ToArray();
 
     public int Count => _values.Count;
 
@@ -51,14 +86,80 @@ public sealed class SecretStore
         }
 
         // Longest first so a secret that contains another is masked whole.
-        foreach (var value in _values.Values.Where(v => v.Length >= MinRedactLength).Distinct(StringComparer.Ordinal).OrderByDescending(v => v.Length))
+        var values = _values
+            .Where(p => !_identifiers.ContainsKey(p.Key))
+            .Select(p => p.Value)
+            .Where(v => v.Length >= MinRedactLength)
+            .Distinct(StringComparer.Ordinal)
+            .OrderByDescending(v => v.Length);
+        foreach (var value in values)
         {
-            if (text.Contains(value, StringComparison.Ordinal))
+            if (!text.Contains(value, StringComparison.Ordinal))
             {
-                text = text.Replace(value, SecretRef.Mask, StringComparison.Ordinal);
+                continue;
             }
+
+            text = value.Length >= SubstringRedactLength
+                ? text.Replace(value, SecretRef.Mask, StringComparison.Ordinal)
+                : ReplaceStandalone(text, value);
         }
 
         return text;
     }
+
+    /// <summary>True when <paramref name="value"/> occurs in <paramref name="text"/> not embedded in a longer word.</summary>
+    public static bool ContainsStandalone(string text, string value)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentException.ThrowIfNullOrEmpty(value);
+        var index = text.IndexOf(value, StringComparison.Ordinal);
+        while (index >= 0)
+        {
+            if (IsStandalone(text, index, value.Length))
+            {
+                return true;
+            }
+
+            index = text.IndexOf(value, index + 1, StringComparison.Ordinal);
+        }
+
+        return false;
+    }
+
+    private static string ReplaceStandalone(string text, string value)
+    {
+        var sb = new StringBuilder(text.Length);
+        var last = 0;
+        var index = text.IndexOf(value, StringComparison.Ordinal);
+        while (index >= 0)
+        {
+            if (IsStandalone(text, index, value.Length))
+            {
+                sb.Append(text, last, index - last).Append(SecretRef.Mask);
+                last = index + value.Length;
+                index = text.IndexOf(value, last, StringComparison.Ordinal);
+            }
+            else
+            {
+                index = text.IndexOf(value, index + 1, StringComparison.Ordinal);
+            }
+        }
+
+        return last == 0 ? text : sb.Append(text, last, text.Length - last).ToString();
+    }
+
+    private static bool IsStandalone(string text, int index, int length) =>
+        !JoinsBefore(text, index - 1) && !JoinsAfter(text, index + length);
+
+    // A letter, digit or '_' next to the match makes it part of a longer word; so does '-', '.' or '/' when a letter
+    // or digit follows it (pg-test, i.pigsty, /pigsty/), but not at the end of a sentence ("... is pigsty.").
+    private static bool JoinsBefore(string text, int i) =>
+        i >= 0 && (IsWordChar(text[i]) || (IsJoiner(text[i]) && i - 1 >= 0 && char.IsAsciiLetterOrDigit(text[i - 1])));
+
+    private static bool JoinsAfter(string text, int i) =>
+        i < text.Length && (IsWordChar(text[i]) || (IsJoiner(text[i]) && i + 1 < text.Length && char.IsAsciiLetterOrDigit(text[i + 1])));
+
+    private static bool IsWordChar(char c) => char.IsAsciiLetterOrDigit(c) || c == '_';
+
+    private static bool IsJoiner(char c) => c is '-' or '.' or '/';
 }

@@ -1,3 +1,5 @@
+using YamlDotNet.Serialization;
+
 namespace PgRuntimeAgent.Settings;
 
 /// <summary>
@@ -7,7 +9,18 @@ namespace PgRuntimeAgent.Settings;
 public sealed record AgentSettings
 {
     /// <summary>File the settings were read from; null when only defaults apply.</summary>
+    [YamlIgnore]
     public string? SourcePath { get; init; }
+
+    /// <summary>
+    /// Where each value that is not a default came from, by key path (<c>endpoints.metrics_url</c>,
+    /// <c>sensing.interval_seconds</c>): the settings file with line and column, or an environment variable.
+    /// </summary>
+    [YamlIgnore]
+    public IReadOnlyDictionary<string, SettingOrigin> Origins { get; init; } = new Dictionary<string, SettingOrigin>(StringComparer.Ordinal);
+
+    /// <summary>Where the value at <paramref name="keyPath"/> (snake_case, dot separated) came from; null for a default.</summary>
+    public SettingOrigin? OriginOf(string keyPath) => Origins.GetValueOrDefault(keyPath);
 
     public EndpointSettings Endpoints { get; init; } = new();
 
@@ -42,3 +55,8 @@ public sealed record CredentialSettings
     public string? AdminUsername { get; init; }
     public Secrets.SecretRef? AdminPassword { get; init; }
 }
+
+/// <summary>Where one settings value came from.</summary>
+/// <param name="Source"><see cref="Inventory.ValueSource.Settings"/> or <see cref="Inventory.ValueSource.Environment"/>.</param>
+/// <param name="Where"><c>file:line:column</c>, or the environment variable's name.</param>
+public sealed record SettingOrigin(Inventory.ValueSource Source, string Where);

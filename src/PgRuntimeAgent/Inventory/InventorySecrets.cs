@@ -1,0 +1,126 @@
+using PgRuntimeAgent.Secrets;
+using YamlDotNet.RepresentationModel;
+
+namespace PgRuntimeAgent.Inventory;
+
+/// <summary>
+/// Moves every secret in an inventory into the <see cref="SecretStore"/> (origin <c>file:line (yaml.path)</c>) and
+/// remembers which value node each reference came from, so the model can point at the same reference.
+/// </summary>
+internal sealed class InventorySecrets
+{
+    private readonly Dictionary<YamlNode, SecretRef> _byNode = new(ReferenceEqualityComparer.Instance);
+    private readonly HashSet<YamlNode> _vaulted = new(ReferenceEqualityComparer.Instance);
+    private readonly HashSet<YamlNode> _visited = new(ReferenceEqualityComparer.Instance);
+    private readonly YamlFile _file;
+    private readonly SecretStore _store;
+
+    private InventorySecrets(YamlFile file, SecretStore store)
+    {
+        _file = file;
+        _store = store;
+    }
+
+    public SecretStore Store => _store;
+
+    public static InventorySecrets Scan(YamlFile file, SecretStore store)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(store);
+        var scanner = new InventorySecrets(file, store);
+        if (file.Root is not null)
+        {
+            scanner.Walk(file.Root, "", secretKey: null);
+        }
+
+        return scanner;
+    }
+
+    /// <summary>The reference for a value node that holds a secret (null when the node is not one).</summary>
+    public SecretRef? For(YamlNode node) => _byNode.GetValueOrDefault(node);
+
+    /// <summary>True when the node is an Ansible-vault encrypted value the agent cannot read.</summary>
+    public bool IsVaulted(YamlNode node) => _vaulted.Contains(node);
+
+    /// <summary>Stores a derived secret (a value after placeholder expansion) next to the one it came from.</summary>
+    public SecretRef AddDerived(string key, string value, YamlNode from, string path) =>
+        _store.Add("inventory:" + key, value, $"{_file.WhereLine(from)} ({path}, expanded)");
+
+    private void Walk(YamlNode node, string path, string? secretKey)
+    {
+        if (!_visited.Add(node))
+        {
+            return; // an alias of a node already seen: same secret, same origin
+        }
+
+        switch (node)
+        {
+            case YamlMappingNode mapping:
+                foreach (var (key, value) in YamlNodes.Entries(mapping))
+                {
+                    var name = key.Value ?? "";
+                    var childPath = path.Length == 0 ? name : path + "." + name;
+                    if (SecretNames.IsPasswordMapKey(name) && value is YamlMappingNode users)
+                    {
+                        foreach (var (user, password) in YamlNodes.Entries(users))
+                        {
+                            AddSecret(password, childPath + "." + user.Value, name);
+                        }
+
+                        continue;
+                    }
+
+                    Walk(value, childPath, SecretNames.IsSecretKey(name) ? name : null);
+                }
+
+                break;
+            case YamlSequenceNode sequence:
+                for (var i = 0; i < sequence.Children.Count; i++)
+                {
+                    Walk(sequence.Children[i], $"{path}[{i}]", null);
+                }
+
+                break;
+            case YamlScalarNode scalar:
+                if (secretKey is not null)
+                {
+                    AddSecret(scalar, path, secretKey);
+                }
+                else
+                {
+                    var n = 0;
+                    foreach (var embedded in SecretNames.EmbeddedSecrets(scalar.Value))
+                    {
+                        _store.Add($"inventory:{path}#{++n}", embedded, $"{_file.WhereLine(scalar)} ({path}, inside the value)");
+                    }
+                }
+
+                break;
+        }
+    }
+
+    private void AddSecret(YamlNode node, string path, string keyName)
+    {
+        if (node is not YamlScalarNode scalar)
+        {
+            _visited.Remove(node);
+            Walk(node, path, null);
+            return;
+        }
+
+        _visited.Add(node);
+        if (YamlNodes.IsVault(scalar))
+        {
+            _vaulted.Add(scalar);
+            return;
+        }
+
+        var value = YamlNodes.Text(scalar);
+        if (string.IsNullOrEmpty(value))
+        {
+            return;
+        }
+
+        _byNode[scalar] = _store.Add("inventory:" + path, value, $"{_file.WhereLine(scalar)} ({path})", scrubFromText: !SecretNames.IsIdentifierKey(keyName));
+    }
+}

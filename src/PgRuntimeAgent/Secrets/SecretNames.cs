@@ -1,0 +1,96 @@
+using System.Text.RegularExpressions;
+
+namespace PgRuntimeAgent.Secrets;
+
+/// <summary>
+/// Which keys and values hold secrets, by Pigsty's and Ansible's naming: every <c>*_password</c>, anything with
+/// <c>secret</c> in its name, <c>cipher_pass</c>, S3/MinIO <c>access_key</c> / <c>secret_key</c> / <c>s3_key</c>,
+/// tokens and API keys; plus passwords embedded in URLs (<c>postgres://user:pass@host</c>) and libpq conninfo
+/// strings (<c>password=...</c>).
+/// </summary>
+internal static partial class SecretNames
+{
+    private static readonly string[] NotSecretSuffixes =
+        ["_file", "_path", "_dir", "_encryption", "_enc", "_type", "_mode", "_length", "_policy", "_expire", "_expire_in", "_enabled", "_method"];
+
+    /// <summary>True when a value under this key is a secret.</summary>
+    public static bool IsSecretKey(string? key)
+    {
+        if (string.IsNullOrEmpty(key))
+        {
+            return false;
+        }
+
+        var k = key.ToLowerInvariant();
+        foreach (var suffix in NotSecretSuffixes)
+        {
+            if (k.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        return k.Contains("password", StringComparison.Ordinal)
+            || k.Contains("passwd", StringComparison.Ordinal)
+            || k.Contains("secret", StringComparison.Ordinal)
+            || k is "pass" or "cipher_pass" or "token" or "s3_key" or "api_key" or "apikey" or "private_key" or "pgsodium_key" or "encryption_key"
+            || k.EndsWith("_pass", StringComparison.Ordinal)
+            || k.EndsWith("_token", StringComparison.Ordinal)
+            || k.EndsWith("access_key", StringComparison.Ordinal)
+            || k.EndsWith("_api_key", StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// True for keys whose value identifies rather than authenticates (S3 access key ids): kept in the store but not
+    /// scrubbed from unrelated text (see <see cref="SecretStore.Add(string, string, string, bool)"/>).
+    /// </summary>
+    public static bool IsIdentifierKey(string? key) =>
+        key is not null && (key.EndsWith("access_key", StringComparison.OrdinalIgnoreCase) || string.Equals(key, "s3_key", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Keys whose mapping values are all passwords (Pigsty's <c>nginx_users: { name: password }</c>).</summary>
+    public static bool IsPasswordMapKey(string? key) => key is "nginx_users";
+
+    /// <summary>Secrets embedded in a plain value: the password of a URL's user info or of a libpq conninfo.</summary>
+    public static IEnumerable<string> EmbeddedSecrets(string? value)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            yield break;
+        }
+
+        if (value.Contains("://", StringComparison.Ordinal) && value.Contains('@', StringComparison.Ordinal))
+        {
+            foreach (Match m in UrlUserInfo().Matches(value))
+            {
+                var secret = Uri.UnescapeDataString(m.Groups["pw"].Value);
+                if (secret.Length > 0)
+                {
+                    yield return secret;
+                }
+
+                if (!string.Equals(secret, m.Groups["pw"].Value, StringComparison.Ordinal))
+                {
+                    yield return m.Groups["pw"].Value;
+                }
+            }
+        }
+
+        if (value.Contains("password", StringComparison.OrdinalIgnoreCase) && value.Contains('=', StringComparison.Ordinal))
+        {
+            foreach (Match m in Conninfo().Matches(value))
+            {
+                var secret = m.Groups["pw"].Value.Trim('\'');
+                if (secret.Length > 0)
+                {
+                    yield return secret;
+                }
+            }
+        }
+    }
+
+    [GeneratedRegex(@"[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:(?<pw>[^@\s/]+)@")]
+    private static partial Regex UrlUserInfo();
+
+    [GeneratedRegex(@"(?:^|[\s;])password\s*=\s*(?<pw>'[^']*'|[^\s;]+)", RegexOptions.IgnoreCase)]
+    private static partial Regex Conninfo();
+}
