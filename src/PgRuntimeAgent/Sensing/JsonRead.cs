@@ -1,0 +1,120 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace PgRuntimeAgent.Sensing;
+
+/// <summary>Tolerant readers over <see cref="JsonElement"/>: a missing field or an odd type is null, never a throw.</summary>
+internal static class JsonRead
+{
+    public static JsonDocument Parse(string body, string endpoint)
+    {
+        if (string.IsNullOrWhiteSpace(body))
+        {
+            throw new SensorResponseException(endpoint, "empty response body");
+        }
+
+        try
+        {
+            return JsonDocument.Parse(body);
+        }
+        catch (JsonException ex)
+        {
+            throw new SensorResponseException(endpoint, $"malformed JSON ({ex.Message}); body starts with: {Excerpt(body)}", ex);
+        }
+    }
+
+    public static string Excerpt(string body, int max = 120)
+    {
+        var oneLine = body.ReplaceLineEndings(" ").Trim();
+        return oneLine.Length <= max ? oneLine : string.Concat(oneLine.AsSpan(0, max), "...");
+    }
+
+    public static JsonElement? Prop(this JsonElement e, string name) =>
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
+
+    public static string? Str(this JsonElement e, string name) => e.Prop(name) is { } v ? AsString(v) : null;
+
+    public static string? AsString(JsonElement v) => v.ValueKind switch
+    {
+        JsonValueKind.String => v.GetString(),
+        JsonValueKind.Number => v.GetRawText(),
+        JsonValueKind.True => "true",
+        JsonValueKind.False => "false",
+        _ => null,
+    };
+
+    public static long? Long(this JsonElement e, string name) => e.Prop(name) is { } v ? AsLong(v) : null;
+
+    public static long? AsLong(JsonElement v)
+    {
+        if (v.ValueKind == JsonValueKind.Number)
+        {
+            if (v.TryGetInt64(out var l))
+            {
+                return l;
+            }
+
+            return v.TryGetDouble(out var d) && !double.IsNaN(d) && Math.Abs(d) < long.MaxValue ? (long)d : null;
+        }
+
+        if (v.ValueKind == JsonValueKind.String && long.TryParse(v.GetString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var s))
+        {
+            return s;
+        }
+
+        return null;
+    }
+
+    public static double? Double(this JsonElement e, string name)
+    {
+        if (e.Prop(name) is not { } v)
+        {
+            return null;
+        }
+
+        if (v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out var d))
+        {
+            return d;
+        }
+
+        return v.ValueKind == JsonValueKind.String && double.TryParse(v.GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var s) ? s : null;
+    }
+
+    public static bool? Bool(this JsonElement e, string name)
+    {
+        if (e.Prop(name) is not { } v)
+        {
+            return null;
+        }
+
+        return v.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            JsonValueKind.String => v.GetString() is { } s && (s.Equals("true", StringComparison.OrdinalIgnoreCase) || s == "on" || s == "1"),
+            JsonValueKind.Number => v.TryGetInt64(out var n) && n != 0,
+            _ => null,
+        };
+    }
+
+    public static IReadOnlyDictionary<string, string> StringMap(this JsonElement e, string name)
+    {
+        var map = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        if (e.Prop(name) is { ValueKind: JsonValueKind.Object } obj)
+        {
+            foreach (var p in obj.EnumerateObject())
+            {
+                if (AsString(p.Value) is { } s)
+                {
+                    map[p.Name] = s;
+                }
+                else if (p.Value.ValueKind is JsonValueKind.Object or JsonValueKind.Array)
+                {
+                    map[p.Name] = p.Value.GetRawText();
+                }
+            }
+        }
+
+        return map;
+    }
+}

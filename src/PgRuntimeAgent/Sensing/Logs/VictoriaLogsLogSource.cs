@@ -1,0 +1,137 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+
+namespace PgRuntimeAgent.Sensing.Logs;
+
+/// <summary>
+/// VictoriaLogs (Pigsty 4.x): LogsQL over <c>/select/logsql/query</c>, answered as JSON lines, one object per entry
+/// with <c>_time</c>, <c>_msg</c> and Pigsty's fields (cls, ins, job, level).
+/// </summary>
+internal sealed class VictoriaLogsLogSource(HttpClient http) : ILogSource
+{
+    public string Kind => "victorialogs";
+
+    public Uri BaseUrl { get; } = http.BaseAddress ?? throw new ArgumentException("The VictoriaLogs client needs a base address.", nameof(http));
+
+    public async Task<LogQueryResult> QueryAsync(LogQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var logsql = BuildLogsQl(query);
+        const string path = "select/logsql/query";
+        var endpoint = $"GET {new Uri(BaseUrl, path)}";
+        var uri = $"{path}?query={Uri.EscapeDataString(logsql)}&limit={query.Limit.ToString(CultureInfo.InvariantCulture)}";
+        using var response = await http.GetAsync(new Uri(uri, UriKind.Relative), cancellationToken).ConfigureAwait(false);
+        var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            throw new SensorResponseException(endpoint, $"answered HTTP {(int)response.StatusCode}: {JsonRead.Excerpt(body, 300)}");
+        }
+
+        var entries = ParseJsonLines(body, endpoint);
+        var (bounded, truncated) = LogSeverities.Bound(entries, query.Limit);
+        return new LogQueryResult(bounded, truncated || entries.Count >= query.Limit, []);
+    }
+
+    public static string BuildLogsQl(LogQuery query)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var q = new StringBuilder();
+        q.Append("_time:[").Append(Rfc3339(query.Since)).Append(", ").Append(Rfc3339(query.Until)).Append(')');
+        q.Append(" cls:=").Append(Quote(query.Cluster));
+        if (query.Members.Count > 0)
+        {
+            q.Append(" ins:in(").Append(string.Join(",", query.Members.Select(Quote))).Append(')');
+        }
+
+        if (!string.IsNullOrEmpty(query.Grep))
+        {
+            // Case-insensitive substring match on the message, as the file backend does.
+            q.Append(" _msg:~").Append(Quote("(?i)" + System.Text.RegularExpressions.Regex.Escape(query.Grep)));
+        }
+
+        q.Append(" | sort by (_time desc) | limit ").Append(query.Limit.ToString(CultureInfo.InvariantCulture));
+        return q.ToString();
+    }
+
+    public static IReadOnlyList<LogEntry> ParseJsonLines(string body, string endpoint)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        var entries = new List<LogEntry>();
+        var lineNo = 0;
+        foreach (var raw in body.Split('\n'))
+        {
+            lineNo++;
+            var line = raw.Trim();
+            if (line.Length == 0)
+            {
+                continue;
+            }
+
+            JsonDocument doc;
+            try
+            {
+                doc = JsonDocument.Parse(line);
+            }
+            catch (JsonException ex)
+            {
+                throw new SensorResponseException(endpoint, $"line {lineNo} is not JSON ({ex.Message}): {JsonRead.Excerpt(line)}", ex);
+            }
+
+            using (doc)
+            {
+                var o = doc.RootElement;
+                if (o.ValueKind != JsonValueKind.Object)
+                {
+                    throw new SensorResponseException(endpoint, $"line {lineNo} is not a JSON object: {JsonRead.Excerpt(line)}");
+                }
+
+                var msg = o.Str("_msg");
+                var timeText = o.Str("_time");
+                if (msg is null || timeText is null)
+                {
+                    // A stats row or another shape: not a log entry.
+                    continue;
+                }
+
+                if (!DateTimeOffset.TryParse(timeText, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var time))
+                {
+                    throw new SensorResponseException(endpoint, $"line {lineNo}: _time '{timeText}' is not RFC 3339");
+                }
+
+                entries.Add(LogLineParser.ParseSingle(msg, time, o.Str("ins"), LogSeverities.SourceOf(o.Str("job")), o.Str("level")));
+            }
+        }
+
+        return entries;
+    }
+
+    /// <summary>Parses <c>| stats by (level) count()</c> rows into level -> count.</summary>
+    public static IReadOnlyDictionary<string, long> ParseCounts(string body, string endpoint, string byField)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        var counts = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        foreach (var line in body.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0))
+        {
+            using var doc = JsonRead.Parse(line, endpoint);
+            var o = doc.RootElement;
+            var key = o.Str(byField) ?? "";
+            var countProp = o.ValueKind == JsonValueKind.Object
+                ? o.EnumerateObject().FirstOrDefault(p => p.Name.StartsWith("count", StringComparison.Ordinal))
+                : default;
+            if (countProp.Value.ValueKind == JsonValueKind.Undefined || JsonRead.AsLong(countProp.Value) is not { } n)
+            {
+                throw new SensorResponseException(endpoint, $"stats row has no count: {JsonRead.Excerpt(line)}");
+            }
+
+            counts[key] = n;
+        }
+
+        return counts;
+    }
+
+    private static string Rfc3339(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    private static string Quote(string s) => "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+}

@@ -1,0 +1,140 @@
+namespace PgRuntimeAgent.Sensing.Postgres;
+
+/// <summary>Where a probe can run.</summary>
+public enum ProbeScope
+{
+    Any,
+    PrimaryOnly,
+    ReplicaOnly,
+}
+
+/// <summary>A named read-only query with a cost budget (milliseconds of database time it should stay under).</summary>
+public sealed record PostgresProbe(string Name, string Description, string Sql, int BudgetMs, ProbeScope Scope = ProbeScope.Any, string? RequiresExtension = null);
+
+/// <summary>
+/// Every query the Postgres sensor runs, in order. Each is cheap (catalog views, no table scans), read-only and
+/// bounded by LIMIT; query texts are cut to 200 characters and their literals masked before they leave.
+/// </summary>
+public static class PostgresProbeCatalogue
+{
+    public static IReadOnlyList<PostgresProbe> All { get; } =
+    [
+        new("server", "Version, role, uptime and installed monitoring extensions.",
+            """
+            select current_setting('server_version_num')::int as server_version_num,
+                   pg_is_in_recovery() as in_recovery,
+                   extract(epoch from now() - pg_postmaster_start_time())::float8 as uptime_seconds,
+                   exists (select 1 from pg_extension where extname = 'pg_stat_statements') as has_pg_stat_statements
+            """, 5),
+        new("wal_position", "The member's WAL positions and replay delay.",
+            """
+            select case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end as current_lsn,
+                   pg_last_wal_receive_lsn()::text as receive_lsn,
+                   pg_last_wal_replay_lsn()::text as replay_lsn,
+                   case when pg_is_in_recovery() then extract(epoch from now() - pg_last_xact_replay_timestamp())::float8 end as replay_delay_seconds
+            """, 5),
+        new("connections", "Backends per state against max_connections.",
+            """
+            select coalesce(state, backend_type) as state, count(*)::int as count,
+                   current_setting('max_connections')::int as max_connections,
+                   current_setting('superuser_reserved_connections')::int as reserved
+            from pg_stat_activity group by 1 order by 2 desc
+            """, 10),
+        new("wait_events", "What active sessions wait on.",
+            """
+            select wait_event_type, wait_event, count(*)::int as count
+            from pg_stat_activity
+            where state = 'active' and wait_event is not null and pid <> pg_backend_pid()
+            group by 1, 2 order by 3 desc limit 10
+            """, 10),
+        new("long_transactions", "Oldest open transactions.",
+            """
+            select pid, usename, datname, state, application_name,
+                   extract(epoch from now() - xact_start)::float8 as xact_age_seconds,
+                   left(query, 200) as query
+            from pg_stat_activity
+            where xact_start is not null and backend_type = 'client backend' and pid <> pg_backend_pid()
+            order by xact_start limit 5
+            """, 10),
+        new("blocking", "Sessions blocked by others (blocking chains).",
+            """
+            select pid, pg_blocking_pids(pid)::text as blocked_by, wait_event_type, wait_event,
+                   extract(epoch from now() - query_start)::float8 as waiting_seconds,
+                   left(query, 200) as query
+            from pg_stat_activity
+            where cardinality(pg_blocking_pids(pid)) > 0
+            order by query_start limit 20
+            """, 20),
+        new("replication", "Replicas streaming from this member and their lag.",
+            """
+            select application_name, client_addr::text as client_addr, state, sync_state,
+                   sent_lsn::text as sent_lsn, replay_lsn::text as replay_lsn,
+                   pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint as replay_lag_bytes,
+                   extract(epoch from replay_lag)::float8 as replay_lag_seconds
+            from pg_stat_replication order by application_name
+            """, 10, ProbeScope.PrimaryOnly),
+        new("wal_receiver", "This replica's WAL receiver.",
+            """
+            select status, sender_host, sender_port, received_tli,
+                   latest_end_lsn::text as latest_end_lsn,
+                   extract(epoch from now() - last_msg_receipt_time)::float8 as last_msg_age_seconds
+            from pg_stat_wal_receiver
+            """, 5, ProbeScope.ReplicaOnly),
+        new("replication_slots", "Slots and the WAL they retain.",
+            """
+            select slot_name, slot_type, active, wal_status,
+                   case when pg_is_in_recovery() then null
+                        else pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint end as retained_bytes
+            from pg_replication_slots order by slot_name
+            """, 10),
+        new("archiver", "WAL archiving counters.",
+            """
+            select archived_count, failed_count, last_archived_wal, last_failed_wal,
+                   extract(epoch from now() - last_archived_time)::float8 as last_archived_age_seconds,
+                   extract(epoch from now() - last_failed_time)::float8 as last_failed_age_seconds
+            from pg_stat_archiver
+            """, 5),
+        new("xid_age", "Transaction ID age per database (wraparound distance).",
+            """
+            select datname, age(datfrozenxid)::bigint as xid_age, mxid_age(datminmxid)::bigint as mxid_age
+            from pg_database where datallowconn order by 2 desc
+            """, 10),
+        new("settings", "Key settings and whether a restart is pending.",
+            """
+            select name, setting, unit, pending_restart from pg_settings
+            where name in ('max_connections','shared_buffers','work_mem','maintenance_work_mem','max_wal_size','wal_level',
+                           'archive_mode','synchronous_commit','synchronous_standby_names','hot_standby','max_replication_slots',
+                           'max_wal_senders','statement_timeout','idle_in_transaction_session_timeout','autovacuum',
+                           'log_min_duration_statement','max_slot_wal_keep_size','wal_keep_size')
+               or pending_restart
+            order by name
+            """, 10),
+        new("statements_top", "Top statements by total time (pg_stat_statements).",
+            """
+            select queryid::text as queryid, calls, round(total_exec_time::numeric, 1)::float8 as total_exec_ms,
+                   round(mean_exec_time::numeric, 3)::float8 as mean_exec_ms, rows, left(query, 200) as query
+            from pg_stat_statements order by total_exec_time desc limit 10
+            """, 50, ProbeScope.Any, "pg_stat_statements"),
+        new("table_stats", "Tables with the most dead tuples, with seq vs index scans.",
+            """
+            select schemaname, relname, n_live_tup, n_dead_tup, seq_scan, seq_tup_read, idx_scan,
+                   extract(epoch from now() - greatest(last_autovacuum, last_vacuum))::float8 as vacuum_age_seconds
+            from pg_stat_user_tables order by n_dead_tup desc, seq_tup_read desc limit 10
+            """, 20),
+        new("indexes_unused", "Indexes never scanned, largest first.",
+            """
+            select s.schemaname, s.relname, s.indexrelname, s.idx_scan, pg_relation_size(s.indexrelid)::bigint as size_bytes
+            from pg_stat_user_indexes s join pg_index i on i.indexrelid = s.indexrelid
+            where s.idx_scan = 0 and not i.indisunique and not i.indisprimary
+            order by 5 desc limit 10
+            """, 20),
+        new("indexes_invalid", "Invalid indexes (a failed CREATE INDEX CONCURRENTLY).",
+            """
+            select n.nspname as schemaname, c.relname as indexrelname
+            from pg_index i join pg_class c on c.oid = i.indexrelid join pg_namespace n on n.oid = c.relnamespace
+            where not i.indisvalid limit 20
+            """, 10),
+    ];
+
+    public static PostgresProbe? Find(string name) => All.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.Ordinal));
+}

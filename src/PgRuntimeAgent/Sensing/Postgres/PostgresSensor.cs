@@ -1,0 +1,273 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Npgsql;
+using PgRuntimeAgent.Inventory;
+using PgRuntimeAgent.Secrets;
+
+namespace PgRuntimeAgent.Sensing.Postgres;
+
+/// <summary>One probe's outcome: its rows as strings (invariant culture), or why there are none.</summary>
+public sealed record ProbeResult
+{
+    public required string Name { get; init; }
+
+    /// <summary>ok, error or skipped.</summary>
+    public required string Status { get; init; }
+
+    public double ElapsedMs { get; init; }
+    public int BudgetMs { get; init; }
+    public bool OverBudget { get; init; }
+    public IReadOnlyList<IReadOnlyDictionary<string, string?>> Rows { get; init; } = [];
+    public string? Error { get; init; }
+}
+
+/// <summary>A replica as the primary's pg_stat_replication shows it.</summary>
+public sealed record ReplicationPeer(string Name, string? ClientAddr, string? State, string? SyncState, long? ReplayLagBytes, double? ReplayLagSeconds);
+
+/// <summary>A replication slot and the WAL it holds back.</summary>
+public sealed record SlotState(string Name, string? Type, bool Active, string? WalStatus, long? RetainedBytes);
+
+/// <summary>What the Postgres sensor saw on one member: typed essentials plus every probe's rows.</summary>
+public sealed record PostgresMemberObservation
+{
+    public required string Member { get; init; }
+    public bool Reachable { get; init; }
+    public bool? InRecovery { get; init; }
+    public int? ServerVersionNum { get; init; }
+    public string? CurrentLsn { get; init; }
+    public string? ReceiveLsn { get; init; }
+    public string? ReplayLsn { get; init; }
+    public double? ReplayDelaySeconds { get; init; }
+    public int? Connections { get; init; }
+    public int? MaxConnections { get; init; }
+    public double? LongestTransactionSeconds { get; init; }
+    public int? BlockedSessions { get; init; }
+    public long? MaxXidAge { get; init; }
+    public long? ArchiverFailedCount { get; init; }
+    public bool? PendingRestart { get; init; }
+    public IReadOnlyList<ReplicationPeer> Replication { get; init; } = [];
+    public IReadOnlyList<SlotState> Slots { get; init; } = [];
+    public IReadOnlyList<ProbeResult> Probes { get; init; } = [];
+
+    /// <summary>Statements this snapshot ran on the member, and their total database time.</summary>
+    public int Queries { get; init; }
+
+    public double DbTimeMs { get; init; }
+    public string? Error { get; init; }
+
+    public ProbeResult? Probe(string name) => Probes.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.Ordinal));
+}
+
+/// <summary>
+/// Runs the <see cref="PostgresProbeCatalogue"/> on one member with the monitor credentials: application_name=pgra,
+/// a short statement_timeout and lock_timeout, every transaction read-only. One pooled connection per member.
+/// </summary>
+internal sealed partial class PostgresSensor(SecretStore secrets, PostgresProbeSettings settings, TimeProvider time, TimeSpan timeout)
+{
+    /// <summary>Builds the host and port to connect to; replaceable for tests.</summary>
+    public Func<PgMember, (string Host, int Port)> AddressOf { get; init; } = m => (m.Ip, m.Ports.Postgres);
+
+    public async Task<(PostgresMemberObservation Observation, SensorStatus Health)> ObserveAsync(PgCluster cluster, PgMember member, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        ArgumentNullException.ThrowIfNull(member);
+        var sw = SensorStopwatch.Start(time);
+        var (host, port) = AddressOf(member);
+        var endpoint = $"postgres://{cluster.Credentials.MonitorUsername}@{host}:{port}/{settings.Database}";
+        var results = new List<ProbeResult>();
+        using var timeoutCts = new CancellationTokenSource(timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutCts.Token);
+        string? error = null;
+        try
+        {
+            await using var connection = new NpgsqlConnection(ConnectionString(cluster, host, port));
+            await connection.OpenAsync(linked.Token).ConfigureAwait(false);
+            bool? inRecovery = null;
+            var extensions = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var probe in PostgresProbeCatalogue.All)
+            {
+                if (settings.Skip.Contains(probe.Name, StringComparer.Ordinal))
+                {
+                    results.Add(new ProbeResult { Name = probe.Name, Status = "skipped", BudgetMs = probe.BudgetMs, Error = "skipped by sensing.postgres.skip" });
+                    continue;
+                }
+
+                if ((probe.Scope == ProbeScope.PrimaryOnly && inRecovery != false) || (probe.Scope == ProbeScope.ReplicaOnly && inRecovery != true)
+                    || (probe.RequiresExtension is { } ext && !extensions.Contains(ext)))
+                {
+                    results.Add(new ProbeResult { Name = probe.Name, Status = "skipped", BudgetMs = probe.BudgetMs, Error = SkipReason(probe, inRecovery) });
+                    continue;
+                }
+
+                var result = await RunProbeAsync(connection, probe, linked.Token).ConfigureAwait(false);
+                results.Add(result);
+                if (probe.Name == "server" && result.Rows.Count == 1)
+                {
+                    inRecovery = result.Rows[0].GetValueOrDefault("in_recovery") == "true";
+                    if (result.Rows[0].GetValueOrDefault("has_pg_stat_statements") == "true")
+                    {
+                        extensions.Add("pg_stat_statements");
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception ex) when (timeoutCts.IsCancellationRequested || SensorCall.IsExpected(ex))
+        {
+            error = timeoutCts.IsCancellationRequested
+                ? $"{endpoint}: timed out after {timeout.TotalSeconds:0.###}s ({results.Count} of {PostgresProbeCatalogue.All.Count} probes done)"
+                : $"{endpoint}: {secrets.Redact(SensorCall.Describe(ex))}";
+        }
+
+        var observation = Summarise(member.Name, results, error);
+        var failed = results.Where(r => r.Status == "error").Select(r => $"{r.Name}: {r.Error}").ToList();
+        var health = !observation.Reachable ? SensorHealth.Unknown
+            : error is not null || failed.Count > 0 ? SensorHealth.Degraded
+            : SensorHealth.Ok;
+        var reason = error ?? (failed.Count > 0 ? string.Join("; ", failed.Take(3)) : null);
+        return (observation, new SensorStatus(SensorNames.Postgres, member.Name, health, reason, sw.ElapsedMs));
+    }
+
+    private string ConnectionString(PgCluster cluster, string host, int port)
+    {
+        var builder = new NpgsqlConnectionStringBuilder
+        {
+            Host = host,
+            Port = port,
+            Database = settings.Database,
+            Username = cluster.Credentials.MonitorUsername,
+            ApplicationName = "pgra",
+            Timeout = Math.Max(1, (int)Math.Ceiling(timeout.TotalSeconds)),
+            CommandTimeout = Math.Max(1, (int)Math.Ceiling(settings.StatementTimeoutMs / 1000.0) + 1),
+            Options = string.Create(CultureInfo.InvariantCulture,
+                $"-c statement_timeout={settings.StatementTimeoutMs} -c lock_timeout=500 -c default_transaction_read_only=on -c idle_in_transaction_session_timeout=10000"),
+            Pooling = true,
+            MaxPoolSize = 2,
+            ConnectionIdleLifetime = 60,
+            SslMode = SslMode.Prefer,
+        };
+        // The password is revealed here, where the connection is opened, and nowhere else.
+        if (secrets.TryReveal(cluster.Credentials.MonitorPassword, out var password))
+        {
+            builder.Password = password;
+        }
+
+        return builder.ConnectionString;
+    }
+
+    private async Task<ProbeResult> RunProbeAsync(NpgsqlConnection connection, PostgresProbe probe, CancellationToken cancellationToken)
+    {
+        var started = time.GetTimestamp();
+        try
+        {
+            await using var command = new NpgsqlCommand(probe.Sql, connection);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            var rows = new List<IReadOnlyDictionary<string, string?>>();
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var row = new SortedDictionary<string, string?>(StringComparer.Ordinal);
+                for (var i = 0; i < reader.FieldCount; i++)
+                {
+                    var name = reader.GetName(i);
+                    var value = await reader.IsDBNullAsync(i, cancellationToken).ConfigureAwait(false) ? null : Format(reader.GetValue(i));
+                    row[name] = name == "query" && value is not null ? MaskLiterals(value) : value;
+                }
+
+                rows.Add(row);
+            }
+
+            var elapsed = SensorCall.Ms(time, started);
+            return new ProbeResult { Name = probe.Name, Status = "ok", ElapsedMs = elapsed, BudgetMs = probe.BudgetMs, OverBudget = elapsed > probe.BudgetMs, Rows = rows };
+        }
+        catch (PostgresException ex)
+        {
+            // A probe's own failure (permission, statement_timeout) does not end the session.
+            return new ProbeResult
+            {
+                Name = probe.Name,
+                Status = "error",
+                ElapsedMs = SensorCall.Ms(time, started),
+                BudgetMs = probe.BudgetMs,
+                Error = $"{ex.SqlState}: {secrets.Redact(ex.MessageText)}",
+            };
+        }
+    }
+
+    private static string SkipReason(PostgresProbe probe, bool? inRecovery) => probe switch
+    {
+        { RequiresExtension: { } ext } => $"extension {ext} is not installed",
+        { Scope: ProbeScope.PrimaryOnly } => inRecovery is null ? "role unknown" : "runs on the primary only",
+        { Scope: ProbeScope.ReplicaOnly } => inRecovery is null ? "role unknown" : "runs on replicas only",
+        _ => "skipped",
+    };
+
+    private static string? Format(object value) => value switch
+    {
+        bool b => b ? "true" : "false",
+        DateTime dt => dt.ToString("O", CultureInfo.InvariantCulture),
+        DateTimeOffset dto => dto.ToString("O", CultureInfo.InvariantCulture),
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        Array a => "{" + string.Join(",", a.Cast<object?>().Select(x => x is null ? "NULL" : Format(x))) + "}",
+        _ => value.ToString(),
+    };
+
+    [GeneratedRegex(@"'(?:[^']|'')*'", RegexOptions.CultureInvariant)]
+    private static partial Regex StringLiteral();
+
+    [GeneratedRegex(@"(?<![\w$])-?\d+(?:\.\d+)?(?![\w$])", RegexOptions.CultureInvariant)]
+    private static partial Regex NumberLiteral();
+
+    /// <summary>Masks string and number literals in a query text ('x' -> '?', 42 -> ?), keeping $1-style parameters.</summary>
+    public static string MaskLiterals(string query) => NumberLiteral().Replace(StringLiteral().Replace(query, "'?'"), "?");
+
+    internal static PostgresMemberObservation Summarise(string member, IReadOnlyList<ProbeResult> results, string? error)
+    {
+        IReadOnlyDictionary<string, string?>? First(string name) =>
+            results.FirstOrDefault(r => r.Name == name && r.Status == "ok" && r.Rows.Count > 0)?.Rows[0];
+        IEnumerable<IReadOnlyDictionary<string, string?>> Rows(string name) =>
+            results.FirstOrDefault(r => r.Name == name && r.Status == "ok")?.Rows ?? [];
+
+        var server = First("server");
+        var wal = First("wal_position");
+        var conns = Rows("connections").ToList();
+        var replication = Rows("replication").Select(r => new ReplicationPeer(
+            r.GetValueOrDefault("application_name") ?? "", r.GetValueOrDefault("client_addr"), r.GetValueOrDefault("state"),
+            r.GetValueOrDefault("sync_state"), L(r.GetValueOrDefault("replay_lag_bytes")), D(r.GetValueOrDefault("replay_lag_seconds")))).ToList();
+        var slots = Rows("replication_slots").Select(r => new SlotState(
+            r.GetValueOrDefault("slot_name") ?? "", r.GetValueOrDefault("slot_type"), r.GetValueOrDefault("active") == "true",
+            r.GetValueOrDefault("wal_status"), L(r.GetValueOrDefault("retained_bytes")))).ToList();
+        var settingsRows = Rows("settings").ToList();
+        return new PostgresMemberObservation
+        {
+            Member = member,
+            Reachable = results.Any(r => r.Status == "ok"),
+            InRecovery = server?.GetValueOrDefault("in_recovery") is { } rec ? rec == "true" : null,
+            ServerVersionNum = (int?)L(server?.GetValueOrDefault("server_version_num")),
+            CurrentLsn = wal?.GetValueOrDefault("current_lsn"),
+            ReceiveLsn = wal?.GetValueOrDefault("receive_lsn"),
+            ReplayLsn = wal?.GetValueOrDefault("replay_lsn"),
+            ReplayDelaySeconds = D(wal?.GetValueOrDefault("replay_delay_seconds")),
+            Connections = conns.Count > 0 ? conns.Sum(r => (int)(L(r.GetValueOrDefault("count")) ?? 0)) : null,
+            MaxConnections = conns.Count > 0 ? (int?)L(conns[0].GetValueOrDefault("max_connections")) : null,
+            LongestTransactionSeconds = Rows("long_transactions").Select(r => D(r.GetValueOrDefault("xact_age_seconds"))).Max(),
+            BlockedSessions = results.Any(r => r.Name == "blocking" && r.Status == "ok") ? Rows("blocking").Count() : null,
+            MaxXidAge = Rows("xid_age").Select(r => L(r.GetValueOrDefault("xid_age"))).Max(),
+            ArchiverFailedCount = L(First("archiver")?.GetValueOrDefault("failed_count")),
+            PendingRestart = settingsRows.Count > 0 ? settingsRows.Any(r => r.GetValueOrDefault("pending_restart") == "true") : null,
+            Replication = replication,
+            Slots = slots,
+            Probes = results,
+            Queries = results.Count(r => r.Status != "skipped"),
+            DbTimeMs = Math.Round(results.Sum(r => r.ElapsedMs), 1),
+            Error = error,
+        };
+    }
+
+    private static long? L(string? s) => long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v
+        : double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && !double.IsNaN(d) ? (long)d : null;
+
+    private static double? D(string? s) => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null;
+}

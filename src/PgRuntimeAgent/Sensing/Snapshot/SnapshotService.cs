@@ -1,0 +1,334 @@
+using PgRuntimeAgent.Inventory;
+using PgRuntimeAgent.Secrets;
+using PgRuntimeAgent.Sensing.Backup;
+using PgRuntimeAgent.Sensing.Host;
+using PgRuntimeAgent.Sensing.Logs;
+using PgRuntimeAgent.Sensing.Metrics;
+using PgRuntimeAgent.Sensing.Patroni;
+using PgRuntimeAgent.Sensing.Postgres;
+using PgRuntimeAgent.Settings;
+
+namespace PgRuntimeAgent.Sensing.Snapshot;
+
+/// <summary>Seams for tests and benchmarks: where to reach members and how to run commands. Null = the real thing.</summary>
+public sealed record SensingOverrides
+{
+    public HttpMessageHandler? HttpHandler { get; init; }
+    public Func<PgMember, Uri>? PatroniUrl { get; init; }
+    public Func<PgMember, (string Host, int Port)>? PostgresAddress { get; init; }
+    public ICommandRunner? LocalRunner { get; init; }
+    public ICommandRunner? SshRunner { get; init; }
+    public Func<PgMember, MemberLogFiles, IFileAccess>? FileAccess { get; init; }
+    public Uri? MetricsUrl { get; init; }
+    public Uri? LogsUrl { get; init; }
+    public LogsKind? LogsKind { get; init; }
+}
+
+/// <summary>
+/// Takes <see cref="ClusterSnapshot"/>s. Every sensor runs concurrently under its own timeout; a dead sensor costs
+/// at most its timeout and shows as unknown with the reason, never as an exception. Fleet snapshots run at most
+/// <see cref="SensingSettings.MaxParallelism"/> clusters at once.
+/// </summary>
+internal sealed class SnapshotService : IDisposable
+{
+    private readonly Topology _topology;
+    private readonly SensingSettings _settings;
+    private readonly SecretStore _secrets;
+    private readonly TimeProvider _time;
+    private readonly SensingOverrides _overrides;
+    private readonly SensingHttp _http;
+    private readonly Uri? _metricsUrl;
+    private readonly Uri? _logsUrl;
+    private readonly LogsKind _logsKind;
+    private readonly ICommandRunner _local;
+    private readonly ICommandRunner _ssh;
+
+    public SnapshotService(Topology topology, AgentSettings settings, SecretStore secrets, TimeProvider? time = null, SensingOverrides? overrides = null)
+    {
+        ArgumentNullException.ThrowIfNull(topology);
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(secrets);
+        _topology = topology;
+        _settings = settings.Sensing;
+        _secrets = secrets;
+        _time = time ?? TimeProvider.System;
+        _overrides = overrides ?? new SensingOverrides();
+        _http = new SensingHttp(_overrides.HttpHandler);
+        _metricsUrl = _overrides.MetricsUrl ?? settings.Endpoints.MetricsUrl ?? topology.Infra.Metrics?.Url;
+        _logsKind = _overrides.LogsKind ?? settings.Endpoints.LogsKind ?? topology.Infra.LogsKind;
+        _logsUrl = _overrides.LogsUrl ?? settings.Endpoints.LogsUrl ?? topology.Infra.Logs?.Url;
+        _local = _overrides.LocalRunner ?? new LocalCommandRunner();
+        _ssh = _overrides.SshRunner ?? new SshRunner(_settings.Ssh);
+    }
+
+    public Topology Topology => _topology;
+
+    /// <summary>Snapshot of one cluster by name; an unknown name is operator input error.</summary>
+    public Task<ClusterSnapshot> TakeAsync(string clusterName, CancellationToken cancellationToken)
+    {
+        var cluster = _topology.FindCluster(clusterName)
+            ?? throw new InputException($"no cluster '{clusterName}' in {_topology.SourcePath}",
+                [$"clusters: {string.Join(", ", _topology.Clusters.Select(c => c.Name))}"]);
+        return TakeAsync(cluster, cancellationToken);
+    }
+
+    /// <summary>Snapshots of every cluster, at most max_parallelism at once, in inventory order.</summary>
+    public async Task<IReadOnlyList<ClusterSnapshot>> TakeAllAsync(CancellationToken cancellationToken)
+    {
+        var results = new ClusterSnapshot[_topology.Clusters.Count];
+        var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _settings.MaxParallelism), CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(Enumerable.Range(0, results.Length), options, async (i, ct) =>
+        {
+            results[i] = await TakeAsync(_topology.Clusters[i], ct).ConfigureAwait(false);
+        }).ConfigureAwait(false);
+        return results;
+    }
+
+    public async Task<ClusterSnapshot> TakeAsync(PgCluster cluster, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        var started = _time.GetTimestamp();
+        var takenAt = _time.GetUtcNow();
+
+        var patroniTask = Guard(SensorNames.Patroni, cluster.Name, ObservePatroniAsync(cluster, cancellationToken));
+        var metricsTask = Guard(SensorNames.Metrics, null, ObserveMetricsAsync(cluster, cancellationToken));
+        var logsTask = Guard(SensorNames.Logs, null, ObserveLogsAsync(cluster, takenAt, cancellationToken));
+        var backupTask = Guard(SensorNames.Backup, cluster.Name, ObserveBackupAsync(cluster, cancellationToken));
+        var postgresTask = Guard(SensorNames.Postgres, cluster.Name, ObservePostgresAsync(cluster, cancellationToken));
+        var hostTask = Guard(SensorNames.Host, null, ObserveHostsAsync(cluster, metricsTask, cancellationToken));
+        await Task.WhenAll(patroniTask, metricsTask, logsTask, backupTask, postgresTask, hostTask).ConfigureAwait(false);
+
+        var (patroni, patroniHealth) = patroniTask.Result;
+        var (metrics, metricsHealth) = metricsTask.Result;
+        var (logs, logsHealth) = logsTask.Result;
+        var (backup, backupHealth) = backupTask.Result;
+        var (postgres, postgresHealth) = postgresTask.Result;
+        var (hosts, hostHealth) = hostTask.Result;
+
+        var (members, leader, leaderSource, timeline) = SnapshotFusion.FuseMembers(cluster, patroni, metrics, postgres ?? []);
+        var drift = SnapshotFusion.Drift(cluster, patroni, members, leader, metrics);
+        var details = new List<SensorStatus>();
+        var overall = new List<SensorStatus>();
+        foreach (var (name, parts) in new[]
+        {
+            (SensorNames.Patroni, patroniHealth), (SensorNames.Metrics, metricsHealth), (SensorNames.Logs, logsHealth),
+            (SensorNames.Backup, backupHealth), (SensorNames.Postgres, postgresHealth), (SensorNames.Host, hostHealth),
+        })
+        {
+            details.AddRange(parts);
+            overall.Add(Aggregate(name, parts));
+        }
+
+        return new ClusterSnapshot
+        {
+            Cluster = cluster.Name,
+            TakenAt = takenAt,
+            DurationMs = SensorCall.Ms(_time, started),
+            Inventory = InventoryView.From(cluster, _topology.SourcePath),
+            Members = members,
+            Leader = leader,
+            LeaderSource = leaderSource,
+            Timeline = timeline,
+            Patroni = patroni,
+            Metrics = metrics,
+            Logs = logs,
+            Backup = backup,
+            Postgres = postgres ?? [],
+            Hosts = hosts ?? [],
+            Sensors = overall,
+            SensorDetails = details,
+            Drift = drift,
+        };
+    }
+
+    /// <summary>Log entries for <c>pgra logs</c>, from the configured backend.</summary>
+    public async Task<(LogQueryResult? Result, SensorStatus Health)> QueryLogsAsync(PgCluster cluster, LogQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        var source = CreateLogSource(cluster, out var why);
+        if (source is null)
+        {
+            return (null, new SensorStatus(SensorNames.Logs, null, SensorHealth.Unknown, why, 0));
+        }
+
+        var outcome = await SensorCall.RunAsync($"{source.Kind} logs", _settings.TimeoutFor(SensorNames.Logs) * 4, _time,
+            ct => source.QueryAsync(query, ct), cancellationToken).ConfigureAwait(false);
+        var health = outcome.Value is null ? SensorHealth.Unknown
+            : outcome.Value.Warnings.Count > 0 ? SensorHealth.Degraded : SensorHealth.Ok;
+        var reason = outcome.Reason ?? (outcome.Value?.Warnings.Count > 0 ? string.Join("; ", outcome.Value.Warnings) : null);
+        return (outcome.Value, new SensorStatus(SensorNames.Logs, source.Kind, health, reason, outcome.ElapsedMs));
+    }
+
+    public void Dispose() => _http.Dispose();
+
+    private async Task<(PatroniObservation?, IReadOnlyList<SensorStatus>)> ObservePatroniAsync(PgCluster cluster, CancellationToken ct)
+    {
+        if (!_settings.IsEnabled(SensorNames.Patroni))
+        {
+            return (null, [Disabled(SensorNames.Patroni)]);
+        }
+
+        var sensor = new PatroniSensor(_http, _secrets, _time, _settings.TimeoutFor(SensorNames.Patroni))
+        {
+            ApiUrlOf = _overrides.PatroniUrl ?? (m => new Uri($"http://{m.Ip}:{m.Ports.Patroni}/")),
+        };
+        var (observation, health) = await sensor.ObserveAsync(cluster, ct).ConfigureAwait(false);
+        return (observation, health);
+    }
+
+    private async Task<(MetricsObservation?, IReadOnlyList<SensorStatus>)> ObserveMetricsAsync(PgCluster cluster, CancellationToken ct)
+    {
+        if (!_settings.IsEnabled(SensorNames.Metrics))
+        {
+            return (null, [Disabled(SensorNames.Metrics)]);
+        }
+
+        using var client = _metricsUrl is null ? null : _http.CreateClient(_metricsUrl);
+        var sensor = new MetricsSensor(client is null ? null : new PrometheusClient(client), _time, _settings.TimeoutFor(SensorNames.Metrics));
+        var (observation, health) = await sensor.ObserveAsync(cluster, ct).ConfigureAwait(false);
+        return (observation, [health]);
+    }
+
+    private async Task<(LogsObservation?, IReadOnlyList<SensorStatus>)> ObserveLogsAsync(PgCluster cluster, DateTimeOffset now, CancellationToken ct)
+    {
+        if (!_settings.IsEnabled(SensorNames.Logs))
+        {
+            return (null, [Disabled(SensorNames.Logs)]);
+        }
+
+        var since = now - TimeSpan.FromMinutes(Math.Max(0.1, _settings.LogsWindowMinutes));
+        var limit = Math.Max(1, _settings.LogsMaxEntries);
+        var query = new LogQuery { Cluster = cluster.Name, Since = since, Until = now, Limit = limit * 4 };
+        var (result, health) = await QueryLogsAsync(cluster, query, ct).ConfigureAwait(false);
+        if (result is null)
+        {
+            return (null, [health]);
+        }
+
+        // Keep the worst first when cutting: warnings and errors outrank routine INFO lines.
+        var kept = result.Entries
+            .OrderByDescending(e => e.Severity >= LogSeverity.Warning)
+            .ThenByDescending(e => e.Time)
+            .Take(limit)
+            .OrderByDescending(e => e.Time)
+            .ToList();
+        var observation = new LogsObservation
+        {
+            Backend = health.Target ?? "",
+            Since = since,
+            Until = now,
+            Entries = kept,
+            Truncated = result.Truncated || kept.Count < result.Entries.Count,
+            CountsBySeverity = result.Entries.GroupBy(e => e.Severity.ToString().ToLowerInvariant())
+                .ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal),
+            Warnings = result.Warnings,
+        };
+        return (observation, [health]);
+    }
+
+    private async Task<(BackupObservation?, IReadOnlyList<SensorStatus>)> ObserveBackupAsync(PgCluster cluster, CancellationToken ct)
+    {
+        if (!_settings.IsEnabled(SensorNames.Backup))
+        {
+            return (null, [Disabled(SensorNames.Backup)]);
+        }
+
+        var sensor = new BackupSensor(_settings.Pgbackrest, _local, _ssh, _time, _settings.TimeoutFor(SensorNames.Backup));
+        var (observation, health) = await sensor.ObserveAsync(cluster, ct).ConfigureAwait(false);
+        return (observation, [health]);
+    }
+
+    private async Task<(IReadOnlyList<PostgresMemberObservation>?, IReadOnlyList<SensorStatus>)> ObservePostgresAsync(PgCluster cluster, CancellationToken ct)
+    {
+        if (!_settings.IsEnabled(SensorNames.Postgres))
+        {
+            return (null, [Disabled(SensorNames.Postgres)]);
+        }
+
+        var sensor = new PostgresSensor(_secrets, _settings.Postgres, _time, _settings.TimeoutFor(SensorNames.Postgres))
+        {
+            AddressOf = _overrides.PostgresAddress ?? (m => (m.Ip, m.Ports.Postgres)),
+        };
+        var results = await Task.WhenAll(cluster.Members.Select(m => sensor.ObserveAsync(cluster, m, ct))).ConfigureAwait(false);
+        return (results.Select(r => r.Observation).ToList(), results.Select(r => r.Health).ToList());
+    }
+
+    private async Task<(IReadOnlyList<HostObservation>?, IReadOnlyList<SensorStatus>)> ObserveHostsAsync(
+        PgCluster cluster, Task<(MetricsObservation?, IReadOnlyList<SensorStatus>)> metricsTask, CancellationToken ct)
+    {
+        if (!_settings.IsEnabled(SensorNames.Host))
+        {
+            return (null, [Disabled(SensorNames.Host)]);
+        }
+
+        // The host sensor fills in what node_exporter does not say; wait for metrics to know which members need it.
+        var (metrics, _) = await metricsTask.ConfigureAwait(false);
+        var needed = cluster.Members.Where(m => new[] { "fs_free_ratio", "mem_usage", "load1" }
+            .Any(n => metrics?.Find(n)?.Values.ContainsKey(m.Name) != true)).ToList();
+        if (needed.Count == 0)
+        {
+            return ([], [new SensorStatus(SensorNames.Host, null, SensorHealth.Ok, "not needed: node_exporter series cover every member", 0)]);
+        }
+
+        var sensor = new HostSensor(_ssh, _settings.Ssh, _time, _settings.TimeoutFor(SensorNames.Host));
+        var results = await Task.WhenAll(needed.Select(m => sensor.ObserveAsync(m, ct))).ConfigureAwait(false);
+        return (results.Select(r => r.Observation).OfType<HostObservation>().ToList(), results.Select(r => r.Health).ToList());
+    }
+
+    private ILogSource? CreateLogSource(PgCluster cluster, out string? why)
+    {
+        why = null;
+        switch (_logsKind)
+        {
+            case LogsKind.Files:
+                return new FileLogSource(_settings.LogFiles, cluster, _overrides.FileAccess ?? FileAccessFor);
+            case LogsKind.Loki when _logsUrl is not null:
+                return new LokiLogSource(_http.CreateClient(_logsUrl));
+            case LogsKind.VictoriaLogs when _logsUrl is not null:
+                return new VictoriaLogsLogSource(_http.CreateClient(_logsUrl));
+            default:
+                why = $"no logs endpoint for {_logsKind}: set endpoints.logs_url or endpoints.logs_kind: files";
+                return null;
+        }
+    }
+
+    private IFileAccess FileAccessFor(PgMember member, MemberLogFiles files)
+    {
+        var host = files.SshHost;
+        if (host is null && !_settings.LogFiles.ContainsKey(member.Name) && !IsLoopback(member.Ip))
+        {
+            host = member.Ip; // Pigsty defaults on a remote member: read them over SSH
+        }
+
+        return host is null ? LocalFileAccess.Instance : new SshFileAccess(_ssh, host);
+    }
+
+    private static bool IsLoopback(string ip) => System.Net.IPAddress.TryParse(ip, out var a) && System.Net.IPAddress.IsLoopback(a);
+
+    private static SensorStatus Disabled(string sensor) => new(sensor, null, SensorHealth.Unknown, $"disabled in settings (sensing.disabled: [{sensor}])", 0);
+
+    private static SensorStatus Aggregate(string sensor, IReadOnlyList<SensorStatus> parts)
+    {
+        if (parts.Count == 1 && (parts[0].Target is null || sensor is SensorNames.Metrics or SensorNames.Logs or SensorNames.Backup))
+        {
+            return parts[0] with { Target = null };
+        }
+
+        var health = SensorStatus.Combine(parts.Select(p => p.Health));
+        var reasons = parts.Where(p => p.Reason is not null).Select(p => p.Target is null ? p.Reason! : $"{p.Target}: {p.Reason}").ToList();
+        return new SensorStatus(sensor, null, health, reasons.Count == 0 ? null : string.Join("; ", reasons), parts.Count == 0 ? 0 : parts.Max(p => p.ElapsedMs));
+    }
+
+    /// <summary>Turns a bug inside a sensor into an unknown health entry, so a snapshot is always produced.</summary>
+    private static async Task<(T?, IReadOnlyList<SensorStatus>)> Guard<T>(string sensor, string? target, Task<(T?, IReadOnlyList<SensorStatus>)> task)
+    {
+        try
+        {
+            return await task.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return (default, [new SensorStatus(sensor, target, SensorHealth.Unknown, $"internal error in the {sensor} sensor: {ex.GetType().Name}: {ex.Message}", 0)]);
+        }
+    }
+}
