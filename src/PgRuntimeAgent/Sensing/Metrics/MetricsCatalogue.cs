@@ -53,6 +53,7 @@ public static class MetricsCatalogue
         [
             new("pigsty", "pg_setting_max_connections{cls=\"{cls}\"}"),
             new("postgres_exporter", "pg_settings_max_connections{cls=\"{cls}\"}"),
+            new("custom_queries", "pg_max_connections{cls=\"{cls}\"}"),
         ]),
         new("tps", "per_second", "Transactions (commits + rollbacks) per second over the last minute.",
         [
@@ -64,6 +65,7 @@ public static class MetricsCatalogue
         [
             new("pigsty", "max by (cls, ins) (pg_activity_max_tx_duration{cls=\"{cls}\"})"),
             new("postgres_exporter", "max by (cls, ins) (pg_stat_activity_max_tx_duration{cls=\"{cls}\"})"),
+            new("custom_queries", "max by (cls, ins) (pg_xact_max_duration{cls=\"{cls}\"})"),
         ]),
         new("xid_age", "xids", "Oldest datfrozenxid age across databases (wraparound distance).",
         [

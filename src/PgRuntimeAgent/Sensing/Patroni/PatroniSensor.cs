@@ -45,7 +45,7 @@ public sealed record PatroniObservation
 internal sealed class PatroniSensor(SensingHttp http, SecretStore secrets, TimeProvider time, TimeSpan timeout)
 {
     /// <summary>Builds the base URL of a member's REST API; replaceable for tests and the fleet benchmark.</summary>
-    public Func<PgMember, Uri> ApiUrlOf { get; init; } = m => new Uri($"http://{m.Ip}:{m.Ports.Patroni}/");
+    public Func<PgMember, Uri> ApiUrlOf { get; init; } = m => m.PatroniUrl;
 
     public async Task<(PatroniObservation Observation, IReadOnlyList<SensorStatus> Health)> ObserveAsync(PgCluster cluster, CancellationToken cancellationToken)
     {

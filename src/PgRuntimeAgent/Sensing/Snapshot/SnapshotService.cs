@@ -170,7 +170,7 @@ internal sealed class SnapshotService : IDisposable
 
         var sensor = new PatroniSensor(_http, _secrets, _time, _settings.TimeoutFor(SensorNames.Patroni))
         {
-            ApiUrlOf = _overrides.PatroniUrl ?? (m => new Uri($"http://{m.Ip}:{m.Ports.Patroni}/")),
+            ApiUrlOf = _overrides.PatroniUrl ?? (m => m.PatroniUrl),
         };
         var (observation, health) = await sensor.ObserveAsync(cluster, ct).ConfigureAwait(false);
         return (observation, health);
