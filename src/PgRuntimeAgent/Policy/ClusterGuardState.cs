@@ -39,3 +39,25 @@ internal sealed class NoClusterState : IClusterStateProvider
 
     public Task<ClusterGuardState?> GetStateAsync(string cluster, CancellationToken cancellationToken) => Task.FromResult<ClusterGuardState?>(null);
 }
+
+/// <summary>
+/// Builds the <see cref="IClusterStateProvider"/> for a deployment (sensing implements it). Discovered by reflection
+/// in this assembly; with none, <see cref="NoClusterState"/> applies and every high-risk action is refused.
+/// </summary>
+internal interface IClusterStateProviderFactory
+{
+    IClusterStateProvider Create(Acting.ActuatorContext context);
+}
+
+internal static class ClusterStateProviders
+{
+    public static IClusterStateProvider Discover(Acting.ActuatorContext context)
+    {
+        var factory = typeof(ClusterStateProviders).Assembly.GetTypes()
+            .Where(t => t is { IsClass: true, IsAbstract: false } && typeof(IClusterStateProviderFactory).IsAssignableFrom(t) && t.GetConstructor(Type.EmptyTypes) is not null)
+            .OrderBy(t => t.FullName, StringComparer.Ordinal)
+            .Select(t => (IClusterStateProviderFactory)Activator.CreateInstance(t)!)
+            .FirstOrDefault();
+        return factory?.Create(context) ?? NoClusterState.Instance;
+    }
+}
