@@ -356,7 +356,7 @@ internal abstract class SqlJournal : IJournal
                 var linked = string.Equals(storedPrev, prevHash, StringComparison.Ordinal);
                 if (!linked || !string.Equals(recomputed, storedHash, StringComparison.Ordinal))
                 {
-                    var after = linked ? null : await FindSeqByHashAsync(connection, storedPrev, cancellationToken).ConfigureAwait(false);
+                    var after = linked ? null : await FindSeqByHashAsync(storedPrev, cancellationToken).ConfigureAwait(false);
                     if (after is { } follows && follows != seq - 1)
                     {
                         return Bad(count, seq, seq, "reordered",
@@ -428,8 +428,10 @@ internal abstract class SqlJournal : IJournal
         }
     }
 
-    private async Task<long?> FindSeqByHashAsync(DbConnection connection, string hash, CancellationToken cancellationToken)
+    private async Task<long?> FindSeqByHashAsync(string hash, CancellationToken cancellationToken)
     {
+        // Its own connection: the verifying reader is still open on the other one.
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = Command(connection, null, $"SELECT seq FROM {Table("journal_entries")} WHERE hash = @hash ORDER BY seq LIMIT 1");
         Add(command, "hash", hash);
         var result = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);

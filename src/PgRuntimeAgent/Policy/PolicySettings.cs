@@ -19,8 +19,22 @@ public sealed record PolicySettings
     public IReadOnlyDictionary<string, IReadOnlyDictionary<string, int>> Clusters { get; init; } =
         new Dictionary<string, IReadOnlyDictionary<string, int>>();
 
-    /// <summary>Action classes nobody may run through pgra, whatever the level (<c>policy.forbidden</c>).</summary>
-    public IReadOnlyList<string> Forbidden { get; init; } = [];
+    /// <summary>
+    /// Action classes nobody may run through pgra, whatever the level or approval (<c>policy.forbidden</c>); a
+    /// family name covers its members. The defaults are the "never" list of AGENT.md.
+    /// </summary>
+    public IReadOnlyList<string> Forbidden { get; init; } = DefaultForbidden;
+
+    /// <summary>Destructive classes forbidden unless the settings say otherwise.</summary>
+    public static IReadOnlyList<string> DefaultForbidden { get; } =
+    [
+        "sql.drop_database",
+        "sql.drop_table",
+        "sql.truncate",
+        "patroni.remove",
+        "pgbackrest.stanza_delete",
+        "host.reboot",
+    ];
 
     /// <summary>When true, every action stops after plan and precheck (<c>policy.dry_run</c>).</summary>
     public bool DryRun { get; init; }
