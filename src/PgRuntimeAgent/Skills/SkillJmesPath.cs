@@ -21,8 +21,9 @@ internal static partial class SkillJmesPath
     /// <summary>Variables the runner binds, in binding order.</summary>
     public static IReadOnlyList<string> Variables { get; } = ["steps", "trigger", "cluster", "params"];
 
+    // One let per variable: JmesPath.Net 1.1.0 rejects a let with more than two bindings.
     private static readonly string Prefix =
-        "let " + string.Join(", ", Variables.Select(v => $"${v} = {ContextMember}.{v}")) + " in (";
+        string.Concat(Variables.Select(v => $"let ${v} = {ContextMember}.{v} in ")) + "(";
 
     [GeneratedRegex(@"^Error\((\d+),\s*(\d+)\):\s*(.*)$", RegexOptions.CultureInvariant | RegexOptions.Singleline)]
     private static partial Regex PositionedError();
@@ -59,6 +60,12 @@ internal static partial class SkillJmesPath
             var column = int.Parse(positioned.Groups[2].Value, CultureInfo.InvariantCulture);
             var offset = OffsetOf(text, line, column);
             var detail = positioned.Groups[3].Value.TrimEnd('.');
+            detail = detail switch
+            {
+                "syntax, near ''" => "syntax error: the expression ends too early (a bracket, quote or operand missing)",
+                _ when detail.StartsWith("syntax, near ", StringComparison.Ordinal) => "syntax error near " + detail["syntax, near ".Length..],
+                _ => detail,
+            };
             if (ex.InnerException is { } inner)
             {
                 detail += $" ({inner.Message.TrimEnd('.')})";

@@ -1101,6 +1101,11 @@ public sealed partial class SkillParser
         {
             var message = ex.InnerException is YamlException inner ? inner.Message : ex.Message;
             var mark = ex.InnerException is YamlException i2 ? i2.Start : ex.Start;
+            if (message.Contains("tag", StringComparison.OrdinalIgnoreCase))
+            {
+                message += " (YAML reads a value starting with '!' as a tag: put an expression like !contains(...) in double quotes)";
+            }
+
             Error(b + (int)Math.Clamp(mark.Index, 0, yaml.Length), SkillDiagnosticCodes.BadYaml, $"{what}: {message}");
             return null;
         }

@@ -240,7 +240,8 @@ public sealed partial class SkillRunner(ILogger<SkillRunner>? logger = null, Ski
 
                     inputs.Add(new SkillEvaluation(kind, step.Condition!.Text, SkillJmesPath.ToElement(value)));
                     var seconds = Math.Round(time.GetElapsedTime(started).TotalSeconds, 3);
-                    var result = new JObject { ["passed"] = passed, ["value"] = value.DeepClone(), ["polls"] = polls, ["seconds"] = seconds };
+                    JToken secondsToken = seconds == Math.Floor(seconds) ? new JValue((long)seconds) : new JValue(seconds);
+                    var result = new JObject { ["passed"] = passed, ["value"] = value.DeepClone(), ["polls"] = polls, ["seconds"] = secondsToken };
                     if (passed)
                     {
                         return Done(SkillStepStatus.Passed, result, step.Next ?? InOrder());
