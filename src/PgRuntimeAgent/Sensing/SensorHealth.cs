@@ -107,6 +107,11 @@ public static class SensorCall
         {
             throw;
         }
+        catch (Exception ex) when (cancellationToken.IsCancellationRequested)
+        {
+            // A client library wrapped the caller's cancellation (Refit does): it is still the caller's.
+            throw new OperationCanceledException("cancelled by the caller", ex, cancellationToken);
+        }
         catch (Exception ex) when (timeoutCts.IsCancellationRequested || ex is TimeoutException)
         {
             return new SensorOutcome<T>(default, SensorHealth.Unknown, $"{what}: timed out after {timeout.TotalSeconds:0.###}s", Ms(time, started), true);
@@ -118,7 +123,8 @@ public static class SensorCall
     }
 
     /// <summary>Failures a sensor expects from the world (as opposed to bugs). Everything a source can do to us.</summary>
-    public static bool IsExpected(Exception ex) => ex is HttpRequestException or SocketException or IOException
+    public static bool IsExpected(Exception ex) => ex is Refit.ApiException or Refit.ApiRequestException || (ex.InnerException is { } inner && IsExpected(inner))
+        || ex is HttpRequestException or SocketException or IOException
         or SensorResponseException or System.Text.Json.JsonException or Npgsql.NpgsqlException or TimeoutException
         or Renci.SshNet.Common.SshException or UnauthorizedAccessException or InvalidOperationException
         or System.ComponentModel.Win32Exception or CliWrap.Exceptions.CliWrapException or FormatException
