@@ -236,6 +236,9 @@ internal sealed partial class TopologyBuilder
         public DeclaredRole Role { get; set; } = DeclaredRole.Replica;
 
         public YamlNode? RoleNode { get; set; }
+
+        /// <summary>A member variable: as written on this listing first (identity belongs to the listing), then as Ansible resolves it.</summary>
+        public VarEntry? Get(string name) => Listing.Vars.GetValueOrDefault(name) ?? Host.Get(name);
     }
 
     private List<PgCluster> BuildClusters()
@@ -320,7 +323,7 @@ internal sealed partial class TopologyBuilder
         foreach (var d in drafts)
         {
             var subject = $"{name}/{d.Host.Name}";
-            var seqEntry = d.Host.Get("pg_seq");
+            var seqEntry = d.Get("pg_seq");
             if (seqEntry is null)
             {
                 Error(d.Listing.KeyNode, subject, "missing pg_seq", $"give every member a unique instance number, for example '{d.Host.Name}: {{ pg_seq: {drafts.IndexOf(d) + 1}, pg_role: replica }}'");
@@ -344,7 +347,7 @@ internal sealed partial class TopologyBuilder
                 }
             }
 
-            var roleEntry = d.Host.Get("pg_role");
+            var roleEntry = d.Get("pg_role");
             if (roleEntry is not null)
             {
                 var role = Text(roleEntry, n => MemberResolver(d, n, null));
@@ -384,18 +387,23 @@ internal sealed partial class TopologyBuilder
 
         // Cluster-wide parameters are read from the primary's effective vars (they are cluster-scope in Pigsty).
         var lead = primaries.FirstOrDefault() ?? drafts.OrderBy(d => d.Seq ?? int.MaxValue).First();
-        string? Lead(string var) => Text(lead.Host.Get(var), n => MemberResolver(lead, n, name));
+        string? Lead(string var) => Text(lead.Get(var), n => MemberResolver(lead, n, name));
 
-        var patroniSsl = Truthy(lead.Host.Get("patroni_ssl_enabled"), false);
+        var patroniSsl = Truthy(lead.Get("patroni_ssl_enabled"), false);
         var members = drafts
             .Where(d => d.Seq is not null)
             .OrderBy(d => d.Seq)
             .Select(d => BuildMember(name, d, patroniSsl))
             .ToList();
 
+        foreach (var unnumbered in drafts.Where(d => d.Seq is null))
+        {
+            _ = MemberPortsOf(name, unnumbered); // still report bad ports of members that cannot be numbered
+        }
+
         var mode = Lead("pg_mode") ?? PigstyDefaults.PgMode;
         int? shardGroup = null;
-        if (lead.Host.Get("pg_group") is { } groupEntry)
+        if (lead.Get("pg_group") is { } groupEntry)
         {
             if (TryInt(groupEntry.Value, lead, out var g))
             {
@@ -411,9 +419,9 @@ internal sealed partial class TopologyBuilder
         var ha = BuildHa(name, lead);
         var backup = BuildBackup(name, lead);
         var credentials = BuildCredentials(lead);
-        if (Lead("pg_instances") is not null || lead.Host.Get("pg_instances") is not null)
+        if (lead.Get("pg_instances") is { } instances)
         {
-            Warn(lead.Host.Get("pg_instances")!.KeyNode, name, "pg_instances (several instances per node) is not supported; only the node's main instance is read", null);
+            Warn(instances.KeyNode, name, "pg_instances (several instances per node) is not supported; only the node's main instance is read", null);
         }
 
         return new PgCluster
@@ -434,22 +442,14 @@ internal sealed partial class TopologyBuilder
 
     private PgMember BuildMember(string cluster, MemberDraft d, bool patroniSsl)
     {
-        var ip = Text(d.Host.Get("ansible_host"), n => MemberResolver(d, n, cluster)) ?? d.Host.Name;
+        var ip = Text(d.Get("ansible_host"), n => MemberResolver(d, n, cluster)) ?? d.Host.Name;
         if (!IPAddress.TryParse(ip, out _))
         {
             Warn(d.Listing.KeyNode, $"{cluster}/{d.Host.Name}", $"'{ip}' is not an IP address; Pigsty identifies nodes by IP",
                 "use the node's IP as the host key (or set ansible_host)");
         }
 
-        var ports = new MemberPorts
-        {
-            Postgres = Port(d, cluster, "pg_port", PigstyDefaults.PgPort),
-            Pgbouncer = Port(d, cluster, "pgbouncer_port", PigstyDefaults.PgbouncerPort),
-            Patroni = Port(d, cluster, "patroni_port", PigstyDefaults.PatroniPort),
-            PgExporter = Port(d, cluster, "pg_exporter_port", PigstyDefaults.PgExporterPort),
-            NodeExporter = Port(d, cluster, "node_exporter_port", PigstyDefaults.NodeExporterPort),
-            HaproxyExporter = Port(d, cluster, "haproxy_exporter_port", PigstyDefaults.HaproxyExporterPort),
-        };
+        var ports = MemberPortsOf(cluster, d);
 
         return new PgMember
         {
@@ -458,15 +458,25 @@ internal sealed partial class TopologyBuilder
             Seq = d.Seq.Value,
             Ip = ip,
             DeclaredRole = d.Role,
-            Offline = d.Role == DeclaredRole.Offline || Truthy(d.Host.Get("pg_offline_query"), false),
+            Offline = d.Role == DeclaredRole.Offline || Truthy(d.Get("pg_offline_query"), false),
             Ports = ports,
-            Upstream = Text(d.Host.Get("pg_upstream"), n => MemberResolver(d, n, cluster)),
+            Upstream = Text(d.Get("pg_upstream"), n => MemberResolver(d, n, cluster)),
             PatroniScheme = patroniSsl ? "https" : "http",
         };
     }
 
+    private MemberPorts MemberPortsOf(string cluster, MemberDraft d) => new()
+    {
+        Postgres = Port(d, cluster, "pg_port", PigstyDefaults.PgPort),
+        Pgbouncer = Port(d, cluster, "pgbouncer_port", PigstyDefaults.PgbouncerPort),
+        Patroni = Port(d, cluster, "patroni_port", PigstyDefaults.PatroniPort),
+        PgExporter = Port(d, cluster, "pg_exporter_port", PigstyDefaults.PgExporterPort),
+        NodeExporter = Port(d, cluster, "node_exporter_port", PigstyDefaults.NodeExporterPort),
+        HaproxyExporter = Port(d, cluster, "haproxy_exporter_port", PigstyDefaults.HaproxyExporterPort),
+    };
+
     private int Port(MemberDraft d, string cluster, string var, int fallback) =>
-        PortOf(d.Host.Get(var), var, $"{cluster}/{d.Host.Name}", n => MemberResolver(d, n, cluster), fallback);
+        PortOf(d.Get(var), var, $"{cluster}/{d.Host.Name}", n => MemberResolver(d, n, cluster), fallback);
 
     private int PortOf(VarEntry? entry, string var, string subject, Func<string, string?> resolve, int fallback)
     {
@@ -489,16 +499,16 @@ internal sealed partial class TopologyBuilder
 
     private string? BuildVip(string cluster, MemberDraft lead)
     {
-        if (!Truthy(lead.Host.Get("pg_vip_enabled"), false))
+        if (!Truthy(lead.Get("pg_vip_enabled"), false))
         {
             return null;
         }
 
-        var entry = lead.Host.Get("pg_vip_address");
+        var entry = lead.Get("pg_vip_address");
         var address = Text(entry, n => MemberResolver(lead, n, cluster));
         if (address is null)
         {
-            Warn(lead.Host.Get("pg_vip_enabled")!.KeyNode, cluster, "pg_vip_enabled is true but pg_vip_address is not set", "set pg_vip_address: <ipv4>/<mask> for the cluster");
+            Warn(lead.Get("pg_vip_enabled")!.KeyNode, cluster, "pg_vip_enabled is true but pg_vip_address is not set", "set pg_vip_address: <ipv4>/<mask> for the cluster");
             return null;
         }
 
@@ -514,10 +524,10 @@ internal sealed partial class TopologyBuilder
 
     private HaSettings BuildHa(string cluster, MemberDraft lead)
     {
-        string? Get(string var) => Text(lead.Host.Get(var), n => MemberResolver(lead, n, cluster));
+        string? Get(string var) => Text(lead.Get(var), n => MemberResolver(lead, n, cluster));
         var pgConf = Get("pg_conf") ?? PigstyDefaults.PgConf;
         var plans = RtoPlans(lead, cluster);
-        var rtoEntry = lead.Host.Get("pg_rto");
+        var rtoEntry = lead.Get("pg_rto");
         var rtoText = Get("pg_rto");
         string preset;
         RtoPlan plan;
@@ -563,7 +573,7 @@ internal sealed partial class TopologyBuilder
         }
 
         long rpo = PigstyDefaults.PgRpo;
-        if (lead.Host.Get("pg_rpo") is { } rpoEntry)
+        if (lead.Get("pg_rpo") is { } rpoEntry)
         {
             var text = Text(rpoEntry, n => MemberResolver(lead, n, cluster));
             if (text is null || !TryBytes(text, out rpo))
@@ -600,7 +610,7 @@ internal sealed partial class TopologyBuilder
     private Dictionary<string, RtoPlan> RtoPlans(MemberDraft lead, string cluster)
     {
         var plans = new Dictionary<string, RtoPlan>(PigstyDefaults.RtoPlans, StringComparer.Ordinal);
-        if (lead.Host.Get("pg_rto_plan") is not { } entry || entry.Value is not YamlMappingNode mapping)
+        if (lead.Get("pg_rto_plan") is not { } entry || entry.Value is not YamlMappingNode mapping)
         {
             return plans;
         }
@@ -625,11 +635,11 @@ internal sealed partial class TopologyBuilder
 
     private BackupSettings BuildBackup(string cluster, MemberDraft lead)
     {
-        var enabled = Truthy(lead.Host.Get("pgbackrest_enabled"), true);
-        var methodEntry = lead.Host.Get("pgbackrest_method");
+        var enabled = Truthy(lead.Get("pgbackrest_enabled"), true);
+        var methodEntry = lead.Get("pgbackrest_method");
         var method = Text(methodEntry, n => MemberResolver(lead, n, cluster)) ?? PigstyDefaults.BackupMethod;
         string? repo = null;
-        var repos = lead.Host.Get("pgbackrest_repo");
+        var repos = lead.Get("pgbackrest_repo");
         if (repos?.Value is YamlMappingNode repoMap && YamlNodes.Get(repoMap, method) is YamlMappingNode chosen)
         {
             repo = DescribeRepo(chosen, lead, cluster);
@@ -673,20 +683,20 @@ internal sealed partial class TopologyBuilder
         var creds = _settings.Credentials;
         return new ClusterCredentials
         {
-            PatroniUsername = creds.PatroniUsername ?? Text(lead.Host.Get("patroni_username"), GlobalResolver) ?? PigstyDefaults.PatroniUsername,
+            PatroniUsername = creds.PatroniUsername ?? Text(lead.Get("patroni_username"), GlobalResolver) ?? PigstyDefaults.PatroniUsername,
             PatroniPassword = creds.PatroniPassword ?? Password(lead, "patroni_password"),
-            MonitorUsername = creds.MonitorUsername ?? Text(lead.Host.Get("pg_monitor_username"), GlobalResolver) ?? PigstyDefaults.MonitorUsername,
+            MonitorUsername = creds.MonitorUsername ?? Text(lead.Get("pg_monitor_username"), GlobalResolver) ?? PigstyDefaults.MonitorUsername,
             MonitorPassword = creds.MonitorPassword ?? Password(lead, "pg_monitor_password"),
-            AdminUsername = creds.AdminUsername ?? Text(lead.Host.Get("pg_admin_username"), GlobalResolver) ?? PigstyDefaults.AdminUsername,
+            AdminUsername = creds.AdminUsername ?? Text(lead.Get("pg_admin_username"), GlobalResolver) ?? PigstyDefaults.AdminUsername,
             AdminPassword = creds.AdminPassword ?? Password(lead, "pg_admin_password"),
-            ReplicationUsername = Text(lead.Host.Get("pg_replication_username"), GlobalResolver) ?? PigstyDefaults.ReplicationUsername,
+            ReplicationUsername = Text(lead.Get("pg_replication_username"), GlobalResolver) ?? PigstyDefaults.ReplicationUsername,
             ReplicationPassword = Password(lead, "pg_replication_password"),
         };
     }
 
     private SecretRef? Password(MemberDraft lead, string var)
     {
-        var entry = lead.Host.Get(var);
+        var entry = lead.Get(var);
         if (entry is null)
         {
             var fallback = PigstyDefaults.DefaultPasswords[var];
