@@ -10,7 +10,7 @@ internal sealed class CliDeployment : IDisposable
     public CliDeployment(string settingsExtra = "")
     {
         Dir = Directory.CreateTempSubdirectory("pgra-cli-journal-").FullName;
-        File.Copy(Path.Combine(TestPaths.RepoRoot, "inventory", "pigsty-sample.yml"), Inventory);
+        File.Copy(Path.Combine(RepoRoot(), "inventory", "pigsty-sample.yml"), Inventory);
         File.WriteAllText(Path.Combine(Dir, "pigsty.pgra.yml"), "journal:\n  path: state/journal.db\n" + settingsExtra);
     }
 
@@ -21,6 +21,18 @@ internal sealed class CliDeployment : IDisposable
     public string JournalPath => Path.Combine(Dir, "state", "journal.db");
 
     public Task<CliRunner.Result> RunAsync(params string[] args) => CliRunner.RunAsync(["-i", Inventory, .. args]);
+
+    /// <summary>The repository, found from this source file (the build output may live elsewhere, PGRA_ARTIFACTS).</summary>
+    public static string RepoRoot([System.Runtime.CompilerServices.CallerFilePath] string source = "")
+    {
+        var dir = new DirectoryInfo(Path.GetDirectoryName(source) is { Length: > 0 } d && Directory.Exists(d) ? d : AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "PgRuntimeAgent.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir?.FullName ?? TestPaths.RepoRoot;
+    }
 
     public void Dispose()
     {

@@ -9,7 +9,7 @@ public sealed partial class AgentOrdersTests
 {
     private static YamlMappingNode DefaultsBlock()
     {
-        var text = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "AGENT.md"));
+        var text = File.ReadAllText(Path.Combine(PgRuntimeAgent.Tests.Journal.CliDeployment.RepoRoot(), "AGENT.md"));
         var block = DefaultsRegex().Match(text);
         Assert.True(block.Success, "AGENT.md has no ```yaml block after 'The machine-checkable defaults'");
         var yaml = new YamlStream();
