@@ -280,7 +280,9 @@ public sealed partial class SkillRunner(ILogger<SkillRunner>? logger = null, Ski
                     }
                     else
                     {
-                        message = "dry run: not recorded";
+                        message = run.ActionTaken
+                            ? "dry run: not recorded; rendered on the snapshot as it was before the planned actions"
+                            : "dry run: not recorded";
                     }
 
                     return Done(SkillStepStatus.Recorded, new JObject { ["kind"] = step.RecordKind, ["text"] = text, ["data"] = data?.DeepClone() },

@@ -48,12 +48,24 @@ public sealed class ShippedSkillsTests
         Assert.Equal("""member.fence{"member":"pg-test-1"} patroni.failover{"candidate":"pg-test-3","leader":"pg-test-1"}""", Actions(host));
         Assert.Contains("lags 0 bytes (limit 1048576)", host.Requests[1].Reason, StringComparison.Ordinal);
         Assert.Equal(
-            "old_primary:Passed lag_limit:Passed already_failed_over:Failed survivors_visible:Passed wait_for_patroni:Skipped pick_candidate:Passed " +
+            "old_primary:Passed lag_limit:Passed already_failed_over:Failed still_failing:Passed survivors_visible:Passed wait_for_patroni:Skipped pick_candidate:Passed " +
             "fence_old_primary:Succeeded failover:Succeeded verify_new_leader:Passed verify_replicas:Passed restored:Recorded follow_ups:Recorded",
             SkillTestKit.Steps(run));
         Assert.Equal("Writes restored on pg-test-3 (timeline 2); pg-test-1 is out of the cluster.", host.Notes[0].Text);
         Assert.Equal(SkillRecordKinds.FollowUp, host.Notes[1].Kind);
         Assert.Contains("Rebuild pg-test-1 as a replica of pg-test-3", host.Notes[1].Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PrimaryFailure_LeaderAcceptsWritesAgain_DoesNotTouchIt()
+    {
+        var host = new ScriptedSkillHost(SnapshotBuilder.Healthy().Build());
+
+        var run = await SkillTestKit.RunAsync(SkillTestKit.LoadShipped("primary-failure"), host, SkillTestKit.Trigger("primary-frozen"));
+
+        Assert.Equal(SkillRunStatus.Completed, run.Status);
+        Assert.Empty(host.Requests);
+        Assert.Equal("pg-test-1 holds the leader key and accepts writes again (primary-frozen no longer holds): nothing to do.", host.Notes.Single().Text);
     }
 
     [Fact]
