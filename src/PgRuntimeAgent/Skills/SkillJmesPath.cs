@@ -31,6 +31,10 @@ internal static partial class SkillJmesPath
     [GeneratedRegex(@"no function named (\S+) has been registered", RegexOptions.CultureInvariant)]
     private static partial Regex UnknownFunction();
 
+    // Building an engine registers every function; one per thread serves all validations on it.
+    [ThreadStatic]
+    private static JmesPath? validator;
+
     /// <summary>Parses <paramref name="text"/> alone; on failure returns the offset in the text and a message.</summary>
     public static (int Offset, string Message)? Validate(string text)
     {
@@ -41,7 +45,8 @@ internal static partial class SkillJmesPath
 
         try
         {
-            new JmesPath().Parse(text);
+            validator ??= new JmesPath();
+            validator.Parse(text);
             return null;
         }
         catch (Exception ex)
