@@ -1,0 +1,129 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using PgRuntimeAgent.Lab;
+
+namespace PgRuntimeAgent.LabTests.Lab;
+
+/// <summary>The lab as `pgra lab up` leaves it: what the "done means" lists.</summary>
+public sealed class LabUpTests
+{
+    [Fact]
+    public async Task Status_RunningLab_EveryComponentHealthyInJson()
+    {
+        var lab = await LabGuard.RequireHealthyLabAsync();
+        var result = await LabCli.RunAsync("lab", "status", "--json", "--dir", lab.Dir);
+        Assert.Equal(0, result.ExitCode);
+        using var doc = JsonDocument.Parse(result.Out);
+        Assert.True(doc.RootElement.GetProperty("healthy").GetBoolean(), result.Out);
+        var components = doc.RootElement.GetProperty("components").EnumerateArray().ToList();
+        Assert.Equal(lab.Manifest.Services.Count, components.Count);
+        Assert.All(components, c =>
+        {
+            Assert.True(c.GetProperty("healthy").GetBoolean(), c.ToString());
+            Assert.True(c.GetProperty("pid").GetInt32() > 0, c.ToString());
+        });
+        foreach (var kind in new[] { "etcd", "patroni", "postgres", "pgbouncer", "haproxy", "pg_exporter", "node_exporter", "prometheus", "alertmanager" })
+        {
+            Assert.Contains(components, c => c.GetProperty("kind").GetString() == kind);
+        }
+    }
+
+    [Fact]
+    public async Task PatroniCluster_RunningLab_OneLeaderTwoStreamingReplicas()
+    {
+        var lab = await LabGuard.RequireHealthyLabAsync();
+        using var http = new HttpClient();
+        var cluster = await http.GetFromJsonAsync<JsonElement>(new Uri(lab.Members[0].PatroniUrl, "/cluster"), TestContext.Current.CancellationToken);
+        var members = cluster.GetProperty("members").EnumerateArray().ToList();
+        Assert.Equal(3, members.Count);
+        Assert.Single(members, m => m.GetProperty("role").GetString() == "leader");
+        var leader = await lab.LeaderAsync(TestContext.Current.CancellationToken);
+        var patroni = await http.GetFromJsonAsync<JsonElement>(new Uri(leader.PatroniUrl, "/patroni"), TestContext.Current.CancellationToken);
+        var streaming = patroni.GetProperty("replication").EnumerateArray().Where(r => r.GetProperty("state").GetString() == "streaming").ToList();
+        Assert.Equal(2, streaming.Count);
+    }
+
+    [Fact]
+    public async Task Prometheus_RunningLab_PgUpForEveryInstanceWithPigstyLabels()
+    {
+        var lab = await LabGuard.RequireHealthyLabAsync();
+        using var http = new HttpClient();
+        var body = await http.GetFromJsonAsync<JsonElement>(new Uri(lab.PrometheusUrl, "/api/v1/query?query=pg_up"), TestContext.Current.CancellationToken);
+        var series = body.GetProperty("data").GetProperty("result").EnumerateArray().ToList();
+        Assert.Equal(lab.Members.Select(m => m.Name).Order(), series.Select(s => s.GetProperty("metric").GetProperty("ins").GetString()).Order());
+        Assert.All(series, s =>
+        {
+            var metric = s.GetProperty("metric");
+            Assert.Equal("pg-test", metric.GetProperty("cls").GetString());
+            Assert.Equal("pgsql", metric.GetProperty("job").GetString());
+            Assert.StartsWith(metric.GetProperty("ip").GetString() + ":", metric.GetProperty("instance").GetString(), StringComparison.Ordinal);
+            Assert.Equal("1", s.GetProperty("value")[1].GetString());
+        });
+        var rules = await http.GetFromJsonAsync<JsonElement>(new Uri(lab.PrometheusUrl, "/api/v1/rules"), TestContext.Current.CancellationToken);
+        var names = rules.GetProperty("data").GetProperty("groups").EnumerateArray()
+            .SelectMany(g => g.GetProperty("rules").EnumerateArray()).Select(r => r.GetProperty("name").GetString()).ToList();
+        Assert.Contains("pg:ins:lag_bytes", names);
+        Assert.Contains("pg:cls:partition", names);
+        Assert.Contains("PostgresDown", names);
+        Assert.Contains("PatroniDown", names);
+        Assert.Contains("PostgresReplicationLag", names);
+    }
+
+    [Fact]
+    public async Task PgBackRest_RunningLab_FullBackupInTheRepository()
+    {
+        var lab = await LabGuard.RequireHealthyLabAsync();
+        var info = await LabBackup.InfoAsync(lab.Manifest, TestContext.Current.CancellationToken);
+        Assert.Null(info.Error);
+        Assert.Equal(0, info.StatusCode);
+        Assert.True(info.FullBackups >= 1, info.Describe());
+    }
+
+    [Fact]
+    public async Task Inventory_RunningLab_PigstyInventoryAndSettingsDescribeIt()
+    {
+        var lab = await LabGuard.RequireLabAsync();
+        var inventory = await File.ReadAllTextAsync(lab.InventoryPath, TestContext.Current.CancellationToken);
+        foreach (var member in lab.Members)
+        {
+            Assert.Contains($"{member.Ip}: {{ pg_seq: {member.Seq}", inventory, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("pg_cluster: pg-test", inventory, StringComparison.Ordinal);
+        Assert.Contains("patroni_password: " + lab.Credentials.Patroni.Password, inventory, StringComparison.Ordinal);
+        var settings = await File.ReadAllTextAsync(lab.SettingsPath, TestContext.Current.CancellationToken);
+        Assert.Contains("metrics_url: " + lab.PrometheusUrl.ToString().TrimEnd('/'), settings, StringComparison.Ordinal);
+        Assert.Contains("logs_kind: files", settings, StringComparison.Ordinal);
+        Assert.Contains(lab.Members[0].PatroniLog, settings, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WalFilesystem_EveryMember_OwnSmallMountWithPgWal()
+    {
+        var lab = await LabGuard.RequireLabAsync();
+        foreach (var member in lab.Members)
+        {
+            Assert.True(LabDown.IsMountPoint(member.WalMount), $"{member.WalMount} is not a mount point");
+            var pgWal = new DirectoryInfo(Path.Combine(member.DataDir, "pg_wal"));
+            Assert.Equal(Path.Combine(member.WalMount, "pg_wal"), pgWal.LinkTarget);
+            Assert.True(new DriveInfo(member.WalMount).TotalSize < 1024L * 1024 * 1024);
+        }
+    }
+
+    [Fact]
+    public async Task Listeners_RunningLab_OnlyLoopback()
+    {
+        var lab = await LabGuard.RequireLabAsync();
+        var ips = new[] { lab.Manifest.InfraIp }.Concat(lab.Members.Select(m => m.Ip)).ToHashSet();
+        var listening = LabProcesses.ListeningOn(ips);
+        Assert.Contains($"{lab.Members[0].Ip}:5432", listening);
+        Assert.Contains($"{lab.Manifest.InfraIp}:2379", listening);
+        var lines = File.ReadLines("/proc/net/tcp").Skip(1).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(c => c[3] == "0A").Select(c => LabProcesses.ParseProcNetAddress(c[1])!.Value).ToList();
+        foreach (var service in lab.Manifest.Services)
+        {
+            var port = int.Parse(service.Address.Split(':')[1], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.DoesNotContain(lines, l => l.Port == port && l.Ip == "0.0.0.0");
+        }
+    }
+}

@@ -1,0 +1,133 @@
+using PgRuntimeAgent.Lab;
+
+namespace PgRuntimeAgent.LabTests;
+
+/// <summary>
+/// What a lab test knows about the running loopback lab (from &lt;lab dir&gt;/lab.json): members, credentials,
+/// endpoints, the Pigsty inventory and settings files that describe it, and ready-made connection strings.
+/// </summary>
+internal sealed class LabInfo
+{
+    internal LabInfo(LabManifest manifest) => Manifest = manifest;
+
+    public LabManifest Manifest { get; }
+
+    public string Dir => Manifest.Dir;
+
+    /// <summary>inventory/lab.yml: the Pigsty-format inventory of this lab (pass it as -i).</summary>
+    public string InventoryPath => Manifest.Inventory;
+
+    /// <summary>inventory/lab.pgra.yml: the agent settings for this lab (found beside the inventory).</summary>
+    public string SettingsPath => Manifest.Settings;
+
+    public string Cluster => Manifest.Cluster;
+
+    public IReadOnlyList<LabMember> Members => Manifest.Members;
+
+    public Uri PrometheusUrl => Manifest.Endpoints.Prometheus;
+
+    public Uri AlertmanagerUrl => Manifest.Endpoints.Alertmanager;
+
+    public Uri EtcdUrl => Manifest.Endpoints.Etcd;
+
+    public LabCredentials Credentials => Manifest.Credentials;
+
+    public LabMember Member(string name) =>
+        Manifest.FindMember(name) ?? throw new ArgumentException($"no member {name} in the lab", nameof(name));
+
+    /// <summary>A new client of the lab (Patroni REST with basic auth, SQL helpers). Dispose it.</summary>
+    public LabCluster NewCluster() => new(Manifest);
+
+    /// <summary>The member Patroni calls leader now.</summary>
+    public async Task<LabMember> LeaderAsync(CancellationToken cancellationToken = default)
+    {
+        using var cluster = NewCluster();
+        return await cluster.LeaderAsync(cancellationToken) ?? throw new InvalidOperationException("the lab has no leader now");
+    }
+
+    /// <summary>Direct connection to one member's PostgreSQL (5432) as the admin user (dbuser_dba) by default.</summary>
+    public string ConnectionString(LabMember member, LabLogin? login = null, string? database = null)
+    {
+        using var cluster = NewCluster();
+        return cluster.ConnectionString(member, login ?? Credentials.Admin, database ?? Manifest.Database);
+    }
+
+    /// <summary>Through haproxy's primary service (5433 on every member) as the app user, database test.</summary>
+    public string PrimaryServiceConnectionString
+    {
+        get
+        {
+            using var cluster = NewCluster();
+            return cluster.PrimaryServiceConnectionString();
+        }
+    }
+
+    /// <summary>Starts the steady writer (and reader) through haproxy; stop it with StopAsync, then VerifyAsync.</summary>
+    public async Task<LabWorkload> StartWorkloadAsync(TimeSpan? writeInterval = null, bool reader = false, CancellationToken cancellationToken = default)
+    {
+        using var cluster = NewCluster();
+        return await LabWorkload.StartAsync(new LabWorkloadOptions
+        {
+            WriteConnectionString = cluster.PrimaryServiceConnectionString(),
+            ReadConnectionString = reader ? cluster.ReplicaServiceConnectionString() : null,
+            WriteInterval = writeInterval ?? TimeSpan.FromMilliseconds(50),
+        }, TimeProvider.System, cancellationToken);
+    }
+}
+
+/// <summary>
+/// The gate every lab test passes first: <c>var lab = await LabGuard.RequireLabAsync();</c>. When the lab is not
+/// running the test FAILS under CI=true and is SKIPPED otherwise, with a message saying how to bring the lab up.
+/// </summary>
+internal static class LabGuard
+{
+    /// <summary>The running lab (lab.json present, a Patroni leader answering), else fail (CI) or skip.</summary>
+    public static async Task<LabInfo> RequireLabAsync()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var dir = LabPaths.ResolveDir(null);
+        var manifest = await LabManifest.TryLoadAsync(dir, cancellationToken);
+        if (manifest is null)
+        {
+            Unavailable($"no lab in {dir} (no {LabManifest.FileName})");
+        }
+
+        using var cluster = new LabCluster(manifest!);
+        var started = TimeProvider.System.GetTimestamp();
+        while (await cluster.LeaderAsync(cancellationToken) is null)
+        {
+            if (TimeProvider.System.GetElapsedTime(started) > TimeSpan.FromSeconds(10))
+            {
+                Unavailable($"the lab in {dir} has no Patroni leader answering on {string.Join(", ", manifest!.Members.Select(m => m.PatroniUrl.Authority))}");
+            }
+
+            await Task.Delay(500, cancellationToken);
+        }
+
+        return new LabInfo(manifest!);
+    }
+
+    /// <summary>Like <see cref="RequireLabAsync"/>, then waits (up to <paramref name="timeout"/>, default 90 s) for one leader and every replica streaming.</summary>
+    public static async Task<LabInfo> RequireHealthyLabAsync(TimeSpan? timeout = null)
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var lab = await RequireLabAsync();
+        using var cluster = lab.NewCluster();
+        var (ok, health) = await cluster.WaitHealthyAsync(timeout ?? TimeSpan.FromSeconds(90), cancellationToken);
+        Assert.True(ok, $"the lab is not healthy: {health.Describe()}");
+        return lab;
+    }
+
+    public static bool InCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
+
+    private static void Unavailable(string why)
+    {
+        var message = $"Lab test needs the loopback lab: {why}. Bring it up as root with `./build.sh pgra lab up` (or `pgra lab up`).";
+        if (InCi)
+        {
+            Assert.Fail(message);
+        }
+
+        Assert.Skip(message);
+    }
+}

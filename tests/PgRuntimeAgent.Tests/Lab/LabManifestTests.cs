@@ -1,0 +1,94 @@
+using PgRuntimeAgent.Lab;
+
+namespace PgRuntimeAgent.Tests.Lab;
+
+public sealed class LabManifestTests
+{
+    private const string Json = """
+        {
+          "version": 1, "mode": "loopback", "dir": "/var/lib/pgra-lab", "cluster": "pg-test", "database": "test",
+          "infra_ip": "127.0.0.10", "ha_preset": "fast",
+          "ha": { "ttl": 10, "loop_wait": 2, "retry_timeout": 4, "primary_start_timeout": 10 },
+          "max_connections": 50,
+          "credentials": {
+            "superuser": { "username": "postgres", "password": "p0" }, "replication": { "username": "replicator", "password": "p1" },
+            "admin": { "username": "dbuser_dba", "password": "p2" }, "monitor": { "username": "dbuser_monitor", "password": "p3" },
+            "patroni": { "username": "postgres", "password": "p4" }, "app": { "username": "test", "password": "test" } },
+          "endpoints": { "etcd": "http://127.0.0.10:2379", "prometheus": "http://127.0.0.10:9090", "alertmanager": "http://127.0.0.10:9059" },
+          "pgbackrest": { "config": "/var/lib/pgra-lab/pgbackrest/pgbackrest.conf", "stanza": "pg-test", "repo": "/var/lib/pgra-lab/pgbackrest/repo",
+                          "backup_command": "/var/lib/pgra-lab/bin/pgra-lab-backup", "run_as": "postgres" },
+          "members": [ { "name": "pg-test-1", "seq": 1, "ip": "127.0.0.11", "declared_role": "primary", "dir": "/var/lib/pgra-lab/pg-test-1",
+                         "data_dir": "/var/lib/pgra-lab/pg-test-1/data", "wal_mount": "/var/lib/pgra-lab/pg-test-1/wal",
+                         "socket_dir": "/var/lib/pgra-lab/pg-test-1/run", "log_dir": "/var/lib/pgra-lab/pg-test-1/log",
+                         "ports": { "postgres": 5432, "pgbouncer": 6432, "patroni": 8008, "pg_exporter": 9630, "node_exporter": 9100,
+                                    "haproxy_exporter": 9101, "haproxy_primary": 5433, "haproxy_replica": 5434 } } ],
+          "services": [
+            { "name": "pg-test-1-patroni", "kind": "patroni", "member": "pg-test-1", "user": "postgres", "address": "127.0.0.11:8008",
+              "health": "http://127.0.0.11:8008/liveness", "start": "/var/lib/pgra-lab/bin/start-pg-test-1.sh" },
+            { "name": "pg-test-1-postgres", "kind": "postgres", "member": "pg-test-1", "user": "postgres", "address": "127.0.0.11:5432",
+              "health": "tcp", "pidfile": "/var/lib/pgra-lab/pg-test-1/data/postmaster.pid" } ]
+        }
+        """;
+
+    [Fact]
+    public void Parse_PlaybookManifest_MembersServicesCredentials()
+    {
+        var manifest = LabManifest.Parse(Json);
+        Assert.Equal("pg-test", manifest.Cluster);
+        Assert.Equal(2, manifest.Ha.LoopWait);
+        var member = Assert.Single(manifest.Members);
+        Assert.Equal(new Uri("http://127.0.0.11:8008"), member.PatroniUrl);
+        Assert.Equal(5433, member.Ports.HaproxyPrimary);
+        Assert.Equal("p4", manifest.Credentials.Patroni.Password);
+        Assert.Equal("/var/lib/pgra-lab/run/pg-test-1-patroni.pid", manifest.PidFile(manifest.Services[0]));
+        Assert.Equal("/var/lib/pgra-lab/pg-test-1/data/postmaster.pid", manifest.PidFile(manifest.Services[1]));
+        Assert.Same(member, manifest.FindMember("pg-test-1"));
+        Assert.Null(manifest.FindMember("pg-test-9"));
+    }
+
+    [Fact]
+    public void ConnectionStrings_Manifest_LoopbackMembersAndHaproxyPorts()
+    {
+        using var cluster = new LabCluster(LabManifest.Parse(Json));
+        var direct = new Npgsql.NpgsqlConnectionStringBuilder(cluster.ConnectionString(cluster.Manifest.Members[0], cluster.Manifest.Credentials.Admin));
+        Assert.Equal("127.0.0.11", direct.Host);
+        Assert.Equal(5432, direct.Port);
+        Assert.Equal("dbuser_dba", direct.Username);
+        var primary = new Npgsql.NpgsqlConnectionStringBuilder(cluster.PrimaryServiceConnectionString());
+        Assert.Equal(5433, primary.Port);
+        Assert.Equal("test", primary.Database);
+        Assert.Equal(5434, new Npgsql.NpgsqlConnectionStringBuilder(cluster.ReplicaServiceConnectionString()).Port);
+    }
+
+    [Fact]
+    public async Task FaultBook_SaveThenRemove_JournalHasInjectAndHeal()
+    {
+        var dir = Directory.CreateTempSubdirectory("pgra-lab-book-").FullName;
+        try
+        {
+            var manifest = LabManifest.Parse(Json) with { Dir = dir };
+            var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 11, 22, 12, 0, 0, TimeSpan.Zero));
+            var fault = new LabActiveFault
+            {
+                Scenario = "disk-full", Target = "pg-test-1", InjectedAt = time.GetUtcNow(), Summary = "filled",
+                Steps = [new LabFaultStep(time.GetUtcNow(), "fallocate -l 1 x", "ok")],
+                State = new Dictionary<string, string> { ["files"] = "/x" },
+            };
+            LabFaultBook.SaveActive(manifest, fault);
+            var active = Assert.Single(LabFaultBook.Active(manifest));
+            Assert.Equal("/x", active.State["files"]);
+            time.Advance(TimeSpan.FromSeconds(5));
+            LabFaultBook.RemoveActive(manifest, active, time.GetUtcNow(), "freed", []);
+            Assert.Empty(LabFaultBook.Active(manifest));
+            var journal = LabFaultBook.Journal(manifest);
+            Assert.Equal(["inject", "heal"], journal.Select(e => e.Action));
+            Assert.Equal("fallocate -l 1 x", journal[0].Steps[0].Command);
+            Assert.Equal(time.GetUtcNow(), journal[1].At);
+            await Task.CompletedTask;
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+}
