@@ -14,13 +14,19 @@ namespace PgRuntimeAgent.Cli.Commands;
 /// </summary>
 internal sealed class ActingSession : IAsyncDisposable
 {
-    private ActingSession(Workspace workspace, IJournal journal, ActionPipeline pipeline, TimeProvider time)
+    private readonly IClusterStateProvider _state;
+
+    private ActingSession(Workspace workspace, IJournal journal, ActionPipeline pipeline, IClusterStateProvider state, TimeProvider time)
     {
         Workspace = workspace;
         Journal = journal;
         Pipeline = pipeline;
+        _state = state;
         Time = time;
     }
+
+    /// <summary>Where the guardrails get the cluster's state (sensing, when it is built in).</summary>
+    public IClusterStateProvider State => _state;
 
     public Workspace Workspace { get; }
 
@@ -47,16 +53,21 @@ internal sealed class ActingSession : IAsyncDisposable
             BaseDirectory = baseDirectory,
         };
         var policy = workspace.Settings.Policy;
+        var state = ClusterStateProviders.Discover(context);
         var pipeline = new ActionPipeline(journal, new PolicyGate(policy, journal, options.Time), new ApprovalBook(journal, policy, options.Time),
-            ActuatorCatalog.Discover(context), ClusterStateProviders.Discover(context), options.Time);
-        return new ActingSession(workspace, journal, pipeline, options.Time);
+            ActuatorCatalog.Discover(context), state, options.Time);
+        return new ActingSession(workspace, journal, pipeline, state, options.Time);
     }
 
     /// <summary>Who is at the keyboard: $PGRA_OPERATOR, else the OS user.</summary>
     public static string OperatorName() =>
         Environment.GetEnvironmentVariable("PGRA_OPERATOR") is { Length: > 0 } name ? name : Environment.UserName;
 
-    public ValueTask DisposeAsync() => Journal.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        (_state as IDisposable)?.Dispose();
+        await Journal.DisposeAsync().ConfigureAwait(false);
+    }
 }
 
 /// <summary>Opening the journal for verbs that only read it (or append a note).</summary>

@@ -1,8 +1,6 @@
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using Npgsql;
-using PgRuntimeAgent.Cli;
 using PgRuntimeAgent.Journal;
 using PgRuntimeAgent.Tests.Journal;
 
@@ -10,7 +8,7 @@ namespace PgRuntimeAgent.LabTests.Journal;
 
 /// <summary>
 /// The PostgreSQL journal backend runs the same contract suite as SQLite, against the lab's primary (through
-/// HAProxy at 127.0.0.11:5433, credentials from inventory/lab.yml), each test in a schema of its own that is dropped
+/// HAProxy at 127.0.0.11:5433, the admin credentials of the lab manifest), each test in a schema of its own that is dropped
 /// afterwards. PGRA_TEST_JOURNAL_PG (a connection string) points it at another PostgreSQL instead.
 /// </summary>
 public sealed class PostgresJournalTests : JournalContractTests
@@ -32,11 +30,11 @@ public sealed class PostgresJournalTests : JournalContractTests
         if (_password is not null)
         {
             // The inventory's secret: the suite checks it never reaches the journal either.
-            Secrets.Add("lab/admin_password", _password, "inventory/lab.yml");
+            Secrets.Add("lab/admin_password", _password, "lab manifest");
         }
     }
 
-    /// <summary>The connection string to use, or Skip (outside CI) / Fail (in CI) when no PostgreSQL is reachable.</summary>
+    /// <summary>The connection string to use; LabGuard skips (outside CI) or fails (in CI) when the lab is not running.</summary>
     private static async Task<(string ConnectionString, string? Password)> LabConnectionAsync()
     {
         if (Environment.GetEnvironmentVariable(Override) is { Length: > 0 } explicitString)
@@ -44,57 +42,17 @@ public sealed class PostgresJournalTests : JournalContractTests
             return (explicitString, null);
         }
 
-        const string host = "127.0.0.11";
-        const int port = 5433;
-        var reachable = false;
-        try
-        {
-            using var client = new TcpClient();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            await client.ConnectAsync(host, port, timeout.Token);
-            reachable = true;
-        }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
-        {
-            reachable = false;
-        }
-
-        var inventory = Path.Combine(RepoRoot(), "inventory", "lab.yml");
-        if (!reachable || !File.Exists(inventory))
-        {
-            var why = $"the lab's PostgreSQL primary ({host}:{port}) is not reachable or {inventory} is missing; bring the lab up with 'pgra lab up' (or set {Override}).";
-            if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
-            {
-                Assert.Fail(why);
-            }
-
-            Assert.Skip(why);
-        }
-
-        var workspace = Workspace.Load(inventory, null, Workspace.ProcessEnvironment(), RepoRoot(), null);
-        var cluster = workspace.Topology.FindCluster("pg-test") ?? workspace.Topology.Clusters[0];
-        workspace.Secrets.TryReveal(cluster.Credentials.AdminPassword, out var password);
+        var lab = await LabGuard.RequireLabAsync();
         var builder = new NpgsqlConnectionStringBuilder
         {
-            Host = host,
-            Port = port,
+            // The primary as the lab exposes it: haproxy's primary service on the first member's address.
+            Host = "127.0.0.11",
+            Port = 5433,
             Database = "postgres",
-            Username = cluster.Credentials.AdminUsername,
+            Username = lab.Credentials.Admin.Username,
             Timeout = 5,
         };
-        return (builder.ToString(), password);
-    }
-
-    private static string RepoRoot([System.Runtime.CompilerServices.CallerFilePath] string source = "")
-    {
-        // The build output may live outside the tree (PGRA_ARTIFACTS): start from this source file instead.
-        var dir = new DirectoryInfo(Path.GetDirectoryName(source) is { Length: > 0 } d && Directory.Exists(d) ? d : AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "PgRuntimeAgent.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir?.FullName ?? throw new InvalidOperationException("PgRuntimeAgent.sln not found");
+        return (builder.ToString(), lab.Credentials.Admin.Password);
     }
 
     private protected override async Task<IJournal> OpenJournalAsync(CancellationToken cancellationToken)
