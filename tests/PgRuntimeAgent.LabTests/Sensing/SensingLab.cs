@@ -15,25 +15,19 @@ internal static class SensingLab
 
     public static string RepoRoot { get; } = FindRepoRoot();
 
-    public static string Inventory => Path.Combine(RepoRoot, "inventory", "lab.yml");
+    private static string? _inventory;
 
-    /// <summary>Fails in CI and skips elsewhere when the lab does not answer.</summary>
+    /// <summary>The lab's inventory as its manifest names it (else inventory/lab.yml in this repository).</summary>
+    public static string Inventory => _inventory ?? Path.Combine(RepoRoot, "inventory", "lab.yml");
+
+    /// <summary>The shared lab gate (fails in CI, skips elsewhere when the lab is down); remembers the lab's inventory.</summary>
     public static async Task RequireAsync()
     {
-        var up = File.Exists(Inventory) && await AnswersAsync("http://127.0.0.11:8008/cluster").ConfigureAwait(false)
-            || await AnswersAsync("http://127.0.0.12:8008/cluster").ConfigureAwait(false);
-        if (up)
+        var lab = await LabGuard.RequireLabAsync();
+        if (File.Exists(lab.InventoryPath))
         {
-            return;
+            _inventory = lab.InventoryPath;
         }
-
-        const string message = "the loopback lab is not running (no Patroni answers on 127.0.0.11-12:8008); start it with `pgra lab up`";
-        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
-        {
-            Assert.Fail(message);
-        }
-
-        Assert.Skip(message);
     }
 
     public static async Task<(int ExitCode, string Out, string Error)> PgraAsync(params string[] args)

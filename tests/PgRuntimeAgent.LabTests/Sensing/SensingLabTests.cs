@@ -42,10 +42,20 @@ public sealed class SensingLabTests
         await SensingLab.RequireAsync();
         await SensingLab.WaitForStatusAsync(SensingLab.Healthy, Settle);
 
-        var (code, output, error) = await SensingLab.PgraAsync("snapshot", "pg-test", "--json", "-i", SensingLab.Inventory);
+        // A loaded machine can time a query out once; the lab is complete when one of a few snapshots sees everything.
+        var (code, output, error) = (0, "", "");
+        PgRuntimeAgent.Sensing.Snapshot.ClusterSnapshot snapshot = null!;
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            (code, output, error) = await SensingLab.PgraAsync("snapshot", "pg-test", "--json", "-i", SensingLab.Inventory);
+            Assert.True(code == 0, error);
+            snapshot = PgRuntimeAgent.Sensing.Snapshot.SnapshotJson.Deserialize(output);
+            if (snapshot.Sensors.All(s => s.Health == PgRuntimeAgent.Sensing.SensorHealth.Ok))
+            {
+                break;
+            }
+        }
 
-        Assert.True(code == 0, error);
-        var snapshot = PgRuntimeAgent.Sensing.Snapshot.SnapshotJson.Deserialize(output);
         Assert.Equal(1, snapshot.SchemaVersion);
         Assert.NotNull(snapshot.Leader);
         Assert.All(snapshot.Postgres, p =>
@@ -57,7 +67,7 @@ public sealed class SensingLabTests
         var leaderPg = snapshot.Postgres.Single(p => p.Member == snapshot.Leader);
         Assert.False(leaderPg.InRecovery);
         Assert.Equal(2, leaderPg.Replication.Count);
-        Assert.Equal("ok", snapshot.Metrics!.Find("pg_up")!.Status);
+        Assert.True(snapshot.Metrics!.Find("pg_up")!.Status == "ok", string.Join("; ", snapshot.Sensors.Select(x => $"{x.Sensor} {x.Health} {x.Reason}")));
         Assert.NotNull(snapshot.Logs);
         Assert.NotEmpty(snapshot.Logs!.Entries);
         Assert.Equal(output.TrimEnd(), PgRuntimeAgent.Sensing.Snapshot.SnapshotJson.Serialize(snapshot));
