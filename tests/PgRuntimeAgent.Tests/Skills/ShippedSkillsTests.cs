@@ -83,6 +83,19 @@ public sealed class ShippedSkillsTests
     }
 
     [Fact]
+    public async Task PrimaryFailure_NewLeaderNotYetConfirmedWritable_NeverFailsOverAwayFromIt()
+    {
+        var promoting = SnapshotBuilder.Healthy().FailedOverTo("pg-test-2").MemberSet("pg-test-2", "in_recovery", null);
+        var host = new ScriptedSkillHost(promoting.Build()).At(TimeSpan.FromSeconds(3), SnapshotBuilder.Healthy().FailedOverTo("pg-test-2").Build());
+
+        var run = await SkillTestKit.RunAsync(SkillTestKit.LoadShipped("primary-failure"), host, SkillTestKit.Trigger("leader-missing"));
+
+        Assert.Equal(SkillRunStatus.Completed, run.Status);
+        Assert.Empty(host.Requests);
+        Assert.Equal(4, run.Steps.Single(s => s.StepId == "verify_new_leader").Polls);
+    }
+
+    [Fact]
     public async Task PrimaryFailure_KeyExpiredAndPatroniElectsWithinTtl_OnlyWaitsAndVerifies()
     {
         var leaderless = AfterFence().Build();
