@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace PgRuntimeAgent.Tests;
 
 /// <summary>Locates the repository and its test fixtures (tests/fixtures, copied from the shared fixture set).</summary>
@@ -9,14 +11,22 @@ internal static class TestPaths
 
     public static string Fixture(params string[] parts) => Path.Combine([Fixtures, .. parts]);
 
-    private static string FindRepoRoot()
+    /// <summary>Above the test binary (the usual layout), else above this source file (builds with an artifacts path).</summary>
+    private static string FindRepoRoot() =>
+        FindAbove(AppContext.BaseDirectory)
+        ?? FindAbove(Path.GetDirectoryName(SourceFile()) ?? "")
+        ?? throw new InvalidOperationException("PgRuntimeAgent.sln not found above " + AppContext.BaseDirectory + " or " + SourceFile());
+
+    private static string? FindAbove(string start)
     {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        var dir = string.IsNullOrEmpty(start) ? null : new DirectoryInfo(start);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "PgRuntimeAgent.sln")))
         {
             dir = dir.Parent;
         }
 
-        return dir?.FullName ?? throw new InvalidOperationException("PgRuntimeAgent.sln not found above " + AppContext.BaseDirectory);
+        return dir?.FullName;
     }
+
+    private static string SourceFile([CallerFilePath] string path = "") => path;
 }
