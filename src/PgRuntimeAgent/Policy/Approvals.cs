@@ -187,7 +187,10 @@ internal sealed class ApprovalBook
         {
             var intents = await _journal.QueryAsync(new JournalQuery { Kinds = [JournalKinds.ActionIntent], CorrelationId = request.CorrelationId, AfterSeq = decision.Seq },
                 cancellationToken).ConfigureAwait(false);
-            status = intents.Any(i => i.CorrelationId == request.CorrelationId) ? ApprovalStatus.Executed : ApprovalStatus.Approved;
+            // An approval that could not run (a guardrail said no) may be retried until it expires; then it lapses.
+            status = intents.Any(i => i.CorrelationId == request.CorrelationId) ? ApprovalStatus.Executed
+                : _time.GetUtcNow() >= payload.ExpiresAt ? ApprovalStatus.Expired
+                : ApprovalStatus.Approved;
         }
 
         return new Approval

@@ -53,11 +53,14 @@ internal static class ClusterStateProviders
 {
     public static IClusterStateProvider Discover(Acting.ActuatorContext context)
     {
-        var factory = typeof(ClusterStateProviders).Assembly.GetTypes()
+        var types = typeof(ClusterStateProviders).Assembly.GetTypes()
             .Where(t => t is { IsClass: true, IsAbstract: false } && typeof(IClusterStateProviderFactory).IsAssignableFrom(t) && t.GetConstructor(Type.EmptyTypes) is not null)
-            .OrderBy(t => t.FullName, StringComparer.Ordinal)
-            .Select(t => (IClusterStateProviderFactory)Activator.CreateInstance(t)!)
-            .FirstOrDefault();
-        return factory?.Create(context) ?? NoClusterState.Instance;
+            .ToList();
+        if (types.Count > 1)
+        {
+            throw new InvalidOperationException($"More than one cluster state provider: {string.Join(", ", types.Select(t => t.FullName))}; the guardrails need exactly one.");
+        }
+
+        return types.Count == 0 ? NoClusterState.Instance : ((IClusterStateProviderFactory)Activator.CreateInstance(types[0])!).Create(context);
     }
 }

@@ -22,7 +22,7 @@ internal sealed class ApprovalCommands : ICommandGroup
 
         var approveId = new Argument<string>("ID") { Description = "The approval id (the action id, act-...)." };
         var approveNote = new Option<string?>("--note") { Description = "Why you approve (journaled)." };
-        var approve = new Command("approve", "Approve a pending action and run it now through the pipeline (guardrails are checked again).") { approveId, approveNote };
+        var approve = new Command("approve", "Approve a pending action and run it now through the pipeline (guardrails are checked again; an approved action a guardrail held back is retried until it expires).") { approveId, approveNote };
         approve.SetAction((parse, ct) => ApproveAsync(options, parse, approveId, approveNote, ct));
 
         var denyId = new Argument<string>("ID") { Description = "The approval id (the action id, act-...)." };
@@ -76,10 +76,21 @@ internal sealed class ApprovalCommands : ICommandGroup
             throw new InputException($"{id} is a {pending.Action.Kind} action and this pgra has no actuator for it; nothing was approved.");
         }
 
-        var approval = await session.Approvals.ApproveAsync(id, ActingSession.OperatorName(), parse.GetValue(note), cancellationToken).ConfigureAwait(false);
-        if (!parse.GetValue(options.Json))
+        if (pending.Status == ApprovalStatus.Approved)
         {
-            await options.Out.WriteLineAsync($"approved by {approval.DecidedBy}; running {id} now.").ConfigureAwait(false);
+            // Approved earlier but not run (a guardrail refused it then): try again, guardrails first.
+            if (!parse.GetValue(options.Json))
+            {
+                await options.Out.WriteLineAsync($"{id} was approved by {pending.DecidedBy}; running it again.").ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            var approval = await session.Approvals.ApproveAsync(id, ActingSession.OperatorName(), parse.GetValue(note), cancellationToken).ConfigureAwait(false);
+            if (!parse.GetValue(options.Json))
+            {
+                await options.Out.WriteLineAsync($"approved by {approval.DecidedBy}; running {id} now.").ConfigureAwait(false);
+            }
         }
 
         var result = await session.Pipeline.RunApprovedAsync(id, cancellationToken).ConfigureAwait(false);

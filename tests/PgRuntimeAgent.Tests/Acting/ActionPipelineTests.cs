@@ -148,6 +148,44 @@ public sealed class ActionPipelineTests
     }
 
     [Fact]
+    public async Task RunApproved_HeldBackByLock_RetriedUntilTheApprovalExpires()
+    {
+        await using var h = await ActingHarness.CreateAsync(new PolicySettings { DefaultLevel = 2, ApprovalTtlMinutes = 10 });
+        var pipeline = h.Pipeline();
+        var action = ScriptedActuator.SetAction("k", "v", trigger: ActionTrigger.Reactive);
+        var other = ScriptedActuator.KillAction("x"); // another kind, so no cooldown applies
+        await pipeline.RunAsync(action, dryRun: false, Ct);
+        await pipeline.Approvals.ApproveAsync(action.Id, "alice", null, Ct);
+        await h.Journal.TryAppendIntentAsync(JournalRecord.Create(JournalKinds.ActionIntent, "intent", new IntentPayload(other,
+            PrecheckResult.Pass("x", "ok"), IntentOwner.Current, null), "pg-test", null, other.Id, other.Kind), Ct);
+
+        var held = await pipeline.RunApprovedAsync(action.Id, Ct);
+        await h.Journal.AppendAsync(JournalRecord.Create(JournalKinds.ActionOutcome, "done", new { }, "pg-test", null, other.Id, other.Kind), Ct);
+        var retried = await pipeline.RunApprovedAsync(action.Id, Ct);
+
+        Assert.Equal(ActionStatus.Refused, held.Status);
+        Assert.Contains("busy", held.Message, StringComparison.Ordinal);
+        Assert.Equal(ActionStatus.Succeeded, retried.Status);
+        Assert.Equal(1, h.Actuator.Executions);
+    }
+
+    [Fact]
+    public async Task RunApproved_AfterExpiry_IsInputError()
+    {
+        await using var h = await ActingHarness.CreateAsync(new PolicySettings { DefaultLevel = 2, ApprovalTtlMinutes = 10 });
+        var pipeline = h.Pipeline();
+        var action = ScriptedActuator.SetAction("k", "v", trigger: ActionTrigger.Reactive);
+        await pipeline.RunAsync(action, dryRun: false, Ct);
+        await pipeline.Approvals.ApproveAsync(action.Id, "alice", null, Ct);
+
+        h.Time.Advance(TimeSpan.FromMinutes(11));
+        var ex = await Assert.ThrowsAsync<InputException>(() => pipeline.RunApprovedAsync(action.Id, Ct));
+
+        Assert.Contains("expired", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(0, h.Actuator.Executions);
+    }
+
+    [Fact]
     public async Task Run_GuardrailRefuses_JournalsDecisionOnly()
     {
         await using var h = await ActingHarness.CreateAsync(new PolicySettings { DefaultLevel = 5 });
