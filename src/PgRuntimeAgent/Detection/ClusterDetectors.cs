@@ -1,0 +1,391 @@
+using System.Globalization;
+using PgRuntimeAgent.Sensing;
+using PgRuntimeAgent.Sensing.Snapshot;
+using static PgRuntimeAgent.Detection.SnapshotFacts;
+
+namespace PgRuntimeAgent.Detection;
+
+/// <summary>
+/// <c>replication-broken</c>: with a writable leader whose replication the sensors can see, a replica is not streaming
+/// from it (absent from pg_stat_replication, Patroni state stopped/crashed, or on another timeline).
+/// </summary>
+public sealed class ReplicationBrokenDetector : IDetector
+{
+    private static readonly HashSet<string> Up = new(StringComparer.Ordinal) { "running", "streaming" };
+
+    public string Code => FindingCodes.ReplicationBroken;
+
+    public IEnumerable<Finding> Detect(DetectionInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var leader = input.Current.Leader;
+        if (leader is null)
+        {
+            yield break;
+        }
+
+        foreach (var replica in input.Current.Members.Where(m => m.Name != leader).Select(m => m.Name))
+        {
+            var run = Persistence.Held(input, s => Symptom(s, replica), input.Settings.ReplicationBrokenConsecutive, input.Settings.ReplicationBrokenSeconds);
+            if (run is not null)
+            {
+                yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Warning, [replica],
+                    $"{replica} does not replicate from leader {leader}: {run[^1].Evidence[^1].Observation}");
+            }
+        }
+    }
+
+    private static IReadOnlyList<FindingEvidence>? Symptom(ClusterSnapshot s, string replica)
+    {
+        var leader = s.Leader;
+        var m = s.FindMember(replica);
+        if (leader is null || m is null || replica == leader || !LeaderWritable(s))
+        {
+            return null;
+        }
+
+        var leaderTimeline = s.FindMember(leader)?.Timeline ?? s.Timeline;
+        string? why = null;
+        if (m.PatroniState is { } state && !Up.Contains(state))
+        {
+            why = $"Patroni state '{state}'";
+        }
+        else if (!m.Reachable && m.PostgresReachable != true)
+        {
+            why = "neither its Patroni API nor PostgreSQL answers";
+        }
+        else if (m.Timeline is { } tl && leaderTimeline is { } ltl && tl != ltl)
+        {
+            why = string.Create(CultureInfo.InvariantCulture, $"on timeline {tl}, the leader is on {ltl}");
+        }
+        else if (m.Streaming == false)
+        {
+            why = $"not in the leader's pg_stat_replication (no WAL stream)";
+        }
+
+        return why is null ? null : [new FindingEvidence(s.TakenAt, m.Streaming == false ? "postgres" : "patroni", replica, $"{replica}: {why}")];
+    }
+}
+
+/// <summary>
+/// <c>replication-lag</c>: a replica's lag is past the limit (bytes: <c>detection.replication_lag_bytes</c>, else
+/// Patroni's maximum_lag_on_failover, else pg_rpo; seconds: <c>detection.replication_lag_seconds</c>) for a while.
+/// </summary>
+public sealed class ReplicationLagDetector : IDetector
+{
+    public string Code => FindingCodes.ReplicationLag;
+
+    public static long LimitBytes(ClusterSnapshot s, DetectionSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        ArgumentNullException.ThrowIfNull(settings);
+        return settings.ReplicationLagBytes ?? s.Patroni?.Config?.MaximumLagOnFailoverBytes ?? s.Inventory.MaximumLagOnFailoverBytes;
+    }
+
+    public IEnumerable<Finding> Detect(DetectionInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var leader = input.Current.Leader;
+        if (leader is null)
+        {
+            yield break;
+        }
+
+        foreach (var replica in input.Current.Members.Where(m => m.Name != leader).Select(m => m.Name))
+        {
+            var run = Persistence.Held(input, s => Symptom(s, replica, input.Settings), input.Settings.ReplicationLagConsecutive, input.Settings.ReplicationLagSecondsHeld);
+            if (run is null)
+            {
+                continue;
+            }
+
+            var first = run[0].Snapshot.FindMember(replica)?.LagBytes;
+            var last = input.Current.FindMember(replica);
+            var trend = first is { } a && last?.LagBytes is { } b ? (b > a ? ", rising" : b < a ? ", falling" : ", steady") : "";
+            yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Warning, [replica],
+                $"{replica} lags {Describe(last)} behind {leader} (limit {Bytes(LimitBytes(input.Current, input.Settings))} / "
+                + string.Create(CultureInfo.InvariantCulture, $"{input.Settings.ReplicationLagSeconds:0.#} s){trend}"));
+        }
+    }
+
+    private static string Describe(MemberState? m) =>
+        m is null ? "?" : string.Join(", ", new[]
+        {
+            m.LagBytes is { } b ? Bytes(b) : null,
+            m.LagSeconds is { } s ? string.Create(CultureInfo.InvariantCulture, $"{s:0.#} s") : null,
+        }.OfType<string>().DefaultIfEmpty("an unknown amount"));
+
+    private static IReadOnlyList<FindingEvidence>? Symptom(ClusterSnapshot s, string replica, DetectionSettings settings)
+    {
+        var m = s.FindMember(replica);
+        if (s.Leader is null || m is null || replica == s.Leader)
+        {
+            return null;
+        }
+
+        var limit = LimitBytes(s, settings);
+        var overBytes = m.LagBytes is { } b && b > limit;
+        var overSeconds = m.LagSeconds is { } sec && sec > settings.ReplicationLagSeconds;
+        if (!overBytes && !overSeconds)
+        {
+            return null;
+        }
+
+        return [new FindingEvidence(s.TakenAt, "patroni", replica, $"{replica} lag {Describe(m)} (limit {Bytes(limit)})")];
+    }
+}
+
+/// <summary>
+/// <c>archive-failing</c>: on the leader, pg_stat_archiver's last failure is newer than its last success, or its
+/// failure counter grows, or metrics count archiver failures in the last 15 minutes.
+/// </summary>
+public sealed class ArchiveFailingDetector : IDetector
+{
+    public string Code => FindingCodes.ArchiveFailing;
+
+    public IEnumerable<Finding> Detect(DetectionInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var leader = input.Current.Leader;
+        if (leader is null)
+        {
+            yield break;
+        }
+
+        ClusterSnapshot? previous = null;
+        var previousBySnapshot = new Dictionary<ClusterSnapshot, ClusterSnapshot?>(ReferenceEqualityComparer.Instance);
+        foreach (var s in input.History.Append(input.Current))
+        {
+            previousBySnapshot[s] = previous;
+            previous = s;
+        }
+
+        var run = Persistence.Held(input, s => Symptom(s, previousBySnapshot.GetValueOrDefault(s), leader),
+            input.Settings.ArchiveFailingConsecutive, input.Settings.ArchiveFailingSeconds);
+        if (run is null)
+        {
+            yield break;
+        }
+
+        var row = Archiver(input.Current, leader);
+        yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Warning, [leader],
+            $"WAL archiving fails on {leader}" + (row?.GetValueOrDefault("last_failed_wal") is { } wal ? $" (last failed segment {wal})" : ""));
+    }
+
+    private static IReadOnlyDictionary<string, string?>? Archiver(ClusterSnapshot s, string member) =>
+        s.Postgres.FirstOrDefault(p => p.Member == member)?.Probe("archiver") is { Status: "ok", Rows.Count: > 0 } probe ? probe.Rows[0] : null;
+
+    private static double? Number(IReadOnlyDictionary<string, string?>? row, string key) =>
+        row?.GetValueOrDefault(key) is { } text && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null;
+
+    private static IReadOnlyList<FindingEvidence>? Symptom(ClusterSnapshot s, ClusterSnapshot? previous, string leader)
+    {
+        if (!string.Equals(s.Leader, leader, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var evidence = new List<FindingEvidence>();
+        var row = Archiver(s, leader);
+        var failedAge = Number(row, "last_failed_age_seconds");
+        var archivedAge = Number(row, "last_archived_age_seconds");
+        if (failedAge is { } fa && (archivedAge is null || fa < archivedAge))
+        {
+            evidence.Add(new FindingEvidence(s.TakenAt, "postgres", leader, string.Create(CultureInfo.InvariantCulture,
+                $"pg_stat_archiver: last failure {fa:0} s ago ({row!.GetValueOrDefault("last_failed_wal")}), last success {(archivedAge is { } aa ? $"{aa:0} s ago" : "never")}, failed_count {row!.GetValueOrDefault("failed_count")}")));
+        }
+
+        var count = s.Postgres.FirstOrDefault(p => p.Member == leader)?.ArchiverFailedCount;
+        var before = previous?.Postgres.FirstOrDefault(p => p.Member == leader)?.ArchiverFailedCount;
+        if (count is { } c && before is { } b && c > b && evidence.Count == 0)
+        {
+            evidence.Add(new FindingEvidence(s.TakenAt, "postgres", leader, string.Create(CultureInfo.InvariantCulture, $"pg_stat_archiver.failed_count rose from {b} to {c}")));
+        }
+
+        if (evidence.Count == 0 && s.Metrics?.Find("archiver_failures_15m")?.NumberFor(leader) is { } m && m > 0 && row is null)
+        {
+            evidence.Add(new FindingEvidence(s.TakenAt, "metrics", leader, string.Create(CultureInfo.InvariantCulture, $"{m:0} archiver failures in the last 15 minutes")));
+        }
+
+        if (evidence.Count == 0)
+        {
+            return null;
+        }
+
+        foreach (var e in Logs(s, leader, s.TakenAt.AddMinutes(-5)).Where(e => e.Message.Contains("archive command failed", StringComparison.OrdinalIgnoreCase)).TakeLast(1))
+        {
+            evidence.Add(new FindingEvidence(e.Time, "logs", leader, Short(e.Message)));
+        }
+
+        return evidence;
+    }
+}
+
+/// <summary>
+/// <c>backup-stale</c>: the newest good backup is older than the schedule allows. With a pg_crontab (or node_crontab)
+/// backup schedule in the inventory: no backup finished after the last scheduled start that is more than
+/// <c>detection.backup_grace_minutes</c> old. Without one: older than <c>detection.backup_max_age_hours</c>.
+/// No backup at all is stale too. Nothing is said while the backup sensor cannot see.
+/// </summary>
+public sealed class BackupStaleDetector : IDetector
+{
+    public string Code => FindingCodes.BackupStale;
+
+    public IEnumerable<Finding> Detect(DetectionInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var s = input.Current;
+        if (s.Backup is not { } backup || s.HealthOf(SensorNames.Backup) == SensorHealth.Unknown || backup.BackupRunning)
+        {
+            yield break;
+        }
+
+        var stanza = backup.Stanza;
+        DateTimeOffset? lastEnd = backup.LastBackupAgeSeconds is { } age ? s.TakenAt.AddSeconds(-age) : null;
+        var schedule = input.Context.BackupSchedule;
+        string? why = null;
+        string allowed;
+        if (!schedule.IsEmpty && schedule.LastDue(s.TakenAt.AddMinutes(-input.Settings.BackupGraceMinutes)) is { } due)
+        {
+            allowed = $"a backup after every scheduled start ({schedule.Describe()})";
+            if (lastEnd is null || lastEnd < due.At)
+            {
+                why = $"the {due.Entry.Type} backup scheduled at {FindingJson.Time(due.At)} by '{due.Entry.Cron}' ({due.Entry.Origin}) did not produce a backup";
+            }
+        }
+        else
+        {
+            allowed = string.Create(CultureInfo.InvariantCulture, $"at most {input.Settings.BackupMaxAgeHours:0.#} h old (detection.backup_max_age_hours; {schedule.Describe()})");
+            if (lastEnd is null || (s.TakenAt - lastEnd.Value).TotalHours > input.Settings.BackupMaxAgeHours)
+            {
+                why = "the newest backup is older than allowed";
+            }
+        }
+
+        if (why is null)
+        {
+            yield break;
+        }
+
+        var newest = lastEnd is { } end
+            ? string.Create(CultureInfo.InvariantCulture, $"newest good backup finished {FindingJson.Time(end)} ({(s.TakenAt - end).TotalHours:0.#} h ago, {backup.LastFull?.Label ?? "no full"})")
+            : $"no good backup in stanza {stanza} (pgBackRest status {backup.StatusCode?.ToString(CultureInfo.InvariantCulture) ?? "?"}: {backup.StatusMessage ?? "?"})";
+        yield return new Finding
+        {
+            Code = Code,
+            Severity = FindingSeverity.Warning,
+            Cluster = s.Cluster,
+            Subject = "cluster",
+            Summary = $"backup of {s.Cluster} is stale: {why}",
+            Evidence =
+            [
+                new FindingEvidence(s.TakenAt, "backup", null, newest),
+                new FindingEvidence(s.TakenAt, "inventory", null, "allowed: " + allowed),
+            ],
+            FirstSeen = s.TakenAt,
+            LastSeen = s.TakenAt,
+        };
+    }
+}
+
+/// <summary>
+/// <c>inventory-drift</c>: the inventory disagrees with Patroni (pg_role primary is not the leader after a failover, a
+/// member missing from the DCS or from the inventory). One finding per cluster; evidence lists every drift item.
+/// </summary>
+public sealed class InventoryDriftDetector : IDetector
+{
+    private static readonly HashSet<string> Codes = new(StringComparer.Ordinal)
+    {
+        "declared-primary-not-leader", "member-not-in-patroni", "patroni-member-not-in-inventory",
+    };
+
+    public string Code => FindingCodes.InventoryDrift;
+
+    public IEnumerable<Finding> Detect(DetectionInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var run = Persistence.Held(input, Symptom, input.Settings.InventoryDriftConsecutive, input.Settings.InventoryDriftSeconds);
+        if (run is null)
+        {
+            yield break;
+        }
+
+        var items = input.Current.Drift.Where(d => Codes.Contains(d.Code)).ToList();
+        var members = items.Select(d => d.Member).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+        yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Warning, members,
+            $"the inventory disagrees with Patroni: {string.Join("; ", items.Select(d => d.Message))}", subject: "cluster");
+    }
+
+    private static IReadOnlyList<FindingEvidence>? Symptom(ClusterSnapshot s)
+    {
+        var items = s.Drift.Where(d => Codes.Contains(d.Code)).ToList();
+        return items.Count == 0 ? null
+            : items.Select(d => new FindingEvidence(s.TakenAt, "inventory", d.Member, $"{d.Code}: expected {d.Expected ?? "-"}, observed {d.Observed ?? "-"}")).ToList();
+    }
+}
+
+/// <summary>
+/// <c>sensor-blind</c>: a sensor saw nothing (health unknown) on consecutive snapshots, or Patroni's API of one member
+/// does not answer. Sensors that are disabled or not configured are not blind; <c>detection.ignore_sensors</c> skips some.
+/// The whole Patroni sensor blind is critical (no HA decision can be taken); anything else is a warning.
+/// </summary>
+public sealed class SensorBlindDetector : IDetector
+{
+    public string Code => FindingCodes.SensorBlind;
+
+    public static bool IsDeliberate(string? reason) => reason is not null
+        && (reason.Contains("disabled", StringComparison.OrdinalIgnoreCase) || reason.Contains("not configured", StringComparison.OrdinalIgnoreCase)
+            || reason.Contains("not needed", StringComparison.OrdinalIgnoreCase));
+
+    public IEnumerable<Finding> Detect(DetectionInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var ignore = input.Settings.IgnoreSensors;
+        foreach (var sensor in SensorNames.All.Where(n => !ignore.Contains(n, StringComparer.Ordinal)))
+        {
+            var run = Persistence.Held(input, s => Whole(s, sensor), input.Settings.SensorBlindConsecutive, input.Settings.SensorBlindSeconds);
+            if (run is not null)
+            {
+                yield return Persistence.ToFinding(input, run, Code, sensor == SensorNames.Patroni ? FindingSeverity.Critical : FindingSeverity.Warning, [],
+                    $"the {sensor} sensor sees nothing on {input.Current.Cluster}: {run[^1].Evidence[0].Observation}", subject: sensor);
+            }
+        }
+
+        if (ignore.Contains(SensorNames.Patroni, StringComparer.Ordinal) || input.Current.HealthOf(SensorNames.Patroni) == SensorHealth.Unknown)
+        {
+            yield break;
+        }
+
+        foreach (var member in input.Current.Members.Select(m => m.Name))
+        {
+            var run = Persistence.Held(input, s => Member(s, member), input.Settings.SensorBlindConsecutive, input.Settings.SensorBlindSeconds);
+            if (run is not null)
+            {
+                yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Warning, [member],
+                    $"Patroni's API of {member} does not answer: {RestError(input.Current, member)}", subject: "patroni:" + member);
+            }
+        }
+    }
+
+    private static IReadOnlyList<FindingEvidence>? Whole(ClusterSnapshot s, string sensor)
+    {
+        var status = s.Sensors.FirstOrDefault(x => x.Sensor == sensor);
+        if (status is null || status.Health != SensorHealth.Unknown || IsDeliberate(status.Reason))
+        {
+            return null;
+        }
+
+        return [new FindingEvidence(s.TakenAt, sensor, null, $"{sensor}: {Short(status.Reason ?? "no reason given")}")];
+    }
+
+    private static IReadOnlyList<FindingEvidence>? Member(ClusterSnapshot s, string member)
+    {
+        if (s.HealthOf(SensorNames.Patroni) == SensorHealth.Unknown)
+        {
+            return null;
+        }
+
+        var view = s.Patroni?.Members.FirstOrDefault(v => v.Member == member);
+        return view is { Reachable: false } ? [new FindingEvidence(s.TakenAt, "patroni", member, $"{member} REST API: {RestError(s, member)}")] : null;
+    }
+}

@@ -1,0 +1,314 @@
+using System.Globalization;
+using PgRuntimeAgent.Sensing.Logs;
+using PgRuntimeAgent.Sensing.Snapshot;
+using static PgRuntimeAgent.Detection.SnapshotFacts;
+
+namespace PgRuntimeAgent.Detection;
+
+/// <summary>
+/// <c>leader-missing</c>: Patroni answers but no member holds the leader key (the cluster is unlocked), or the key
+/// holder is gone altogether (its REST API and PostgreSQL both refuse connections: the key expires within ttl).
+/// The finding's member is the last known leader (the old primary).
+/// </summary>
+public sealed class LeaderMissingDetector : IDetector
+{
+    public string Code => FindingCodes.LeaderMissing;
+
+    public IEnumerable<Finding> Detect(DetectionInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var run = Persistence.Held(input, Symptom, input.Settings.LeaderMissingConsecutive, input.Settings.LeaderMissingSeconds);
+        if (run is null)
+        {
+            yield break;
+        }
+
+        var old = LastKnownLeader(input) ?? input.Current.Inventory.DeclaredPrimary;
+        var current = KeyHolder(input.Current);
+        var summary = current is null
+            ? $"no member of {input.Current.Cluster} holds the leader key{(old is null ? "" : $" (last leader: {old})")}: writes are down until Patroni elects one"
+            : $"leader {current} is gone (its Patroni API and PostgreSQL refuse connections); its key expires within ttl {input.Current.Inventory.TtlSeconds} s";
+        yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Critical, old is null ? [] : [old], summary);
+    }
+
+    private static IReadOnlyList<FindingEvidence>? Symptom(ClusterSnapshot s)
+    {
+        if (!PatroniSees(s))
+        {
+            return null;
+        }
+
+        var holder = KeyHolder(s);
+        if (holder is null)
+        {
+            var views = s.Patroni!.LeaderByView.Count == 0 ? "no view names a leader"
+                : string.Join(", ", s.Patroni.LeaderByView.Select(kv => $"{kv.Key} sees {(kv.Value.Length == 0 ? "no leader" : kv.Value)}"));
+            return [new FindingEvidence(s.TakenAt, "patroni", null, $"no leader key: {views}")];
+        }
+
+        if (RestRefused(s, holder) && SqlRefused(s, holder) && !Writable(s.FindMember(holder)))
+        {
+            return
+            [
+                new FindingEvidence(s.TakenAt, "patroni", holder, $"{holder} holds the key but its REST API does not answer: {RestError(s, holder)}"),
+                new FindingEvidence(s.TakenAt, "postgres", holder, $"{holder}: no SQL session: {SqlError(s, holder)}"),
+            ];
+        }
+
+        return null;
+    }
+}
+
+/// <summary>
+/// <c>primary-down-holding-lock</c>: the leader key holder's Patroni answers, but its PostgreSQL is not running, refuses
+/// sessions, or is stuck read-only (in recovery) while the key is held: Patroni keeps retrying and does not fail over.
+/// </summary>
+public sealed class PrimaryDownHoldingLockDetector : IDetector
+{
+    private static readonly HashSet<string> Up = new(StringComparer.Ordinal) { "running", "streaming" };
+
+    public string Code => FindingCodes.PrimaryDownHoldingLock;
+
+    public IEnumerable<Finding> Detect(DetectionInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var holder = KeyHolder(input.Current);
+        if (holder is null)
+        {
+            yield break;
+        }
+
+        var run = Persistence.Held(input, s => Symptom(s, holder), input.Settings.PrimaryDownConsecutive, input.Settings.PrimaryDownSeconds);
+        if (run is null)
+        {
+            yield break;
+        }
+
+        var seconds = (input.Current.TakenAt - run[0].Snapshot.TakenAt).TotalSeconds;
+        yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Critical, [holder],
+            string.Create(CultureInfo.InvariantCulture,
+                $"{holder} holds the leader key but its PostgreSQL cannot take writes ({run.Count} snapshots over {seconds:0.#} s); Patroni keeps the key while it retries"));
+    }
+
+    private static IReadOnlyList<FindingEvidence>? Symptom(ClusterSnapshot s, string holder)
+    {
+        if (!string.Equals(KeyHolder(s), holder, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var m = s.FindMember(holder);
+        var view = s.Patroni?.Members.FirstOrDefault(v => v.Member == holder);
+        if (m is null || view is not { Reachable: true } || Writable(m))
+        {
+            return null;
+        }
+
+        var evidence = new List<FindingEvidence>();
+        if (m.PatroniState is { } state && !Up.Contains(state))
+        {
+            evidence.Add(new FindingEvidence(s.TakenAt, "patroni", holder, $"{holder} holds the key, Patroni state '{state}'"));
+        }
+
+        if (m.PostgresRunning == false && evidence.Count == 0)
+        {
+            evidence.Add(new FindingEvidence(s.TakenAt, "patroni", holder, $"{holder} holds the key, PostgreSQL not running"));
+        }
+
+        if (SqlRefused(s, holder))
+        {
+            evidence.Add(new FindingEvidence(s.TakenAt, "postgres", holder, $"{holder}: no SQL session: {SqlError(s, holder)}"));
+        }
+        else if (m.InRecovery == true)
+        {
+            evidence.Add(new FindingEvidence(s.TakenAt, "postgres", holder, $"{holder} holds the key but PostgreSQL is in recovery (read-only)"));
+        }
+
+        return evidence.Count == 0 ? null : evidence;
+    }
+}
+
+/// <summary>
+/// <c>primary-frozen</c>: the leader key holder does not answer in time: its SQL connections time out (a frozen
+/// postmaster: Patroni still says "running" and keeps the key) and/or its Patroni API times out (a hung node or a
+/// frozen Patroni whose key will expire while PostgreSQL may still take writes). Needs several consecutive snapshots
+/// and a minimum duration, so one slow probe never fires it.
+/// </summary>
+public sealed class PrimaryFrozenDetector : IDetector
+{
+    public string Code => FindingCodes.PrimaryFrozen;
+
+    public IEnumerable<Finding> Detect(DetectionInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var holder = KeyHolder(input.Current);
+        if (holder is null)
+        {
+            yield break;
+        }
+
+        var run = Persistence.Held(input, s => Symptom(s, holder), input.Settings.PrimaryFrozenConsecutive, input.Settings.PrimaryFrozenSeconds);
+        if (run is null)
+        {
+            yield break;
+        }
+
+        var last = input.Current;
+        var what = (RestTimedOut(last, holder), SqlTimedOut(last, holder)) switch
+        {
+            (true, true) => "its Patroni API and PostgreSQL both time out",
+            (true, false) => "its Patroni API times out",
+            _ => "PostgreSQL connections time out while Patroni still reports it running",
+        };
+        var seconds = (last.TakenAt - run[0].Snapshot.TakenAt).TotalSeconds;
+        yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Critical, [holder],
+            string.Create(CultureInfo.InvariantCulture, $"leader {holder} is frozen: {what} ({run.Count} snapshots over {seconds:0.#} s)"));
+    }
+
+    private static IReadOnlyList<FindingEvidence>? Symptom(ClusterSnapshot s, string holder)
+    {
+        if (!string.Equals(KeyHolder(s), holder, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var evidence = new List<FindingEvidence>();
+        if (RestTimedOut(s, holder))
+        {
+            evidence.Add(new FindingEvidence(s.TakenAt, "patroni", holder, $"{holder} REST API: {RestError(s, holder)}"));
+        }
+
+        if (SqlTimedOut(s, holder))
+        {
+            evidence.Add(new FindingEvidence(s.TakenAt, "postgres", holder, $"{holder} SQL: {SqlError(s, holder)}"));
+        }
+
+        return evidence.Count == 0 ? null : evidence;
+    }
+}
+
+/// <summary>
+/// <c>primary-disk-full</c>: the leader logs ENOSPC ("No space left on device", SQLSTATE 53100) and cannot take writes,
+/// or its lowest filesystem free ratio is at the limit. Patroni never releases the key in this state.
+/// </summary>
+public sealed class PrimaryDiskFullDetector : IDetector
+{
+    public string Code => FindingCodes.PrimaryDiskFull;
+
+    public IEnumerable<Finding> Detect(DetectionInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var leader = KeyHolder(input.Current) ?? LastKnownLeader(input);
+        if (leader is null)
+        {
+            yield break;
+        }
+
+        var settings = input.Settings;
+        var run = Persistence.Held(input, s => Symptom(s, leader, settings), settings.DiskFullConsecutive, settings.DiskFullSeconds);
+        if (run is null)
+        {
+            yield break;
+        }
+
+        yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Critical, [leader],
+            $"leader {leader} is out of disk space (No space left on device) and cannot take writes");
+    }
+
+    public static bool IsEnospc(LogEntry e) =>
+        string.Equals(e.SqlState, "53100", StringComparison.Ordinal) || e.Message.Contains("No space left on device", StringComparison.OrdinalIgnoreCase);
+
+    private static IReadOnlyList<FindingEvidence>? Symptom(ClusterSnapshot s, string leader, DetectionSettings settings)
+    {
+        var evidence = new List<FindingEvidence>();
+        var m = s.FindMember(leader);
+        var free = s.Metrics?.Find("fs_free_ratio")?.NumberFor(leader);
+        var lowDisk = free is { } f && !double.IsNaN(f) && f <= settings.DiskFullFreeRatio;
+        var enospc = Logs(s, leader, s.TakenAt.AddSeconds(-settings.DiskFullLogWindowSeconds)).Where(IsEnospc).ToList();
+        if (enospc.Count == 0 && !lowDisk)
+        {
+            return null;
+        }
+
+        if (Writable(m) && !lowDisk)
+        {
+            return null; // ENOSPC in the window, but writes are back: the space was freed
+        }
+
+        foreach (var e in enospc.TakeLast(2))
+        {
+            evidence.Add(new FindingEvidence(e.Time, "logs", leader, $"{e.Severity.ToString().ToUpperInvariant()}: {Short(e.Message)}"));
+        }
+
+        if (lowDisk)
+        {
+            evidence.Add(new FindingEvidence(s.TakenAt, "metrics", leader, string.Create(CultureInfo.InvariantCulture, $"lowest filesystem free ratio {free:0.####}")));
+        }
+
+        if (!Writable(m))
+        {
+            evidence.Add(new FindingEvidence(s.TakenAt, "postgres", leader,
+                m?.InRecovery == true ? $"{leader} is read-only (in recovery)" : $"{leader}: no SQL session: {SqlError(s, leader)}"));
+        }
+
+        return evidence;
+    }
+}
+
+/// <summary>
+/// <c>split-brain</c>: more than one member accepts writes (not in recovery), or more than one member claims the
+/// leader role. The first member named is one that does NOT hold the leader key (the one to fence).
+/// </summary>
+public sealed class SplitBrainDetector : IDetector
+{
+    public string Code => FindingCodes.SplitBrain;
+
+    public IEnumerable<Finding> Detect(DetectionInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var run = Persistence.Held(input, Symptom, input.Settings.SplitBrainConsecutive, input.Settings.SplitBrainSeconds);
+        if (run is null)
+        {
+            yield break;
+        }
+
+        var holder = KeyHolder(input.Current);
+        var claimants = Claimants(input.Current).OrderBy(n => string.Equals(n, holder, StringComparison.Ordinal) ? 1 : 0).ThenBy(n => n, StringComparer.Ordinal).ToList();
+        yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Critical, claimants,
+            $"{claimants.Count} members claim to be primary: {string.Join(", ", claimants)} (leader key: {holder ?? "none"})", subject: "cluster");
+    }
+
+    private static List<string> Claimants(ClusterSnapshot s)
+    {
+        var names = WritableMembers(s).Select(m => m.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var v in s.Patroni?.Members ?? [])
+        {
+            if (v.Node is { Role: Sensing.Patroni.PatroniRole.Leader })
+            {
+                names.Add(v.Member);
+            }
+        }
+
+        return names.ToList();
+    }
+
+    private static IReadOnlyList<FindingEvidence>? Symptom(ClusterSnapshot s)
+    {
+        var claimants = Claimants(s);
+        if (claimants.Count < 2)
+        {
+            return null;
+        }
+
+        var evidence = new List<FindingEvidence>();
+        foreach (var name in claimants.Order(StringComparer.Ordinal))
+        {
+            var m = s.FindMember(name);
+            var role = s.Patroni?.Members.FirstOrDefault(v => v.Member == name)?.Node?.RawRole;
+            evidence.Add(new FindingEvidence(s.TakenAt, Writable(m) ? "postgres" : "patroni", name,
+                $"{name}: {(Writable(m) ? "accepts writes (not in recovery)" : "not writable")}, Patroni role {role ?? "unknown"}, timeline {m?.Timeline?.ToString(CultureInfo.InvariantCulture) ?? "?"}"));
+        }
+
+        return evidence;
+    }
+}
