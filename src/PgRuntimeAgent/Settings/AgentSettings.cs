@@ -32,6 +32,8 @@ public sealed record AgentSettings
 
     public Policy.PolicySettings Policy { get; init; } = new();
 
+    public Detection.DetectionSettings Detection { get; init; } = new();
+
     public static AgentSettings Default { get; } = new();
 }
 
