@@ -139,6 +139,11 @@ internal sealed class InventoryHost(string name, AnsibleInventory inventory)
 
     private InventoryGroup[] ComputeGroups()
     {
+        if (Listings.Count == 1 && Listings[0].Group.Parents.TrueForAll(p => p.Name == AnsibleInventory.AllGroup))
+        {
+            return Listings[0].Group.Name == AnsibleInventory.AllGroup ? [] : [Listings[0].Group]; // the common case
+        }
+
         var set = new HashSet<InventoryGroup>();
         foreach (var listing in Listings)
         {

@@ -46,7 +46,37 @@ internal sealed class InventorySecrets
     public SecretRef AddDerived(string key, string value, YamlNode from, string path) =>
         _store.Add("inventory:" + key, value, $"{_file.WhereLine(from)} ({path}, expanded)");
 
-    private void Walk(YamlNode node, string path, string? secretKey)
+    /// <summary>A YAML path built only when a secret is found (most nodes never need theirs).</summary>
+    private sealed record PathNode(PathNode? Parent, string? Name, int Index)
+    {
+        public override string ToString()
+        {
+            var parts = new Stack<PathNode>();
+            for (var p = this; p is not null && (p.Name is not null || p.Index >= 0); p = p.Parent)
+            {
+                parts.Push(p);
+            }
+
+            var sb = new System.Text.StringBuilder();
+            foreach (var p in parts)
+            {
+                if (p.Name is not null)
+                {
+                    sb.Append(sb.Length == 0 ? "" : ".").Append(p.Name);
+                }
+                else
+                {
+                    sb.Append('[').Append(p.Index.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append(']');
+                }
+            }
+
+            return sb.ToString();
+        }
+    }
+
+    private void Walk(YamlNode node, string path, string? secretKey) => Walk(node, new PathNode(null, path.Length == 0 ? null : path, -1), secretKey);
+
+    private void Walk(YamlNode node, PathNode path, string? secretKey)
     {
         if (!_visited.Add(node))
         {
@@ -59,25 +89,30 @@ internal sealed class InventorySecrets
                 foreach (var (key, value) in YamlNodes.Entries(mapping))
                 {
                     var name = key.Value ?? "";
-                    var childPath = path.Length == 0 ? name : path + "." + name;
+                    if (value is YamlScalarNode s && !SecretNames.IsSecretKey(name) && !SecretNames.MayEmbedSecret(s.Value))
+                    {
+                        continue; // the common case: a plain value under a plain key
+                    }
+
+                    var child = new PathNode(path, name, -1);
                     if (SecretNames.IsPasswordMapKey(name) && value is YamlMappingNode users)
                     {
                         foreach (var (user, password) in YamlNodes.Entries(users))
                         {
-                            AddSecret(password, childPath + "." + user.Value, name);
+                            AddSecret(password, new PathNode(child, user.Value ?? "", -1), name);
                         }
 
                         continue;
                     }
 
-                    Walk(value, childPath, SecretNames.IsSecretKey(name) ? name : null);
+                    Walk(value, child, SecretNames.IsSecretKey(name) ? name : null);
                 }
 
                 break;
             case YamlSequenceNode sequence:
                 for (var i = 0; i < sequence.Children.Count; i++)
                 {
-                    Walk(sequence.Children[i], $"{path}[{i}]", null);
+                    Walk(sequence.Children[i], new PathNode(path, null, i), null);
                 }
 
                 break;
@@ -86,12 +121,13 @@ internal sealed class InventorySecrets
                 {
                     AddSecret(scalar, path, secretKey);
                 }
-                else
+                else if (SecretNames.MayEmbedSecret(scalar.Value))
                 {
                     var n = 0;
+                    var text = path.ToString();
                     foreach (var embedded in SecretNames.EmbeddedSecrets(scalar.Value))
                     {
-                        _store.Add($"inventory:{path}#{++n}", embedded, $"{_file.WhereLine(scalar)} ({path}, inside the value)");
+                        _store.Add($"inventory:{text}#{++n}", embedded, $"{_file.WhereLine(scalar)} ({text}, inside the value)");
                     }
                 }
 
@@ -99,14 +135,16 @@ internal sealed class InventorySecrets
         }
     }
 
-    private void AddSecret(YamlNode node, string path, string keyName)
+    private void AddSecret(YamlNode node, PathNode pathNode, string keyName)
     {
         if (node is not YamlScalarNode scalar)
         {
             _visited.Remove(node);
-            Walk(node, path, null);
+            Walk(node, pathNode, null);
             return;
         }
+
+        var path = pathNode.ToString();
 
         _visited.Add(node);
         if (YamlNodes.IsVault(scalar))

@@ -1037,6 +1037,16 @@ internal sealed partial class TopologyBuilder
         }
 
         var group = listing.Group;
+        if (group.Vars.TryGetValue(name, out v))
+        {
+            return v;
+        }
+
+        if (group.Parents.All(p => p.Name == AnsibleInventory.AllGroup))
+        {
+            return null; // the common case: a top-level group under all.children
+        }
+
         var queue = new Queue<InventoryGroup>();
         queue.Enqueue(group);
         var seen = new HashSet<InventoryGroup>();

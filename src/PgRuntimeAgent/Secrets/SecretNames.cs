@@ -21,24 +21,39 @@ internal static partial class SecretNames
             return false;
         }
 
-        var k = key.ToLowerInvariant();
+        const StringComparison ic = StringComparison.OrdinalIgnoreCase;
+        var candidate = key.Contains("pass", ic) || key.Contains("secret", ic) || key.Contains("token", ic) || key.EndsWith("key", ic);
+        if (!candidate)
+        {
+            return false;
+        }
+
         foreach (var suffix in NotSecretSuffixes)
         {
-            if (k.EndsWith(suffix, StringComparison.Ordinal))
+            if (key.EndsWith(suffix, ic))
             {
                 return false;
             }
         }
 
-        return k.Contains("password", StringComparison.Ordinal)
-            || k.Contains("passwd", StringComparison.Ordinal)
-            || k.Contains("secret", StringComparison.Ordinal)
-            || k is "pass" or "cipher_pass" or "token" or "s3_key" or "api_key" or "apikey" or "private_key" or "pgsodium_key" or "encryption_key"
-            || k.EndsWith("_pass", StringComparison.Ordinal)
-            || k.EndsWith("_token", StringComparison.Ordinal)
-            || k.EndsWith("access_key", StringComparison.Ordinal)
-            || k.EndsWith("_api_key", StringComparison.Ordinal);
+        return key.Contains("password", ic)
+            || key.Contains("passwd", ic)
+            || key.Contains("secret", ic)
+            || Exact(key, "pass") || Exact(key, "cipher_pass") || Exact(key, "token") || Exact(key, "s3_key") || Exact(key, "api_key")
+            || Exact(key, "apikey") || Exact(key, "private_key") || Exact(key, "pgsodium_key") || Exact(key, "encryption_key")
+            || key.EndsWith("_pass", ic)
+            || key.EndsWith("_token", ic)
+            || key.EndsWith("access_key", ic)
+            || key.EndsWith("_api_key", ic);
     }
+
+    private static bool Exact(string key, string name) => string.Equals(key, name, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Cheap test before <see cref="EmbeddedSecrets"/>: can the value hold a URL password or a conninfo password?</summary>
+    public static bool MayEmbedSecret(string? value) =>
+        value is { Length: > 8 }
+        && ((value.Contains("://", StringComparison.Ordinal) && value.Contains('@', StringComparison.Ordinal))
+            || value.Contains("password", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>
     /// True for keys whose value identifies rather than authenticates (S3 access key ids): kept in the store but not
