@@ -33,7 +33,7 @@ internal sealed class LabCluster : IDisposable
     {
         Manifest = manifest ?? throw new ArgumentNullException(nameof(manifest));
         Time = time ?? TimeProvider.System;
-        _http = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };
+        _http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan }; // every call has its own timeout
         var auth = $"{manifest.Credentials.Patroni.Username}:{manifest.Credentials.Patroni.Password}";
         _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(auth)));
     }

@@ -20,6 +20,7 @@ internal sealed class LabFaults : IDisposable
     private readonly TimeProvider _time;
     private readonly LabCluster _cluster;
     private readonly List<LabFaultStep> _steps = [];
+    private DateTimeOffset _injectStartedAt;
 
     public LabFaults(LabManifest manifest, TimeProvider time)
     {
@@ -54,12 +55,22 @@ internal sealed class LabFaults : IDisposable
             throw new InputException($"{info.Name} is already injected", [$"heal it first: pgra lab heal {info.Name}"]);
         }
 
-        var members = await _cluster.GetMembersAsync(cancellationToken).ConfigureAwait(false);
-        var leader = members.FirstOrDefault(m => m.Role is "leader" or "master" or "primary" && m.State == "running")?.Name;
+        var leader = await ConfirmedLeaderAsync(cancellationToken).ConfigureAwait(false);
         var targetName = LabScenarios.ResolveTarget(info, member, leader, _manifest.Members.Select(m => m.Name).ToList());
         var target = _manifest.FindMember(targetName)!;
+        if (LabFaultBook.Active(_manifest).FirstOrDefault(a => a.Target == target.Name) is { } busy)
+        {
+            throw new InputException($"{target.Name} already has an active fault ({busy.Scenario})", [$"heal it first: pgra lab heal {busy.Scenario}"]);
+        }
+
+        if (Processes(target).Patroni is null)
+        {
+            throw new InputException($"cannot inject {info.Name} on {target.Name}: its Patroni is not running",
+                ["`pgra lab status` shows the lab; `pgra lab up` starts what is missing"]);
+        }
         var started = _time.GetTimestamp();
         var at = _time.GetUtcNow();
+        _injectStartedAt = at;
         _steps.Clear();
         var state = new Dictionary<string, string>(StringComparer.Ordinal);
         var summary = info.Scenario switch
@@ -68,7 +79,7 @@ internal sealed class LabFaults : IDisposable
             LabScenario.PrimaryFreeze => await FreezeAsync(target, state, cancellationToken).ConfigureAwait(false),
             LabScenario.DiskFull => await FillWalAsync(target, state, cancellationToken).ConfigureAwait(false),
             LabScenario.ArchiveBroken => await BreakArchiveAsync(target, state, cancellationToken).ConfigureAwait(false),
-            LabScenario.ReplicationStop => await PauseReplayAsync(target, leader!, cancellationToken).ConfigureAwait(false),
+            LabScenario.ReplicationStop => await PauseReplayAsync(target, leader!, cancellationToken, state).ConfigureAwait(false),
             LabScenario.LockPileup or LabScenario.ConnectionStorm or LabScenario.MissingIndex or LabScenario.LongTransaction =>
                 await StartHolderAsync(info, target, state, cancellationToken).ConfigureAwait(false),
             LabScenario.BadConfig => await BreakConfigAsync(target, leader!, state, cancellationToken).ConfigureAwait(false),
@@ -102,7 +113,7 @@ internal sealed class LabFaults : IDisposable
                 LabScenario.PrimaryFreeze => await ThawAsync(target, fault, cancellationToken).ConfigureAwait(false),
                 LabScenario.DiskFull => await FreeWalAsync(target, fault, cancellationToken).ConfigureAwait(false),
                 LabScenario.ArchiveBroken => await RepairArchiveAsync(fault, cancellationToken).ConfigureAwait(false),
-                LabScenario.ReplicationStop => await ResumeReplayAsync(target, cancellationToken).ConfigureAwait(false),
+                LabScenario.ReplicationStop => await ResumeReplayAsync(target, fault, cancellationToken).ConfigureAwait(false),
                 LabScenario.LockPileup or LabScenario.ConnectionStorm or LabScenario.MissingIndex or LabScenario.LongTransaction =>
                     await StopHolderAsync(info, fault, cancellationToken).ConfigureAwait(false),
                 LabScenario.BadConfig => await RepairConfigAsync(target, fault, cancellationToken).ConfigureAwait(false),
@@ -118,16 +129,30 @@ internal sealed class LabFaults : IDisposable
         return results;
     }
 
+    /// <summary>The leader as the leader itself confirms it (GET /patroni: role master/primary, running), not only the DCS.</summary>
+    private async Task<string?> ConfirmedLeaderAsync(CancellationToken ct)
+    {
+        var members = await _cluster.GetMembersAsync(ct).ConfigureAwait(false);
+        var leader = members.FirstOrDefault(m => m.Role is "leader" or "master" or "primary" && m.State == "running");
+        if (leader is null || _manifest.FindMember(leader.Name) is not { } member)
+        {
+            return null;
+        }
+
+        using var patroni = await _cluster.GetPatroniAsync(member, ct).ConfigureAwait(false);
+        return patroni is not null
+            && patroni.RootElement.TryGetProperty("role", out var role) && role.GetString() is "master" or "primary"
+            && patroni.RootElement.TryGetProperty("state", out var state) && state.GetString() == "running"
+            ? leader.Name
+            : null;
+    }
+
     // ---------------------------------------------------------------- primary-crash / primary-freeze
 
     private async Task<string> CrashAsync(LabMember target, CancellationToken ct)
     {
         var (patroni, postmaster, children) = Processes(target);
-        foreach (var pid in new[] { patroni, postmaster }.OfType<int>().Concat(children))
-        {
-            await SignalAsync(pid, "KILL", ct).ConfigureAwait(false);
-        }
-
+        await SignalAllAsync([.. new[] { patroni, postmaster }.OfType<int>(), .. children], "KILL", ct).ConfigureAwait(false);
         return $"killed (SIGKILL) {target.Name}: Patroni {Show(patroni)}, postmaster {Show(postmaster)} and {children.Count} backend(s)";
     }
 
@@ -135,10 +160,7 @@ internal sealed class LabFaults : IDisposable
     {
         var (patroni, postmaster, children) = Processes(target);
         var pids = new[] { patroni, postmaster }.OfType<int>().Concat(children).ToList();
-        foreach (var pid in pids)
-        {
-            await SignalAsync(pid, "STOP", ct).ConfigureAwait(false);
-        }
+        await SignalAllAsync(pids, "STOP", ct).ConfigureAwait(false);
 
         state["pids"] = string.Join(',', pids.Select(p => p.ToString(CultureInfo.InvariantCulture)));
         return $"froze (SIGSTOP) {target.Name}: Patroni {Show(patroni)}, postmaster {Show(postmaster)} and {children.Count} child process(es)";
@@ -153,21 +175,13 @@ internal sealed class LabFaults : IDisposable
         {
             // Another member leads now: fence the frozen node (kill it before it resumes), as resuming a stale
             // Patroni 3.0.2 can rewrite the leader key and lose the new leader's writes. Then rejoin it.
-            foreach (var pid in pids)
-            {
-                await SignalAsync(pid, "KILL", ct).ConfigureAwait(false);
-            }
-
+            await SignalAllAsync(pids, "KILL", ct).ConfigureAwait(false);
             await LabProcesses.WaitGoneAsync(pids, TimeSpan.FromSeconds(10), _time, ct).ConfigureAwait(false);
             await RestartPatroniAsync(target, ct).ConfigureAwait(false);
             return $"{leader.Name} leads: fenced {target.Name} (SIGKILL to {pids.Count} frozen process(es)) and restarted its Patroni to rejoin";
         }
 
-        foreach (var pid in pids)
-        {
-            await SignalAsync(pid, "CONT", ct).ConfigureAwait(false);
-        }
-
+        await SignalAllAsync(pids, "CONT", ct).ConfigureAwait(false);
         return $"no failover happened: resumed (SIGCONT) {pids.Count} process(es) of {target.Name}";
     }
 
@@ -177,14 +191,18 @@ internal sealed class LabFaults : IDisposable
         var (_, postmaster, children) = Processes(target);
         if (postmaster is not null && LabProcesses.State(postmaster.Value) == 'T')
         {
-            foreach (var pid in children.Append(postmaster.Value))
-            {
-                await SignalAsync(pid, "KILL", ct).ConfigureAwait(false);
-            }
+            await SignalAllAsync([.. children, postmaster.Value], "KILL", ct).ConfigureAwait(false);
+        }
+
+        var pidFile = _manifest.PidFile(service);
+        if (LabProcesses.ReadPidFile(pidFile) is { } old && LabProcesses.State(old) is 'Z' or 'X')
+        {
+            File.Delete(pidFile); // killed, not reaped yet: not running
         }
 
         var result = await LabShell.RunAsync(service.Start!, [service.Name], TimeSpan.FromSeconds(30), ct).ConfigureAwait(false);
-        Step($"{service.Start} {service.Name}", result.ExitCode switch { 0 => "started", 1 => "already running", _ => "failed: " + result.Tail(3) });
+        Step($"{service.Start} {service.Name}", !result.Ok ? "failed: " + result.Tail(3)
+            : result.StandardOutput.Contains("started", StringComparison.Ordinal) ? "started" : "already running");
         return $"started Patroni of {target.Name} (it rejoins the cluster)";
     }
 
@@ -355,10 +373,20 @@ internal sealed class LabFaults : IDisposable
 
     // ---------------------------------------------------------------- replication-stop
 
-    private async Task<string> PauseReplayAsync(LabMember target, string leaderName, CancellationToken ct)
+    // Patroni (3.0 on PostgreSQL 14+) resumes a replay paused with pg_wal_replay_pause() at its next loop, so the
+    // replica's startup process (the one that replays WAL) is frozen instead: WAL keeps arriving, replay stops.
+    private async Task<string> PauseReplayAsync(LabMember target, string leaderName, CancellationToken ct, Dictionary<string, string> state)
     {
-        await _cluster.ScalarAsync(target, "SELECT pg_wal_replay_pause()", ct).ConfigureAwait(false);
-        Step($"SELECT pg_wal_replay_pause() on {target.Name}", "ok");
+        var (_, postmaster, children) = Processes(target);
+        var startup = children.Where(p => LabProcesses.CommandLine(p).Contains(": startup", StringComparison.Ordinal)).ToList();
+        if (postmaster is null || startup.Count == 0)
+        {
+            throw new InputException($"cannot stop replication on {target.Name}: no startup (WAL replay) process found",
+                ["is it a running replica? `pgra lab status`"]);
+        }
+
+        await SignalAllAsync(startup, "STOP", ct).ConfigureAwait(false);
+        state["pids"] = string.Join(',', startup.Select(p => p.ToString(CultureInfo.InvariantCulture)));
         var leader = _manifest.FindMember(leaderName)!;
         await using (var conn = new NpgsqlConnection(_cluster.ConnectionString(leader, _manifest.Credentials.Admin, _manifest.Database)))
         {
@@ -367,22 +395,15 @@ internal sealed class LabFaults : IDisposable
             await ExecAsync(conn, "INSERT INTO pgra_lab_fault (pad) SELECT repeat('r', 200) FROM generate_series(1, 20000)", ct).ConfigureAwait(false);
         }
 
-        Step($"INSERT 20000 rows on {leader.Name} (WAL the paused replica does not replay)", "ok");
-        return $"WAL replay paused on {target.Name}; its replay lag grows with every write on {leader.Name}";
+        Step($"INSERT 20000 rows on {leader.Name} (WAL the replica receives but does not replay)", "ok");
+        return $"WAL replay stopped on {target.Name} (startup process {string.Join(',', startup)} frozen); its replay lag grows with every write on {leader.Name}";
     }
 
-    private async Task<string> ResumeReplayAsync(LabMember target, CancellationToken ct)
+    private async Task<string> ResumeReplayAsync(LabMember target, LabActiveFault fault, CancellationToken ct)
     {
-        try
-        {
-            await _cluster.ScalarAsync(target, "SELECT pg_wal_replay_resume()", ct).ConfigureAwait(false);
-            Step($"SELECT pg_wal_replay_resume() on {target.Name}", "ok");
-        }
-        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.ObjectNotInPrerequisiteState)
-        {
-            Step($"SELECT pg_wal_replay_resume() on {target.Name}", "not in recovery: " + ex.MessageText);
-        }
-
+        var pids = fault.State.GetValueOrDefault("pids", "").Split(',', StringSplitOptions.RemoveEmptyEntries)
+            .Select(p => int.Parse(p, CultureInfo.InvariantCulture)).Where(p => LabProcesses.IsAlive(p)).ToList();
+        await SignalAllAsync(pids, "CONT", ct).ConfigureAwait(false);
         return $"WAL replay resumed on {target.Name}";
     }
 
@@ -495,7 +516,7 @@ internal sealed class LabFaults : IDisposable
         var (restartStatus, restartBody) = await _cluster.SendAsync(HttpMethod.Post, target, "/restart", "{}", ct, TimeSpan.FromSeconds(90)).ConfigureAwait(false);
         Step($"POST {target.PatroniUrl}restart", $"http {restartStatus}: {restartBody.Trim()}");
         var logLine = await WaitForLogAsync(target, MissingLibrary, TimeSpan.FromSeconds(30), ct).ConfigureAwait(false);
-        Step($"grep {MissingLibrary} {target.LogDir}/postgresql-*.log", logLine ?? "not found");
+        Step($"grep {MissingLibrary} {target.LogDir}/postgresql-*.log {target.LogDir}/patroni.log", logLine ?? "not found");
         return $"shared_preload_libraries = '{bad}' (cluster-wide); {target.Name} restarted and cannot start: {logLine ?? restartBody.Trim()}";
     }
 
@@ -547,7 +568,9 @@ internal sealed class LabFaults : IDisposable
         var started = _time.GetTimestamp();
         while (_time.GetElapsedTime(started) < timeout)
         {
-            foreach (var file in Directory.EnumerateFiles(member.LogDir, "postgresql-*.log"))
+            // PostgreSQL logs to its own files once the logging collector runs; before that (a failed start) to
+            // stderr, which is Patroni's log.
+            foreach (var file in Directory.EnumerateFiles(member.LogDir, "postgresql-*.log").Append(Path.Combine(member.LogDir, "patroni.log")).Where(File.Exists))
             {
                 var line = File.ReadLines(file).LastOrDefault(l => l.Contains(needle, StringComparison.Ordinal));
                 if (line is not null && IsRecent(line))
@@ -563,7 +586,7 @@ internal sealed class LabFaults : IDisposable
 
         bool IsRecent(string line) =>
             line.Length < 19 || !DateTimeOffset.TryParse(line[..19], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)
-            || at >= _time.GetUtcNow().AddMinutes(-2);
+            || at >= _injectStartedAt.AddSeconds(-1);
     }
 
     private static async Task ExecAsync(NpgsqlConnection conn, string sql, CancellationToken ct)
@@ -577,6 +600,13 @@ internal sealed class LabFaults : IDisposable
         var command = LabProcesses.CommandLine(pid);
         var ok = await LabProcesses.SignalAsync(pid, signal, ct).ConfigureAwait(false);
         Step($"kill -{signal} {pid} ({(command.Length > 0 ? Truncate(command, 60) : "gone")})", ok ? "sent" : "no such process");
+    }
+
+    private async Task SignalAllAsync(IReadOnlyList<int> pids, string signal, CancellationToken ct)
+    {
+        var commands = pids.Select(p => $"{p} ({Truncate(LabProcesses.CommandLine(p), 50)})").ToList();
+        var ok = await LabProcesses.SignalAllAsync(pids, signal, ct).ConfigureAwait(false);
+        Step($"kill -{signal} {string.Join(' ', pids)}", (ok ? "sent to " : "partly sent to ") + string.Join("; ", commands));
     }
 
     private void Step(string command, string outcome) => _steps.Add(new LabFaultStep(_time.GetUtcNow(), command, outcome));

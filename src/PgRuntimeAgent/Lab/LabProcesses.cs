@@ -116,6 +116,18 @@ internal static class LabProcesses
         return result.Ok;
     }
 
+    /// <summary>Sends one signal to several processes in one kill(1) call (as close to simultaneous as it gets).</summary>
+    public static async Task<bool> SignalAllAsync(IReadOnlyCollection<int> pids, string signal, CancellationToken cancellationToken)
+    {
+        if (pids.Count == 0)
+        {
+            return true;
+        }
+
+        var result = await LabShell.RunAsync("kill", ["-s", signal, .. pids.Select(p => p.ToString(CultureInfo.InvariantCulture))], TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+        return result.Ok;
+    }
+
     /// <summary>Waits until none of <paramref name="pids"/> is alive; true when they all ended in time.</summary>
     public static async Task<bool> WaitGoneAsync(IEnumerable<int> pids, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
     {

@@ -38,7 +38,7 @@ internal static class LabScenarios
         new(LabScenario.PrimaryFreeze, "primary-freeze", LabTargetKind.Leader, "SIGSTOP the leader's Patroni and PostgreSQL (postmaster and its children): a hung node"),
         new(LabScenario.DiskFull, "disk-full", LabTargetKind.Leader, "fill the leader's pg_wal filesystem: PostgreSQL PANICs with No space left on device and Patroni crash-loops"),
         new(LabScenario.ArchiveBroken, "archive-broken", LabTargetKind.Leader, "make the pgBackRest archive unwritable: archive_command fails, WAL piles up"),
-        new(LabScenario.ReplicationStop, "replication-stop", LabTargetKind.Replica, "pause WAL replay on a replica (pg_wal_replay_pause): its lag grows"),
+        new(LabScenario.ReplicationStop, "replication-stop", LabTargetKind.Replica, "stop WAL replay on a replica (its startup process is frozen; Patroni would resume pg_wal_replay_pause): its lag grows"),
         new(LabScenario.LockPileup, "lock-pileup", LabTargetKind.Leader, "a session idle in transaction holds a row lock; 6 writers queue behind it"),
         new(LabScenario.ConnectionStorm, "connection-storm", LabTargetKind.Leader, "open connections to the leader until max_connections is exhausted and hold them"),
         new(LabScenario.MissingIndex, "missing-index", LabTargetKind.Leader, "load orders (2 million rows, no index on user_id) and run a hot query filtering on user_id ordered by created_at"),
