@@ -1,0 +1,272 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using PgRuntimeAgent.Acting.Patroni;
+using PgRuntimeAgent.Inventory;
+using PgRuntimeAgent.Policy;
+
+namespace PgRuntimeAgent.Acting.Fencing;
+
+/// <summary>
+/// <c>member.fence</c>: stops a frozen or broken old primary for good, so it cannot come back as leader. Its
+/// Patroni and its postmaster, with all their children, are frozen (SIGSTOP) and then killed (SIGKILL): locally
+/// when the member's address is an address of this machine (the loopback lab, an agent on the database host),
+/// else over SSH with the allow-listed command <c>policy.ssh_commands.fence-member</c> (or the one the action
+/// names). Verified by sensing: nothing accepts connections on the member's Patroni and PostgreSQL ports, and the
+/// snapshot shows its Patroni unreachable and its PostgreSQL not answering.
+/// <para>
+/// Why it is safe, and why it is needed: Patroni 3.0.2 (Debian 12) can, when a frozen leader thaws, rewrite the
+/// leader key from its stale cache and demote the new leader, so writes acknowledged by the new leader are lost
+/// (measured in the lab; fixed upstream after 3.0.2). A SIGKILLed process cannot thaw. The member is only fenced when
+/// it is not a healthy leader and another member runs, so fencing never takes the last working copy of the
+/// cluster away. Irreversible: bringing the member back (start Patroni; it rejoins as a replica, rewinding or
+/// re-cloning) is an operator's decision.
+/// </para>
+/// </summary>
+internal sealed partial class FenceActuator : IActuator
+{
+    public const string Kind = "member.fence";
+    public const string SshCommandParameter = "ssh_command";
+    public const string DefaultSshCommand = "fence-member";
+
+    private readonly IClusterSensing _sensing;
+    private readonly PolicySettings _policy;
+    private readonly ProcessTable _processes;
+    private readonly ILogger _logger;
+
+    public FenceActuator(IClusterSensing sensing, PolicySettings policy, ProcessTable processes, ILogger logger)
+    {
+        _sensing = sensing;
+        _policy = policy;
+        _processes = processes;
+        _logger = logger;
+    }
+
+    public IReadOnlyCollection<string> Kinds { get; } = [Kind];
+
+    /// <summary>Decides whether a member's address is this machine's (tests replace it).</summary>
+    public Func<string, bool> IsLocal { get; init; } = ProcessTable.IsLocalAddress;
+
+    public string SshExecutable { get; init; } = "ssh";
+
+    public string KillExecutable { get; init; } = "kill";
+
+    /// <summary>A member fence action. Irreversible and high-risk: it needs autonomy 4 (or an approval) for the agent.</summary>
+    public static PlannedAction Plan(string cluster, string member, string? sshCommand = null, ActionTrigger trigger = ActionTrigger.Operator,
+        string? initiator = null, string? reason = null)
+    {
+        var parameters = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (sshCommand is not null)
+        {
+            parameters[SshCommandParameter] = sshCommand;
+        }
+
+        return new PlannedAction
+        {
+            Id = PlannedAction.NewId(),
+            Kind = Kind,
+            Cluster = cluster,
+            Member = member,
+            Parameters = parameters,
+            Risk = ActionRisk.High,
+            Reversible = false,
+            Trigger = trigger,
+            Initiator = initiator,
+            Reason = reason,
+            VerifyTimeoutSeconds = 20,
+            Summary = $"fence {member} ({cluster}): kill -9 its Patroni and PostgreSQL so it cannot return as leader",
+        };
+    }
+
+    public async Task<PrecheckResult> PrecheckAsync(PlannedAction action, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        var (cluster, member) = Target(action);
+        var s = await _sensing.SenseAsync(action.Cluster, cancellationToken).ConfigureAwait(false);
+        var checks = new List<CheckResult>();
+        var state = s.FindMember(member.Name);
+        var healthyLeader = string.Equals(s.Leader, member.Name, StringComparison.Ordinal) && state is { Reachable: true, PostgresReachable: true, InRecovery: false };
+        checks.Add(healthyLeader
+            ? new CheckResult("not-a-healthy-leader", false, $"{member.Name} is the leader and serves: fence only a frozen or broken member, or switch over first")
+            : new CheckResult("not-a-healthy-leader", true, $"{member.Name} is {CandidateRules.RoleOf(s, member.Name)}, PostgreSQL answers: {Show(state?.PostgresReachable)}"));
+
+        var others = s.Members.Where(m => !string.Equals(m.Name, member.Name, StringComparison.Ordinal) && m.Reachable && m.PostgresRunning == true).Select(m => m.Name).ToList();
+        checks.Add(others.Count > 0
+            ? new CheckResult("others-run", true, $"still running: {string.Join(", ", others)}")
+            : new CheckResult("others-run", false, $"no other member of {cluster.Name} runs: fencing {member.Name} would leave nothing"));
+
+        if (IsLocal(member.Ip))
+        {
+            var (patroni, postgres) = Find(member);
+            checks.Add(new CheckResult("how", true,
+                $"{member.Ip} is local: kill here (Patroni pids {List(patroni)}, PostgreSQL pids {List(postgres)})"));
+        }
+        else
+        {
+            var name = action.Parameter(SshCommandParameter) ?? DefaultSshCommand;
+            checks.Add(_policy.SshCommands.ContainsKey(name)
+                ? new CheckResult("how", true, $"over SSH on {member.Ip}: policy.ssh_commands.{name}")
+                : new CheckResult("how", false, $"{member.Ip} is remote and policy.ssh_commands has no '{name}' (for example: sudo systemctl kill -s SIGKILL patroni)"));
+        }
+
+        return new PrecheckResult(checks);
+    }
+
+    public async Task<ExecuteResult> ExecuteAsync(PlannedAction action, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        var (cluster, member) = Target(action);
+        if (!IsLocal(member.Ip))
+        {
+            return await ExecuteRemoteAsync(action, cluster, member, cancellationToken).ConfigureAwait(false);
+        }
+
+        var (patroni, postgres) = Find(member);
+        var pids = patroni.Concat(postgres).SelectMany(_processes.WithDescendants).Distinct().Order().ToList();
+        var details = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["mode"] = "local",
+            ["patroni_pids"] = List(patroni),
+            ["postgres_pids"] = List(postgres),
+            ["killed_pids"] = List(pids),
+        };
+        if (pids.Count == 0)
+        {
+            return ExecuteResult.Ok($"nothing of {member.Name} listens on {member.Ip}:{member.Ports.Patroni} or :{member.Ports.Postgres}: already down") with { Details = details };
+        }
+
+        var commands = string.Join("\n", pids.Select(p => $"{p.ToString(CultureInfo.InvariantCulture)}: {_processes.CommandLine(p) ?? "?"}"));
+
+        // Freeze everything first, so neither Patroni nor the postmaster can react to the other's death, then kill.
+        var stop = await ProcessRunner.RunAsync(KillExecutable, ["-s", "STOP", .. pids.Select(p => p.ToString(CultureInfo.InvariantCulture))], TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+        var kill = await ProcessRunner.RunAsync(KillExecutable, ["-s", "KILL", .. pids.Select(p => p.ToString(CultureInfo.InvariantCulture))], TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+        LogFenced(_logger, action.Id, member.Name, pids.Count);
+        for (var i = 0; i < 50 && pids.Any(_processes.Exists); i++)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false);
+        }
+
+        var left = pids.Where(_processes.Exists).ToList();
+        details["left_pids"] = List(left);
+        var output = $"{commands}\nkill -STOP: exit {stop.ExitCode} {stop.Combined(512).Trim()}\nkill -KILL: exit {kill.ExitCode} {kill.Combined(512).Trim()}";
+        return left.Count == 0
+            ? ExecuteResult.Ok($"killed {pids.Count} processes of {member.Name} (Patroni {List(patroni)}, PostgreSQL {List(postgres)}) with SIGKILL", output) with { Details = details }
+            : ExecuteResult.Failed($"{left.Count} processes of {member.Name} survived SIGKILL: {List(left)}", output) with { Details = details };
+    }
+
+    public async Task<VerifyResult> VerifyAsync(PlannedAction action, ExecuteResult execution, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        var (fenced, detail, evidence) = await ObserveAsync(action, cancellationToken).ConfigureAwait(false);
+        return (fenced ? VerifyResult.Verified(detail) : VerifyResult.Pending(detail)) with { Evidence = evidence };
+    }
+
+    public async Task<ReconcileResult> ReconcileAsync(PlannedAction action, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        var (fenced, detail, _) = await ObserveAsync(action, cancellationToken).ConfigureAwait(false);
+        return new ReconcileResult(fenced ? ReconcileStatus.Happened : ReconcileStatus.NotHappened, detail);
+    }
+
+    /// <summary>Fenced = nothing accepts connections on the member's Patroni and PostgreSQL ports (a frozen process still would) and the snapshot agrees.</summary>
+    private async Task<(bool Fenced, string Detail, Dictionary<string, string> Evidence)> ObserveAsync(PlannedAction action, CancellationToken cancellationToken)
+    {
+        var (_, member) = Target(action);
+        var patroniOpen = await AcceptsAsync(member.Ip, member.Ports.Patroni, cancellationToken).ConfigureAwait(false);
+        var postgresOpen = await AcceptsAsync(member.Ip, member.Ports.Postgres, cancellationToken).ConfigureAwait(false);
+        var s = await _sensing.SenseAsync(action.Cluster, cancellationToken).ConfigureAwait(false);
+        var state = s.FindMember(member.Name);
+        var evidence = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [$"{member.Ip}:{member.Ports.Patroni}"] = patroniOpen ? "accepts connections" : "closed",
+            [$"{member.Ip}:{member.Ports.Postgres}"] = postgresOpen ? "accepts connections" : "closed",
+            ["patroni_reachable"] = (state?.Reachable ?? false).ToString().ToLowerInvariant(),
+            ["postgres_reachable"] = Show(state?.PostgresReachable),
+            ["leader"] = s.Leader ?? "",
+        };
+        var fenced = !patroniOpen && !postgresOpen && state is not { Reachable: true } && state?.PostgresReachable != true;
+        var detail = fenced
+            ? $"{member.Name} is fenced: nothing listens on {member.Ip}:{member.Ports.Patroni} (Patroni) or {member.Ip}:{member.Ports.Postgres} (PostgreSQL); leader now {s.Leader ?? "none"}"
+            : $"{member.Name} still answers: Patroni port {(patroniOpen ? "open" : "closed")}, PostgreSQL port {(postgresOpen ? "open" : "closed")}";
+        return (fenced, detail, evidence);
+    }
+
+    private async Task<ExecuteResult> ExecuteRemoteAsync(PlannedAction action, PgCluster cluster, PgMember member, CancellationToken cancellationToken)
+    {
+        var name = action.Parameter(SshCommandParameter) ?? DefaultSshCommand;
+        if (!_policy.SshCommands.TryGetValue(name, out var line))
+        {
+            return ExecuteResult.Failed($"policy.ssh_commands has no '{name}': nothing run on {member.Ip}");
+        }
+
+        var text = line.Replace("{cluster}", cluster.Name, StringComparison.Ordinal).Replace("{member}", member.Name, StringComparison.Ordinal);
+        var result = await ProcessRunner.RunAsync(SshExecutable, ["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", member.Ip, "--", text],
+            TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+        var details = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["mode"] = "ssh",
+            ["ssh_command"] = name,
+            ["exit_code"] = result.ExitCode.ToString(CultureInfo.InvariantCulture),
+        };
+        LogFenced(_logger, action.Id, member.Name, -1);
+        return (result.ExitCode == 0
+            ? ExecuteResult.Ok($"'{name}' exited 0 on {member.Ip}", result.Combined())
+            : ExecuteResult.Failed($"'{name}' exited {result.ExitCode} on {member.Ip}", result.Combined())) with { Details = details };
+    }
+
+    private (IReadOnlyList<int> Patroni, IReadOnlyList<int> Postgres) Find(PgMember member)
+    {
+        var ip = IPAddress.Parse(member.Ip);
+        return (_processes.ListeningPids(ip, member.Ports.Patroni), _processes.ListeningPids(ip, member.Ports.Postgres));
+    }
+
+    private static async Task<bool> AcceptsAsync(string ip, int port, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(1));
+        using var client = new TcpClient();
+        try
+        {
+            await client.ConnectAsync(IPAddress.Parse(ip), port, timeout.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // No answer within a second: a frozen host, or a filtered port. Not proof of a fence: count it as open.
+            return true;
+        }
+    }
+
+    private (PgCluster Cluster, PgMember Member) Target(PlannedAction action)
+    {
+        var cluster = _sensing.Topology.FindCluster(action.Cluster) ?? throw new InputException($"no cluster '{action.Cluster}' in the inventory");
+        var member = action.Member is null ? null : cluster.FindMember(action.Member);
+        return (cluster, member ?? throw new InputException($"member.fence needs a member of {action.Cluster} (got '{action.Member ?? "none"}')"));
+    }
+
+    private static string List(IEnumerable<int> pids)
+    {
+        var list = pids.ToList();
+        return list.Count == 0 ? "none" : string.Join(",", list.Select(p => p.ToString(CultureInfo.InvariantCulture)));
+    }
+
+    private static string Show(bool? value) => value switch { true => "yes", false => "no", null => "unknown" };
+
+    [LoggerMessage(EventId = 5300, Level = LogLevel.Warning, Message = "Action {ActionId}: fenced {Member} ({Count} processes killed; -1: over SSH)")]
+    private static partial void LogFenced(ILogger logger, string actionId, string member, int count);
+}
+
+/// <summary>Registers the fencing actuator.</summary>
+internal sealed class FencingActuatorFactory : IActuatorFactory
+{
+    public IEnumerable<IActuator> Create(ActuatorContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        yield return new FenceActuator(ActionSensing.For(context), context.Settings.Policy, new ProcessTable(), context.Logging.CreateLogger<FenceActuator>());
+    }
+}

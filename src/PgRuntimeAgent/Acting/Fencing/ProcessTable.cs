@@ -1,0 +1,215 @@
+using System.Globalization;
+using System.Net;
+using System.Net.NetworkInformation;
+
+namespace PgRuntimeAgent.Acting.Fencing;
+
+/// <summary>
+/// The processes of this machine as /proc shows them: which ones hold a listening TCP socket on an address and port
+/// (a member's Patroni on 8008, its postmaster on 5432), and their descendants. Reading other users' /proc/PID/fd
+/// needs root, as fencing does. The root directory is a parameter so tests can use a fake /proc.
+/// </summary>
+internal sealed class ProcessTable(string procRoot = "/proc")
+{
+    /// <summary>Pids holding a socket that listens on <paramref name="ip"/>:<paramref name="port"/> (or on the wildcard address at that port).</summary>
+    public IReadOnlyList<int> ListeningPids(IPAddress ip, int port)
+    {
+        ArgumentNullException.ThrowIfNull(ip);
+        var inodes = new HashSet<long>();
+        foreach (var file in new[] { "net/tcp", "net/tcp6" })
+        {
+            var path = Path.Combine(procRoot, file);
+            if (!File.Exists(path))
+            {
+                continue;
+            }
+
+            foreach (var socket in ParseListeners(File.ReadAllLines(path)))
+            {
+                if (socket.Port == port && (socket.Address.Equals(ip) || IsWildcard(socket.Address) || MapsTo(socket.Address, ip)))
+                {
+                    inodes.Add(socket.Inode);
+                }
+            }
+        }
+
+        return inodes.Count == 0 ? [] : PidsHolding(inodes);
+    }
+
+    /// <summary><paramref name="pid"/> and every process below it (children, their children...).</summary>
+    public IReadOnlyList<int> WithDescendants(int pid)
+    {
+        var parents = ParentMap();
+        var result = new List<int> { pid };
+        for (var i = 0; i < result.Count; i++)
+        {
+            result.AddRange(parents.Where(p => p.Value == result[i]).Select(p => p.Key).Where(c => !result.Contains(c)));
+        }
+
+        return result;
+    }
+
+    public bool Exists(int pid) => Directory.Exists(Path.Combine(procRoot, pid.ToString(CultureInfo.InvariantCulture)));
+
+    /// <summary>The command line of a process (arguments joined by spaces), or null.</summary>
+    public string? CommandLine(int pid)
+    {
+        try
+        {
+            var raw = File.ReadAllText(Path.Combine(procRoot, pid.ToString(CultureInfo.InvariantCulture), "cmdline"));
+            return raw.Replace('\0', ' ').Trim();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>A listening socket from /proc/net/tcp{,6}.</summary>
+    internal sealed record Listener(IPAddress Address, int Port, long Inode);
+
+    /// <summary>Listening sockets (state 0A) in /proc/net/tcp or tcp6 text.</summary>
+    internal static IReadOnlyList<Listener> ParseListeners(IEnumerable<string> lines)
+    {
+        var result = new List<Listener>();
+        foreach (var line in lines.Skip(1))
+        {
+            var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length < 10 || f[3] != "0A")
+            {
+                continue;
+            }
+
+            var colon = f[1].IndexOf(':', StringComparison.Ordinal);
+            if (colon < 0 || !int.TryParse(f[1].AsSpan(colon + 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var port)
+                || !long.TryParse(f[9], NumberStyles.Integer, CultureInfo.InvariantCulture, out var inode))
+            {
+                continue;
+            }
+
+            var address = ParseAddress(f[1][..colon]);
+            if (address is not null)
+            {
+                result.Add(new Listener(address, port, inode));
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>/proc/net/tcp addresses: 32-bit words in host (little-endian) byte order, as hex.</summary>
+    internal static IPAddress? ParseAddress(string hex)
+    {
+        if (hex.Length is not (8 or 32))
+        {
+            return null;
+        }
+
+        var bytes = new byte[hex.Length / 2];
+        for (var word = 0; word < hex.Length / 8; word++)
+        {
+            for (var b = 0; b < 4; b++)
+            {
+                // Each 8-hex-digit word is a little-endian uint32: its last byte pair is the first byte in memory.
+                var pair = hex.Substring((word * 8) + ((3 - b) * 2), 2);
+                if (!byte.TryParse(pair, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var value))
+                {
+                    return null;
+                }
+
+                bytes[(word * 4) + b] = value;
+            }
+        }
+
+        return new IPAddress(bytes);
+    }
+
+    /// <summary>True when <paramref name="ip"/> is an address of this machine (loopback, or on one of its interfaces).</summary>
+    public static bool IsLocalAddress(string ip)
+    {
+        if (!IPAddress.TryParse(ip, out var address))
+        {
+            return false;
+        }
+
+        if (IPAddress.IsLoopback(address))
+        {
+            return true;
+        }
+
+        try
+        {
+            return NetworkInterface.GetAllNetworkInterfaces()
+                .SelectMany(n => n.GetIPProperties().UnicastAddresses)
+                .Any(u => u.Address.Equals(address));
+        }
+        catch (NetworkInformationException)
+        {
+            return false;
+        }
+    }
+
+    private static bool IsWildcard(IPAddress address) => address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any);
+
+    private static bool MapsTo(IPAddress address, IPAddress ip) => address.IsIPv4MappedToIPv6 && address.MapToIPv4().Equals(ip);
+
+    private IReadOnlyList<int> PidsHolding(HashSet<long> inodes)
+    {
+        var targets = inodes.Select(i => $"socket:[{i.ToString(CultureInfo.InvariantCulture)}]").ToHashSet(StringComparer.Ordinal);
+        var pids = new List<int>();
+        foreach (var pid in Pids())
+        {
+            var fdDir = Path.Combine(procRoot, pid.ToString(CultureInfo.InvariantCulture), "fd");
+            try
+            {
+                foreach (var fd in Directory.EnumerateFileSystemEntries(fdDir))
+                {
+                    var link = new FileInfo(fd).LinkTarget;
+                    if (link is not null && targets.Contains(link))
+                    {
+                        pids.Add(pid);
+                        break;
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The process ended, or it is not ours to read.
+            }
+        }
+
+        return pids;
+    }
+
+    private IEnumerable<int> Pids() =>
+        Directory.EnumerateDirectories(procRoot)
+            .Select(Path.GetFileName)
+            .Select(n => int.TryParse(n, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ? pid : 0)
+            .Where(pid => pid > 0)
+            .Order();
+
+    private Dictionary<int, int> ParentMap()
+    {
+        var map = new Dictionary<int, int>();
+        foreach (var pid in Pids())
+        {
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(procRoot, pid.ToString(CultureInfo.InvariantCulture), "stat"));
+
+                // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'.
+                var rest = stat[(stat.LastIndexOf(')') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (rest.Length > 1 && int.TryParse(rest[1], NumberStyles.None, CultureInfo.InvariantCulture, out var ppid))
+                {
+                    map[pid] = ppid;
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // ended meanwhile
+            }
+        }
+
+        return map;
+    }
+}

@@ -1,0 +1,66 @@
+using System.Runtime.CompilerServices;
+using PgRuntimeAgent.Inventory;
+using PgRuntimeAgent.Secrets;
+using PgRuntimeAgent.Sensing;
+using PgRuntimeAgent.Sensing.Postgres;
+using PgRuntimeAgent.Sensing.Snapshot;
+using PgRuntimeAgent.Settings;
+
+namespace PgRuntimeAgent.Acting.Patroni;
+
+/// <summary>
+/// How actuators and the policy's state provider look at a cluster: a <see cref="ClusterSnapshot"/> taken through
+/// the sensing layer. Prechecks, verification and reconciliation read it; they never trust an API call's answer.
+/// </summary>
+internal interface IClusterSensing
+{
+    Topology Topology { get; }
+
+    /// <summary>A fresh snapshot of <paramref name="cluster"/>. Sensors that cannot see report it; this does not throw for that.</summary>
+    Task<ClusterSnapshot> SenseAsync(string cluster, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The snapshot actions decide on: the Patroni and Postgres sensors only (roles, leader key, timelines, WAL
+/// positions, replication), the Postgres sensor limited to the probes that say who is primary and how far each
+/// replica is. Metrics, logs, backup and host are left out: they are slower, and a risky action never rests on them.
+/// One instance per deployment context is shared by every actuator and the state provider.
+/// </summary>
+internal sealed class ActionSensing : IClusterSensing, IDisposable
+{
+    /// <summary>The Postgres probes an action needs; the others are skipped.</summary>
+    public static IReadOnlyList<string> Probes { get; } = ["server", "wal_position", "replication", "wal_receiver", "settings"];
+
+    private static readonly ConditionalWeakTable<ActuatorContext, ActionSensing> Shared = new();
+
+    private readonly SnapshotService _snapshots;
+
+    public ActionSensing(Topology topology, AgentSettings settings, SecretStore secrets, TimeProvider time, SensingOverrides? overrides = null)
+    {
+        ArgumentNullException.ThrowIfNull(topology);
+        ArgumentNullException.ThrowIfNull(settings);
+        Topology = topology;
+        var sensing = settings.Sensing with
+        {
+            Disabled = [SensorNames.Metrics, SensorNames.Logs, SensorNames.Backup, SensorNames.Host],
+            Postgres = settings.Sensing.Postgres with
+            {
+                Skip = PostgresProbeCatalogue.All.Select(p => p.Name).Where(n => !Probes.Contains(n, StringComparer.Ordinal)).ToList(),
+            },
+        };
+        _snapshots = new SnapshotService(topology, settings with { Sensing = sensing }, secrets, time, overrides);
+    }
+
+    public Topology Topology { get; }
+
+    /// <summary>The shared instance for a deployment context (actuator factories and the state provider use the same one).</summary>
+    public static ActionSensing For(ActuatorContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return Shared.GetValue(context, c => new ActionSensing(c.Topology, c.Settings, c.Secrets, c.Time));
+    }
+
+    public Task<ClusterSnapshot> SenseAsync(string cluster, CancellationToken cancellationToken) => _snapshots.TakeAsync(cluster, cancellationToken);
+
+    public void Dispose() => _snapshots.Dispose();
+}

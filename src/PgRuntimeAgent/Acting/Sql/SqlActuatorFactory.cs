@@ -1,0 +1,17 @@
+using PgRuntimeAgent.Acting.Patroni;
+
+namespace PgRuntimeAgent.Acting.Sql;
+
+/// <summary>Registers the SQL actuators (indexes, ANALYZE/VACUUM, cancel/terminate, ALTER SYSTEM) for a deployment.</summary>
+internal sealed class SqlActuatorFactory : IActuatorFactory
+{
+    public IEnumerable<IActuator> Create(ActuatorContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var targets = new SqlTargets(ActionSensing.For(context), new SqlConnector(context.Secrets, context.Settings.Sensing.Postgres.Database));
+        yield return new IndexActuator(targets);
+        yield return new MaintenanceActuator(targets);
+        yield return new BackendActuator(targets);
+        yield return new AlterSystemActuator(targets);
+    }
+}
