@@ -124,7 +124,12 @@ public static class SnapshotFacts
         return input.NewestFirst().Select(KeyHolder).FirstOrDefault(l => l is not null);
     }
 
-    public static string Short(string text, int max = 240) => text.Length <= max ? text : text[..max] + "...";
+    public static string Short(string text, int max = 240)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var line = text.ReplaceLineEndings(" ");
+        return line.Length <= max ? line : line[..max] + "...";
+    }
 
     public static string Bytes(long bytes) => bytes switch
     {

@@ -55,14 +55,14 @@ public static class Persistence
     public static IReadOnlyList<FindingEvidence> Evidence(IReadOnlyList<SymptomObservation> run)
     {
         ArgumentNullException.ThrowIfNull(run);
-        var all = run.SelectMany(o => o.Evidence).ToList();
+        var all = run.SelectMany(o => o.Evidence).Distinct().ToList();
         if (all.Count <= MaxEvidence)
         {
             return all.OrderBy(e => e.At).ToList();
         }
 
-        var first = run[0].Evidence.Take(MaxEvidence / 3).ToList();
-        var rest = all.Skip(run[0].Evidence.Count).TakeLast(MaxEvidence - first.Count);
+        var first = run[0].Evidence.Distinct().Take(MaxEvidence / 3).ToList();
+        var rest = all.Except(first).TakeLast(MaxEvidence - first.Count);
         return first.Concat(rest).OrderBy(e => e.At).ToList();
     }
 
