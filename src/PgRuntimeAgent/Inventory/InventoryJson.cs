@@ -28,7 +28,7 @@ internal static class InventoryJson
             Endpoints(topology, settings),
             topology.Etcd.Select(e => new EtcdJson(e.Name, e.Ip, e.ClientPort)).ToArray(),
             topology.InfraNodes,
-            topology.RemoteInstances.Select(r => new RemoteJson(r.Name, r.Cluster, r.Seq, r.Host, r.Port, r.ExporterPort, r.ExporterHost, Secret(r.MonitorPassword))).ToArray(),
+            topology.RemoteInstances.Select(r => new RemoteJson(r.Name, r.Cluster, r.Seq, r.Host, r.Port, r.ExporterPort, r.ExporterHost, r.MonitorUsername, Secret(r.MonitorPassword))).ToArray(),
             topology.IgnoredGroups,
             topology.Warnings);
     }
@@ -181,7 +181,7 @@ internal sealed record EndpointJson(
 
 internal sealed record EtcdJson(string Name, string Ip, int ClientPort);
 
-internal sealed record RemoteJson(string Name, string Cluster, int Seq, string Host, int Port, int ExporterPort, string? ExporterHost, SecretJson? MonitorPassword);
+internal sealed record RemoteJson(string Name, string Cluster, int Seq, string Host, int Port, int ExporterPort, string? ExporterHost, string MonitorUsername, SecretJson? MonitorPassword);
 
 internal sealed record CheckJson(
     int SchemaVersion,

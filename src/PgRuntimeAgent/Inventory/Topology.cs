@@ -140,7 +140,8 @@ public sealed record PgMember
     public string PatroniScheme { get; init; } = "http";
 
     /// <summary>Patroni's REST API of this member.</summary>
-    public Uri PatroniUrl => new($"{PatroniScheme}://{Ip}:{Ports.Patroni}/");
+    public Uri PatroniUrl =>
+        new($"{PatroniScheme}://{(Ip.Contains(':', StringComparison.Ordinal) && !Ip.StartsWith('[') ? $"[{Ip}]" : Ip)}:{Ports.Patroni}/");
 }
 
 /// <summary>Ports of one member, Pigsty defaults unless the inventory says otherwise.</summary>
@@ -261,5 +262,8 @@ public sealed record RemotePgInstance
     /// <summary>The infra node that runs the exporter.</summary>
     public string? ExporterHost { get; init; }
 
+    public string MonitorUsername { get; init; } = "dbuser_monitor";
+
+    /// <summary>pg_monitor_password of the entry, else the one the exporter's host inherits (all.vars).</summary>
     public Secrets.SecretRef? MonitorPassword { get; init; }
 }

@@ -443,7 +443,12 @@ internal sealed partial class TopologyBuilder
     private PgMember BuildMember(string cluster, MemberDraft d, bool patroniSsl)
     {
         var ip = Text(d.Get("ansible_host"), n => MemberResolver(d, n, cluster)) ?? d.Host.Name;
-        if (!IPAddress.TryParse(ip, out _))
+        if (Uri.CheckHostName(ip) == UriHostNameType.Unknown)
+        {
+            Error(d.Listing.KeyNode, $"{cluster}/{d.Host.Name}", $"'{ip}' is neither an IP address nor a host name", "use the node's IP as the host key (or set ansible_host)");
+            ip = "invalid.invalid";
+        }
+        else if (!IPAddress.TryParse(ip, out _))
         {
             Warn(d.Listing.KeyNode, $"{cluster}/{d.Host.Name}", $"'{ip}' is not an IP address; Pigsty identifies nodes by IP",
                 "use the node's IP as the host key (or set ansible_host)");
@@ -849,6 +854,9 @@ internal sealed partial class TopologyBuilder
                 }
 
                 var pw = YamlNodes.Get(spec, "pg_monitor_password");
+                var monitorPassword = pw is not null ? _secrets.For(pw)
+                    : exporterHost?.Get("pg_monitor_password") is { } inherited ? _secrets.For(inherited.Value)
+                    : null;
                 result.Add(new RemotePgInstance
                 {
                     Name = $"{cluster}-{seq.ToString(CultureInfo.InvariantCulture)}",
@@ -858,7 +866,8 @@ internal sealed partial class TopologyBuilder
                     Port = port,
                     ExporterPort = exporterPort,
                     ExporterHost = exporterHost is null ? null : HostIp(exporterHost),
-                    MonitorPassword = pw is null ? null : _secrets.For(pw),
+                    MonitorUsername = Field("pg_monitor_username") ?? (exporterHost is null ? null : Text(exporterHost.Get("pg_monitor_username"), GlobalResolver)) ?? PigstyDefaults.MonitorUsername,
+                    MonitorPassword = monitorPassword,
                 });
             }
         }
@@ -925,9 +934,15 @@ internal sealed partial class TopologyBuilder
     private Endpoint? InfraEndpoint(InventoryHost host, string what, string portalName, string enabledVar, string portVar, int defaultPort)
     {
         string? Resolve(string n) => HostResolver(host, n);
-        var ip = HostIp(host);
+        var ip = UrlHost(HostIp(host));
         if (host.Get(enabledVar) is { } enabled && !Truthy(enabled, true))
         {
+            return null;
+        }
+
+        if (Uri.CheckHostName(HostIp(host)) == UriHostNameType.Unknown)
+        {
+            Error(host.Listings[0].KeyNode, $"infra/{host.Name}", $"'{HostIp(host)}' is neither an IP address nor a host name", "use the node's IP as the host key");
             return null;
         }
 
@@ -1107,6 +1122,9 @@ internal sealed partial class TopologyBuilder
         name == "pg_cluster" && cluster is not null ? cluster : HostResolver(d.Host, name);
 
     private string HostIp(InventoryHost host) => YamlNodes.Text(host.Get("ansible_host")?.Value) ?? host.Name;
+
+    /// <summary>A host as it goes into a URL (IPv6 in brackets).</summary>
+    internal static string UrlHost(string host) => host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('[') ? $"[{host}]" : host;
 
     private bool TryInt(YamlNode node, MemberDraft d, out int value)
     {

@@ -135,14 +135,14 @@ internal sealed class InventoryCommands : ICommandGroup
             console.Write(new Text("Remote instances (monitored through pg_exporters, not managed)", new Style(decoration: Decoration.Bold)));
             console.WriteLine();
             var remote = new Table().Border(TableBorder.Simple);
-            foreach (var column in new[] { "instance", "host", "port", "exporter", "monitor password" })
+            foreach (var column in new[] { "instance", "host", "port", "exporter", "monitor user", "monitor password" })
             {
                 remote.AddColumn(new TableColumn(column));
             }
 
             foreach (var r in topology.RemoteInstances)
             {
-                remote.AddRow(Cells(r.Name, r.Host, P(r.Port), $"{r.ExporterHost ?? "?"}:{P(r.ExporterPort)}", Secret(r.MonitorPassword)));
+                remote.AddRow(Cells(r.Name, r.Host, P(r.Port), $"{r.ExporterHost ?? "?"}:{P(r.ExporterPort)}", r.MonitorUsername, Secret(r.MonitorPassword)));
             }
 
             console.Write(remote);

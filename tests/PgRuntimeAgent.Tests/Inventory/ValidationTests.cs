@@ -322,7 +322,7 @@ public sealed class ValidationTests
             """);
         try
         {
-            var ex = Assert.Throws<InputException>(() => InventoryLoader.Load(path, new Secrets.SecretStore(), Settings.AgentSettings.Default));
+            var ex = Assert.Throws<InputException>(() => InventoryLoader.Load(path, new PgRuntimeAgent.Secrets.SecretStore(), PgRuntimeAgent.Settings.AgentSettings.Default));
 
             Assert.Contains("3 problems in the inventory", ex.Message, StringComparison.Ordinal);
             Assert.Equal(3, ex.Problems.Count);
@@ -333,5 +333,22 @@ public sealed class ValidationTests
         {
             File.Delete(path);
         }
+    }
+
+    [Fact]
+    public void Check_HostThatIsNoAddress_IsAProblemAndIpv6Works()
+    {
+        var report = InventoryTestKit.Parse("""
+            all:
+              children:
+                pg-test:
+                  hosts:
+                    "db one": { pg_seq: 1, pg_role: primary }
+                    "fd00::12": { pg_seq: 2, pg_role: replica }
+                  vars: { pg_cluster: pg-test }
+            """);
+
+        Assert.Equal(["5:9 pg-test/db one: 'db one' is neither an IP address nor a host name"], InventoryTestKit.Located(report));
+        Assert.Equal(new Uri("http://[fd00::12]:8008/"), report.Topology!.Clusters[0].Members[1].PatroniUrl);
     }
 }
