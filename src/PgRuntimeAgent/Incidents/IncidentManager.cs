@@ -28,8 +28,10 @@ public sealed record IncidentUpdate(Incident? Incident, IReadOnlyList<Finding> T
 /// <summary>Incident settings that are not detection thresholds.</summary>
 public sealed record IncidentOptions
 {
-    /// <summary>Findings below this severity never open an incident (they join an open one).</summary>
-    public FindingSeverity OpenAt { get; init; } = FindingSeverity.Warning;
+    /// <summary>Findings below this severity never open an incident (they join an open one). Default critical: writes
+    /// are down or at risk; warnings (lag, archiving, a stale backup, drift) are findings and skill triggers, and become part
+    /// of the incident when one is open. Set it to warning to open incidents for them too.</summary>
+    public FindingSeverity OpenAt { get; init; } = FindingSeverity.Critical;
 }
 
 /// <summary>

@@ -118,8 +118,9 @@ internal static class PostMortemBuilder
         var findingEntries = IncidentStore.FindingEntries(data);
         var raised = findingEntries.Where(f => f.Event == IncidentKinds.FindingRaised).Select(f => f.Finding).ToList();
         var primary = RootCause.Primary(raised) ?? data.Events.Select(e => e.PayloadAs<IncidentEvent>()?.Finding).OfType<Finding>().FirstOrDefault();
-        var firstSymptom = raised.Count == 0 ? (DateTimeOffset?)null : raised.Min(f => f.FirstSeen);
-        var detectedAt = raised.Where(f => f.DetectedAt is not null).Select(f => f.DetectedAt!.Value).DefaultIfEmpty(incident.OpenedAt).Min();
+        // The incident's story starts with its root-cause finding (a warning that was already there, like drift, does not).
+        var firstSymptom = primary?.FirstSeen;
+        var detectedAt = primary?.DetectedAt ?? incident.OpenedAt;
 
         var oldLeader = incident.LeaderBefore ?? snapshots.Select(KeyHolder).FirstOrDefault(l => l is not null);
         var last = snapshots.LastOrDefault();
