@@ -153,7 +153,7 @@ internal static class SettingsLoader
                 {
                     var created = new YamlMappingNode();
                     binder.MarkEnvironment(created, name);
-                    Set(current, keys[i], created);
+                    binder.MarkEnvironment(Set(current, keys[i], created), name);
                     current = created;
                 }
                 else
@@ -171,18 +171,20 @@ internal static class SettingsLoader
 
             var scalar = new YamlScalarNode(value) { Style = value is "null" or "~" ? ScalarStyle.Plain : ScalarStyle.DoubleQuoted };
             binder.MarkEnvironment(scalar, name);
-            Set(current, keys[^1], scalar);
+            binder.MarkEnvironment(Set(current, keys[^1], scalar), name);
         }
     }
 
-    private static void Set(YamlMappingNode mapping, string key, YamlNode value)
+    private static YamlScalarNode Set(YamlMappingNode mapping, string key, YamlNode value)
     {
         foreach (var existing in mapping.Children.Keys.OfType<YamlScalarNode>().Where(k => k.Value == key).ToList())
         {
             mapping.Children.Remove(existing);
         }
 
-        mapping.Children.Add(new YamlScalarNode(key), value);
+        var keyNode = new YamlScalarNode(key);
+        mapping.Children.Add(keyNode, value);
+        return keyNode;
     }
 
     /// <summary>Every settings key path with its type, for documentation and tests.</summary>
