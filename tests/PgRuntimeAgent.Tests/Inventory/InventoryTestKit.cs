@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Settings;
@@ -10,11 +9,9 @@ internal static class InventoryTestKit
 {
     public const string Name = "test.yml";
 
-    /// <summary>The repository root: <see cref="TestPaths"/>, or this source file's location when the build output
-    /// is outside the tree (PGRA_ARTIFACTS).</summary>
-    public static string RepoRoot { get; } = FindRoot();
+    public static string RepoRoot => TestPaths.RepoRoot;
 
-    public static string PigstyFixtures => Path.Combine(RepoRoot, "tests", "fixtures", "pigsty");
+    public static string PigstyFixtures => TestPaths.Fixture("pigsty");
 
     public static IEnumerable<string> FixtureFiles() =>
         Directory.GetFiles(PigstyFixtures, "*.yml", SearchOption.AllDirectories).Order(StringComparer.Ordinal);
@@ -48,20 +45,6 @@ internal static class InventoryTestKit
         Assert.True(report.IsValid, "unexpected problems:\n" + string.Join("\n", report.Problems));
         return report.Topology!;
     }
-
-    private static string FindRoot()
-    {
-        try
-        {
-            return TestPaths.RepoRoot;
-        }
-        catch (TypeInitializationException)
-        {
-            return Path.GetFullPath(Path.Combine(Path.GetDirectoryName(SourceFile())!, "..", "..", ".."));
-        }
-    }
-
-    private static string SourceFile([CallerFilePath] string path = "") => path;
 
     /// <summary>The problems as "line:column subject: message" for exact comparisons.</summary>
     public static IReadOnlyList<string> Located(InventoryReport report) =>
