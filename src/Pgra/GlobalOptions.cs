@@ -19,7 +19,7 @@ internal sealed class GlobalOptions(TextWriter stdout, TextWriter stderr)
 
     public Option<string?> Settings { get; } = new("--settings")
     {
-        Description = "Agent settings file (YAML). Default: pgra.yml beside the inventory, else /etc/pgra/pgra.yml.",
+        Description = "Agent settings file (YAML). Default: $PGRA_SETTINGS, <inventory stem>.pgra.yml or pgra.yml beside the inventory, else /etc/pgra/pgra.yml.",
         Recursive = true,
     };
 
