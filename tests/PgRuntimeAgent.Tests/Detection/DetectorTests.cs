@@ -319,3 +319,29 @@ public sealed class DetectorTests
         Assert.True(t.GetProperty("evidence").GetArrayLength() > 0);
     }
 }
+
+public sealed class DetectionSettingsTests
+{
+    [Fact]
+    public void Load_DetectionSection_BindsSnakeCaseKeys()
+    {
+        var dir = Directory.CreateTempSubdirectory("pgra-detection-settings-").FullName;
+        try
+        {
+            var settingsFile = Path.Combine(dir, "pgra.yml");
+            File.WriteAllText(settingsFile, "detection:\n  primary_frozen_consecutive: 5\n  primary_frozen_seconds: 8.5\n  ignore_sensors: [host]\n  silenced: [backup-stale]\n");
+            var settings = PgRuntimeAgent.Settings.SettingsLoader.Load(settingsFile, Path.Combine(dir, "pigsty.yml"), new PgRuntimeAgent.Secrets.SecretStore(),
+                new Dictionary<string, string?>());
+
+            Assert.Equal(5, settings.Detection.PrimaryFrozenConsecutive);
+            Assert.Equal(8.5, settings.Detection.PrimaryFrozenSeconds);
+            Assert.Equal(["host"], settings.Detection.IgnoreSensors);
+            Assert.Equal(["backup-stale"], settings.Detection.Silenced);
+            Assert.Equal(DetectionSettings.Default.LeaderMissingConsecutive, settings.Detection.LeaderMissingConsecutive);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
