@@ -34,6 +34,10 @@ public sealed record AgentSettings
 
     public Detection.DetectionSettings Detection { get; init; } = new();
 
+    public Agent.AgentRunSettings Agent { get; init; } = new();
+
+    public Agent.NotifySettings Notify { get; init; } = new();
+
     public static AgentSettings Default { get; } = new();
 }
 

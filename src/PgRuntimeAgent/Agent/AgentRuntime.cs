@@ -1,0 +1,187 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using PgRuntimeAgent.Acting;
+using PgRuntimeAgent.Acting.Planning;
+using PgRuntimeAgent.Detection;
+using PgRuntimeAgent.Incidents;
+using PgRuntimeAgent.Inventory;
+using PgRuntimeAgent.Journal;
+using PgRuntimeAgent.Policy;
+using PgRuntimeAgent.Secrets;
+using PgRuntimeAgent.Sensing.Snapshot;
+using PgRuntimeAgent.Settings;
+using PgRuntimeAgent.Skills;
+
+namespace PgRuntimeAgent.Agent;
+
+/// <summary>How to build an agent beyond what the inventory and the settings say.</summary>
+internal sealed record AgentRuntimeOptions
+{
+    /// <summary>The skills directory (the CLI resolves <c>--skills</c>, <c>agent.skills_dir</c>, ./skills...).</summary>
+    public required string SkillsDirectory { get; init; }
+
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    public ILoggerFactory Logging { get; init; } = NullLoggerFactory.Instance;
+
+    /// <summary>A journal to use instead of the one <c>journal:</c> names (kept open; the caller disposes it).</summary>
+    public IJournal? Journal { get; init; }
+
+    /// <summary>Clusters to watch; null: <c>agent.clusters</c>, else every cluster of the inventory.</summary>
+    public IReadOnlyList<string>? Clusters { get; init; }
+
+    /// <summary>Sensing interval; null: <c>sensing.interval_seconds</c>.</summary>
+    public TimeSpan? Interval { get; init; }
+
+    /// <summary>Who else hears the agent's events (the demo's live view, tests).</summary>
+    public IReadOnlyList<IAgentObserver> Observers { get; init; } = [];
+
+    /// <summary>Where <c>notify.stdout</c> lines go; null: no stdout notifications.</summary>
+    public TextWriter? NotifyOut { get; init; }
+
+    /// <summary>Sensing seams (tests); null: the real endpoints.</summary>
+    public SensingOverrides? SensingOverrides { get; init; }
+}
+
+/// <summary>
+/// An agent assembled for a deployment: the journal, the snapshot service, detection and incidents, the skills, the
+/// action pipeline with every discovered actuator, the notifier and the loop that ties them together. <c>pgra run</c>,
+/// <c>pgra demo</c>, the lab tests and the benchmark all build the agent this way.
+/// </summary>
+internal sealed class AgentRuntime : IAsyncDisposable
+{
+    private readonly bool _ownsJournal;
+    private readonly SnapshotService _snapshots;
+    private readonly IClusterStateProvider _state;
+
+    private AgentRuntime(IJournal journal, bool ownsJournal, SnapshotService snapshots, IClusterStateProvider state, AgentActing acting,
+        IncidentManager incidents, SkillCatalog catalog, AgentNotifier notifier, AgentLoop loop, IReadOnlyList<string> clusters, TimeSpan interval)
+    {
+        Journal = journal;
+        _ownsJournal = ownsJournal;
+        _snapshots = snapshots;
+        _state = state;
+        Acting = acting;
+        Incidents = incidents;
+        Skills = catalog;
+        Notifier = notifier;
+        Loop = loop;
+        Clusters = clusters;
+        Interval = interval;
+    }
+
+    public IJournal Journal { get; }
+
+    public AgentActing Acting { get; }
+
+    public IncidentManager Incidents { get; }
+
+    public SkillCatalog Skills { get; }
+
+    public AgentNotifier Notifier { get; }
+
+    public AgentLoop Loop { get; }
+
+    public IReadOnlyList<string> Clusters { get; }
+
+    public TimeSpan Interval { get; }
+
+    public static async Task<AgentRuntime> CreateAsync(Topology topology, AgentSettings settings, SecretStore secrets, AgentRuntimeOptions options,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(topology);
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(secrets);
+        ArgumentNullException.ThrowIfNull(options);
+        var clusters = ResolveClusters(topology, options.Clusters ?? settings.Agent.Clusters);
+        var interval = options.Interval ?? TimeSpan.FromSeconds(Math.Max(0.2, settings.Sensing.IntervalSeconds));
+        var catalog = SkillCatalog.Load(options.SkillsDirectory);
+        var logger = options.Logging.CreateLogger("PgRuntimeAgent.Agent");
+
+        var baseDirectory = JournalFactory.BaseDirectory(settings.SourcePath, topology.SourcePath);
+        var journal = options.Journal ?? await JournalFactory.OpenAsync(settings.Journal, baseDirectory, secrets, options.Time, cancellationToken).ConfigureAwait(false);
+        var context = new ActuatorContext
+        {
+            Topology = topology,
+            Settings = settings,
+            Secrets = secrets,
+            Time = options.Time,
+            Logging = options.Logging,
+            BaseDirectory = baseDirectory,
+        };
+        var state = ClusterStateProviders.Discover(context);
+        var acting = new AgentActing(journal, settings.Policy, ActuatorCatalog.Discover(context), state, ActionPlanner.For(context), options.Time,
+            logging: options.Logging);
+        var snapshots = new SnapshotService(topology, settings, secrets, options.Time, options.SensingOverrides);
+        var schedules = clusters.ToDictionary(c => c, c => ScheduleOf(topology, c), StringComparer.Ordinal);
+        var incidents = new IncidentManager(journal, settings.Detection, logger: options.Logging.CreateLogger<IncidentManager>())
+        {
+            BackupSchedules = schedules,
+        };
+        var notifier = new AgentNotifier(settings.Notify, secrets, options.NotifyOut, options.Logging.CreateLogger<AgentNotifier>());
+        var loop = new AgentLoop(
+            new AgentLoopOptions
+            {
+                Clusters = clusters,
+                Interval = interval,
+                Run = settings.Agent,
+                Detection = settings.Detection,
+                Context = c => new DetectionContext { BackupSchedule = schedules.GetValueOrDefault(c) ?? BackupSchedule.None },
+            },
+            snapshots.TakeAsync, incidents, acting, catalog, new SkillRunner(options.Logging.CreateLogger<SkillRunner>()), options.Time, logger,
+            [notifier, .. options.Observers]);
+        foreach (var d in catalog.Diagnostics.Where(d => d.IsError))
+        {
+            logger.LogWarning(new EventId(7120, "SkillInvalid"), "Skill file left out: {Diagnostic}", d.ToString());
+        }
+
+        return new AgentRuntime(journal, options.Journal is null, snapshots, state, acting, incidents, catalog, notifier, loop, clusters, interval);
+    }
+
+    /// <summary>Runs the loop until <paramref name="stop"/> is cancelled.</summary>
+    public Task RunAsync(CancellationToken stop) => Loop.RunAsync(stop);
+
+    private static IReadOnlyList<string> ResolveClusters(Topology topology, IReadOnlyList<string> wanted)
+    {
+        if (wanted.Count == 0)
+        {
+            return topology.Clusters.Select(c => c.Name).ToList();
+        }
+
+        var unknown = wanted.Where(w => topology.FindCluster(w) is null).ToList();
+        if (unknown.Count > 0)
+        {
+            throw new InputException($"unknown cluster(s): {string.Join(", ", unknown)}", [$"clusters in {topology.SourcePath}: {string.Join(", ", topology.Clusters.Select(c => c.Name))}"]);
+        }
+
+        return wanted.Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    private static BackupSchedule ScheduleOf(Topology topology, string cluster)
+    {
+        if (topology.SourcePath is not { } path || topology.FindCluster(cluster) is not { } c || !File.Exists(path))
+        {
+            return BackupSchedule.None;
+        }
+
+        try
+        {
+            return BackupScheduleReader.Read(path, c);
+        }
+        catch (Exception ex) when (ex is IOException or InputException or UnauthorizedAccessException)
+        {
+            return BackupSchedule.None;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Notifier.DisposeAsync().ConfigureAwait(false);
+        _snapshots.Dispose();
+        (_state as IDisposable)?.Dispose();
+        if (_ownsJournal)
+        {
+            await Journal.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

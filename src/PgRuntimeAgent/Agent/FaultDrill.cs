@@ -1,0 +1,368 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using PgRuntimeAgent.Incidents;
+using PgRuntimeAgent.Lab;
+
+namespace PgRuntimeAgent.Agent;
+
+/// <summary>How to run one fault drill against the lab.</summary>
+internal sealed record FaultDrillOptions
+{
+    /// <summary>A lab scenario that hits the leader: primary-crash, primary-freeze, disk-full.</summary>
+    public required string Scenario { get; init; }
+
+    /// <summary>How long to wait, after the fault is in, for writes to come back before calling it "not restored".</summary>
+    public TimeSpan Cap { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Steady writes before the fault (the agent's baseline snapshots are taken meanwhile).</summary>
+    public TimeSpan WarmUp { get; init; } = TimeSpan.FromSeconds(4);
+
+    /// <summary>With an agent: how long after writes are back to wait for it to resolve the incident.</summary>
+    public TimeSpan ResolveTimeout { get; init; } = TimeSpan.FromSeconds(90);
+
+    /// <summary>What to do between the fault and the wait (approve something, say something); null: nothing.</summary>
+    public Func<FaultDrillContext, CancellationToken, Task>? AfterInject { get; init; }
+
+    /// <summary>Heal the fault afterwards (always, also on failure); false leaves it for the caller.</summary>
+    public bool Heal { get; init; } = true;
+}
+
+/// <summary>What a drill's hooks can see while it runs.</summary>
+internal sealed record FaultDrillContext(LabManifest Lab, AgentRuntime? Agent, LabWorkload Workload, LabFaultResult Fault, DateTimeOffset InjectedAt,
+    Func<Func<AgentEvent, bool>, TimeSpan, CancellationToken, Task<AgentEvent?>> WaitForEventAsync);
+
+/// <summary>What one drill measured.</summary>
+internal sealed record FaultDrillResult
+{
+    public required string Scenario { get; init; }
+
+    public required bool WithAgent { get; init; }
+
+    public required string Target { get; init; }
+
+    public string? LeaderBefore { get; init; }
+
+    public string? LeaderAfter { get; init; }
+
+    /// <summary>When the inject began and when it returned (a full disk takes a while to fill).</summary>
+    public required DateTimeOffset InjectStarted { get; init; }
+
+    public required DateTimeOffset InjectedAt { get; init; }
+
+    /// <summary>Writes came back within the cap.</summary>
+    public required bool Restored { get; init; }
+
+    /// <summary>Fault to writable: the workload's last acknowledged write before the failures to the first after (null: not restored).</summary>
+    public double? OutageSeconds { get; init; }
+
+    /// <summary>When writes stopped (the last acknowledged write before the failures).</summary>
+    public DateTimeOffset? WritesStoppedAt { get; init; }
+
+    public DateTimeOffset? WritesBackAt { get; init; }
+
+    public required double CapSeconds { get; init; }
+
+    /// <summary>The first critical finding the agent raised, and when (null without an agent or when none).</summary>
+    public string? DetectedCode { get; init; }
+
+    public DateTimeOffset? DetectedAt { get; init; }
+
+    /// <summary>From writes stopping (else the inject) to the agent's first critical finding.</summary>
+    public double? TimeToDetectSeconds { get; init; }
+
+    public string? Incident { get; init; }
+
+    public bool IncidentResolved { get; init; }
+
+    public PostMortemReport? PostMortem { get; init; }
+
+    /// <summary>Acknowledged writes missing afterwards (null when they could not be checked).</summary>
+    public long? LostWrites { get; init; }
+
+    public long AcknowledgedWrites { get; init; }
+
+    public IReadOnlyList<AgentEvent> Events { get; init; } = [];
+
+    public IReadOnlyList<string> Notes { get; init; } = [];
+
+    public string Describe()
+    {
+        var who = WithAgent ? "agent" : "Patroni alone";
+        var outage = Restored && OutageSeconds is { } s
+            ? string.Create(CultureInfo.InvariantCulture, $"writable after {s:0.0} s")
+            : string.Create(CultureInfo.InvariantCulture, $"not restored within {CapSeconds:0} s");
+        var detect = TimeToDetectSeconds is { } t ? string.Create(CultureInfo.InvariantCulture, $", detected {DetectedCode} after {t:0.0} s") : "";
+        var lost = LostWrites is { } l ? $", {l} of {AcknowledgedWrites} acknowledged writes lost" : ", lost writes not checked";
+        return $"{Scenario} on {Target} ({who}): {outage}{detect}{lost}; leader {LeaderBefore ?? "?"} -> {LeaderAfter ?? "?"}";
+    }
+}
+
+/// <summary>
+/// One fault drill on the lab: a steady writer through haproxy, optionally the agent running, a real fault on the
+/// leader, then the time until writes are acknowledged again (capped), what the agent detected and did, its
+/// post-mortem, and the acknowledged writes that did not survive. The fault is healed afterwards, whatever happened.
+/// The lab tests, <c>pgra demo</c> and the benchmark all run drills this way.
+/// </summary>
+internal sealed class FaultDrill(LabManifest lab, TimeProvider time)
+{
+    public async Task<FaultDrillResult> RunAsync(FaultDrillOptions options, AgentRuntime? agent, Action<string>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var say = progress ?? (_ => { });
+        var events = new ConcurrentQueue<AgentEvent>();
+        var signal = new SemaphoreSlim(0);
+        if (agent is not null)
+        {
+            agent.Loop.AddObserver(new DelegateObserver(e =>
+            {
+                events.Enqueue(e);
+                signal.Release();
+            }));
+        }
+
+        using var cluster = new LabCluster(lab, time);
+        var leaderBefore = (await cluster.LeaderAsync(cancellationToken).ConfigureAwait(false))?.Name;
+        var notes = new List<string>();
+        await using var workload = await LabWorkload.StartAsync(new LabWorkloadOptions
+        {
+            WriteConnectionString = cluster.PrimaryServiceConnectionString(),
+            WriteInterval = TimeSpan.FromMilliseconds(50),
+        }, time, cancellationToken).ConfigureAwait(false);
+
+        using var stopAgent = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var agentTask = agent is null ? Task.CompletedTask : Task.Run(() => agent.RunAsync(stopAgent.Token), CancellationToken.None);
+        var seen = 0;
+
+        async Task<AgentEvent?> WaitForEventAsync(Func<AgentEvent, bool> match, TimeSpan timeout, CancellationToken ct)
+        {
+            var started = time.GetTimestamp();
+            while (true)
+            {
+                var all = events.ToArray();
+                for (; seen < all.Length; seen++)
+                {
+                    if (match(all[seen]))
+                    {
+                        return all[seen++];
+                    }
+                }
+
+                var left = timeout - time.GetElapsedTime(started);
+                if (left <= TimeSpan.Zero || agentTask.IsCompleted)
+                {
+                    return null;
+                }
+
+                await signal.WaitAsync(left < TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
+            }
+        }
+
+        LabFaultResult? fault = null;
+        using var faults = new LabFaults(lab, time);
+        var injectStarted = time.GetUtcNow();
+        var injectedAt = injectStarted;
+        try
+        {
+            if (agent is not null)
+            {
+                // Baseline: the agent has seen the healthy cluster (writable leader) twice before the fault.
+                for (var i = 0; i < 2; i++)
+                {
+                    if (await WaitForEventAsync(e => e.Name == AgentEventNames.Snapshot && e.Details.GetValueOrDefault("writable") == "true",
+                            TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false) is null)
+                    {
+                        notes.Add("the agent did not report a healthy snapshot before the fault");
+                        break;
+                    }
+                }
+            }
+
+            await Task.Delay(options.WarmUp, time, cancellationToken).ConfigureAwait(false);
+            say($"injecting {options.Scenario} on the leader {leaderBefore} ({workload.Acknowledged.Count} writes acknowledged so far)");
+            injectStarted = time.GetUtcNow();
+            var failedBefore = workload.FailedAttempts;
+            fault = await faults.InjectAsync(options.Scenario, null, cancellationToken).ConfigureAwait(false);
+            injectedAt = time.GetUtcNow();
+            say($"{fault.Summary} ({fault.Duration.TotalSeconds:0.0} s)");
+            var context = new FaultDrillContext(lab, agent, workload, fault, injectedAt, WaitForEventAsync);
+            if (options.AfterInject is { } hook)
+            {
+                await hook(context, cancellationToken).ConfigureAwait(false);
+            }
+
+            // Writes back: an acknowledged write after the last failed one, within the cap.
+            var restored = await WaitWritesBackAsync(workload, failedBefore, options.Cap, cancellationToken).ConfigureAwait(false);
+            say(restored ? "writes are acknowledged again" : string.Create(CultureInfo.InvariantCulture, $"writes not restored within {options.Cap.TotalSeconds:0} s"));
+
+            string? incident = null;
+            var resolved = false;
+            if (agent is not null)
+            {
+                incident = events.FirstOrDefault(e => e.Name == AgentEventNames.IncidentOpened && e.At >= injectStarted.AddSeconds(-5))?.Incident;
+                var done = await WaitForEventAsync(e => e.Name == AgentEventNames.IncidentResolved && (incident is null || e.Incident == incident),
+                    restored ? options.ResolveTimeout : TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+                resolved = done is not null;
+                incident ??= done?.Incident ?? events.FirstOrDefault(e => e.Name == AgentEventNames.IncidentOpened)?.Incident;
+                if (!resolved && restored)
+                {
+                    notes.Add($"the agent did not resolve its incident within {options.ResolveTimeout.TotalSeconds:0} s of writes coming back");
+                }
+
+                // Let a skill run that is still verifying (replicas following the new leader) finish and be journaled.
+                var waited = time.GetTimestamp();
+                while (events.Count(e => e.Name == AgentEventNames.SkillStarted) > events.Count(e => e.Name == AgentEventNames.SkillFinished)
+                    && time.GetElapsedTime(waited) < options.ResolveTimeout)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), time, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1), time, cancellationToken).ConfigureAwait(false);
+            var report = await workload.StopAsync().ConfigureAwait(false);
+            await stopAgent.CancelAsync().ConfigureAwait(false);
+            await agentTask.ConfigureAwait(false);
+
+            var leaderAfter = (await cluster.LeaderAsync(cancellationToken).ConfigureAwait(false))?.Name;
+            var outage = report.Outages.Where(o => o.FirstAckAfter >= injectStarted).OrderByDescending(o => o.Duration).FirstOrDefault();
+            var lastAck = workload.Acknowledged.LastOrDefault(a => a.AckedAt < injectedAt)?.AckedAt ?? workload.Acknowledged.LastOrDefault()?.AckedAt;
+            var stoppedAt = outage?.LastAckBefore ?? (restored ? null : lastAck);
+            var detected = events.FirstOrDefault(e => e.Name == AgentEventNames.FindingRaised && e.Severity == "critical" && e.At >= injectStarted);
+            PostMortemReport? postMortem = null;
+            if (agent is not null && incident is not null)
+            {
+                var data = await IncidentStore.LoadAsync(agent.Journal, incident, cancellationToken).ConfigureAwait(false);
+                postMortem = data is null ? null : PostMortemBuilder.Build(data);
+            }
+
+            long? lost = null;
+            if (!options.Heal && !restored)
+            {
+                notes.Add("lost writes not checked: writes are still down and the fault is left in place");
+            }
+            else
+            {
+                if (!restored)
+                {
+                    await HealAsync(faults, options.Scenario, notes, say, cancellationToken).ConfigureAwait(false);
+                    fault = null;
+                }
+
+                lost = await CountLostAsync(workload, cluster, notes, cancellationToken).ConfigureAwait(false);
+            }
+
+            return new FaultDrillResult
+            {
+                Scenario = options.Scenario,
+                WithAgent = agent is not null,
+                Target = fault?.Target ?? leaderBefore ?? "?",
+                LeaderBefore = leaderBefore,
+                LeaderAfter = leaderAfter,
+                InjectStarted = injectStarted,
+                InjectedAt = injectedAt,
+                Restored = restored,
+                OutageSeconds = restored ? outage?.Duration.TotalSeconds ?? 0 : null,
+                WritesStoppedAt = stoppedAt,
+                WritesBackAt = restored ? outage?.FirstAckAfter : null,
+                CapSeconds = options.Cap.TotalSeconds,
+                DetectedCode = detected?.Details.GetValueOrDefault("code"),
+                DetectedAt = detected?.At,
+                TimeToDetectSeconds = detected is null ? null : (detected.At - (stoppedAt ?? injectedAt)).TotalSeconds,
+                Incident = incident,
+                IncidentResolved = resolved,
+                PostMortem = postMortem,
+                LostWrites = lost,
+                AcknowledgedWrites = report.Acknowledged,
+                Events = [.. events],
+                Notes = notes,
+            };
+        }
+        finally
+        {
+            if (!stopAgent.IsCancellationRequested)
+            {
+                await stopAgent.CancelAsync().ConfigureAwait(false);
+                try
+                {
+                    await agentTask.ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+
+            if (options.Heal && fault is not null)
+            {
+                await HealAsync(faults, options.Scenario, notes, say, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>True when, after <paramref name="failedBefore"/> failed attempts, writes failed and then one was acknowledged again within <paramref name="cap"/>.</summary>
+    private async Task<bool> WaitWritesBackAsync(LabWorkload workload, long failedBefore, TimeSpan cap, CancellationToken cancellationToken)
+    {
+        var started = time.GetTimestamp();
+        var failed = failedBefore;
+        DateTimeOffset? lastFailureSeen = null;
+        while (time.GetElapsedTime(started) < cap)
+        {
+            var now = workload.FailedAttempts;
+            if (now != failed)
+            {
+                failed = now;
+                lastFailureSeen = time.GetUtcNow();
+            }
+
+            if (lastFailureSeen is { } f && workload.LastAckedAt > f)
+            {
+                return true;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), time, cancellationToken).ConfigureAwait(false);
+        }
+
+        return false;
+    }
+
+    private static async Task HealAsync(LabFaults faults, string scenario, List<string> notes, Action<string> say, CancellationToken cancellationToken)
+    {
+        try
+        {
+            foreach (var r in await faults.HealAsync(scenario, cancellationToken).ConfigureAwait(false))
+            {
+                say($"healed {r.Scenario} on {r.Target}: {r.Summary}");
+                if (!r.Ok)
+                {
+                    notes.Add($"heal of {r.Scenario}: {r.Summary}");
+                }
+            }
+        }
+        catch (Exception ex) when (ex is InputException or IOException or InvalidOperationException or Npgsql.NpgsqlException)
+        {
+            notes.Add($"heal of {scenario} failed: {ex.Message}");
+            say($"heal of {scenario} failed: {ex.Message}");
+        }
+    }
+
+    private async Task<long?> CountLostAsync(LabWorkload workload, LabCluster cluster, List<string> notes, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < 30; attempt++)
+        {
+            try
+            {
+                return (await workload.VerifyAsync(cluster.PrimaryServiceConnectionString(application: "pgra-drill-verify"), cancellationToken).ConfigureAwait(false))
+                    .LostAcknowledged;
+            }
+            catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
+            {
+                if (attempt == 29)
+                {
+                    notes.Add($"lost writes not checked: {ex.Message}");
+                }
+
+                await Task.Delay(TimeSpan.FromSeconds(1), time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,227 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using PgRuntimeAgent.Acting;
+using PgRuntimeAgent.Acting.Planning;
+using PgRuntimeAgent.Incidents;
+using PgRuntimeAgent.Sensing.Snapshot;
+using PgRuntimeAgent.Skills;
+
+namespace PgRuntimeAgent.Agent;
+
+/// <summary>
+/// The skill runner's host in the daemon: fresh snapshots by live sensing, actions through the planner and the action
+/// pipeline (policy gate with the skill's autonomy ceiling, approvals, prechecks, write-ahead journal, execute,
+/// verify). The daemon wraps it in a <see cref="RecordingSkillHost"/>, which journals every snapshot served (so replay
+/// serves the same ones) and the notes. One instance per skill run.
+/// </summary>
+internal sealed partial class PipelineSkillHost : ISkillHost
+{
+    /// <summary>Parameters a skill passes for the reader's benefit that the planner does not take (it senses them itself).</summary>
+    private static readonly Dictionary<string, string[]> Informative = new(StringComparer.Ordinal)
+    {
+        [SkillActionClasses.PatroniFailover] = [ActionParameters.Leader],
+    };
+
+    private readonly AgentActing _acting;
+    private readonly IncidentManager _incidents;
+    private readonly Func<string, CancellationToken, Task<ClusterSnapshot>> _sense;
+    private readonly Action<AgentEvent> _emit;
+    private readonly ILogger _logger;
+    private readonly List<ActionRunResult> _actions = [];
+
+    public PipelineSkillHost(AgentActing acting, IncidentManager incidents, Func<string, CancellationToken, Task<ClusterSnapshot>> sense,
+        Action<AgentEvent> emit, ILogger logger)
+    {
+        _acting = acting;
+        _incidents = incidents;
+        _sense = sense;
+        _emit = emit;
+        _logger = logger;
+    }
+
+    public TimeProvider Time => _acting.Time;
+
+    /// <summary>What the pipeline did with each action of the run.</summary>
+    public IReadOnlyList<ActionRunResult> Actions => _actions;
+
+    public async Task<JsonElement> GetSnapshotAsync(string cluster, CancellationToken cancellationToken) =>
+        SnapshotRecorder.ToElement(await _sense(cluster, cancellationToken).ConfigureAwait(false));
+
+    public Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken) => Task.Delay(delay, Time, cancellationToken);
+
+    /// <summary>Nothing here: the <see cref="RecordingSkillHost"/> around this host journals notes into the incident.</summary>
+    public Task RecordAsync(SkillNote note, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task<SkillActionOutcome> ExecuteActionAsync(SkillActionRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var (member, parameters) = Parameters(request);
+        var planRequest = new ActionRequest
+        {
+            Kind = request.ActionClass,
+            Cluster = request.Cluster,
+            Member = member,
+            Parameters = parameters,
+            Trigger = request.Trigger is null ? ActionTrigger.Proactive : ActionTrigger.Reactive,
+            Initiator = "skill:" + request.Skill,
+            Reason = request.Reason ?? $"skill {request.Skill}, step {request.StepId}",
+        };
+
+        ActionPlan plan;
+        try
+        {
+            plan = await _acting.Planner.PlanAsync(planRequest, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InputException ex)
+        {
+            return Finished(request, new SkillActionOutcome(SkillActionStatus.Failed, null, "could not plan the action: " + ex.Message), null);
+        }
+
+        if (plan.Action is not { } action)
+        {
+            return Finished(request, new SkillActionOutcome(SkillActionStatus.Failed, null, "could not plan the action: " + (plan.Problem ?? "no plan")), null);
+        }
+
+        if (request.Timeout is { } timeout)
+        {
+            action = action with { VerifyTimeoutSeconds = timeout.TotalSeconds };
+        }
+
+        action = action with { Reason = request.Reason ?? action.Reason };
+        ActionRunResult result;
+        try
+        {
+            var pipeline = _acting.PipelineFor(request.Cluster, action.PolicyClass, request.AutonomyCeiling);
+            result = await pipeline.RunAsync(action, request.DryRun, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InputException ex)
+        {
+            return Finished(request, new SkillActionOutcome(SkillActionStatus.Failed, action.Id, ex.Message), null);
+        }
+
+        _actions.Add(result);
+        var status = Map(result.Status);
+        return Finished(request, new SkillActionOutcome(status, action.Id, result.Message, Output(result)), result);
+    }
+
+    /// <summary>The pipeline's status as the skill runner reads it.</summary>
+    public static SkillActionStatus Map(ActionStatus status) => status switch
+    {
+        ActionStatus.Succeeded => SkillActionStatus.Succeeded,
+        ActionStatus.DryRun => SkillActionStatus.Planned,
+        ActionStatus.AwaitingApproval => SkillActionStatus.PendingApproval,
+        ActionStatus.Recommended or ActionStatus.Observed or ActionStatus.Refused => SkillActionStatus.Refused,
+        _ => SkillActionStatus.Failed,
+    };
+
+    /// <summary><c>with.member</c> becomes the action's member; every other value becomes a text parameter.</summary>
+    internal static (string? Member, IReadOnlyDictionary<string, string> Parameters) Parameters(SkillActionRequest request)
+    {
+        string? member = null;
+        var parameters = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (request.Parameters.ValueKind != JsonValueKind.Object)
+        {
+            return (null, parameters);
+        }
+
+        var skip = Informative.GetValueOrDefault(request.ActionClass) ?? [];
+        foreach (var p in request.Parameters.EnumerateObject())
+        {
+            var text = p.Value.ValueKind switch
+            {
+                JsonValueKind.Null or JsonValueKind.Undefined => null,
+                JsonValueKind.String => p.Value.GetString(),
+                _ => p.Value.GetRawText(),
+            };
+            if (text is null)
+            {
+                continue;
+            }
+
+            if (p.Name == "member")
+            {
+                member = text;
+            }
+            else if (!skip.Contains(p.Name, StringComparer.Ordinal))
+            {
+                parameters[p.Name] = text;
+            }
+        }
+
+        return (member, parameters);
+    }
+
+    private static JsonElement Output(ActionRunResult r)
+    {
+        var o = new JsonObject
+        {
+            ["action_id"] = r.Action.Id,
+            ["kind"] = r.Action.Kind,
+            ["member"] = r.Action.Member,
+            ["status"] = ActionPipeline.Kebab(r.Status),
+            ["verdict"] = r.Decision is { } d ? ActionPipeline.Kebab(d.Verdict) : null,
+            ["level"] = r.Decision?.Level,
+            ["required_level"] = r.Decision?.RequiredLevel,
+            ["approval"] = r.Approval?.Id,
+            ["intent_seq"] = r.IntentSeq,
+            ["outcome_seq"] = r.OutcomeSeq,
+            ["verification"] = r.Verification?.Message,
+        };
+        if (r.Execution is { Details.Count: > 0 } e)
+        {
+            o["execution"] = new JsonObject(e.Details.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value))));
+        }
+
+        return JsonSerializer.SerializeToElement(o);
+    }
+
+    private SkillActionOutcome Finished(SkillActionRequest request, SkillActionOutcome outcome, ActionRunResult? result)
+    {
+        var at = Time.GetUtcNow();
+        var details = new Dictionary<string, string?>(StringComparer.Ordinal)
+        {
+            ["skill"] = request.Skill,
+            ["step"] = request.StepId,
+            ["action"] = request.ActionClass,
+            ["action_id"] = outcome.JournalId,
+            ["status"] = JsonNamingPolicy.KebabCaseLower.ConvertName(outcome.Status.ToString()),
+        };
+        if (result?.Decision is { } d)
+        {
+            details["level"] = d.Level.ToString(CultureInfo.InvariantCulture);
+            details["required_level"] = d.RequiredLevel.ToString(CultureInfo.InvariantCulture);
+        }
+
+        var target = result?.Action.Summary ?? request.ActionClass;
+        if (outcome.Status == SkillActionStatus.PendingApproval)
+        {
+            _emit(new AgentEvent
+            {
+                Name = AgentEventNames.ApprovalRequested,
+                At = at,
+                Cluster = request.Cluster,
+                Incident = _incidents.Current(request.Cluster)?.Id,
+                Severity = "warning",
+                Title = $"approval needed: {target}",
+                Message = $"pgra approve {outcome.JournalId} (or pgra deny {outcome.JournalId}); {request.Reason}",
+                Details = details,
+            });
+        }
+
+        _emit(new AgentEvent
+        {
+            Name = AgentEventNames.ActionFinished,
+            At = at,
+            Cluster = request.Cluster,
+            Incident = _incidents.Current(request.Cluster)?.Id,
+            Severity = outcome.Status is SkillActionStatus.Failed ? "warning" : "info",
+            Title = $"{target}: {details["status"]}",
+            Message = outcome.Message,
+            Details = details,
+        });
+        Log.ActionFinished(_logger, request.Skill, request.StepId, request.ActionClass, request.Cluster, outcome.Status, outcome.Message ?? "");
+        return outcome;
+    }
+}

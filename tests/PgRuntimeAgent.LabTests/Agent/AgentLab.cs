@@ -1,0 +1,110 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using PgRuntimeAgent.Agent;
+using PgRuntimeAgent.Cli;
+using PgRuntimeAgent.Detection;
+using PgRuntimeAgent.Journal;
+using PgRuntimeAgent.Settings;
+
+namespace PgRuntimeAgent.LabTests.Agent;
+
+/// <summary>
+/// An agent on the lab for one test: the lab's inventory and settings, a journal file of its own (never the lab's
+/// shared one), a one-second sensing interval, the given autonomy for the classes that fail over and fence, and
+/// inventory drift silenced (earlier tests leave the leader elsewhere than pg_role says, which would open an incident
+/// of its own before the fault). Run the lab tests under <c>flock /work/notes/lab.lock</c> when the lab is shared.
+/// </summary>
+internal sealed class AgentLab : IAsyncDisposable
+{
+    private AgentLab(LabInfo lab, string dir, AgentRuntime runtime, IJournal journal)
+    {
+        Lab = lab;
+        Dir = dir;
+        Runtime = runtime;
+        Journal = journal;
+    }
+
+    public LabInfo Lab { get; }
+
+    public string Dir { get; }
+
+    public AgentRuntime Runtime { get; }
+
+    public IJournal Journal { get; }
+
+    public static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public static string RepoRoot { get; } = FindRepoRoot();
+
+    /// <summary>How long a Patroni-alone run waits for writes (CI default 75 s; <c>PGRA_DRILL_CAP_SECONDS=300</c> for the full five minutes).</summary>
+    public static TimeSpan PatroniAloneCap { get; } = TimeSpan.FromSeconds(
+        double.TryParse(Environment.GetEnvironmentVariable("PGRA_DRILL_CAP_SECONDS"), NumberStyles.Float, CultureInfo.InvariantCulture, out var s) && s > 0 ? s : 75);
+
+    /// <summary>An agent for <paramref name="lab"/> with <paramref name="level"/> for patroni.failover and member.fence (null: the policy's defaults).</summary>
+    public static async Task<AgentLab> CreateAsync(LabInfo lab, int? level, Func<AgentSettings, AgentSettings>? tweak = null)
+    {
+        var dir = Directory.CreateTempSubdirectory("pgra-agent-lab-").FullName;
+        var workspace = Workspace.Load(lab.InventoryPath, lab.SettingsPath, new Dictionary<string, string?>(), RepoRoot, null);
+        var settings = workspace.Settings;
+        var classes = new Dictionary<string, int>(settings.Policy.Classes, StringComparer.Ordinal);
+        if (level is { } l)
+        {
+            classes["patroni.failover"] = l;
+            classes["member.fence"] = l;
+        }
+
+        settings = settings with
+        {
+            Sensing = settings.Sensing with { IntervalSeconds = 1 },
+            Detection = settings.Detection with { Silenced = [.. settings.Detection.Silenced, FindingCodes.InventoryDrift] },
+            Policy = settings.Policy with { Classes = classes },
+            Notify = settings.Notify with { Stdout = false },
+            Agent = settings.Agent with { ShutdownGraceSeconds = 5 },
+        };
+        settings = tweak?.Invoke(settings) ?? settings;
+        var journal = await SqliteJournal.OpenAsync(Path.Combine(dir, "journal.db"), workspace.Secrets, TimeProvider.System, Ct);
+        var runtime = await AgentRuntime.CreateAsync(workspace.Topology, settings, workspace.Secrets, new AgentRuntimeOptions
+        {
+            SkillsDirectory = Path.Combine(RepoRoot, "skills"),
+            Journal = journal,
+        }, Ct);
+        return new AgentLab(lab, dir, runtime, journal);
+    }
+
+    /// <summary>A drill with this agent (or with none, for Patroni alone).</summary>
+    public static Task<FaultDrillResult> DrillAsync(LabInfo lab, FaultDrillOptions options, AgentRuntime? agent) =>
+        new FaultDrill(lab.Manifest, TimeProvider.System).RunAsync(options, agent, Report, Ct);
+
+    public static void Report(string line)
+    {
+        var text = $"{TimeProvider.System.GetUtcNow():HH:mm:ss.f}Z {line}";
+        TestContext.Current.TestOutputHelper?.WriteLine(text);
+        Console.WriteLine(text);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Runtime.DisposeAsync();
+        await Journal.DisposeAsync();
+        try
+        {
+            Directory.Delete(Dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static string FindRepoRoot([CallerFilePath] string source = "")
+    {
+        for (var dir = new DirectoryInfo(Path.GetDirectoryName(source)!); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "PgRuntimeAgent.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        return Directory.GetCurrentDirectory();
+    }
+}

@@ -1,0 +1,148 @@
+using System.Globalization;
+using PgRuntimeAgent.Agent;
+using PgRuntimeAgent.Journal;
+using PgRuntimeAgent.Policy;
+using PgRuntimeAgent.Skills;
+
+namespace PgRuntimeAgent.LabTests.Agent;
+
+/// <summary>
+/// The agent against real faults on the lab's leader, with the workload measuring what clients saw: a crash that
+/// Patroni handles (the agent verifies and explains it), a full WAL disk and a frozen node that Patroni alone handles
+/// slowly or never (Patroni alone, then the agent allowed to act), and the same fault at autonomy 2, where the agent
+/// waits for an approval. Each drill heals its fault. Run under <c>flock /work/notes/lab.lock</c> on a shared lab.
+/// </summary>
+public sealed class AgentLabTests
+{
+    /// <summary>The autonomy at which the agent fences and fails over alone: both are irreversible, so the policy needs 4 (AGENT.md).</summary>
+    private const int ActsAlone = 4;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task PrimaryCrash_PatroniFailsOver_AgentVerifiesResolvesAndPostMortemAgreesWithTheWorkload()
+    {
+        var lab = await LabGuard.RequireHealthyLabAsync();
+        await using var agent = await AgentLab.CreateAsync(lab, level: null);
+
+        var r = await AgentLab.DrillAsync(lab, new FaultDrillOptions { Scenario = "primary-crash", Cap = TimeSpan.FromSeconds(60) }, agent.Runtime);
+
+        AgentLab.Report(r.Describe());
+        var pm = r.PostMortem;
+        if (pm is not null)
+        {
+            AgentLab.Report(string.Create(CultureInfo.InvariantCulture,
+                $"post-mortem {pm.Incident}: {pm.OldLeader} -> {pm.NewLeader}, outage {pm.Outage.Seconds:0.0} s ({pm.Outage.StartMethod} .. {pm.Outage.EndMethod}), time to detect {pm.TimeToDetectSeconds:0.0} s, data-loss bound {pm.DataLoss.Bytes} bytes; workload outage {r.OutageSeconds:0.0} s, lost {r.LostWrites}"));
+        }
+
+        Assert.True(r.Restored, r.Describe() + "; " + string.Join("; ", r.Notes));
+        Assert.NotNull(r.Incident);
+        Assert.True(r.IncidentResolved, $"incident {r.Incident} not resolved; {string.Join("; ", r.Notes)}");
+        Assert.NotNull(pm);
+        Assert.NotEqual(r.LeaderBefore, r.LeaderAfter);
+        Assert.Equal(r.LeaderBefore, pm.OldLeader);
+        Assert.Equal(r.LeaderAfter, pm.NewLeader);
+        Assert.NotNull(pm.Outage.Seconds);
+        Assert.InRange(pm.Outage.Seconds!.Value - r.OutageSeconds!.Value, -2.0, 2.0);
+
+        // The agent's part: primary-failure ran for the crash, took no action (Patroni failed over) and verified the new leader.
+        var run = Assert.Single(agent.Runtime.Loop.Runs, x => x.Skill.Name == "primary-failure");
+        Assert.Equal(SkillRunStatus.Completed, run.Run.Status);
+        Assert.Contains(run.Run.Steps, s => s.StepId == "verify_new_leader" && s.Status == SkillStepStatus.Passed);
+        Assert.DoesNotContain(run.Run.Steps, s => s.Kind == SkillStepKind.Action && s.Status != SkillStepStatus.Skipped);
+        Assert.True(pm.DataLoss.Bytes is null || pm.DataLoss.Bytes <= 1_048_576, $"data-loss bound {pm.DataLoss.Bytes} bytes is past the lag limit");
+        Assert.True((await agent.Journal.VerifyAsync(Ct)).Ok);
+    }
+
+    [Theory]
+    [InlineData("disk-full")]
+    [InlineData("primary-freeze")]
+    public async Task GrayFailure_PatroniAloneThenAgent_AgentRestoresWritesWithin30SecondsAndSooner(string scenario)
+    {
+        var lab = await LabGuard.RequireHealthyLabAsync();
+        var alone = await AgentLab.DrillAsync(lab, new FaultDrillOptions { Scenario = scenario, Cap = AgentLab.PatroniAloneCap }, agent: null);
+        AgentLab.Report(alone.Describe());
+
+        lab = await LabGuard.RequireHealthyLabAsync();
+        await using var agent = await AgentLab.CreateAsync(lab, ActsAlone);
+        var acted = await AgentLab.DrillAsync(lab, new FaultDrillOptions { Scenario = scenario, Cap = TimeSpan.FromSeconds(90) }, agent.Runtime);
+        AgentLab.Report(acted.Describe());
+        var aloneText = alone.Restored ? $"{alone.OutageSeconds:0.0} s" : $"not restored within {alone.CapSeconds:0} s";
+        var ratio = alone.Restored && acted.OutageSeconds is > 0 ? alone.OutageSeconds!.Value / acted.OutageSeconds.Value : (double?)null;
+        AgentLab.Report(string.Create(CultureInfo.InvariantCulture,
+            $"{scenario}: fault-to-writable Patroni alone {aloneText}, agent {acted.OutageSeconds:0.0} s, ratio {(ratio is { } x ? x.ToString("0.0", CultureInfo.InvariantCulture) : $"> {alone.CapSeconds / Math.Max(0.1, acted.OutageSeconds ?? 1):0.0}")}; agent lost {acted.LostWrites} acknowledged writes, Patroni alone lost {alone.LostWrites}"));
+        if (acted.PostMortem is { } pm)
+        {
+            AgentLab.Report($"post-mortem {pm.Incident}: {pm.Summary}");
+        }
+
+        Assert.True(acted.Restored, acted.Describe() + "; " + string.Join("; ", acted.Notes));
+        Assert.True(acted.OutageSeconds <= 30, acted.Describe());
+        Assert.True(!alone.Restored || acted.OutageSeconds < alone.OutageSeconds, $"the agent ({acted.OutageSeconds:0.0} s) was not sooner than Patroni alone ({alone.OutageSeconds:0.0} s)");
+        var actions = agent.Runtime.Loop.Runs.SelectMany(x => x.Actions).ToList();
+        Assert.Contains(actions, a => a.Action.Kind == "member.fence" && a.Action.Member == acted.LeaderBefore && a.Status == PgRuntimeAgent.Acting.ActionStatus.Succeeded);
+        Assert.NotNull(acted.PostMortem);
+        Assert.Equal(acted.LeaderBefore, acted.PostMortem.OldLeader);
+        Assert.Equal(acted.LeaderAfter, acted.PostMortem.NewLeader);
+        Assert.True(acted.PostMortem.DataLoss.Bytes is { } b && b <= 1_048_576, $"data-loss bound {acted.PostMortem.DataLoss.Bytes} bytes ({acted.PostMortem.DataLoss.Method})");
+        Assert.Equal(0, acted.LostWrites);
+    }
+
+    [Fact]
+    public async Task DiskFull_AtAutonomy2_PendingApprovalWithEvidence_NothingDoneUntilApproved()
+    {
+        var lab = await LabGuard.RequireHealthyLabAsync();
+        await using var agent = await AgentLab.CreateAsync(lab, level: 2);
+        string? approvalId = null;
+        Approval? pending = null;
+        IReadOnlyList<JournalEntry> intentsBefore = [];
+        string? leaderWhileWaiting = null;
+
+        var r = await AgentLab.DrillAsync(lab, new FaultDrillOptions
+        {
+            Scenario = "disk-full",
+            Cap = TimeSpan.FromSeconds(120),
+            AfterInject = async (ctx, ct) =>
+            {
+                var asked = await ctx.WaitForEventAsync(e => e.Name == AgentEventNames.ApprovalRequested, TimeSpan.FromSeconds(60), ct);
+                Assert.NotNull(asked);
+                approvalId = asked.Details["action_id"];
+                AgentLab.Report($"approval requested {(asked.At - ctx.InjectedAt).TotalSeconds:0.0} s after the fault: {asked.Title}");
+
+                // Nothing happens while it waits.
+                await Task.Delay(TimeSpan.FromSeconds(6), ct);
+                pending = await agent.Runtime.Acting.Approvals.GetAsync(approvalId!, ct);
+                intentsBefore = await agent.Journal.QueryAsync(new JournalQuery { Kinds = [JournalKinds.ActionIntent] }, ct);
+                leaderWhileWaiting = (await lab.LeaderAsync(ct)).Name;
+
+                // Approve; the agent runs the approved action and then its skill again (approving any further step).
+                await agent.Runtime.Acting.Approvals.ApproveAsync(approvalId!, "lab-test", "approved by the test", ct);
+                var started = TimeProvider.System.GetTimestamp();
+                while (TimeProvider.System.GetElapsedTime(started) < TimeSpan.FromSeconds(90) && ctx.Workload.LastAckedAt < ctx.InjectedAt)
+                {
+                    foreach (var more in await agent.Runtime.Acting.Approvals.ListAsync(false, ct))
+                    {
+                        await agent.Runtime.Acting.Approvals.ApproveAsync(more.Id, "lab-test", "approved by the test", ct);
+                    }
+
+                    await Task.Delay(500, ct);
+                }
+            },
+        }, agent.Runtime);
+
+        AgentLab.Report(r.Describe());
+        Assert.NotNull(pending);
+        Assert.Equal(ApprovalStatus.Pending, pending.Status);
+        Assert.Equal("member.fence", pending.Action.Kind);
+        Assert.Equal(r.LeaderBefore, pending.Action.Member);
+        Assert.Contains(pending.Reasons, x => x.Code == PolicyCodes.Level);
+        Assert.NotNull(pending.Evidence);
+        Assert.Empty(intentsBefore);
+        Assert.Equal(r.LeaderBefore, leaderWhileWaiting);
+
+        Assert.True(r.Restored, r.Describe() + "; " + string.Join("; ", r.Notes));
+        var fence = await agent.Journal.QueryAsync(new JournalQuery { CorrelationId = approvalId, Kinds = [JournalKinds.ActionOutcome] }, Ct);
+        Assert.Single(fence);
+        Assert.Equal(0, r.LostWrites);
+    }
+}

@@ -1,0 +1,207 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+using PgRuntimeAgent.Acting;
+using PgRuntimeAgent.Acting.Patroni;
+using PgRuntimeAgent.Acting.Planning;
+using PgRuntimeAgent.Agent;
+using PgRuntimeAgent.Cli;
+using PgRuntimeAgent.Detection;
+using PgRuntimeAgent.Incidents;
+using PgRuntimeAgent.Inventory;
+using PgRuntimeAgent.Journal;
+using PgRuntimeAgent.Policy;
+using PgRuntimeAgent.Sensing.Patroni;
+using PgRuntimeAgent.Sensing.Snapshot;
+using PgRuntimeAgent.Skills;
+using PgRuntimeAgent.Tests.Detection;
+
+namespace PgRuntimeAgent.Tests.Agent;
+
+/// <summary>
+/// The world a unit test of the agent loop runs in: recorded lab snapshots fed one per tick on a fake clock, the lab's
+/// inventory, a journal file of the test's own, the shipped skills, and a test actuator for <c>member.fence</c> and
+/// <c>patroni.failover</c> that records what it was asked and changes the world as the real thing would.
+/// </summary>
+internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
+{
+    public const string Cluster = "pg-test";
+
+    private readonly string _dir;
+
+    private AgentKit(string dir, Workspace workspace, FakeTimeProvider time, IJournal journal, PolicySettings policy, AgentRunSettings run)
+    {
+        _dir = dir;
+        Workspace = workspace;
+        Time = time;
+        Journal = journal;
+        Actuator = new WorldActuator(this);
+        var planner = new ActionPlanner(Topology, this, new PatroniControl(workspace.Secrets, time), time, "postgres");
+        Acting = new AgentActing(journal, policy, new ActuatorRegistry([Actuator]), new SnapshotClusterStateProvider(this), planner, time,
+            new PipelineOptions { VerifyInterval = TimeSpan.FromMilliseconds(10) });
+        Incidents = new IncidentManager(journal, Detection);
+        Skills = SkillCatalog.Load(Path.Combine(TestPaths.RepoRoot, "skills"));
+        Loop = new AgentLoop(new AgentLoopOptions { Clusters = [Cluster], Interval = TimeSpan.FromSeconds(1), Run = run, Detection = Detection },
+            SenseAsync, Incidents, Acting, Skills, new SkillRunner(), time, NullLogger.Instance, [new DelegateObserver(e =>
+            {
+                lock (Events)
+                {
+                    Events.Add(e);
+                }
+            })]);
+    }
+
+    public static DetectionSettings Detection { get; } = DetectionSettings.Default with { Silenced = [FindingCodes.InventoryDrift] };
+
+    public Workspace Workspace { get; }
+
+    public Topology Topology => Workspace.Topology;
+
+    public FakeTimeProvider Time { get; }
+
+    public IJournal Journal { get; }
+
+    public WorldActuator Actuator { get; }
+
+    public AgentActing Acting { get; }
+
+    public IncidentManager Incidents { get; }
+
+    public SkillCatalog Skills { get; }
+
+    public AgentLoop Loop { get; }
+
+    public List<AgentEvent> Events { get; } = [];
+
+    /// <summary>What sensing sees now (its taken-at is replaced by the clock's time).</summary>
+    public ClusterSnapshot? World { get; set; }
+
+    /// <summary>Sensing throws this many more times before it sees again.</summary>
+    public int FailNext { get; set; }
+
+    public int SenseCalls { get; private set; }
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>A kit whose policy puts patroni.failover and member.fence at <paramref name="level"/>.</summary>
+    public static async Task<AgentKit> CreateAsync(int level = 4, AgentRunSettings? run = null)
+    {
+        var dir = Directory.CreateTempSubdirectory("pgra-agent-").FullName;
+        var workspace = Workspace.Load(Path.Combine(TestPaths.RepoRoot, "inventory", "lab.yml"), null, new Dictionary<string, string?>(), dir, null);
+        var time = new FakeTimeProvider(DetectionKit.Load("healthy").TakenAt.AddMinutes(-5));
+        var journal = await SqliteJournal.OpenAsync(Path.Combine(dir, "journal.db"), workspace.Secrets, time, Ct);
+        var policy = new PolicySettings { Classes = new Dictionary<string, int> { ["patroni.failover"] = level, ["member.fence"] = level } };
+        return new AgentKit(dir, workspace, time, journal, policy, run ?? new AgentRunSettings());
+    }
+
+    public Task<ClusterSnapshot> SenseAsync(string cluster, CancellationToken cancellationToken)
+    {
+        SenseCalls++;
+        if (FailNext > 0)
+        {
+            FailNext--;
+            throw new IOException("sensing is down (test)");
+        }
+
+        var world = World ?? throw new InvalidOperationException("no world yet");
+        return Task.FromResult(world with { TakenAt = Time.GetUtcNow() });
+    }
+
+    /// <summary>One tick of the loop on <paramref name="snapshot"/>: the clock moves to its time (or one second on), the world becomes it.</summary>
+    public async Task FeedAsync(ClusterSnapshot snapshot)
+    {
+        var now = Time.GetUtcNow();
+        Time.SetUtcNow(snapshot.TakenAt > now ? snapshot.TakenAt : now.AddSeconds(1));
+        World = snapshot;
+        await Loop.TickAsync(Loop.StateOf(Cluster), Ct);
+    }
+
+    /// <summary>One tick on the current world a second later.</summary>
+    public Task TickAsync() => FeedAsync(World!);
+
+    /// <summary>Lets a skill run in progress finish, moving the clock a second at a time for its waits.</summary>
+    public async Task SettleAsync()
+    {
+        for (var i = 0; i < 300 && Loop.StateOf(Cluster).Run is { IsCompleted: false }; i++)
+        {
+            Time.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(10, Ct);
+        }
+
+        await Loop.WhenIdleAsync(Cluster);
+    }
+
+    public IReadOnlyList<AgentEvent> EventsNamed(string name)
+    {
+        lock (Events)
+        {
+            return Events.Where(e => e.Name == name).ToList();
+        }
+    }
+
+    public Task<IReadOnlyList<JournalEntry>> EntriesAsync(params string[] kinds) => Journal.QueryAsync(new JournalQuery { Kinds = kinds }, Ct);
+
+    /// <summary>The world after <paramref name="member"/> was fenced: its Patroni and PostgreSQL answer nothing.</summary>
+    public static ClusterSnapshot Fenced(ClusterSnapshot s, string member) => s with
+    {
+        Members = s.Members.Select(m => m.Name == member ? m with { Reachable = false, PostgresRunning = false, PostgresReachable = false, InRecovery = null } : m).ToList(),
+        Postgres = s.Postgres.Select(p => p.Member == member ? p with { Reachable = false, Error = "connection refused" } : p).ToList(),
+    };
+
+    /// <summary>The world after <paramref name="candidate"/> was promoted on a new timeline and <paramref name="old"/> is gone.</summary>
+    public static ClusterSnapshot FailedOver(ClusterSnapshot s, string candidate, string old)
+    {
+        var timeline = (s.Timeline ?? 1) + 1;
+        var fenced = Fenced(s, old);
+        return fenced with
+        {
+            Leader = candidate,
+            Timeline = timeline,
+            Members = fenced.Members.Select(m => m.Name == candidate
+                ? m with { InRecovery = false, PostgresReachable = true, PostgresRunning = true, Reachable = true, PatroniRole = PatroniRole.Leader, PatroniState = "running", Timeline = timeline, LagBytes = null }
+                : m with { Timeline = m.Name == old ? m.Timeline : timeline }).ToList(),
+            Patroni = fenced.Patroni! with { Leader = candidate, Timeline = timeline },
+            Drift = [],
+        };
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Journal.DisposeAsync();
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    /// <summary>member.fence and patroni.failover against the kit's world; every call recorded.</summary>
+    internal sealed class WorldActuator(AgentKit kit) : IActuator
+    {
+        public List<string> Executed { get; } = [];
+
+        public ReconcileStatus ReconcileAs { get; set; } = ReconcileStatus.NotHappened;
+
+        public IReadOnlyCollection<string> Kinds { get; } = ["member.fence", "patroni.failover"];
+
+        public Task<PrecheckResult> PrecheckAsync(PlannedAction action, CancellationToken cancellationToken) =>
+            Task.FromResult(PrecheckResult.Pass("world", "the test world allows it"));
+
+        public Task<ExecuteResult> ExecuteAsync(PlannedAction action, CancellationToken cancellationToken)
+        {
+            Executed.Add($"{action.Kind} {action.Member}");
+            var world = kit.World!;
+            kit.World = action.Kind == "member.fence"
+                ? Fenced(world, action.Member!)
+                : FailedOver(world, action.Parameter(ActionParameters.Candidate)!, world.Leader!);
+            return Task.FromResult(ExecuteResult.Ok("done in the test world"));
+        }
+
+        public Task<VerifyResult> VerifyAsync(PlannedAction action, ExecuteResult execution, CancellationToken cancellationToken) =>
+            Task.FromResult(VerifyResult.Verified("seen in the test world"));
+
+        public Task<ReconcileResult> ReconcileAsync(PlannedAction action, CancellationToken cancellationToken) =>
+            Task.FromResult(new ReconcileResult(ReconcileAs, $"reconciled as {ReconcileAs} (test)"));
+    }
+}
