@@ -99,6 +99,31 @@ public sealed class DetectorTests
     }
 
     [Fact]
+    public void PrimaryFrozen_RealLabFreeze_FiresOnTheThirdSnapshot()
+    {
+        // SIGSTOP of pg-test-3's Patroni and postmaster at 21:55:33.17 (pgra lab inject primary-freeze).
+        var two = Run(Load("freeze-00"), Load("freeze-01"), Load("freeze-02"));
+        var three = Run(Load("freeze-00"), Load("freeze-01"), Load("freeze-02"), Load("freeze-03"));
+
+        Assert.Null(two.Find(FindingCodes.PrimaryFrozen));
+        var f = three.Find(FindingCodes.PrimaryFrozen);
+        Assert.NotNull(f);
+        Assert.Equal("pg-test-3", f.Member);
+        Assert.Equal(Load("freeze-01").TakenAt, f.FirstSeen);
+        Assert.Contains("Patroni API and PostgreSQL both time out", f.Summary, StringComparison.Ordinal);
+        Assert.Contains(f.Evidence, e => e.Observation.Contains("0 of 16 probes done", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void PrimaryFrozen_KeyExpiredAndNewLeader_NoLeaderMissingForOneSnapshot()
+    {
+        var findings = Run(Load("freeze-00"), Load("freeze-01"), Load("freeze-02"), Load("freeze-03"), Load("freeze-04"), Load("freeze-05"));
+
+        Assert.Null(findings.Find(FindingCodes.LeaderMissing));
+        Assert.Equal("pg-test-1", Load("freeze-05").Leader);
+    }
+
+    [Fact]
     public void PrimaryFrozen_OneSlowProbe_DoesNotFire()
     {
         var findings = Run(Healthy(), Frozen(Healthy(3), rest: true), Healthy(6), Healthy(9));
