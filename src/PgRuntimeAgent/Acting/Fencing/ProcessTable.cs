@@ -11,7 +11,7 @@ namespace PgRuntimeAgent.Acting.Fencing;
 /// </summary>
 internal sealed class ProcessTable(string procRoot = "/proc")
 {
-    /// <summary>Pids holding a socket that listens on <paramref name="ip"/>:<paramref name="port"/> (or on the wildcard address at that port).</summary>
+    /// <summary>Pids holding a socket that listens on <paramref name="ip"/>:<paramref name="port"/> (or on the wildcard address at that port, for a non-loopback address).</summary>
     public IReadOnlyList<int> ListeningPids(IPAddress ip, int port)
     {
         ArgumentNullException.ThrowIfNull(ip);
@@ -26,7 +26,9 @@ internal sealed class ProcessTable(string procRoot = "/proc")
 
             foreach (var socket in ParseListeners(File.ReadAllLines(path)))
             {
-                if (socket.Port == port && (socket.Address.Equals(ip) || IsWildcard(socket.Address) || MapsTo(socket.Address, ip)))
+                // A wildcard listener is the member's only when the member is not a loopback address: on a loopback lab
+                // several members share a port, each bound to its own 127.x address.
+                if (socket.Port == port && (socket.Address.Equals(ip) || MapsTo(socket.Address, ip) || (IsWildcard(socket.Address) && !IPAddress.IsLoopback(ip))))
                 {
                     inodes.Add(socket.Inode);
                 }
