@@ -565,7 +565,8 @@ internal sealed partial class AgentLoop
                     continue;
                 }
 
-                if (st.RetryAt.TryGetValue(skill.Name, out var retry) && now < retry)
+                // A run that only looked may look again when a new finding is raised, or after the retry time.
+                if (st.RetryAt.TryGetValue(skill.Name, out var retry) && now < retry && !update.Triggers.Contains(finding))
                 {
                     continue;
                 }
@@ -804,10 +805,15 @@ internal sealed partial class AgentLoop
 
         public long RerunAfterSnapshot { get; set; }
 
-        /// <summary>A finished run: one that only looked (stopped, error) may run again after the retry time; one that acted or decided waits for the skill's cooldown.</summary>
+        /// <summary>
+        /// A finished run: one that sent an action to the pipeline (executed, failed, refused, recommended) waits for the
+        /// skill's cooldown; one that only looked (it stopped, hit an error, or found nothing to do) may run again after
+        /// the retry time, or at once for a newly raised finding.
+        /// </summary>
         public void Record(Skill skill, SkillRun run, AgentRunSettings settings)
         {
-            if (run.Status is SkillRunStatus.Stopped or SkillRunStatus.Error)
+            var acted = run.Steps.Any(x => x.Kind == SkillStepKind.Action && x.Status is not (SkillStepStatus.Skipped or SkillStepStatus.Planned));
+            if (!acted)
             {
                 RetryAt[skill.Name] = run.FinishedAt.AddSeconds(settings.RetrySeconds);
             }

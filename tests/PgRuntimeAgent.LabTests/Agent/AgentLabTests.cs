@@ -46,10 +46,10 @@ public sealed class AgentLabTests
         Assert.InRange(pm.Outage.Seconds!.Value - r.OutageSeconds!.Value, -2.0, 2.0);
 
         // The agent's part: primary-failure ran for the crash, took no action (Patroni failed over) and verified the new leader.
-        var run = Assert.Single(agent.Runtime.Loop.Runs, x => x.Skill.Name == "primary-failure");
-        Assert.Equal(SkillRunStatus.Completed, run.Run.Status);
-        Assert.Contains(run.Run.Steps, s => s.StepId == "verify_new_leader" && s.Status == SkillStepStatus.Passed);
-        Assert.DoesNotContain(run.Run.Steps, s => s.Kind == SkillStepKind.Action && s.Status != SkillStepStatus.Skipped);
+        var runs = agent.Runtime.Loop.Runs.Where(x => x.Skill.Name == "primary-failure").ToList();
+        Assert.Contains(runs, x => x.Run.Status == SkillRunStatus.Completed
+            && x.Run.Steps.Any(s => s.StepId == "verify_new_leader" && s.Status == SkillStepStatus.Passed));
+        Assert.Empty(runs.SelectMany(x => x.Actions));
         Assert.True(pm.DataLoss.Bytes is null || pm.DataLoss.Bytes <= 1_048_576, $"data-loss bound {pm.DataLoss.Bytes} bytes is past the lag limit");
         Assert.True((await agent.Journal.VerifyAsync(Ct)).Ok);
     }
