@@ -106,12 +106,19 @@ internal sealed class LabCluster : IDisposable
     public async Task<(bool Ok, LabClusterHealth Last)> WaitHealthyAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         var started = Time.GetTimestamp();
+        long? lastNudge = null;
         while (true)
         {
             var health = await HealthAsync(cancellationToken).ConfigureAwait(false);
             if (health.Healthy(Manifest.Members.Count))
             {
                 return (true, health);
+            }
+
+            if (health.Members.Any(m => m.State == "starting") && (lastNudge is null || Time.GetElapsedTime(lastNudge.Value) > TimeSpan.FromSeconds(5)))
+            {
+                lastNudge = Time.GetTimestamp();
+                await NudgeWalAsync(health, cancellationToken).ConfigureAwait(false);
             }
 
             if (Time.GetElapsedTime(started) > timeout)
@@ -141,6 +148,28 @@ internal sealed class LabCluster : IDisposable
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
         {
             return (0, ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// A replica rewound or rebuilt while the leader is idle can wait for WAL beyond its consistency point that an
+    /// idle leader never writes ("starting" for ever): a small write and a WAL switch on the leader let it finish.
+    /// </summary>
+    public async Task NudgeWalAsync(LabClusterHealth health, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(health);
+        if (health.Leader is null || Manifest.FindMember(health.Leader) is not { } leader)
+        {
+            return;
+        }
+
+        try
+        {
+            await ScalarAsync(leader, "SELECT pg_switch_wal() FROM (SELECT txid_current()) AS write_one_xid", cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            // the leader is busy or read-only right now: the next poll tries again
         }
     }
 

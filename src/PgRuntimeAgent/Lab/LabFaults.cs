@@ -195,9 +195,14 @@ internal sealed class LabFaults : IDisposable
         }
 
         var pidFile = _manifest.PidFile(service);
-        if (LabProcesses.ReadPidFile(pidFile) is { } old && LabProcesses.State(old) is 'Z' or 'X')
+        if (LabProcesses.ReadPidFile(pidFile) is { } old)
         {
-            File.Delete(pidFile); // killed, not reaped yet: not running
+            // A Patroni killed a moment ago may still be exiting; once it is a zombie (not reaped yet) it is not running.
+            await LabProcesses.WaitGoneAsync([old], TimeSpan.FromSeconds(10), _time, ct).ConfigureAwait(false);
+            if (LabProcesses.State(old) is 'Z' or 'X')
+            {
+                File.Delete(pidFile);
+            }
         }
 
         var result = await LabShell.RunAsync(service.Start!, [service.Name], TimeSpan.FromSeconds(30), ct).ConfigureAwait(false);

@@ -112,6 +112,10 @@ internal sealed partial class LabUp(TimeProvider time)
             {
                 var h = await cluster.HealthAsync(cancellationToken).ConfigureAwait(false);
                 await ReinitializeStuckAsync(cluster, h, failedSince, reinitialized, cancellationToken).ConfigureAwait(false);
+                if (h.Members.Any(m => m.State == "starting"))
+                {
+                    await cluster.NudgeWalAsync(h, cancellationToken).ConfigureAwait(false);
+                }
                 var note = reinitialized.Count == 0 ? "" : $" (re-initialized from the leader: {string.Join(", ", reinitialized)})";
                 return (h.Healthy(manifest.Members.Count), (h.Healthy(manifest.Members.Count)
                     ? $"{h.StreamingReplicas.Count} streaming: {string.Join(", ", h.StreamingReplicas)}" : h.Describe()) + note);

@@ -111,10 +111,12 @@ if args.mode == "missing-index":
                          created_at timestamptz NOT NULL,
                          amount numeric(10, 2) NOT NULL,
                          status smallint NOT NULL)""")
-        cur.execute("""INSERT INTO orders (user_id, created_at, amount, status)
-                       SELECT (random() * 100000)::int, now() - random() * interval '365 days',
-                              round((random() * 500)::numeric, 2), (random() * 4)::int
-                       FROM generate_series(1, %s)""", (rows,))
+        batch = 250000  # separate transactions, so checkpoints recycle WAL during the load
+        for start in range(0, rows, batch):
+            cur.execute("""INSERT INTO orders (user_id, created_at, amount, status)
+                           SELECT (random() * 100000)::int, now() - random() * interval '365 days',
+                                  round((random() * 500)::numeric, 2), (random() * 4)::int
+                           FROM generate_series(1, %s)""", (min(batch, rows - start),))
         cur.execute("ANALYZE orders")
     workers = 2
 
