@@ -84,6 +84,22 @@ internal sealed partial class ActingLab : IAsyncDisposable
         return members.First(m => m.Role is "leader" or "master" or "primary").Timeline ?? -1;
     }
 
+    /// <summary>Waits (up to 15 s) until Patroni's /cluster shows the leader on a timeline above <paramref name="timeline"/>; members publish it at their next loop.</summary>
+    public async Task<bool> WaitTimelineAboveAsync(int timeline)
+    {
+        for (var i = 0; i < 30; i++)
+        {
+            if (await TimelineAsync() > timeline)
+            {
+                return true;
+            }
+
+            await Task.Delay(500, Ct);
+        }
+
+        return false;
+    }
+
     /// <summary>Number of timeline switches in Patroni's /history.</summary>
     public async Task<int> HistoryCountAsync()
     {

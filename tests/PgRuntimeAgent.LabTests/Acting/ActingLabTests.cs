@@ -46,7 +46,7 @@ public sealed class ActingLabTests
         Assert.Equal(before, Str(json, "action", "parameters", "leader"));
         Assert.NotEqual(before, candidate);
         Assert.Equal(candidate, await lab.LeaderAsync());
-        Assert.True(await lab.TimelineAsync() > timeline);
+        Assert.True(await lab.WaitTimelineAboveAsync(timeline), "Patroni's /cluster never showed a newer timeline");
         ActingLab.Report($"switchover {before} -> {candidate} through pgra: {json.GetProperty("elapsedSeconds").GetDouble():0.00} s, verified {Str(json, "verification", "evidence", "seconds_since_execute")} s after the request");
 
         var entries = await lab.JournalAsync(id);
@@ -81,18 +81,24 @@ public sealed class ActingLabTests
         var original = await lab.ConfigAsync(lab.Lab.Members[0]);
         var parameters = original["postgresql"]?["parameters"]?.AsObject();
         Assert.NotNull(parameters);
-        Assert.False(parameters.ContainsKey("log_min_duration_statement"), "the test adds a parameter the lab does not set");
+        Assert.False(parameters.ContainsKey("work_mem"), "the test adds a parameter the cluster configuration does not set");
         var deadlockBefore = new Dictionary<string, object?>();
-        var logMinBefore = new Dictionary<string, object?>();
+        var workMemBefore = new Dictionary<string, object?>();
         foreach (var m in lab.Lab.Members)
         {
             deadlockBefore[m.Name] = await lab.SqlAsync(m, "select current_setting('deadlock_timeout')");
-            logMinBefore[m.Name] = await lab.SqlAsync(m, "select current_setting('log_min_duration_statement')");
+            workMemBefore[m.Name] = await lab.SqlAsync(m, "select current_setting('work_mem')");
         }
 
         try
         {
-            var run = await lab.PgraAsync("config", "set", lab.Lab.Cluster, "log_min_duration_statement=250ms", "deadlock_timeout=2s", "--json");
+            // A parameter the member's own patroni.yml sets cannot be changed through the cluster configuration.
+            var local = await lab.PgraAsync("config", "set", lab.Lab.Cluster, "log_min_duration_statement=250ms", "--dry-run");
+            Assert.Equal(1, local.ExitCode);
+            Assert.Contains("FAIL parameter log_min_duration_statement", local.Out, StringComparison.Ordinal);
+            Assert.Contains("own Patroni configuration", local.Out, StringComparison.Ordinal);
+
+            var run = await lab.PgraAsync("config", "set", lab.Lab.Cluster, "work_mem=6MB", "deadlock_timeout=2s", "--json");
 
             Assert.True(run.ExitCode == 0, run.ToString());
             var json = run.Json();
@@ -100,9 +106,9 @@ public sealed class ActingLabTests
             Assert.Contains("applied on all 3 members", Str(json, "verification", "message"), StringComparison.Ordinal);
             foreach (var m in lab.Lab.Members)
             {
-                Assert.Equal("250ms", await lab.SqlAsync(m, "select current_setting('log_min_duration_statement')"));
+                Assert.Equal("6MB", await lab.SqlAsync(m, "select current_setting('work_mem')"));
                 Assert.Equal("2s", await lab.SqlAsync(m, "select current_setting('deadlock_timeout')"));
-                Assert.Equal("250ms", (await lab.ConfigAsync(m))["postgresql"]!["parameters"]!["log_min_duration_statement"]!.GetValue<string>());
+                Assert.Equal("6MB", (await lab.ConfigAsync(m))["postgresql"]!["parameters"]!["work_mem"]!.GetValue<string>());
             }
 
             var undo = await lab.PgraAsync("undo", Str(json, "action", "id"), "--json");
@@ -114,7 +120,7 @@ public sealed class ActingLabTests
                 var after = await lab.ConfigAsync(m);
                 Assert.True(JsonNode.DeepEquals(original, after), $"{m.Name}: {original.ToJsonString()} != {after.ToJsonString()}");
                 Assert.Equal(deadlockBefore[m.Name], await lab.SqlAsync(m, "select current_setting('deadlock_timeout')"));
-                Assert.Equal(logMinBefore[m.Name], await lab.SqlAsync(m, "select current_setting('log_min_duration_statement')"));
+                Assert.Equal(workMemBefore[m.Name], await lab.SqlAsync(m, "select current_setting('work_mem')"));
             }
 
             await lab.AssertNoSecretsInJournalAsync();
@@ -130,7 +136,7 @@ public sealed class ActingLabTests
                     {
                         ["parameters"] = new JsonObject
                         {
-                            ["log_min_duration_statement"] = null,
+                            ["work_mem"] = null,
                             ["deadlock_timeout"] = parameters["deadlock_timeout"]?.DeepClone(),
                         },
                     },
@@ -289,38 +295,38 @@ public sealed class ActingLabTests
         const string quoted = "\"pgra act \"\"items\"\"\"";
         try
         {
-            await lab.SqlAsync(leader, $"drop table if exists {quoted}; create table {quoted} (id int, \"Customer Id\" int); insert into {quoted} select g, g % 10 from generate_series(1, 20000) g");
+            await lab.SqlAsync(leader, $"drop table if exists {quoted}; create table {quoted} (id int, \"Customer Id\" int); insert into {quoted} select g, g % 10 from generate_series(1, 20000) g", "postgres");
 
-            var run = await lab.PgraAsync("act", "sql.create_index", lab.Lab.Cluster, "--param", "database=test", "--param", $"table={table}",
+            var run = await lab.PgraAsync("act", "sql.create_index", lab.Lab.Cluster, "--param", $"table={table}",
                 "--param", "columns=Customer Id,id", "--param", "index=pgra_items_customer", "--json");
 
             Assert.True(run.ExitCode == 0, run.ToString());
             var json = run.Json();
             Assert.Equal("succeeded", Str(json, "status"));
             Assert.Contains("is valid and ready", Str(json, "verification", "message"), StringComparison.Ordinal);
-            Assert.Equal(true, await lab.SqlAsync(leader, "select indisvalid from pg_index where indexrelid = 'public.pgra_items_customer'::regclass"));
+            Assert.Equal(true, await lab.SqlAsync(leader, "select indisvalid from pg_index where indexrelid = 'public.pgra_items_customer'::regclass", "postgres"));
 
             // A unique build over duplicates fails and leaves an INVALID index: pgra drops it.
-            var failed = await lab.PgraAsync("act", "sql.create_index", lab.Lab.Cluster, "--param", "database=test", "--param", $"table={table}",
+            var failed = await lab.PgraAsync("act", "sql.create_index", lab.Lab.Cluster, "--param", $"table={table}",
                 "--param", "columns=Customer Id", "--param", "index=pgra_items_unique", "--param", "unique=true", "--json");
 
             Assert.Equal(1, failed.ExitCode);
             Assert.Equal("execute-failed", Str(failed.Json(), "status"));
             Assert.Contains("23505", Str(failed.Json(), "message"), StringComparison.Ordinal);
             Assert.Contains("was dropped", Str(failed.Json(), "message"), StringComparison.Ordinal);
-            Assert.Null(await lab.SqlAsync(leader, "select to_regclass('public.pgra_items_unique')::text"));
+            Assert.Null(await lab.SqlAsync(leader, "select to_regclass('public.pgra_items_unique')::text", "postgres"));
 
             var undo = await lab.PgraAsync("undo", Str(json, "action", "id"), "--json");
 
             Assert.True(undo.ExitCode == 0, undo.ToString());
             Assert.Equal("sql.drop_index", Str(undo.Json(), "action", "kind"));
             Assert.Equal("succeeded", Str(undo.Json(), "status"));
-            Assert.Null(await lab.SqlAsync(leader, "select to_regclass('public.pgra_items_customer')::text"));
+            Assert.Null(await lab.SqlAsync(leader, "select to_regclass('public.pgra_items_customer')::text", "postgres"));
             await lab.AssertNoSecretsInJournalAsync();
         }
         finally
         {
-            await lab.SqlAsync(leader, $"drop table if exists {quoted}");
+            await lab.SqlAsync(leader, $"drop table if exists {quoted}", "postgres");
         }
     }
 

@@ -80,7 +80,7 @@ internal sealed partial class PatroniConfigActuator : IActuator
         var parameters = ConfigPatch.Parameters(patch);
         if (parameters.Count > 0)
         {
-            checks.AddRange(await CheckParametersAsync(cluster, s, parameters, cancellationToken).ConfigureAwait(false));
+            checks.AddRange(await CheckParametersAsync(cluster, s, parameters, current, cancellationToken).ConfigureAwait(false));
         }
 
         return new PrecheckResult(checks);
@@ -307,7 +307,7 @@ internal sealed partial class PatroniConfigActuator : IActuator
             .OrderByDescending(m => string.Equals(m.Name, s.Leader, StringComparison.Ordinal));
 
     private async Task<IEnumerable<CheckResult>> CheckParametersAsync(PgCluster cluster, ClusterSnapshot s, IReadOnlyDictionary<string, JsonNode?> parameters,
-        CancellationToken cancellationToken)
+        JsonObject current, CancellationToken cancellationToken)
     {
         var member = cluster.Members.FirstOrDefault(m => string.Equals(m.Name, s.Leader, StringComparison.Ordinal))
             ?? cluster.Members.FirstOrDefault(m => s.FindMember(m.Name)?.PostgresReachable == true);
@@ -322,9 +322,21 @@ internal sealed partial class PatroniConfigActuator : IActuator
             return [new CheckResult("parameters", true, $"parameter names not checked: {error}")];
         }
 
+        var inFile = await ReadPatroniFileAsync(cluster, member, parameters.Keys, cancellationToken).ConfigureAwait(false);
+        var dcs = current["postgresql"]?["parameters"] as JsonObject;
         var checks = new List<CheckResult>();
         foreach (var name in parameters.Keys)
         {
+            // Patroni writes postgresql.conf from the cluster configuration merged with the member's own patroni.yml
+            // (postgresql.parameters), and the member's own value wins: a value there that the cluster configuration
+            // does not explain is a local override, and a change through PATCH /config would not take effect.
+            if (inFile.TryGetValue(name, out var fileValue) && !string.Equals(ConfigPatch.ParameterText(dcs?[name]), fileValue, StringComparison.Ordinal))
+            {
+                checks.Add(new CheckResult($"parameter {name}", false,
+                    $"{member.Name}'s postgresql.conf sets {name} = {fileValue}, which the cluster configuration does not: it comes from the member's own Patroni configuration (postgresql.parameters in patroni.yml), which overrides PATCH /config; change it there"));
+                continue;
+            }
+
             if (!live.TryGetValue(name, out var setting))
             {
                 checks.Add(new CheckResult($"parameter {name}", false, $"{member.Name} knows no parameter '{name}' (pg_settings): PostgreSQL would reject the configuration"));
@@ -342,6 +354,27 @@ internal sealed partial class PatroniConfigActuator : IActuator
         }
 
         return checks;
+    }
+
+    /// <summary>
+    /// The values <paramref name="names"/> have in the postgresql.conf Patroni writes on <paramref name="member"/>
+    /// (config_file; pg_file_settings reads it as it is now). Empty when it cannot be read.
+    /// </summary>
+    private async Task<IReadOnlyDictionary<string, string>> ReadPatroniFileAsync(PgCluster cluster, PgMember member, IEnumerable<string> names,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await _sql.OpenAsync(cluster, member, null, cancellationToken).ConfigureAwait(false);
+            var rows = await SqlConnector.RowsAsync(connection,
+                "select distinct on (name) name, setting from pg_file_settings where sourcefile = current_setting('config_file') and name = any($1::text[]) order by name, seqno desc",
+                [names.ToArray()], TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+            return rows.Where(r => r["setting"] is string).ToDictionary(r => (string)r["name"]!, r => (string)r["setting"]!, StringComparer.Ordinal);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or IOException or System.Net.Sockets.SocketException)
+        {
+            return new Dictionary<string, string>(StringComparer.Ordinal);
+        }
     }
 
     /// <summary>pg_settings.setting of <paramref name="names"/> on every member whose PostgreSQL answers (member → name → setting).</summary>
