@@ -26,6 +26,9 @@ internal sealed record AgentLoopOptions
 
     /// <summary>What detection needs from the inventory per cluster (the backup schedule).</summary>
     public Func<string, DetectionContext> Context { get; init; } = _ => DetectionContext.Empty;
+
+    /// <summary>Where post-mortems of resolved incidents are written; null: not written (they stay in the journal).</summary>
+    public string? PostmortemDirectory { get; init; }
 }
 
 /// <summary>
@@ -308,7 +311,8 @@ internal sealed partial class AgentLoop
         }
 
         await JournalSnapshotAsync(st, snapshot, update, stop).ConfigureAwait(false);
-        EmitIncidentChanges(update, snapshot);
+        var written = update.Resolved ? await WritePostMortemAsync(update.Incident!, stop).ConfigureAwait(false) : null;
+        EmitIncidentChanges(update, snapshot, written);
         await FollowApprovalAsync(st, stop).ConfigureAwait(false);
         StartSkillIfDue(st, detection, update);
     }
@@ -364,7 +368,34 @@ internal sealed partial class AgentLoop
         return b.ToString();
     }
 
-    private void EmitIncidentChanges(IncidentUpdate update, ClusterSnapshot snapshot)
+    /// <summary>Renders the resolved incident's post-mortem from the journal into the post-mortem directory; null when not written.</summary>
+    private async Task<string?> WritePostMortemAsync(Incident incident, CancellationToken stop)
+    {
+        if (_options.PostmortemDirectory is not { } dir)
+        {
+            return null;
+        }
+
+        try
+        {
+            var report = await PostMortemWriter.BuildAsync(_acting.Journal, incident.Id, stop).ConfigureAwait(false);
+            if (report is null)
+            {
+                return null;
+            }
+
+            var (markdown, _) = await PostMortemWriter.WriteAsync(report, dir, stop).ConfigureAwait(false);
+            Log.PostMortemWritten(_logger, incident.Id, markdown);
+            return markdown;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JournalException or JsonException)
+        {
+            Log.PostMortemFailed(_logger, incident.Id, dir, ex.Message);
+            return null;
+        }
+    }
+
+    private void EmitIncidentChanges(IncidentUpdate update, ClusterSnapshot snapshot, string? postMortemFile)
     {
         if (update.Incident is not { } incident)
         {
@@ -398,6 +429,11 @@ internal sealed partial class AgentLoop
                 details["resolved_at"] = resolved.ToString("O", CultureInfo.InvariantCulture);
             }
 
+            if (name == AgentEventNames.IncidentResolved && postMortemFile is not null)
+            {
+                details["postmortem_file"] = postMortemFile;
+            }
+
             Emit(new AgentEvent
             {
                 Name = name,
@@ -411,7 +447,9 @@ internal sealed partial class AgentLoop
                     AgentEventNames.IncidentMitigating => $"incident {incident.Id}: mitigating",
                     _ => $"incident {incident.Id} resolved{(snapshot.Leader is null ? "" : $": {snapshot.Leader} accepts writes")}",
                 },
-                Message = name == AgentEventNames.IncidentResolved ? $"post-mortem: pgra postmortem {incident.Id}" : string.Join(", ", incident.Codes),
+                Message = name == AgentEventNames.IncidentResolved
+                    ? $"post-mortem: {postMortemFile ?? $"pgra postmortem {incident.Id}"}"
+                    : string.Join(", ", incident.Codes),
                 Details = details,
             });
         }
@@ -527,6 +565,13 @@ internal sealed partial class AgentLoop
     /// <summary>Starts the first skill a finding of the cluster's incident triggers that is not cooling down, if none runs.</summary>
     private void StartSkillIfDue(ClusterState st, DetectionResult detection, IncidentUpdate update)
     {
+        foreach (var f in update.Triggers)
+        {
+            st.Fresh.Add(f.Key);
+        }
+
+        st.Fresh.IntersectWith(detection.Active.Select(f => f.Key));
+
         if (st.Run is not null || _runStop.IsCancellationRequested)
         {
             return;
@@ -566,7 +611,7 @@ internal sealed partial class AgentLoop
                 }
 
                 // A run that only looked may look again when a new finding is raised, or after the retry time.
-                if (st.RetryAt.TryGetValue(skill.Name, out var retry) && now < retry && !update.Triggers.Contains(finding))
+                if (st.RetryAt.TryGetValue(skill.Name, out var retry) && now < retry && !st.Fresh.Contains(finding.Key))
                 {
                     continue;
                 }
@@ -576,7 +621,7 @@ internal sealed partial class AgentLoop
                     continue;
                 }
 
-                Start(st, skill, finding, detection.Snapshot, update.Triggers.Contains(finding) ? "raised" : "still active");
+                Start(st, skill, finding, detection.Snapshot, st.Fresh.Contains(finding.Key) ? "raised" : "still active");
                 return;
             }
         }
@@ -597,6 +642,7 @@ internal sealed partial class AgentLoop
         });
         Log.SkillStarting(_logger, skill.Name, st.Cluster, trigger.Code, why);
         st.RunSkill = skill.Name;
+        st.Fresh.Clear();
         st.Run = RunSkillAsync(st, skill, trigger, snapshot, incident);
     }
 
@@ -798,6 +844,9 @@ internal sealed partial class AgentLoop
         public Dictionary<string, DateTimeOffset> CooldownFrom { get; } = new(StringComparer.Ordinal);
 
         public Dictionary<string, DateTimeOffset> RetryAt { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Findings raised since the last run started (also while it ran): each may start a run that only looked before.</summary>
+        public HashSet<string> Fresh { get; } = new(StringComparer.Ordinal);
 
         public Awaiting? Awaiting { get; set; }
 

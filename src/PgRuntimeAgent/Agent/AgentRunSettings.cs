@@ -22,7 +22,7 @@ public sealed record AgentRunSettings
 
     /// <summary>A skill run that took no action and stopped (or hit an error) may run again after this many seconds
     /// (<c>agent.retry_seconds</c>); runs that acted wait for the skill's own cooldown.</summary>
-    public double RetrySeconds { get; init; } = 30;
+    public double RetrySeconds { get; init; } = 10;
 
     /// <summary>Upper bound on one skill run (<c>agent.skill_timeout_seconds</c>); a run past it is cancelled.</summary>
     public double SkillTimeoutSeconds { get; init; } = 600;
@@ -36,4 +36,9 @@ public sealed record AgentRunSettings
     public int OutageAfter { get; init; } = 3;
 
     public double MaxBackoffSeconds { get; init; } = 30;
+
+    /// <summary>Where the post-mortem of a resolved incident is written as <c>&lt;id&gt;.md</c> and <c>&lt;id&gt;.json</c>
+    /// (<c>agent.postmortem_dir</c>, relative to the settings file); null: <c>postmortems/</c> beside a SQLite journal,
+    /// else <c>/var/lib/pgra/postmortems</c>.</summary>
+    public string? PostmortemDir { get; init; }
 }

@@ -41,6 +41,9 @@ internal sealed record AgentRuntimeOptions
 
     /// <summary>Sensing seams (tests); null: the real endpoints.</summary>
     public SensingOverrides? SensingOverrides { get; init; }
+
+    /// <summary>Where post-mortems go; null: <c>agent.postmortem_dir</c> or its default.</summary>
+    public string? PostmortemDirectory { get; init; }
 }
 
 /// <summary>
@@ -127,6 +130,7 @@ internal sealed class AgentRuntime : IAsyncDisposable
                 Run = settings.Agent,
                 Detection = settings.Detection,
                 Context = c => new DetectionContext { BackupSchedule = schedules.GetValueOrDefault(c) ?? BackupSchedule.None },
+                PostmortemDirectory = options.PostmortemDirectory ?? PostmortemDirectory(settings, baseDirectory),
             },
             snapshots.TakeAsync, incidents, acting, catalog, new SkillRunner(options.Logging.CreateLogger<SkillRunner>()), options.Time, logger,
             [notifier, .. options.Observers]);
@@ -155,6 +159,20 @@ internal sealed class AgentRuntime : IAsyncDisposable
         }
 
         return wanted.Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary><c>agent.postmortem_dir</c> (relative to the settings file), else <c>postmortems/</c> beside a SQLite journal, else /var/lib/pgra/postmortems.</summary>
+    public static string PostmortemDirectory(AgentSettings settings, string baseDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        if (settings.Agent.PostmortemDir is { Length: > 0 } dir)
+        {
+            return Path.GetFullPath(dir, baseDirectory);
+        }
+
+        return settings.Journal.Backend == JournalBackend.Sqlite
+            ? Path.Combine(Path.GetDirectoryName(JournalFactory.ResolvePath(settings.Journal, baseDirectory)) ?? baseDirectory, "postmortems")
+            : "/var/lib/pgra/postmortems";
     }
 
     private static BackupSchedule ScheduleOf(Topology topology, string cluster)

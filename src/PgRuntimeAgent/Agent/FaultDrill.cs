@@ -85,6 +85,13 @@ internal sealed record FaultDrillResult
 
     public IReadOnlyList<string> Notes { get; init; } = [];
 
+    /// <summary>What the agent reported after the fault, one line each with the seconds since the inject began (snapshots left out).</summary>
+    public IReadOnlyList<string> Timeline() => Events
+        .Where(e => e.Name != AgentEventNames.Snapshot && e.At >= InjectStarted.AddSeconds(-2))
+        .Select(e => string.Create(CultureInfo.InvariantCulture, $"+{(e.At - InjectStarted).TotalSeconds,5:0.0} s {e.Name} {e.Title}")
+            + (string.IsNullOrWhiteSpace(e.Message) ? "" : " — " + (e.Message.Length > 300 ? e.Message[..300] + "..." : e.Message)))
+        .ToList();
+
     public string Describe()
     {
         var who = WithAgent ? "agent" : "Patroni alone";
@@ -105,6 +112,17 @@ internal sealed record FaultDrillResult
 /// </summary>
 internal sealed class FaultDrill(LabManifest lab, TimeProvider time)
 {
+    /// <summary>
+    /// Detection thresholds for the loopback lab: every member's node_exporter sees the one host's filesystems, so a
+    /// full WAL mount of one member would make every member look out of disk (free-ratio check off: ENOSPC in the
+    /// member's own log decides), and ENOSPC lines left by an earlier drill must not count (20 s window).
+    /// </summary>
+    public static Detection.DetectionSettings LoopbackDetection(Detection.DetectionSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return settings with { DiskFullFreeRatio = 0, DiskFullLogWindowSeconds = Math.Min(settings.DiskFullLogWindowSeconds, 20) };
+    }
+
     public async Task<FaultDrillResult> RunAsync(FaultDrillOptions options, AgentRuntime? agent, Action<string>? progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);

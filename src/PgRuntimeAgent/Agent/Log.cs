@@ -53,4 +53,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 7118, Level = LogLevel.Warning, Message = "Observer {Observer} failed: {Error}")]
     public static partial void ObserverFailed(ILogger logger, string observer, string error);
+
+    [LoggerMessage(EventId = 7119, Level = LogLevel.Information, Message = "Post-mortem of {Incident} written to {File}")]
+    public static partial void PostMortemWritten(ILogger logger, string incident, string file);
+
+    [LoggerMessage(EventId = 7121, Level = LogLevel.Warning, Message = "Post-mortem of {Incident} not written to {Directory}: {Error}")]
+    public static partial void PostMortemFailed(ILogger logger, string incident, string directory, string error);
 }

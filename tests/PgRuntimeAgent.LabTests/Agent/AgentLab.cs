@@ -12,7 +12,7 @@ namespace PgRuntimeAgent.LabTests.Agent;
 /// An agent on the lab for one test: the lab's inventory and settings, a journal file of its own (never the lab's
 /// shared one), a one-second sensing interval, the given autonomy for the classes that fail over and fence, and
 /// inventory drift silenced (earlier tests leave the leader elsewhere than pg_role says, which would open an incident
-/// of its own before the fault). Run the lab tests under <c>flock /work/notes/lab.lock</c> when the lab is shared.
+/// of its own before the fault), and the loopback lab's disk-full thresholds (<see cref="FaultDrill.LoopbackDetection"/>). Run the lab tests under <c>flock /work/notes/lab.lock</c> when the lab is shared.
 /// </summary>
 internal sealed class AgentLab : IAsyncDisposable
 {
@@ -56,7 +56,7 @@ internal sealed class AgentLab : IAsyncDisposable
         settings = settings with
         {
             Sensing = settings.Sensing with { IntervalSeconds = 1 },
-            Detection = settings.Detection with { Silenced = [.. settings.Detection.Silenced, FindingCodes.InventoryDrift] },
+            Detection = FaultDrill.LoopbackDetection(settings.Detection) with { Silenced = [.. settings.Detection.Silenced, FindingCodes.InventoryDrift] },
             Policy = settings.Policy with { Classes = classes },
             Notify = settings.Notify with { Stdout = false },
             Agent = settings.Agent with { ShutdownGraceSeconds = 5 },
@@ -67,13 +67,27 @@ internal sealed class AgentLab : IAsyncDisposable
         {
             SkillsDirectory = Path.Combine(RepoRoot, "skills"),
             Journal = journal,
+            PostmortemDirectory = Path.Combine(dir, "postmortems"),
         }, Ct);
         return new AgentLab(lab, dir, runtime, journal);
     }
 
     /// <summary>A drill with this agent (or with none, for Patroni alone).</summary>
-    public static Task<FaultDrillResult> DrillAsync(LabInfo lab, FaultDrillOptions options, AgentRuntime? agent) =>
-        new FaultDrill(lab.Manifest, TimeProvider.System).RunAsync(options, agent, Report, Ct);
+    public static async Task<FaultDrillResult> DrillAsync(LabInfo lab, FaultDrillOptions options, AgentRuntime? agent)
+    {
+        var result = await new FaultDrill(lab.Manifest, TimeProvider.System).RunAsync(options, agent, Report, Ct);
+        foreach (var line in result.Timeline())
+        {
+            Report("  " + line);
+        }
+
+        foreach (var note in result.Notes)
+        {
+            Report("  note: " + note);
+        }
+
+        return result;
+    }
 
     public static void Report(string line)
     {

@@ -51,6 +51,9 @@ public sealed class AgentLabTests
             && x.Run.Steps.Any(s => s.StepId == "verify_new_leader" && s.Status == SkillStepStatus.Passed));
         Assert.Empty(runs.SelectMany(x => x.Actions));
         Assert.True(pm.DataLoss.Bytes is null || pm.DataLoss.Bytes <= 1_048_576, $"data-loss bound {pm.DataLoss.Bytes} bytes is past the lag limit");
+        var file = r.Events.Single(e => e.Name == AgentEventNames.IncidentResolved && e.Incident == r.Incident).Details["postmortem_file"];
+        Assert.True(File.Exists(file), $"no post-mortem file {file}");
+        Assert.Contains(pm.NewLeader!, await File.ReadAllTextAsync(file!, Ct), StringComparison.Ordinal);
         Assert.True((await agent.Journal.VerifyAsync(Ct)).Ok);
     }
 
