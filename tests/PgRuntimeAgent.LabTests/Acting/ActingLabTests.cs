@@ -217,14 +217,23 @@ public sealed class ActingLabTests
             JournalKinds.ActionPrecheck, JournalKinds.ActionIntent, JournalKinds.ActionOutcome], kinds);
     }
 
-    [Fact]
-    public async Task Switchover_PgraKilledAfterTheIntent_ReconciledOnceNoSecondSwitchover()
+    /// <summary>
+    /// pgra is SIGKILLed in the middle of a switchover: right after the intent is journaled (before the request), or
+    /// once the leader's Patroni has logged the request (Patroni goes on without pgra). Either way the next pgra
+    /// settles the intent once, with the outcome the cluster shows, and nothing runs twice.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Switchover_PgraKilledMidAction_ReconciledOnceNoSecondSwitchover(bool afterPatroniGotTheRequest)
     {
         await using var lab = await ActingLab.StartAsync();
         var before = await lab.LeaderAsync();
         var candidate = lab.Lab.Members.First(m => m.Name != before).Name;
         var history = await lab.HistoryCountAsync();
         var timeline = await lab.TimelineAsync();
+        var patroniLog = lab.Lab.Member(before).PatroniLog;
+        var requestsBefore = CountRequests(patroniLog);
 
         var pgra = typeof(CliApp).Assembly.Location;
         var start = new ProcessStartInfo("dotnet")
@@ -234,32 +243,31 @@ public sealed class ActingLabTests
             RedirectStandardError = true,
         };
         using var child = Process.Start(start)!;
-        var sawIntent = false;
+        var killed = false;
         var started = TimeProvider.System.GetTimestamp();
         while (!child.HasExited && TimeProvider.System.GetElapsedTime(started) < TimeSpan.FromSeconds(60))
         {
-            if (await lab.CountIntentsAsync() > 0)
+            if (await lab.CountIntentsAsync() > 0 && (!afterPatroniGotTheRequest || CountRequests(patroniLog) > requestsBefore))
             {
-                sawIntent = true;
                 child.Kill();
+                killed = true;
                 break;
             }
 
-            await Task.Delay(20, Ct);
+            await Task.Delay(10, Ct);
         }
 
         await child.WaitForExitAsync(Ct);
-        Assert.True(sawIntent, $"the child never journaled an intent: {await child.StandardError.ReadToEndAsync(Ct)}");
+        Assert.True(killed, $"pgra finished before it could be killed: {await child.StandardOutput.ReadToEndAsync(Ct)} {await child.StandardError.ReadToEndAsync(Ct)}");
         Assert.NotEqual(0, child.ExitCode);
-        var open = (await lab.JournalAsync()).Where(e => e.Kind == JournalKinds.ActionOutcome).ToList();
-        Assert.Empty(open);
+        Assert.DoesNotContain(await lab.JournalAsync(), e => e.Kind == JournalKinds.ActionOutcome);
 
         var reconcile = await lab.PgraAsync("reconcile", lab.Lab.Cluster, "--json");
 
         Assert.True(reconcile.ExitCode == 0, reconcile.ToString());
         var report = Assert.Single(reconcile.Json().EnumerateArray());
         var result = Str(report, "result");
-        ActingLab.Report($"killed after the intent; reconciled as {result}: {Str(report, "message")}");
+        ActingLab.Report($"killed {(afterPatroniGotTheRequest ? "after Patroni got the request" : "right after the intent")}; reconciled as {result}: {Str(report, "message")}");
         var entries = await lab.JournalAsync(Str(report, "actionId"));
         Assert.Single(entries, e => e.Kind == JournalKinds.ActionIntent);
         var outcome = Assert.Single(entries, e => e.Kind == JournalKinds.ActionOutcome).PayloadAs<OutcomePayload>()!;
@@ -268,11 +276,18 @@ public sealed class ActingLabTests
         Assert.Contains("no open intents", (await lab.PgraAsync("reconcile")).Out, StringComparison.Ordinal);
 
         await Task.Delay(TimeSpan.FromSeconds(5), Ct);
+        if (afterPatroniGotTheRequest)
+        {
+            Assert.Equal("succeeded", result);
+        }
+
         if (result == "succeeded")
         {
             Assert.Equal(candidate, await lab.LeaderAsync());
+            Assert.True(await lab.WaitTimelineAboveAsync(timeline));
             Assert.Equal(timeline + 1, await lab.TimelineAsync());
             Assert.Equal(history + 1, await lab.HistoryCountAsync());
+            Assert.NotNull(outcome.Undo);
             var repeat = await lab.PgraAsync("switchover", lab.Lab.Cluster, "--to", candidate);
             Assert.Equal(2, repeat.ExitCode);
             Assert.Contains("already the leader", repeat.Error, StringComparison.Ordinal);
@@ -284,6 +299,25 @@ public sealed class ActingLabTests
             Assert.Equal(timeline, await lab.TimelineAsync());
             Assert.Equal(history, await lab.HistoryCountAsync());
         }
+
+        Assert.Equal(requestsBefore + (result == "succeeded" ? 1 : 0), CountRequests(patroniLog));
+    }
+
+    /// <summary>How many switchover requests a member's Patroni has logged.</summary>
+    private static int CountRequests(string patroniLog)
+    {
+        using var stream = new FileStream(patroniLog, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(stream);
+        var count = 0;
+        while (reader.ReadLine() is { } line)
+        {
+            if (line.Contains("received switchover request", StringComparison.Ordinal))
+            {
+                count++;
+            }
+        }
+
+        return count;
     }
 
     [Fact]
