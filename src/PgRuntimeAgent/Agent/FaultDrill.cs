@@ -140,7 +140,9 @@ internal sealed class FaultDrill(LabManifest lab, TimeProvider time)
 
         using var cluster = new LabCluster(lab, time);
         var leaderBefore = (await cluster.LeaderAsync(cancellationToken).ConfigureAwait(false))?.Name;
+
         var notes = new List<string>();
+        await RestoreBouncersAsync(notes, say, cancellationToken).ConfigureAwait(false);
         await using var workload = await LabWorkload.StartAsync(new LabWorkloadOptions
         {
             WriteConnectionString = cluster.PrimaryServiceConnectionString(),
@@ -312,6 +314,61 @@ internal sealed class FaultDrill(LabManifest lab, TimeProvider time)
             {
                 await HealAsync(faults, options.Scenario, notes, say, CancellationToken.None).ConfigureAwait(false);
             }
+
+            if (options.Heal)
+            {
+                await RestoreBouncersAsync(notes, say, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Clients write through haproxy to the leader's pgbouncer; a member whose pgbouncer is down cannot serve them as
+    /// leader whatever Patroni and the agent do. pgbouncer 1.18 can exit (FATAL "bad client state") when a client's
+    /// cancel request meets a frozen server, so a drill starts (and ends) every pgbouncer that does not accept
+    /// connections with the lab's own launcher, and says so.
+    /// </summary>
+    private async Task RestoreBouncersAsync(List<string> notes, Action<string> say, CancellationToken cancellationToken)
+    {
+        foreach (var service in lab.Services.Where(x => x.Kind == "pgbouncer" && x.Start is not null && x.Member is not null))
+        {
+            var member = lab.FindMember(service.Member!);
+            if (member is null || await AcceptsAsync(member.Ip, member.Ports.Pgbouncer, cancellationToken).ConfigureAwait(false))
+            {
+                continue;
+            }
+
+            var result = await LabShell.RunAsync(service.Start!, [service.Name], TimeSpan.FromSeconds(20), cancellationToken).ConfigureAwait(false);
+            var up = false;
+            for (var i = 0; i < 20 && !up; i++)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(250), time, cancellationToken).ConfigureAwait(false);
+                up = await AcceptsAsync(member.Ip, member.Ports.Pgbouncer, cancellationToken).ConfigureAwait(false);
+            }
+
+            var line = $"pgbouncer of {member.Name} was not running (see {service.Log}); started it with {service.Start} {service.Name}: {(up ? "up" : "still down: " + result.Tail(2))}";
+            notes.Add(line);
+            say(line);
+        }
+    }
+
+    private static async Task<bool> AcceptsAsync(string ip, int port, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(2));
+        using var client = new System.Net.Sockets.TcpClient();
+        try
+        {
+            await client.ConnectAsync(System.Net.IPAddress.Parse(ip), port, timeout.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
         }
     }
 
