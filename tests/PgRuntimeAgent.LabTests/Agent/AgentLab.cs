@@ -89,11 +89,21 @@ internal sealed class AgentLab : IAsyncDisposable
         return result;
     }
 
+    /// <summary>Where the figures of every drill are appended (artifacts/lab-figures/agent.log; CI keeps artifacts/).</summary>
+    public static string FiguresFile { get; } = Path.Combine(RepoRoot, "artifacts", "lab-figures", "agent.log");
+
+    private static readonly Lock FiguresGate = new();
+
     public static void Report(string line)
     {
-        var text = $"{TimeProvider.System.GetUtcNow():HH:mm:ss.f}Z {line}";
+        var text = $"{TimeProvider.System.GetUtcNow():yyyy-MM-dd HH:mm:ss.f}Z {line}";
         TestContext.Current.TestOutputHelper?.WriteLine(text);
         Console.WriteLine(text);
+        lock (FiguresGate)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(FiguresFile)!);
+            File.AppendAllText(FiguresFile, text + Environment.NewLine);
+        }
     }
 
     public async ValueTask DisposeAsync()

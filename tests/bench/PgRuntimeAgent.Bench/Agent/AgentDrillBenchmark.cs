@@ -1,0 +1,120 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using PgRuntimeAgent.Agent;
+using PgRuntimeAgent.Detection;
+using PgRuntimeAgent.Inventory;
+using PgRuntimeAgent.Journal;
+using PgRuntimeAgent.Lab;
+using PgRuntimeAgent.Secrets;
+using PgRuntimeAgent.Settings;
+
+namespace PgRuntimeAgent.Bench.Agent;
+
+/// <summary>
+/// Time to detect and time to restore writes for each primary failure the lab can inject, once with Patroni alone and
+/// once with the agent allowed to fence and fail over (autonomy 4), measured by a writer through haproxy. Needs the
+/// running lab and root (faults are real); run it under <c>flock /work/notes/lab.lock</c> when the lab is shared.
+/// Patroni-alone runs that never recover are capped at <c>PGRA_DRILL_CAP_SECONDS</c> (default 75; 300 for the full wait).
+/// </summary>
+internal sealed class AgentDrillBenchmark : IBenchmark
+{
+    private static readonly string[] Scenarios = ["primary-crash", "disk-full", "primary-freeze"];
+
+    public string Name => "agent";
+
+    public string Description => "time to detect and to restore writes per primary failure, Patroni alone vs the agent (needs the lab and root)";
+
+    public async Task RunAsync(TextWriter output, CancellationToken cancellationToken)
+    {
+        var manifest = await LabManifest.TryLoadAsync(LabPaths.ResolveDir(null), cancellationToken).ConfigureAwait(false);
+        using (var probe = manifest is null ? null : new LabCluster(manifest))
+        {
+            if (manifest is null || probe is null || await probe.LeaderAsync(cancellationToken).ConfigureAwait(false) is null)
+            {
+                await output.WriteLineAsync("lab: not running (`pgra lab up` as root); agent drills skipped").ConfigureAwait(false);
+                return;
+            }
+        }
+
+        if (!Environment.IsPrivilegedProcess)
+        {
+            await output.WriteLineAsync("agent drills inject real faults and need root; skipped").ConfigureAwait(false);
+            return;
+        }
+
+        var cap = TimeSpan.FromSeconds(double.TryParse(Environment.GetEnvironmentVariable("PGRA_DRILL_CAP_SECONDS"), NumberStyles.Float, CultureInfo.InvariantCulture, out var c) && c > 0 ? c : 75);
+        await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"lab {manifest.Cluster}: ttl {manifest.Ha.Ttl} s, loop_wait {manifest.Ha.LoopWait} s; writer every 50 ms through haproxy; cap {cap.TotalSeconds:0} s")).ConfigureAwait(false);
+        await output.WriteLineAsync($"{"scenario",-15} {"run",-14} {"detect",8} {"writable",10} {"lost",6}  leader").ConfigureAwait(false);
+        var drill = new FaultDrill(manifest, TimeProvider.System);
+        foreach (var scenario in Scenarios)
+        {
+            var alone = await drill.RunAsync(new FaultDrillOptions { Scenario = scenario, Cap = cap }, null, null, cancellationToken).ConfigureAwait(false);
+            await output.WriteLineAsync(Row(alone)).ConfigureAwait(false);
+            await using var agent = await AgentAsync(manifest, cancellationToken).ConfigureAwait(false);
+            var acted = await drill.RunAsync(new FaultDrillOptions { Scenario = scenario, Cap = cap }, agent.Runtime, null, cancellationToken).ConfigureAwait(false);
+            await output.WriteLineAsync(Row(acted)).ConfigureAwait(false);
+            if (acted.PostMortem is { } pm)
+            {
+                await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"{"",-15} post-mortem: outage {pm.Outage.Seconds:0.0} s, time to detect {pm.TimeToDetectSeconds:0.0} s, data-loss bound {pm.DataLoss.Bytes?.ToString(CultureInfo.InvariantCulture) ?? "?"} bytes")).ConfigureAwait(false);
+            }
+
+            foreach (var note in alone.Notes.Concat(acted.Notes))
+            {
+                await output.WriteLineAsync($"{"",-15} note: {note}").ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static string Row(FaultDrillResult r) => string.Create(CultureInfo.InvariantCulture,
+        $"{r.Scenario,-15} {(r.WithAgent ? "agent (4)" : "Patroni alone"),-14} {(r.TimeToDetectSeconds is { } d ? $"{d:0.0} s" : "-"),8} {(r.Restored ? $"{r.OutageSeconds:0.0} s" : $">{r.CapSeconds:0} s"),10} {(r.LostWrites?.ToString(CultureInfo.InvariantCulture) ?? "?"),6}  {r.LeaderBefore} -> {r.LeaderAfter}");
+
+    private sealed class Agent(AgentRuntime runtime, IJournal journal, string dir) : IAsyncDisposable
+    {
+        public AgentRuntime Runtime => runtime;
+
+        public async ValueTask DisposeAsync()
+        {
+            await runtime.DisposeAsync().ConfigureAwait(false);
+            await journal.DisposeAsync().ConfigureAwait(false);
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static async Task<Agent> AgentAsync(LabManifest manifest, CancellationToken cancellationToken)
+    {
+        var secrets = new SecretStore();
+        var settings = SettingsLoader.Load(manifest.Settings, manifest.Inventory, secrets, new Dictionary<string, string?>());
+        var topology = InventoryLoader.Load(manifest.Inventory, secrets, settings);
+        settings = settings with
+        {
+            Sensing = settings.Sensing with { IntervalSeconds = 1 },
+            Detection = FaultDrill.LoopbackDetection(settings.Detection) with { Silenced = [FindingCodes.InventoryDrift] },
+            Policy = settings.Policy with { Classes = new Dictionary<string, int> { ["patroni.failover"] = 4, ["member.fence"] = 4 } },
+            Notify = settings.Notify with { Stdout = false },
+        };
+        var dir = Directory.CreateTempSubdirectory("pgra-bench-agent-").FullName;
+        var journal = await SqliteJournal.OpenAsync(Path.Combine(dir, "journal.db"), secrets, TimeProvider.System, cancellationToken).ConfigureAwait(false);
+        var runtime = await AgentRuntime.CreateAsync(topology, settings, secrets, new AgentRuntimeOptions
+        {
+            SkillsDirectory = Path.Combine(RepoRoot(), "skills"),
+            Journal = journal,
+            PostmortemDirectory = Path.Combine(dir, "postmortems"),
+        }, cancellationToken).ConfigureAwait(false);
+        return new Agent(runtime, journal, dir);
+    }
+
+    private static string RepoRoot([CallerFilePath] string source = "")
+    {
+        for (var d = new DirectoryInfo(Path.GetDirectoryName(source)!); d is not null; d = d.Parent)
+        {
+            if (Directory.Exists(Path.Combine(d.FullName, "skills")) && File.Exists(Path.Combine(d.FullName, "PgRuntimeAgent.sln")))
+            {
+                return d.FullName;
+            }
+        }
+
+        return Directory.GetCurrentDirectory();
+    }
+}
