@@ -107,14 +107,28 @@ internal static class LabGuard
         return new LabInfo(manifest!);
     }
 
-    /// <summary>Like <see cref="RequireLabAsync"/>, then waits (up to <paramref name="timeout"/>, default 90 s) for one leader and every replica streaming.</summary>
+    /// <summary>Like <see cref="RequireLabAsync"/>, then waits (up to <paramref name="timeout"/>, default 45 s) for one leader and every replica streaming; a lab still unhealthy then is repaired (<see cref="LabFaults.RepairAsync"/>) and fails the test only when that does not help.</summary>
     public static async Task<LabInfo> RequireHealthyLabAsync(TimeSpan? timeout = null)
     {
         var cancellationToken = TestContext.Current.CancellationToken;
         var lab = await RequireLabAsync();
         using var cluster = lab.NewCluster();
-        var (ok, health) = await cluster.WaitHealthyAsync(timeout ?? TimeSpan.FromSeconds(90), cancellationToken);
-        Assert.True(ok, $"the lab is not healthy: {health.Describe()}");
+        var (ok, health) = await cluster.WaitHealthyAsync(timeout ?? TimeSpan.FromSeconds(45), cancellationToken);
+        if (!ok)
+        {
+            // A test that failed half-way (or a drill that was cut short) must not fail every test after it: repair
+            // the lab as `pgra lab repair` does, say so in this test's output, and go on only when it is healthy.
+            TestContext.Current.SendDiagnosticMessage($"the lab is not healthy ({health.Describe()}): repairing it");
+            using var faults = new LabFaults(lab.Manifest, TimeProvider.System);
+            var repair = await faults.RepairAsync(TimeSpan.FromSeconds(150), cancellationToken);
+            foreach (var step in repair.Steps)
+            {
+                TestContext.Current.TestOutputHelper?.WriteLine($"repair: {step.At:HH:mm:ss.fff} {step.Command} -> {step.Outcome}");
+            }
+
+            Assert.True(repair.Ok, $"the lab is not healthy and repair did not help: {repair.Summary}");
+        }
+
         return lab;
     }
 

@@ -39,6 +39,7 @@ internal sealed class LabDown(TimeProvider time)
             await StopAsync(manifest, patronis.Where(s => s.Member == leader).ToList(), TimeSpan.FromSeconds(30), stopped, problems, cancellationToken).ConfigureAwait(false);
             await StopPostmastersAsync(manifest, stopped, problems, cancellationToken).ConfigureAwait(false);
             await StopAsync(manifest, manifest.Services.Where(s => s.Kind == "etcd").ToList(), TimeSpan.FromSeconds(10), stopped, problems, cancellationToken).ConfigureAwait(false);
+            await StopStraysAsync(manifest, stopped, problems, cancellationToken).ConfigureAwait(false);
 
             foreach (var member in manifest.Members)
             {
@@ -168,6 +169,39 @@ internal sealed class LabDown(TimeProvider time)
             }
         }
     }
+
+    /// <summary>
+    /// Processes that still run from the lab directory although no pid file names them (a service started twice by a
+    /// race, a member's postgres orphaned by a killed Patroni): TERM, then KILL after 10 s. Each is reported.
+    /// </summary>
+    private async Task StopStraysAsync(LabManifest manifest, List<string> stopped, List<string> problems, CancellationToken cancellationToken)
+    {
+        var strays = LabProcesses.Mentioning(manifest.Dir.TrimEnd('/') + "/");
+        if (strays.Count == 0)
+        {
+            return;
+        }
+
+        var described = strays.ToDictionary(pid => pid, pid => LabProcesses.CommandLine(pid));
+        await LabProcesses.SignalAllAsync(strays, "TERM", cancellationToken).ConfigureAwait(false);
+        await LabProcesses.SignalAllAsync(strays, "CONT", cancellationToken).ConfigureAwait(false);
+        if (!await LabProcesses.WaitGoneAsync(strays, TimeSpan.FromSeconds(10), time, cancellationToken).ConfigureAwait(false))
+        {
+            await LabProcesses.SignalAllAsync(strays.Where(pid => LabProcesses.IsAlive(pid)).ToList(), "KILL", cancellationToken).ConfigureAwait(false);
+            await LabProcesses.WaitGoneAsync(strays, TimeSpan.FromSeconds(5), time, cancellationToken).ConfigureAwait(false);
+        }
+
+        foreach (var (pid, commandLine) in described)
+        {
+            stopped.Add($"stray (pid {pid}: {Shorten(commandLine)})");
+            if (LabProcesses.IsAlive(pid))
+            {
+                problems.Add($"stray process {pid} ({Shorten(commandLine)}) is still alive");
+            }
+        }
+    }
+
+    private static string Shorten(string commandLine) => commandLine.Length <= 100 ? commandLine : commandLine[..97] + "...";
 
     private async Task StopHoldersAsync(LabManifest manifest, List<string> stopped, CancellationToken cancellationToken)
     {

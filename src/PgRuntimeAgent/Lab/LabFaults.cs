@@ -129,6 +129,61 @@ internal sealed class LabFaults : IDisposable
         return results;
     }
 
+    /// <summary>
+    /// Brings the lab back to health whatever state an interrupted drill or test left it in: heals every recorded
+    /// fault, thaws stopped (SIGSTOP) lab processes, starts every service whose pid file names no live process,
+    /// and rebuilds (POST /reinitialize) a replica that still does not stream, e.g. a former leader whose timeline
+    /// diverged. Each step is listed in the result.
+    /// </summary>
+    public async Task<LabFaultResult> RepairAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        var steps = new List<LabFaultStep>();
+        foreach (var healed in await HealAsync(null, cancellationToken).ConfigureAwait(false))
+        {
+            steps.AddRange(healed.Steps);
+        }
+
+        _steps.Clear();
+        foreach (var member in _manifest.Members)
+        {
+            var (patroni, postmaster, children) = Processes(member);
+            var frozen = new[] { patroni, postmaster }.OfType<int>().Concat(children).Where(pid => LabProcesses.State(pid) == 'T').ToList();
+            if (frozen.Count > 0)
+            {
+                await SignalAllAsync(frozen, "CONT", cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        foreach (var service in _manifest.Services.Where(s => s.Start is not null))
+        {
+            if (LabProcesses.ReadPidFile(_manifest.PidFile(service)) is { } pid && LabProcesses.IsAlive(pid, service.User))
+            {
+                continue;
+            }
+
+            var result = await LabShell.RunAsync(service.Start!, [service.Name], TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+            Step($"{service.Start} {service.Name}", result.Ok ? "started" : "failed: " + result.Tail(3));
+        }
+
+        var (healthy, health) = await _cluster.WaitHealthyAsync(timeout / 3, cancellationToken).ConfigureAwait(false);
+        if (!healthy && health.Leader is not null)
+        {
+            foreach (var member in _manifest.Members.Where(m => m.Name != health.Leader && !health.StreamingReplicas.Contains(m.Name)))
+            {
+                var (status, body) = await _cluster.SendAsync(HttpMethod.Post, member, "/reinitialize", "{\"force\": true}", cancellationToken, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+                Step($"POST {member.PatroniUrl}reinitialize (not streaming from {health.Leader})", $"http {status}: {Truncate(body.Trim(), 120)}");
+            }
+
+            var left = timeout - _time.GetElapsedTime(started);
+            (healthy, health) = await _cluster.WaitHealthyAsync(left > TimeSpan.FromSeconds(30) ? left : TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+        }
+
+        steps.AddRange(_steps);
+        var summary = healthy ? $"healthy: {health.Describe()}" : $"NOT healthy: {health.Describe()}";
+        return new LabFaultResult("repair", health.Leader ?? "-", healthy, summary, steps, _time.GetElapsedTime(started));
+    }
+
     /// <summary>The leader as the leader itself confirms it (GET /patroni: role master/primary, running), not only the DCS.</summary>
     private async Task<string?> ConfirmedLeaderAsync(CancellationToken ct)
     {

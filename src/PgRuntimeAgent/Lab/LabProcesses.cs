@@ -50,19 +50,34 @@ internal static class LabProcesses
     public static int? ParentOf(int pid) => ReadStat(pid)?.Ppid;
 
     /// <summary>Direct children of a process (from /proc/*/stat).</summary>
-    public static IReadOnlyList<int> ChildrenOf(int pid)
+    public static IReadOnlyList<int> ChildrenOf(int pid) =>
+        AllPids().Where(candidate => ReadStat(candidate) is { } stat && stat.Ppid == pid).ToList();
+
+    /// <summary>
+    /// Live processes whose command line mentions <paramref name="text"/> (a lab directory), except this process and
+    /// its ancestors: what `lab down` stops when a pid file lost track of a process (a twin started by a race).
+    /// </summary>
+    public static IReadOnlyList<int> Mentioning(string text)
     {
-        var children = new List<int>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        var spared = new HashSet<int>();
+        for (int? pid = Environment.ProcessId; pid is > 0 && spared.Add(pid.Value); pid = ParentOf(pid.Value))
         {
-            if (int.TryParse(Path.GetFileName(dir), NumberStyles.Integer, CultureInfo.InvariantCulture, out var candidate)
-                && ReadStat(candidate) is { } stat && stat.Ppid == pid)
-            {
-                children.Add(candidate);
-            }
         }
 
-        return children;
+        return AllPids()
+            .Where(pid => !spared.Contains(pid) && IsAlive(pid) && CommandLine(pid).Contains(text, StringComparison.Ordinal))
+            .ToList();
+    }
+
+    private static IEnumerable<int> AllPids()
+    {
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(dir), NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid))
+            {
+                yield return pid;
+            }
+        }
     }
 
     public static string? OwnerName(int pid)

@@ -156,6 +156,32 @@ internal sealed partial class LabCommands : ICommandGroup
         heal.Arguments.Add(healScenario);
         heal.SetAction((parse, ct) => HealAsync(options, LabPaths.ResolveDir(parse.GetValue(dir)), parse.GetValue(healScenario), parse.GetValue(options.Json), ct));
         lab.Subcommands.Add(heal);
+
+        var repair = new Command("repair", "Bring a lab that a drill or test left broken back to health: heal every recorded fault, thaw stopped processes, start stopped services, rebuild a replica that does not stream. Exit 1 when it is still not healthy.");
+        repair.SetAction((parse, ct) => RepairAsync(options, LabPaths.ResolveDir(parse.GetValue(dir)), parse.GetValue(options.Json), ct));
+        lab.Subcommands.Add(repair);
+    }
+
+    private static async Task<int> RepairAsync(GlobalOptions options, string dir, bool json, CancellationToken ct)
+    {
+        RequireRoot("lab repair");
+        var manifest = await LabManifest.TryLoadAsync(dir, ct).ConfigureAwait(false)
+            ?? throw new InputException($"no lab in {dir}", ["bring it up with `pgra lab up` (or pass --dir)"]);
+        using var faults = new LabFaults(manifest, options.Time);
+        var result = await faults.RepairAsync(TimeSpan.FromSeconds(150), ct).ConfigureAwait(false);
+        if (json)
+        {
+            await CliOutput.WriteJsonAsync(options.Out, result).ConfigureAwait(false);
+            return result.Ok ? ExitCodes.Ok : ExitCodes.Failure;
+        }
+
+        foreach (var step in result.Steps)
+        {
+            await options.Out.WriteLineAsync($"  {step.At:HH:mm:ss.fff}  {step.Command}  -> {step.Outcome}").ConfigureAwait(false);
+        }
+
+        await options.Out.WriteLineAsync(FormattableString.Invariant($"{(result.Ok ? "repaired" : "NOT repaired")} in {result.Duration.TotalSeconds:0.0} s: {result.Summary}")).ConfigureAwait(false);
+        return result.Ok ? ExitCodes.Ok : ExitCodes.Failure;
     }
 
     private static async Task<int> InjectAsync(GlobalOptions options, string dir, string scenario, string? member, bool json, CancellationToken ct)

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using PgRuntimeAgent.Agent;
 using PgRuntimeAgent.Cli;
 using PgRuntimeAgent.Detection;
@@ -34,7 +33,7 @@ internal sealed class AgentLab : IAsyncDisposable
 
     public static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public static string RepoRoot { get; } = FindRepoRoot();
+    public static string RepoRoot => RepoPaths.Root;
 
     /// <summary>How long a Patroni-alone run waits for writes (CI default 75 s; <c>PGRA_DRILL_CAP_SECONDS=300</c> for the full five minutes).</summary>
     public static TimeSpan PatroniAloneCap { get; } = TimeSpan.FromSeconds(
@@ -117,18 +116,5 @@ internal sealed class AgentLab : IAsyncDisposable
         catch (IOException)
         {
         }
-    }
-
-    private static string FindRepoRoot([CallerFilePath] string source = "")
-    {
-        for (var dir = new DirectoryInfo(Path.GetDirectoryName(source)!); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "PgRuntimeAgent.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        return Directory.GetCurrentDirectory();
     }
 }

@@ -13,7 +13,7 @@ internal static class SensingLab
 {
     public const string LabDir = "/var/lib/pgra-lab";
 
-    public static string RepoRoot { get; } = FindRepoRoot();
+    public static string RepoRoot => RepoPaths.Root;
 
     private static string? _inventory;
 
@@ -137,24 +137,5 @@ internal static class SensingLab
 
             await Task.Delay(TimeSpan.FromMilliseconds(500), TestContext.Current.CancellationToken);
         }
-    }
-
-    private static string FindRepoRoot()
-    {
-        foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
-        {
-            var dir = new DirectoryInfo(start);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "PgRuntimeAgent.sln")))
-            {
-                dir = dir.Parent;
-            }
-
-            if (dir is not null)
-            {
-                return dir.FullName;
-            }
-        }
-
-        return Directory.GetCurrentDirectory();
     }
 }
