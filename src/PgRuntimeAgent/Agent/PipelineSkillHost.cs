@@ -172,6 +172,15 @@ internal sealed partial class PipelineSkillHost : ISkillHost
         if (r.Execution is { Details.Count: > 0 } e)
         {
             o["execution"] = new JsonObject(e.Details.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value))));
+
+            // A skill also reads what execution produced directly: $steps.propose.output.path (inventory.propose_patch).
+            foreach (var (key, value) in e.Details)
+            {
+                if (!o.ContainsKey(key))
+                {
+                    o[key] = value;
+                }
+            }
         }
 
         return JsonSerializer.SerializeToElement(o);
