@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using PgRuntimeAgent.Acting.Fencing;
+using PgRuntimeAgent.Acting.InventoryPatches;
 using PgRuntimeAgent.Acting.Patroni;
 using PgRuntimeAgent.Acting.Sql;
 using PgRuntimeAgent.Inventory;
@@ -68,6 +69,7 @@ internal sealed class ActionPlanner
         [SqlActions.TerminateBackend] = [SqlActions.Pid, SqlActions.BackendStart],
         [SqlActions.AlterSystem] = [SqlActions.Name, SqlActions.Value, SqlActions.Reset, SqlActions.Database],
         [FenceActuator.Kind] = [FenceActuator.SshCommandParameter],
+        [InventoryPatchActuator.Kind] = [InventoryPatchActuator.File, InventoryPatchActuator.Changes],
     };
 
     private readonly Topology _topology;
@@ -208,6 +210,11 @@ internal sealed class ActionPlanner
                 };
             case FenceActuator.Kind:
                 return new ActionPlan { Action = FenceActuator.Plan(cluster.Name, NeedMember(), P(FenceActuator.SshCommandParameter), t, who, why) };
+            case InventoryPatchActuator.Kind:
+                return new ActionPlan
+                {
+                    Action = InventoryPatchActuator.PlanRequest(_topology, cluster.Name, P(InventoryPatchActuator.File), P(InventoryPatchActuator.Changes), t, who, why),
+                };
             default:
                 throw new InputException($"unknown action '{request.Kind}'");
         }
