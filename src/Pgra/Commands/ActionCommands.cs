@@ -91,7 +91,7 @@ internal sealed class ActionCommands : ICommandGroup
 
         var actKind = new Argument<string>("KIND") { Description = $"The action ({string.Join(", ", ActionPlanner.Kinds.Order(StringComparer.Ordinal))})." };
         var actCluster = new Argument<string>("CLUSTER") { Description = "The cluster (pg_cluster)." };
-        var actMember = new Option<string?>("--member") { Description = "The member acted on (restart, reload, fence, a backend's member...)." };
+        var actMember = new Option<string?>("--member") { Description = "The member acted on (restart, reload, reinit, fence, a backend's member; checkpoint: default the leader; backup.run: must be the leader)." };
         var actParams = new Option<string[]>("--param") { Description = "A parameter NAME=VALUE (repeatable), for example --param table=orders --param columns=customer_id." };
         var actDry = DryRun();
         var actReason = Reason();

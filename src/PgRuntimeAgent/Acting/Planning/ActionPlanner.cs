@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using PgRuntimeAgent.Acting.Backup;
 using PgRuntimeAgent.Acting.Fencing;
 using PgRuntimeAgent.Acting.InventoryPatches;
 using PgRuntimeAgent.Acting.Patroni;
@@ -68,6 +69,9 @@ internal sealed class ActionPlanner
         [SqlActions.CancelBackend] = [SqlActions.Pid, SqlActions.BackendStart],
         [SqlActions.TerminateBackend] = [SqlActions.Pid, SqlActions.BackendStart],
         [SqlActions.AlterSystem] = [SqlActions.Name, SqlActions.Value, SqlActions.Reset, SqlActions.Database],
+        [CheckpointActuator.Kind] = [SqlActions.TimeoutSeconds],
+        [ReinitActuator.Kind] = [SqlActions.TimeoutSeconds],
+        [BackupRunActuator.Kind] = [BackupRunActuator.Stanza, BackupRunActuator.Type, BackupRunActuator.TimeoutSeconds],
         [FenceActuator.Kind] = [FenceActuator.SshCommandParameter],
         [InventoryPatchActuator.Kind] = [InventoryPatchActuator.File, InventoryPatchActuator.Changes],
     };
@@ -207,6 +211,17 @@ internal sealed class ActionPlanner
                 {
                     Action = SqlActions.PlanAlterSystem(cluster.Name, member?.Name, P(SqlActions.Name) ?? throw new InputException("sql.alter_system needs 'name'"),
                         value, P(SqlActions.Database), t, who, why),
+                };
+            case CheckpointActuator.Kind:
+                return new ActionPlan { Action = CheckpointActuator.Plan(cluster.Name, member?.Name, _time.GetUtcNow(), P(SqlActions.TimeoutSeconds), t, who, why) };
+            case ReinitActuator.Kind:
+                var rebuilt = NeedMember();
+                var current = await _sensing.SenseAsync(cluster.Name, cancellationToken).ConfigureAwait(false);
+                return new ActionPlan { Snapshot = current, Action = ReinitActuator.PlanFor(cluster.Name, rebuilt, current, P(SqlActions.TimeoutSeconds), _time.GetUtcNow(), t, who, why) };
+            case BackupRunActuator.Kind:
+                return new ActionPlan
+                {
+                    Action = BackupRunActuator.PlanFor(cluster, member?.Name, P(BackupRunActuator.Stanza), P(BackupRunActuator.Type), P(BackupRunActuator.TimeoutSeconds), _time.GetUtcNow(), t, who, why),
                 };
             case FenceActuator.Kind:
                 return new ActionPlan { Action = FenceActuator.Plan(cluster.Name, NeedMember(), P(FenceActuator.SshCommandParameter), t, who, why) };
