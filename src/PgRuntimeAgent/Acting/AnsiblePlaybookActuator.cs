@@ -207,7 +207,24 @@ internal sealed partial class AnsiblePlaybookActuator : IActuator
         return full.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal) ? full : null;
     }
 
-    private static string Limit(PlannedAction action) => action.Parameter("limit") ?? action.Member ?? action.Cluster;
+    /// <summary>
+    /// The <c>--limit</c> pattern: the <c>limit</c> parameter, else the member's host as the inventory names it (a
+    /// Pigsty inventory's hosts are IP addresses, not member names like pg-test-1), else the cluster's group.
+    /// </summary>
+    private string Limit(PlannedAction action)
+    {
+        if (action.Parameter("limit") is { } limit)
+        {
+            return limit;
+        }
+
+        if (action.Member is { } name)
+        {
+            return _topology.FindCluster(action.Cluster)?.FindMember(name)?.Ip ?? name;
+        }
+
+        return action.Cluster;
+    }
 
     private async Task<ProcessResult> RunAsync(PlannedAction action, string playbook, bool check, CancellationToken cancellationToken)
     {
@@ -267,7 +284,7 @@ internal sealed class ShellActuatorFactory : IActuatorFactory
     {
         ArgumentNullException.ThrowIfNull(context);
         var policy = context.Settings.Policy;
-        yield return new SshCommandActuator(context.Topology, policy);
+        yield return new SshCommandActuator(context.Topology, policy, connection: context.Settings.Sensing.Ssh);
         yield return new AnsiblePlaybookActuator(context.Topology, policy, Path.GetFullPath(policy.AnsibleDir, context.BaseDirectory));
     }
 }

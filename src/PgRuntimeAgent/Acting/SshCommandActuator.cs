@@ -1,30 +1,39 @@
 using System.Globalization;
 using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Policy;
+using PgRuntimeAgent.Sensing;
 
 namespace PgRuntimeAgent.Acting;
 
 /// <summary>
 /// <c>ssh.command</c>: runs one command from the allow-list (<c>policy.ssh_commands</c>, name → command line) on a
-/// member's host over the system's <c>ssh</c> (BatchMode, the operator's keys and ~/.ssh/config). The action names
-/// the command, never the text, so nothing outside the list can run. Parameters: <c>command</c> (a name),
-/// <c>verify_command</c> (a name whose exit 0 means the change is in effect; it also answers reconciliation),
-/// <c>undo_command</c> (a name; makes the action reversible), <c>timeout_seconds</c>. In a command line,
-/// <c>{cluster}</c> and <c>{member}</c> are replaced by the target's names.
+/// member's host over the system's <c>ssh</c> (BatchMode: keys only, never a prompt). The connection follows
+/// <c>sensing.ssh</c> like the Host sensor: <c>user</c>, <c>port</c>, <c>private_key_path</c> (with
+/// IdentitiesOnly) and <c>known_hosts_path</c>; host keys are always checked (StrictHostKeyChecking=yes), so an
+/// unknown or changed host key refuses the connection. The action names the command, never the text, so nothing
+/// outside the list can run. Parameters: <c>command</c> (a name), <c>verify_command</c> (a name whose exit 0 means
+/// the change is in effect; it also answers reconciliation), <c>undo_command</c> (a name; makes the action
+/// reversible), <c>timeout_seconds</c>. In a command line, <c>{cluster}</c> and <c>{member}</c> are replaced by the
+/// target's names (which must be plain names: letters, digits, '.', '_', '-').
 /// </summary>
 internal sealed class SshCommandActuator : IActuator
 {
     public const string Kind = "ssh.command";
 
+    /// <summary>ssh's exit status when it could not connect or authenticate (the remote command never ran).</summary>
+    public const int SshConnectionFailed = 255;
+
     private readonly Topology _topology;
     private readonly PolicySettings _policy;
+    private readonly SshSettings _connection;
     private readonly string _ssh;
 
-    public SshCommandActuator(Topology topology, PolicySettings policy, string sshExecutable = "ssh")
+    public SshCommandActuator(Topology topology, PolicySettings policy, string sshExecutable = "ssh", SshSettings? connection = null)
     {
         _topology = topology;
         _policy = policy;
         _ssh = sshExecutable;
+        _connection = connection ?? new SshSettings();
     }
 
     public IReadOnlyCollection<string> Kinds { get; } = [Kind];
@@ -81,7 +90,23 @@ internal sealed class SshCommandActuator : IActuator
         var member = FindMember(action);
         checks.Add(member is null
             ? new CheckResult("target-member", false, $"{action.Member ?? "(none)"} is not a member of {action.Cluster} in the inventory")
-            : new CheckResult("target-member", true, $"{member.Name} at {member.Ip}"));
+            : new CheckResult("target-member", true, $"{member.Name} at {Destination(member)}"));
+        if (member is not null && !(PlainName(action.Cluster) && PlainName(member.Name)))
+        {
+            checks.Add(new CheckResult("target-names", false,
+                $"'{action.Cluster}' / '{member.Name}' would be pasted into a shell command line: only letters, digits, '.', '_' and '-' are allowed"));
+        }
+
+        if (_connection.PrivateKeyPath is { } keyPath && !File.Exists(keyPath))
+        {
+            checks.Add(new CheckResult("ssh-key", false, $"sensing.ssh.private_key_path {keyPath} does not exist"));
+        }
+
+        if (_connection.KnownHostsPath is { } knownHosts && !File.Exists(knownHosts))
+        {
+            checks.Add(new CheckResult("ssh-known-hosts", false, $"sensing.ssh.known_hosts_path {knownHosts} does not exist: no host key can be checked"));
+        }
+
         return Task.FromResult(new PrecheckResult(checks));
     }
 
@@ -97,7 +122,7 @@ internal sealed class SshCommandActuator : IActuator
         return new ExecuteResult
         {
             Succeeded = result.ExitCode == 0,
-            Message = result.ExitCode == 0 ? $"'{action.Parameter("command")}' exited 0" : $"'{action.Parameter("command")}' exited {result.ExitCode}",
+            Message = Describe(action.Parameter("command")!, FindMember(action), result),
             Output = result.Combined(),
             Details = details,
         };
@@ -118,7 +143,7 @@ internal sealed class SshCommandActuator : IActuator
         var evidence = new Dictionary<string, string>(StringComparer.Ordinal) { ["verify_output"] = result.Combined(4096) };
         return (result.ExitCode == 0
             ? VerifyResult.Verified($"'{verify}' exited 0")
-            : VerifyResult.Pending($"'{verify}' exited {result.ExitCode}")) with { Evidence = evidence };
+            : VerifyResult.Pending(Describe(verify, FindMember(action), result))) with { Evidence = evidence };
     }
 
     public async Task<ReconcileResult> ReconcileAsync(PlannedAction action, CancellationToken cancellationToken)
@@ -130,7 +155,7 @@ internal sealed class SshCommandActuator : IActuator
         }
 
         var result = await RunAsync(action, verify, cancellationToken).ConfigureAwait(false);
-        return result.TimedOut || result.ExitCode == 255
+        return result.TimedOut || result.ExitCode == SshConnectionFailed || result.ExitCode == -1
             ? new ReconcileResult(ReconcileStatus.Unknown, $"'{verify}' could not run: {result.Combined(512).Trim()}")
             : result.ExitCode == 0
                 ? new ReconcileResult(ReconcileStatus.Happened, $"'{verify}' exited 0") { Undo = PlanUndoAction(action) }
@@ -165,6 +190,23 @@ internal sealed class SshCommandActuator : IActuator
     private PgMember? FindMember(PlannedAction action) =>
         action.Member is null ? null : _topology.FindCluster(action.Cluster)?.FindMember(action.Member);
 
+    private static bool PlainName(string name) => name.Length > 0 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
+
+    private string Destination(PgMember member) => string.Create(CultureInfo.InvariantCulture, $"{_connection.User}@{member.Ip}:{_connection.Port}");
+
+    private string Describe(string name, PgMember? member, ProcessResult result) => result switch
+    {
+        { TimedOut: true } => $"'{name}' did not finish within the timeout and was stopped",
+        { ExitCode: 0 } => $"'{name}' exited 0",
+        { ExitCode: SshConnectionFailed } => $"'{name}' did not run: ssh could not connect to {(member is null ? "the member" : Destination(member))} "
+            + $"or was refused (exit 255): {LastLine(result.StandardError)}",
+        { ExitCode: -1 } => $"'{name}' did not run: {LastLine(result.StandardError)}",
+        _ => $"'{name}' exited {result.ExitCode}",
+    };
+
+    private static string LastLine(string text) =>
+        text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
+
     private string Allowed() => _policy.SshCommands.Count == 0 ? "none" : string.Join(", ", _policy.SshCommands.Keys.Order(StringComparer.Ordinal));
 
     private async Task<ProcessResult> RunAsync(PlannedAction action, string name, CancellationToken cancellationToken)
@@ -179,7 +221,38 @@ internal sealed class SshCommandActuator : IActuator
         var timeout = double.TryParse(action.Parameter("timeout_seconds"), NumberStyles.Float, CultureInfo.InvariantCulture, out var s) && s > 0
             ? TimeSpan.FromSeconds(s)
             : TimeSpan.FromSeconds(60);
-        string[] args = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", member.Ip, "--", text];
-        return await ProcessRunner.RunAsync(_ssh, args, timeout, cancellationToken).ConfigureAwait(false);
+        return await ProcessRunner.RunAsync(_ssh, Arguments(member, text), timeout, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The ssh command line: options from <c>sensing.ssh</c>, then the host, then the command as ONE argument after
+    /// <c>--</c> (ssh hands it to the remote user's shell as it is; the allow-listed text is already a shell line).
+    /// </summary>
+    internal IReadOnlyList<string> Arguments(PgMember member, string commandLine)
+    {
+        ArgumentNullException.ThrowIfNull(member);
+        var args = new List<string>
+        {
+            "-o", "BatchMode=yes",
+            "-o", "ConnectTimeout=5",
+            "-o", "StrictHostKeyChecking=yes",
+            "-o", "ServerAliveInterval=5",
+            "-o", "ServerAliveCountMax=3",
+            "-o", "LogLevel=ERROR",
+            "-p", _connection.Port.ToString(CultureInfo.InvariantCulture),
+            "-l", _connection.User,
+        };
+        if (_connection.PrivateKeyPath is { } key)
+        {
+            args.AddRange(["-i", key, "-o", "IdentitiesOnly=yes"]);
+        }
+
+        if (_connection.KnownHostsPath is { } known)
+        {
+            args.AddRange(["-o", "UserKnownHostsFile=" + known, "-o", "GlobalKnownHostsFile=/dev/null"]);
+        }
+
+        args.AddRange([member.Ip, "--", commandLine]);
+        return args;
     }
 }

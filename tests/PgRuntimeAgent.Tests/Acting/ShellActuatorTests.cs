@@ -181,6 +181,85 @@ public sealed class ShellActuatorTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_dir, "ansible-calls")));
     }
 
+    /// <summary>A stand-in ssh that records its arguments (one per line) and answers like ssh does when it cannot connect.</summary>
+    private string RecordingSsh(int exitCode, string stderr) => Script("ssh", $"""
+        for a in "$@"; do echo "$a"; done > "{_dir}/ssh-args"
+        echo "{stderr}" >&2
+        exit {exitCode}
+        """);
+
+    [Fact]
+    public async Task Ssh_SshSettings_PassesPortUserKeyAndPinnedKnownHostsAndTheCommandAsOneArgument()
+    {
+        var policy = SshPolicy();
+        File.WriteAllText(Path.Combine(_dir, "id_ed25519"), "key");
+        File.WriteAllText(Path.Combine(_dir, "known_hosts"), "");
+        var ssh = new PgRuntimeAgent.Sensing.SshSettings
+        {
+            User = "postgres",
+            Port = 2222,
+            PrivateKeyPath = Path.Combine(_dir, "id_ed25519"),
+            KnownHostsPath = Path.Combine(_dir, "known_hosts"),
+        };
+        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy, RecordingSsh(0, ""), ssh), policy);
+        await using var _ = h;
+
+        var result = await pipeline.RunAsync(SshCommandActuator.Plan("pg-test", "pg-test-2", "make-flag"), dryRun: false, Ct);
+        var args = File.ReadAllLines(Path.Combine(_dir, "ssh-args"));
+
+        Assert.Equal(ActionStatus.Succeeded, result.Status);
+        var text = string.Join(' ', args);
+        Assert.Contains("-o BatchMode=yes", text, StringComparison.Ordinal);
+        Assert.Contains("-o StrictHostKeyChecking=yes", text, StringComparison.Ordinal);
+        Assert.Contains($"-p 2222 -l postgres -i {_dir}/id_ed25519 -o IdentitiesOnly=yes", text, StringComparison.Ordinal);
+        Assert.Contains($"-o UserKnownHostsFile={_dir}/known_hosts -o GlobalKnownHostsFile=/dev/null", text, StringComparison.Ordinal);
+        Assert.Equal(["127.0.0.12", "--", $"touch {_dir}/flag-pg-test-2 && echo made pg-test-2 of pg-test"], args[^3..]);
+    }
+
+    [Fact]
+    public async Task Ssh_CannotConnect_SaysTheCommandDidNotRunAndReconcilesAsUnknown()
+    {
+        var policy = SshPolicy();
+        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy, RecordingSsh(255, "ssh: connect to host 127.0.0.11 port 22: Connection refused")), policy);
+        await using var _ = h;
+
+        var result = await pipeline.RunAsync(SshCommandActuator.Plan("pg-test", "pg-test-1", "make-flag", verifyCommand: "check-flag"), dryRun: false, Ct);
+
+        Assert.Equal(ActionStatus.Unknown, result.Status);
+        Assert.Contains("'make-flag' did not run: ssh could not connect to root@127.0.0.11:22 or was refused (exit 255): ssh: connect to host 127.0.0.11 port 22: Connection refused",
+            result.Execution!.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Ssh_KeyFileMissing_FailsPrecheckWithoutRunningSsh()
+    {
+        var policy = SshPolicy();
+        var ssh = new PgRuntimeAgent.Sensing.SshSettings { PrivateKeyPath = Path.Combine(_dir, "no-such-key") };
+        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy, RecordingSsh(0, ""), ssh), policy);
+        await using var _ = h;
+
+        var result = await pipeline.RunAsync(SshCommandActuator.Plan("pg-test", "pg-test-1", "make-flag"), dryRun: false, Ct);
+
+        Assert.Equal(ActionStatus.PrecheckFailed, result.Status);
+        Assert.Contains(result.Precheck!.Checks, c => c.Name == "ssh-key" && !c.Passed && c.Detail.Contains("no-such-key", StringComparison.Ordinal));
+        Assert.False(File.Exists(Path.Combine(_dir, "ssh-args")));
+    }
+
+    [Fact]
+    public async Task Ansible_MemberTarget_LimitsToTheMembersInventoryHost()
+    {
+        var policy = AnsiblePolicy();
+        var (h, pipeline) = await PipelineAsync(new AnsiblePlaybookActuator(Topology(), policy, policy.AnsibleDir, FakeAnsible(0)), policy);
+        await using var _ = h;
+        var action = AnsiblePlaybookActuator.Plan("pg-test", "pgsql-reload.yml", checkFirst: false) with { Member = "pg-test-2" };
+
+        var result = await pipeline.RunAsync(action, dryRun: false, Ct);
+        var calls = File.ReadAllLines(Path.Combine(_dir, "ansible-calls"));
+
+        Assert.Equal(ActionStatus.Succeeded, result.Status);
+        Assert.All(calls, c => Assert.Contains("--limit 127.0.0.12", c, StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Recap_AnsibleOutput_SumsHosts()
     {

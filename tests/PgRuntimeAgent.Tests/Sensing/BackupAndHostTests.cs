@@ -143,6 +143,16 @@ public sealed class BackupAndHostTests
     }
 
     [Fact]
+    public void PathsFor_MemberAndClusterPlaceholders_AreReplacedPerMember()
+    {
+        var member = SensingFixtures.Cluster().Members[1];
+
+        var paths = HostSensor.PathsFor(member, ["/var/lib/pgra-lab/{member}/data", "/pg/{cluster}/wal", "/pg/data"]);
+
+        Assert.Equal([$"/var/lib/pgra-lab/{member.Name}/data", $"/pg/{member.Cluster}/wal", "/pg/data"], paths);
+    }
+
+    [Fact]
     public void KnownHosts_PlainHashedAndPortEntries_PinExactKeys()
     {
         var key = RandomNumberGenerator.GetBytes(51);

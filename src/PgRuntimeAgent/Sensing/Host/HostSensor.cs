@@ -37,7 +37,8 @@ internal sealed class HostSensor(ICommandRunner runner, SshSettings settings, Ti
             return (null, new SensorStatus(SensorNames.Host, member.Name, SensorHealth.Unknown, "host sensor disabled (sensing.ssh.enabled: false)", 0));
         }
 
-        var paths = string.Join(' ', settings.Paths.Select(SshRunner.Quote));
+        var memberPaths = PathsFor(member, settings.Paths);
+        var paths = string.Join(' ', memberPaths.Select(SshRunner.Quote));
         var command = $"df -B1 -P {paths} 2>/dev/null; echo {Separator}; cat /proc/meminfo; echo {Separator}; cat /proc/loadavg";
         var outcome = await SensorCall.RunAsync($"ssh {settings.User}@{member.Ip}:{settings.Port}", timeout, time,
             ct => runner.RunAsync(member.Ip, command, ct), cancellationToken).ConfigureAwait(false);
@@ -46,11 +47,22 @@ internal sealed class HostSensor(ICommandRunner runner, SshSettings settings, Ti
             return (null, new SensorStatus(SensorNames.Host, member.Name, SensorHealth.Unknown, outcome.Reason, outcome.ElapsedMs));
         }
 
-        var observation = Parse(member.Name, outcome.Value.StandardOutput, settings.Paths);
+        var observation = Parse(member.Name, outcome.Value.StandardOutput, memberPaths);
         var health = observation.Filesystems.Count > 0 && observation.MemTotalBytes is not null && observation.Load1 is not null
             ? SensorHealth.Ok : SensorHealth.Degraded;
         return (observation, new SensorStatus(SensorNames.Host, member.Name, health,
             health == SensorHealth.Ok ? null : "partial output from df, /proc/meminfo or /proc/loadavg", outcome.ElapsedMs));
+    }
+
+    /// <summary>
+    /// The member's paths: <c>{member}</c> and <c>{cluster}</c> in <c>sensing.ssh.paths</c> are replaced by its names
+    /// (Pigsty: /pg/data on every node; a lab with several members on one machine: DIR/{member}/data).
+    /// </summary>
+    public static IReadOnlyList<string> PathsFor(PgMember member, IReadOnlyList<string> paths)
+    {
+        ArgumentNullException.ThrowIfNull(member);
+        ArgumentNullException.ThrowIfNull(paths);
+        return paths.Select(p => p.Replace("{member}", member.Name, StringComparison.Ordinal).Replace("{cluster}", member.Cluster, StringComparison.Ordinal)).ToList();
     }
 
     /// <summary>Parses the output of <c>df -B1 -P</c>, /proc/meminfo and /proc/loadavg separated by <see cref="Separator"/>.</summary>
