@@ -25,7 +25,7 @@ internal sealed class LabDown(TimeProvider time)
             // Fault helpers first (they hold sessions), then the edge (haproxy, pgbouncer, exporters, monitoring),
             // then Patroni (which stops PostgreSQL), leftover postmasters, and etcd last.
             await StopHoldersAsync(manifest, stopped, cancellationToken).ConfigureAwait(false);
-            string[] order = ["haproxy", "pgbouncer", "pg_exporter", "node_exporter", "prometheus", "alertmanager"];
+            string[] order = ["haproxy", "pgbouncer", "pg_exporter", "node_exporter", "sshd", "prometheus", "alertmanager"];
             foreach (var kind in order)
             {
                 await StopAsync(manifest, manifest.Services.Where(s => s.Kind == kind).ToList(), TimeSpan.FromSeconds(10), stopped, problems, cancellationToken).ConfigureAwait(false);

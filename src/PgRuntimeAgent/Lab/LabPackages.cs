@@ -8,7 +8,7 @@ internal static class LabPackages
     [
         "ansible-core", "postgresql-15", "postgresql-contrib", "patroni", "python3-psycopg2", "etcd-server", "etcd-client",
         "pgbackrest", "pgbouncer", "haproxy", "prometheus", "prometheus-alertmanager", "prometheus-postgres-exporter",
-        "prometheus-node-exporter", "e2fsprogs", "util-linux",
+        "prometheus-node-exporter", "e2fsprogs", "util-linux", "openssh-server", "openssh-client",
     ];
 
     public const string PolicyRcPath = "/usr/sbin/policy-rc.d";
