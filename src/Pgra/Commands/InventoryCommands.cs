@@ -25,6 +25,7 @@ internal sealed class InventoryCommands : ICommandGroup
         var check = new Command("check", "Validate the inventory and the settings file: list every problem with file:line:column. Exit 0 when valid, 2 when not.");
         check.SetAction((parse, ct) => CheckAsync(options, parse, ct));
         inventory.Subcommands.Add(check);
+        inventory.Subcommands.Add(InventoryDriftCommand.Create(options));
 
         return [inventory];
     }

@@ -44,6 +44,28 @@ internal sealed partial record InventoryChange(string Member, string Key, string
             : changes;
     }
 
+    /// <summary>
+    /// The <c>pg_role</c> changes that make the inventory name <paramref name="leader"/> (Patroni's leader) as the
+    /// primary: the declared primary that does not lead becomes a replica, the leader becomes the primary. Empty when
+    /// they agree.
+    /// </summary>
+    public static IReadOnlyList<InventoryChange> RoleChanges(Inventory.PgCluster cluster, string leader)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        var changes = new List<InventoryChange>();
+        foreach (var m in cluster.Members.Where(m => m.DeclaredRole == Inventory.DeclaredRole.Primary && m.Name != leader))
+        {
+            changes.Add(new InventoryChange(m.Name, "pg_role", "primary", "replica"));
+        }
+
+        if (cluster.FindMember(leader) is { } l && l.DeclaredRole != Inventory.DeclaredRole.Primary)
+        {
+            changes.Add(new InventoryChange(l.Name, "pg_role", l.DeclaredRole.ToString().ToLowerInvariant(), "primary"));
+        }
+
+        return changes;
+    }
+
     /// <summary>The changes as the JSON list <see cref="ParseList"/> reads (the canonical form kept in the action's parameters).</summary>
     public static string ToJson(IEnumerable<InventoryChange> changes) =>
         new JsonArray(changes.Select(c => (JsonNode)new JsonObject { ["member"] = c.Member, ["key"] = c.Key, ["from"] = c.From, ["to"] = c.To }).ToArray())
