@@ -16,6 +16,16 @@ public sealed class MaintenanceActionsLabTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
+    /// <summary>Where these tests append their measured figures (artifacts/lab-figures/maintenance.log; CI keeps artifacts/).</summary>
+    private static string FiguresFile { get; } = Path.Combine(RepoPaths.Root, "artifacts", "lab-figures", "maintenance.log");
+
+    private static void Figure(string line)
+    {
+        ActingLab.Report(line);
+        Directory.CreateDirectory(Path.GetDirectoryName(FiguresFile)!);
+        File.AppendAllText(FiguresFile, $"{TimeProvider.System.GetUtcNow():u} {line}\n");
+    }
+
     private static string Str(JsonElement e, params string[] path)
     {
         foreach (var p in path)
@@ -74,8 +84,8 @@ public sealed class MaintenanceActionsLabTests
         Assert.True(seen, $"{replica.Name} did not replay a row written on {leader.Name} after the rebuild");
         await lab.SqlAsync(leader, "drop table pgra_lab_reinit_marker", []);
         await AssertJournaledAsync(lab, Str(json, "action", "id"));
-        ActingLab.Report(string.Create(CultureInfo.InvariantCulture,
-            $"patroni.reinit of {replica.Name}: pgra act {clock.Elapsed.TotalSeconds:0.00} s end to end, verified {Str(json, "verification", "message")}"));
+        Figure(string.Create(CultureInfo.InvariantCulture,
+            $"patroni.reinit of {replica.Name}: pgra act {clock.Elapsed.TotalSeconds:0.00} s end to end, verified {Str(json, "verification", "evidence", "seconds_since_execute")} s after POST /reinitialize: {Str(json, "verification", "message")}"));
         await lab.WaitHealthyAsync();
     }
 
@@ -111,7 +121,7 @@ public sealed class MaintenanceActionsLabTests
         Assert.Equal(before, Str(json, "execution", "details", "checkpoint_lsn_before"));
         Assert.Equal(leader.Name, Str(json, "execution", "details", "member"));
         await AssertJournaledAsync(lab, Str(json, "action", "id"));
-        ActingLab.Report($"sql.checkpoint on {leader.Name}: checkpoint LSN {before} -> {after}, CHECKPOINT took {Str(json, "execution", "details", "checkpoint_seconds")} s");
+        Figure($"sql.checkpoint on {leader.Name}: checkpoint LSN {before} -> {after}, CHECKPOINT took {Str(json, "execution", "details", "checkpoint_seconds")} s");
     }
 
     [Fact]
@@ -143,7 +153,7 @@ public sealed class MaintenanceActionsLabTests
         Assert.False(backup.GetProperty("error").GetBoolean());
         await AssertJournaledAsync(lab, Str(json, "action", "id"));
         await lab.AssertNoSecretsInJournalAsync();
-        ActingLab.Report(string.Create(CultureInfo.InvariantCulture,
+        Figure(string.Create(CultureInfo.InvariantCulture,
             $"backup.run diff on {leader}: {label}, pgbackrest ran {Str(json, "execution", "details", "duration_seconds")} s, pgra act {clock.Elapsed.TotalSeconds:0.00} s end to end"));
     }
 }

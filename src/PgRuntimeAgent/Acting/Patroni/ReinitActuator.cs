@@ -224,6 +224,11 @@ internal sealed class ReinitActuator : IActuator
             ["postmaster_start_time"] = started ?? "",
             ["postmaster_start_time_before"] = before ?? "",
         };
+        if (DateTimeOffset.TryParse(execution.Details.GetValueOrDefault("executed_at"), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var executedAt))
+        {
+            evidence["seconds_since_execute"] = (_time.GetUtcNow() - executedAt).TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture);
+        }
+
         var (status, message) = Judge(s, member.Name, started, before);
         return new VerifyResult(status, message) { Evidence = evidence };
     }
