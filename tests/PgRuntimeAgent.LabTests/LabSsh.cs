@@ -44,6 +44,17 @@ internal static class LabSsh
         return lab;
     }
 
+    /// <summary>Where the SSH lab tests append their figures (artifacts/lab-figures/ssh.log; CI keeps artifacts/).</summary>
+    public static string FiguresFile { get; } = Path.Combine(RepoPaths.Root, "artifacts", "lab-figures", "ssh.log");
+
+    /// <summary>A measured figure: to the test output and appended, with the time, to <see cref="FiguresFile"/>.</summary>
+    public static void Figure(string line)
+    {
+        TestContext.Current.TestOutputHelper?.WriteLine(line);
+        Directory.CreateDirectory(Path.GetDirectoryName(FiguresFile)!);
+        File.AppendAllText(FiguresFile, $"{TimeProvider.System.GetUtcNow():u} {line}\n");
+    }
+
     /// <summary><c>sensing.ssh</c> as the lab's settings file declares it (what the Host sensor and the SSH actuator read).</summary>
     public static SshSettings Settings(LabInfo lab) => LoadWorkspace(lab).Settings.Sensing.Ssh;
 

@@ -224,13 +224,21 @@ internal sealed class SshCommandActuator : IActuator
         return await ProcessRunner.RunAsync(_ssh, Arguments(member, text), timeout, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// The ssh command line: options from <c>sensing.ssh</c>, then the host, then the command as ONE argument after
-    /// <c>--</c> (ssh hands it to the remote user's shell as it is; the allow-listed text is already a shell line).
-    /// </summary>
     internal IReadOnlyList<string> Arguments(PgMember member, string commandLine)
     {
         ArgumentNullException.ThrowIfNull(member);
+        return SshArguments(_connection, member.Ip, commandLine);
+    }
+
+    /// <summary>
+    /// The system ssh's arguments for one command on <paramref name="host"/>: options from <c>sensing.ssh</c> (BatchMode,
+    /// pinned host keys with StrictHostKeyChecking=yes, port, user, key with IdentitiesOnly, known_hosts), then the host,
+    /// then the command as ONE argument after <c>--</c> (ssh hands it to the remote user's shell as it is; an
+    /// allow-listed text is already a shell line). Exit 255 means ssh itself failed (<see cref="SshConnectionFailed"/>).
+    /// </summary>
+    public static IReadOnlyList<string> SshArguments(SshSettings connection, string host, string commandLine)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
         var args = new List<string>
         {
             "-o", "BatchMode=yes",
@@ -239,20 +247,20 @@ internal sealed class SshCommandActuator : IActuator
             "-o", "ServerAliveInterval=5",
             "-o", "ServerAliveCountMax=3",
             "-o", "LogLevel=ERROR",
-            "-p", _connection.Port.ToString(CultureInfo.InvariantCulture),
-            "-l", _connection.User,
+            "-p", connection.Port.ToString(CultureInfo.InvariantCulture),
+            "-l", connection.User,
         };
-        if (_connection.PrivateKeyPath is { } key)
+        if (connection.PrivateKeyPath is { } key)
         {
             args.AddRange(["-i", key, "-o", "IdentitiesOnly=yes"]);
         }
 
-        if (_connection.KnownHostsPath is { } known)
+        if (connection.KnownHostsPath is { } known)
         {
             args.AddRange(["-o", "UserKnownHostsFile=" + known, "-o", "GlobalKnownHostsFile=/dev/null"]);
         }
 
-        args.AddRange([member.Ip, "--", commandLine]);
+        args.AddRange([host, "--", commandLine]);
         return args;
     }
 }

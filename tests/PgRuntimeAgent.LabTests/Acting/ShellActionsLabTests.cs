@@ -111,7 +111,7 @@ public sealed class ShellActionsLabTests
         var undo = await acting.PgraAsync("undo", action.Id);
         Assert.True(undo.ExitCode == 0, undo.ToString());
         Assert.False(File.Exists(Marker(lab, "pg-test-2")));
-        ActingLab.Report($"ssh.command over the lab's sshd: intent to verified outcome {elapsed.TotalSeconds:0.00} s (two ssh sessions)");
+        LabSsh.Figure($"ssh.command over the lab's sshd: intent to verified outcome {elapsed.TotalSeconds:0.00} s (two ssh sessions)");
     }
 
     [Fact]
@@ -220,6 +220,6 @@ public sealed class ShellActionsLabTests
         var undo = await session.Pipeline.UndoAsync(action.Id, "lab-test", dryRun: false, Ct);
         Assert.True(undo.Status == ActionStatus.Succeeded, $"{undo.Status}: {undo.Message}\n{undo.Execution?.Output}");
         Assert.False(File.Exists(markers["pg-test-3"]));
-        ActingLab.Report($"ansible.playbook pgra-check.yml on pg-test-3 (check, apply, verifying check): {elapsed.TotalSeconds:0.0} s; undo {clockUndo.Elapsed.TotalSeconds:0.0} s");
+        LabSsh.Figure($"ansible.playbook pgra-check.yml on pg-test-3 (check, apply, verifying check): {elapsed.TotalSeconds:0.0} s; undo {clockUndo.Elapsed.TotalSeconds:0.0} s");
     }
 }

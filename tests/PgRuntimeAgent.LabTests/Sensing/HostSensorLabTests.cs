@@ -60,7 +60,7 @@ public sealed class HostSensorLabTests
         }
 
         var wal1 = results.First(r => r.Observation!.Member == lab.Members[0].Name).Observation!.Filesystems[1];
-        TestContext.Current.TestOutputHelper?.WriteLine(
+        LabSsh.Figure(
             $"host sensor over SSH: {string.Join(", ", results.Select(r => $"{r.Health.Target} {r.Health.ElapsedMs:0} ms"))}; {lab.Members[0].Name} WAL fs {wal1.UsedBytes >> 20}/{wal1.SizeBytes >> 20} MiB used");
     }
 
@@ -83,6 +83,7 @@ public sealed class HostSensorLabTests
             Assert.Contains("refused", down.Health.Reason, StringComparison.OrdinalIgnoreCase);
             Assert.True(down.Health.ElapsedMs < 10_000, $"a refused connection should not cost the timeout ({down.Health.ElapsedMs} ms)");
             Assert.All(results.Where(r => r.Health.Target != stopped.Name), r => Assert.Equal(SensorHealth.Ok, r.Health.Health));
+            LabSsh.Figure($"host sensor, sshd of {stopped.Name} stopped: unknown in {down.Health.ElapsedMs:0} ms ({down.Health.Reason})");
         }
         finally
         {
@@ -131,10 +132,16 @@ public sealed class HostSensorLabTests
         var lab = await LabSsh.RequireAsync();
         var workspace = LabSsh.LoadWorkspace(lab);
         // Prometheus unreachable (nothing listens on 127.0.0.10:1): no node_exporter series, so the snapshot asks the hosts
-        using var service = new SnapshotService(workspace.Topology, workspace.Settings, workspace.Secrets, TimeProvider.System,
+        // an SSH login (key exchange, PAM session) costs more than the lab's 2 s default on a loaded 2-core machine
+        var settings = workspace.Settings with
+        {
+            Sensing = workspace.Settings.Sensing with { SensorTimeouts = new Dictionary<string, double>(StringComparer.Ordinal) { [SensorNames.Host] = 15 } },
+        };
+        using var service = new SnapshotService(workspace.Topology, settings, workspace.Secrets, TimeProvider.System,
             new SensingOverrides { MetricsUrl = new Uri("http://127.0.0.10:1") });
 
         var snapshot = await service.TakeAsync(lab.Cluster, Ct);
+        LabSsh.Figure($"snapshot with the Host sensor over SSH for 3 members: {snapshot.DurationMs:0} ms; host sensor {string.Join(", ", snapshot.SensorDetails.Where(d => d.Sensor == SensorNames.Host).Select(d => $"{d.Target} {d.ElapsedMs:0} ms"))}");
 
         Assert.Equal(lab.Members.Select(m => m.Name).Order(StringComparer.Ordinal), snapshot.Hosts.Select(h => h.Member).Order(StringComparer.Ordinal));
         Assert.All(snapshot.Hosts, h => Assert.Equal(2, h.Filesystems.Count));
@@ -157,6 +164,7 @@ public sealed class HostSensorLabTests
         var (observation, health) = await sensor.ObserveAsync(cluster, Ct);
 
         Assert.True(health.Health == SensorHealth.Ok, $"{health.Health}: {health.Reason}");
+        LabSsh.Figure($"pgbackrest info over SSH ({repoHost}): {health.ElapsedMs:0} ms");
         Assert.Equal(lab.Manifest.Pgbackrest.Stanza, observation!.Stanza);
         Assert.NotNull(observation.LastFull);
         Assert.Equal(0, observation.StatusCode);
