@@ -57,6 +57,13 @@ internal sealed record PlannedAction
     /// <summary>True when the change can be taken back (then an undo action is recorded with the outcome).</summary>
     public bool Reversible { get; init; }
 
+    /// <summary>
+    /// For an irreversible action: what it can cost is bounded by a precheck enforced in code before it runs (a
+    /// failover's candidate is within maximum_lag_on_failover; a fence refuses a leader that still serves). Reacting
+    /// to a finding, such an action needs level 3 like a reversible one; an unbounded irreversible action needs 4.
+    /// </summary>
+    public bool LossBounded { get; init; }
+
     /// <summary>The undo when it is known at plan time; actuators may also return one from execution (previous values).</summary>
     public PlannedAction? Undo { get; init; }
 

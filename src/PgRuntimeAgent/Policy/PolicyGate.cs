@@ -24,7 +24,7 @@ internal sealed record PolicyRequest
 /// per cluster at a time (an open intent in the journal), cooldown per kind and cluster (from the journal), the lag
 /// limit for a failover or switchover candidate, and no high-risk action on a cluster whose leader is unknown or whose
 /// sources disagree. Then the autonomy level decides between executing, waiting for an approval, recommending and
-/// observing. A reactive, reversible action needs level 3; proactive adds one; irreversible adds one (at most 5).
+/// observing. A reactive, reversible action needs level 3; proactive adds one; irreversible adds one unless its loss is bounded by a precheck (at most 5).
 /// </summary>
 internal sealed class PolicyGate
 {
@@ -88,7 +88,7 @@ internal sealed class PolicyGate
             required++;
         }
 
-        if (!action.Reversible)
+        if (!action.Reversible && !action.LossBounded)
         {
             required++;
         }
@@ -190,7 +190,7 @@ internal sealed class PolicyGate
     }
 
     private static string Describe(PlannedAction action) =>
-        (action.Trigger == ActionTrigger.Proactive ? "proactive" : "reactive") + ", " + (action.Reversible ? "reversible" : "irreversible");
+        (action.Trigger == ActionTrigger.Proactive ? "proactive" : "reactive") + ", " + (action.Reversible ? "reversible" : action.LossBounded ? "irreversible, loss bounded by a precheck" : "irreversible");
 
     private async Task CheckCooldownAsync(PlannedAction action, DateTimeOffset now, List<PolicyReason> reasons, CancellationToken cancellationToken)
     {

@@ -1,4 +1,5 @@
 using PgRuntimeAgent.Acting;
+using PgRuntimeAgent.Acting.Patroni;
 using PgRuntimeAgent.Journal;
 using PgRuntimeAgent.Policy;
 using PgRuntimeAgent.Tests.Acting;
@@ -34,15 +35,30 @@ public sealed class PolicyGateTests
     }
 
     [Theory]
-    [InlineData("Reactive", true, 3)]
-    [InlineData("Proactive", true, 4)]
-    [InlineData("Reactive", false, 4)]
-    [InlineData("Proactive", false, 5)]
-    public void RequiredLevel_ByTriggerAndReversibility_AddsOneForEachRisk(string trigger, bool reversible, int expected)
+    [InlineData("Reactive", true, false, 3)]
+    [InlineData("Proactive", true, false, 4)]
+    [InlineData("Reactive", false, false, 4)]
+    [InlineData("Proactive", false, false, 5)]
+    [InlineData("Reactive", false, true, 3)]
+    [InlineData("Proactive", false, true, 4)]
+    public void RequiredLevel_ByTriggerAndReversibility_AddsOneForEachRisk(string trigger, bool reversible, bool lossBounded, int expected)
     {
-        var action = ScriptedActuator.SetAction("k", "v", trigger: Enum.Parse<ActionTrigger>(trigger)) with { Reversible = reversible };
+        var action = ScriptedActuator.SetAction("k", "v", trigger: Enum.Parse<ActionTrigger>(trigger)) with { Reversible = reversible, LossBounded = lossBounded };
 
         Assert.Equal(expected, PolicyGate.RequiredLevel(action));
+    }
+
+    [Fact]
+    public async Task Evaluate_ReactiveFailoverAtLevel3_RunsAloneAndSaysItsLossIsBounded()
+    {
+        await using var h = await ActingHarness.CreateAsync(new PolicySettings { DefaultLevel = 3 });
+        var action = PatroniActions.PlanFailover("pg-test", "pg-test-2", "pg-test-1", timeline: 1, trigger: ActionTrigger.Reactive);
+
+        var decision = await h.Gate().EvaluateAsync(new PolicyRequest { Action = action, State = h.HealthyState() }, Ct);
+
+        Assert.False(action.Reversible);
+        Assert.Equal(3, decision.RequiredLevel);
+        Assert.Contains("loss bounded", decision.Explain(), StringComparison.Ordinal);
     }
 
     [Theory]

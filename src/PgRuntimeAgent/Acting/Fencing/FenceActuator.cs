@@ -52,7 +52,7 @@ internal sealed partial class FenceActuator : IActuator
 
     public string KillExecutable { get; init; } = "kill";
 
-    /// <summary>A member fence action. Irreversible and high-risk: it needs autonomy 4 (or an approval) for the agent.</summary>
+    /// <summary>A member fence action. Irreversible and high-risk, but never of a serving leader: the agent needs autonomy 3 (or an approval).</summary>
     public static PlannedAction Plan(string cluster, string member, string? sshCommand = null, ActionTrigger trigger = ActionTrigger.Operator,
         string? initiator = null, string? reason = null)
     {
@@ -71,6 +71,7 @@ internal sealed partial class FenceActuator : IActuator
             Parameters = parameters,
             Risk = ActionRisk.High,
             Reversible = false,
+            LossBounded = true, // the precheck refuses a leader that still serves
             Trigger = trigger,
             Initiator = initiator,
             Reason = reason,

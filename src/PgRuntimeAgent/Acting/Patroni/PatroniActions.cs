@@ -116,6 +116,7 @@ internal static class PatroniActions
             Parameters = parameters,
             Risk = ActionRisk.High,
             Reversible = false,
+            LossBounded = true, // the precheck refuses a candidate past maximum_lag_on_failover or of unknown lag
             Trigger = trigger,
             Initiator = initiator,
             Reason = reason,

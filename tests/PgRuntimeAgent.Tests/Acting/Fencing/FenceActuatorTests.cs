@@ -20,15 +20,16 @@ public sealed class FenceActuatorTests
         };
 
     [Fact]
-    public void Plan_IrreversibleHighRisk()
+    public void Plan_IrreversibleHighRiskLossBounded()
     {
         var action = FenceActuator.Plan("pg-test", "pg-test-1");
 
         Assert.False(action.Reversible);
         Assert.Equal(ActionRisk.High, action.Risk);
         Assert.Equal("member.fence", action.Kind);
-        Assert.Equal(5, PolicyGate.RequiredLevel(action with { Trigger = ActionTrigger.Proactive }));
-        Assert.Equal(4, PolicyGate.RequiredLevel(action with { Trigger = ActionTrigger.Reactive }));
+        Assert.True(action.LossBounded);
+        Assert.Equal(4, PolicyGate.RequiredLevel(action with { Trigger = ActionTrigger.Proactive }));
+        Assert.Equal(3, PolicyGate.RequiredLevel(action with { Trigger = ActionTrigger.Reactive }));
     }
 
     [Fact]
