@@ -12,6 +12,9 @@ internal sealed class InventorySecrets
     private readonly Dictionary<YamlNode, SecretRef> _byNode = new(ReferenceEqualityComparer.Instance);
     private readonly HashSet<YamlNode> _vaulted = new(ReferenceEqualityComparer.Instance);
     private readonly HashSet<YamlNode> _visited = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<string, YamlScalarNode> _names = new(StringComparer.Ordinal);
+    private readonly List<(YamlScalarNode Node, string Key, string Value, string Path)> _added = [];
+    private readonly List<NamedSecret> _named = [];
     private readonly YamlFile _file;
     private readonly SecretStore _store;
 
@@ -31,9 +34,30 @@ internal sealed class InventorySecrets
         if (file.Root is not null)
         {
             scanner.Walk(file.Root, "", secretKey: null);
+            scanner.KeepNamesReadable();
         }
 
         return scanner;
+    }
+
+    /// <summary>
+    /// Secrets whose text is also a name in the inventory (Pigsty's sample user <c>test</c> has the password
+    /// <c>test</c>, and its database is <c>test</c>). Masking such a value would also mask the name in every output
+    /// (a journaled action on database <c>test</c> could not be read back), so they are kept out of text redaction
+    /// and the inventory check warns about each one.
+    /// </summary>
+    public IReadOnlyList<NamedSecret> NamedSecrets => _named;
+
+    private void KeepNamesReadable()
+    {
+        foreach (var (node, key, value, path) in _added)
+        {
+            if (_names.TryGetValue(value, out var name))
+            {
+                _byNode[node] = _store.Add(key, value, $"{_file.WhereLine(node)} ({path})", scrubFromText: false);
+                _named.Add(new NamedSecret(node, path, name));
+            }
+        }
     }
 
     /// <summary>The reference for a value node that holds a secret (null when the node is not one).</summary>
@@ -89,6 +113,11 @@ internal sealed class InventorySecrets
                 foreach (var (key, value) in YamlNodes.Entries(mapping))
                 {
                     var name = key.Value ?? "";
+                    if (value is YamlScalarNode named && SecretNames.IsNameKey(name) && !string.IsNullOrEmpty(named.Value))
+                    {
+                        _names.TryAdd(named.Value, named);
+                    }
+
                     if (value is YamlScalarNode s && !SecretNames.IsSecretKey(name) && !SecretNames.MayEmbedSecret(s.Value))
                     {
                         continue; // the common case: a plain value under a plain key
@@ -160,5 +189,9 @@ internal sealed class InventorySecrets
         }
 
         _byNode[scalar] = _store.Add("inventory:" + path, value, $"{_file.WhereLine(scalar)} ({path})", scrubFromText: !SecretNames.IsIdentifierKey(keyName));
+        _added.Add((scalar, "inventory:" + path, value, path));
     }
 }
+
+/// <summary>A secret whose text is also a name (user, database, cluster) elsewhere in the inventory.</summary>
+internal sealed record NamedSecret(YamlScalarNode Secret, string Path, YamlScalarNode Name);

@@ -84,6 +84,7 @@ internal sealed partial class TopologyBuilder
         var infra = BuildInfraEndpoints(infraHosts);
         var ignored = IgnoredGroups(clusters);
         DefaultCredentialWarnings();
+        NamedSecretWarnings();
         PlatformWarnings(clusters, etcd, infraHosts, remote);
 
         return new Topology
@@ -1007,6 +1008,16 @@ internal sealed partial class TopologyBuilder
         {
             Warn(null, null, $"not set in the inventory, so Pigsty's published defaults apply: {string.Join(", ", _unsetDefaults)}",
                 "set them in all.vars (and in the deployment) to private values, or give pgra the real ones in the settings file (credentials)");
+        }
+    }
+
+    private void NamedSecretWarnings()
+    {
+        foreach (var named in _secrets.NamedSecrets)
+        {
+            Warn(named.Secret, null,
+                $"the secret at {named.Path} is the same text as a name at line {named.Name.Start.Line.ToString(CultureInfo.InvariantCulture)}: pgra cannot mask it in its output without masking that name too, so it does not",
+                "use a password that is not also a user, database or cluster name");
         }
     }
 

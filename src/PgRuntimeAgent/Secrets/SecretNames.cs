@@ -62,6 +62,14 @@ internal static partial class SecretNames
     public static bool IsIdentifierKey(string? key) =>
         key is not null && (key.EndsWith("access_key", StringComparison.OrdinalIgnoreCase) || string.Equals(key, "s3_key", StringComparison.OrdinalIgnoreCase));
 
+    /// <summary>
+    /// Keys whose values name something (a user, a database, a cluster, a member): <c>name</c> in pg_users and
+    /// pg_databases, <c>pg_cluster</c>, <c>*_username</c>, <c>pg_dbsu</c>, <c>owner</c>, <c>dbname</c>.
+    /// </summary>
+    public static bool IsNameKey(string? key) =>
+        key is "name" or "pg_cluster" or "pg_dbsu" or "owner" or "dbname" or "database" or "pg_instance"
+        || (key is not null && (key.EndsWith("_username", StringComparison.Ordinal) || key.EndsWith("_user", StringComparison.Ordinal)));
+
     /// <summary>Keys whose mapping values are all passwords (Pigsty's <c>nginx_users: { name: password }</c>).</summary>
     public static bool IsPasswordMapKey(string? key) => key is "nginx_users";
 

@@ -68,6 +68,10 @@ public sealed class SecretStore
     public SecretRef? Find(string key) =>
         _values.ContainsKey(key) && _origins.TryGetValue(key, out var origin) ? new SecretRef(key, origin) : null;
 
+    /// <summary>The values <see cref="Redact"/> masks in text (not those stored with scrubFromText false).</summary>
+    public IReadOnlyCollection<string> MaskedValues =>
+        _values.Where(p => !_identifiers.ContainsKey(p.Key)).Select(p => p.Value).Distinct(StringComparer.Ordinal).ToArray();
+
     /// <summary>Every stored value (for redaction and for tests that scan output for leaks).</summary>
     public IReadOnlyCollection<string> Values => _values.Values.Distinct(StringComparer.Ordinal).ToArray();
 

@@ -187,7 +187,7 @@ internal sealed partial class ActingLab : IAsyncDisposable
     public async Task AssertNoSecretsInJournalAsync()
     {
         var workspace = Workspace.Load(Lab.InventoryPath, SettingsPath, Workspace.ProcessEnvironment(), Directory.GetCurrentDirectory(), null);
-        var secrets = workspace.Secrets.Values.Where(v => v.Length >= 3).ToList();
+        var secrets = workspace.Secrets.MaskedValues.Where(v => v.Length >= 3).ToList();
         Assert.NotEmpty(secrets);
         var export = await PgraAsync("journal", "export", "--jsonl");
         Assert.Equal(0, export.ExitCode);

@@ -1,4 +1,5 @@
 using PgRuntimeAgent.Inventory;
+using PgRuntimeAgent.Secrets;
 
 namespace PgRuntimeAgent.Tests.Inventory;
 
@@ -350,5 +351,34 @@ public sealed class ValidationTests
 
         Assert.Equal(["5:9 pg-test/db one: 'db one' is neither an IP address nor a host name"], InventoryTestKit.Located(report));
         Assert.Equal(new Uri("http://[fd00::12]:8008/"), report.Topology!.Clusters[0].Members[1].PatroniUrl);
+    }
+
+    [Fact]
+    public void Check_PasswordSameTextAsADatabaseName_WarnsWithLineAndLeavesTheNameReadable()
+    {
+        var secrets = new SecretStore();
+        var report = InventoryTestKit.Parse("""
+            all:
+              children:
+                pg-test:
+                  hosts:
+                    10.0.0.1: { pg_seq: 1, pg_role: primary }
+                  vars:
+                    pg_cluster: pg-test
+                    pg_users:
+                      - { name: test, password: test }
+                      - { name: app, password: App.Secret-42 }
+                    pg_databases:
+                      - { name: test, owner: test }
+            """, secrets: secrets);
+
+        var warning = Assert.Single(report.Warnings, w => w.Message.Contains("pg_users[0].password", StringComparison.Ordinal));
+        Assert.Equal(9L, warning.Line);
+        Assert.Contains("same text as a name at line 9", warning.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(report.Warnings, w => w.Message.Contains("pg_users[1]", StringComparison.Ordinal));
+        Assert.Equal("database test, owner test", secrets.Redact("database test, owner test"));
+        Assert.Equal("login app/******", secrets.Redact("login app/App.Secret-42"));
+        Assert.DoesNotContain("test", secrets.MaskedValues);
+        Assert.Contains("test", secrets.Values);
     }
 }
