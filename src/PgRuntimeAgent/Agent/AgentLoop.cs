@@ -586,7 +586,14 @@ internal sealed partial class AgentLoop
             .ThenBy(f => RootCause.Rank(f.Code))
             .ToList();
 
-        if (st.Rerun is { } rerun && st.Snapshots >= st.RerunAfterSnapshot)
+        if (st.Rerun is not null && st.Snapshots < st.RerunAfterSnapshot)
+        {
+            // The skill whose approved action just ran looks again first: a symptom of what it is fixing (lag behind a
+            // fenced leader) must not start another skill that would hold the cluster meanwhile.
+            return;
+        }
+
+        if (st.Rerun is { } rerun)
         {
             // After an approved action ran: the same skill again, on what is true now, whatever its cooldown.
             st.Rerun = null;

@@ -85,10 +85,14 @@ internal sealed class SnapshotRecorder(IJournal journal)
         }
     }
 
-    /// <summary>The JSON object a skill runner is given for a snapshot (compact <see cref="SnapshotJson"/>).</summary>
+    /// <summary>
+    /// The JSON object a skill runner is given for a snapshot (compact <see cref="SnapshotJson"/>), with the failover
+    /// facts (<see cref="SnapshotFusion.WithFailoverFacts"/>) filled in when the snapshot was built without them.
+    /// </summary>
     public static JsonElement ToElement(ClusterSnapshot snapshot)
     {
-        using var doc = JsonDocument.Parse(SnapshotJson.Serialize(snapshot, indented: false));
+        ArgumentNullException.ThrowIfNull(snapshot);
+        using var doc = JsonDocument.Parse(SnapshotJson.Serialize(SnapshotFusion.WithFailoverFacts(snapshot, snapshot.LastWritable), indented: false));
         return doc.RootElement.Clone();
     }
 

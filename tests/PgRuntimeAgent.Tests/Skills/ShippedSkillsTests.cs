@@ -46,7 +46,7 @@ public sealed class ShippedSkillsTests
 
         Assert.Equal(SkillRunStatus.Completed, run.Status);
         Assert.Equal("""member.fence{"member":"pg-test-1"} patroni.failover{"candidate":"pg-test-3","leader":"pg-test-1"}""", Actions(host));
-        Assert.Contains("lags 0 bytes (limit 1048576)", host.Requests[1].Reason, StringComparison.Ordinal);
+        Assert.Contains("misses 0 bytes of the last writable leader's WAL (limit 1048576)", host.Requests[1].Reason, StringComparison.Ordinal);
         Assert.Equal(
             "old_primary:Passed lag_limit:Passed already_failed_over:Failed still_failing:Passed survivors_visible:Passed wait_for_patroni:Skipped pick_candidate:Passed " +
             "fence_old_primary:Succeeded failover:Succeeded verify_new_leader:Passed verify_replicas:Passed restored:Recorded follow_ups:Recorded",

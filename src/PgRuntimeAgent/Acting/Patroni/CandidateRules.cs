@@ -46,33 +46,8 @@ internal static class CandidateRules
             : 1_048_576;
     }
 
-    /// <summary>
-    /// The lag a candidate must stay within: the larger of Patroni's lag (leader position minus what the replica
-    /// received or replayed, whichever is further) and the leader's WAL position minus the replica's replay
-    /// position. Patroni counts WAL received but not replayed as caught up; a replica whose replay is paused or
-    /// slow has to replay it all before it can take writes, so pgra counts it. Null when neither is known; 0 for the leader.
-    /// </summary>
-    public static long? EffectiveLag(ClusterSnapshot snapshot, MemberState member)
-    {
-        ArgumentNullException.ThrowIfNull(snapshot);
-        ArgumentNullException.ThrowIfNull(member);
-        if (string.Equals(member.Name, snapshot.Leader, StringComparison.Ordinal))
-        {
-            return 0;
-        }
-
-        var leaderWal = Lsn.Parse(snapshot.FindMember(snapshot.Leader ?? "")?.WalLsn);
-        var replay = Lsn.Parse(member.ReplayLsn);
-        long? replayLag = leaderWal is { } w && replay is { } r ? Math.Max(0, w - r) : null;
-        var patroniLag = member.LagUnknown ? null : member.LagBytes;
-        return (patroniLag, replayLag) switch
-        {
-            (null, null) => null,
-            ({ } p, null) => p,
-            (null, { } q) => q,
-            ({ } p, { } q) => Math.Max(p, q),
-        };
-    }
+    /// <summary>The lag a candidate must stay within: <see cref="SnapshotFusion.FailoverLag"/> (0 for the leader, null when unknown).</summary>
+    public static long? EffectiveLag(ClusterSnapshot snapshot, MemberState member) => SnapshotFusion.FailoverLag(snapshot, member);
 
     /// <summary>Patroni tags of a member (nofailover, noloadbalance, ...), from the cluster views, else its own /patroni.</summary>
     public static IReadOnlyDictionary<string, string> Tags(ClusterSnapshot snapshot, string member)

@@ -56,6 +56,13 @@ public sealed record ClusterSnapshot
     /// <summary>Disagreements between the inventory and the live sources, or between sources.</summary>
     public IReadOnlyList<DriftItem> Drift { get; init; } = [];
 
+    /// <summary>
+    /// The last time this agent saw a leader of the cluster take writes (PostgreSQL answering, not in recovery) and
+    /// its WAL position then: this snapshot's leader when it is writable, else what an earlier snapshot saw. Null
+    /// when the agent never saw one (it started during the outage). What a failover can lose is measured from here.
+    /// </summary>
+    public WritablePosition? LastWritable { get; init; }
+
     public SensorHealth HealthOf(string sensor) =>
         Sensors.FirstOrDefault(s => string.Equals(s.Sensor, sensor, StringComparison.Ordinal))?.Health ?? SensorHealth.Unknown;
 
@@ -146,6 +153,18 @@ public sealed record MemberState
     public bool? PendingRestart { get; init; }
     public bool NoFailover { get; init; }
 
+    /// <summary>
+    /// WAL of the last writable leader (<see cref="ClusterSnapshot.LastWritable"/>) this member has not received:
+    /// what promoting it would lose. Null when unknown or for that leader itself.
+    /// </summary>
+    public long? UnreceivedBytes { get; init; }
+
+    /// <summary>
+    /// The lag a failover or switchover to this member is judged by (maximum_lag_on_failover): see
+    /// <see cref="SnapshotFusion.FailoverLag"/>. 0 for the leader; null when unknown.
+    /// </summary>
+    public long? FailoverLagBytes { get; init; }
+
     /// <summary>Short notes on how fields were derived or why they are missing.</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
 }
@@ -170,3 +189,6 @@ public sealed record LogsObservation
 
     public IReadOnlyList<string> Warnings { get; init; } = [];
 }
+
+/// <summary>A leader seen taking writes: who, at which WAL position and timeline, when.</summary>
+public sealed record WritablePosition(string Member, string Lsn, long? Timeline, DateTimeOffset At);

@@ -11,6 +11,80 @@ namespace PgRuntimeAgent.Sensing.Snapshot;
 /// </summary>
 public static class SnapshotFusion
 {
+    /// <summary>
+    /// Adds what a failover decision needs to a fused snapshot: <see cref="ClusterSnapshot.LastWritable"/> (this
+    /// snapshot's leader when it takes writes, else <paramref name="previous"/>), each member's
+    /// <see cref="MemberState.UnreceivedBytes"/> and <see cref="MemberState.FailoverLagBytes"/>.
+    /// </summary>
+    public static ClusterSnapshot WithFailoverFacts(ClusterSnapshot snapshot, WritablePosition? previous)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        var leader = snapshot.Leader is null ? null : snapshot.FindMember(snapshot.Leader);
+        var lastWritable = leader is { PostgresReachable: true, InRecovery: false, WalLsn: { } lsn }
+            ? new WritablePosition(leader.Name, lsn, leader.Timeline ?? snapshot.Timeline, snapshot.TakenAt)
+            : previous;
+        var withLast = snapshot with
+        {
+            LastWritable = lastWritable,
+            Members = snapshot.Members.Select(m => m with { UnreceivedBytes = Unreceived(lastWritable, m) }).ToList(),
+        };
+        return withLast with { Members = withLast.Members.Select(m => m with { FailoverLagBytes = FailoverLag(withLast, m) }).ToList() };
+    }
+
+    /// <summary>
+    /// The lag a failover or switchover to <paramref name="member"/> is judged by. With a leader that takes writes:
+    /// the larger of Patroni's lag and the leader's WAL position minus the member's replay position (a replica whose
+    /// replay is paused must replay everything before it can take writes). With no writable leader (it is dead,
+    /// frozen, crash-looping or out of disk): the WAL of the last writable leader the member has not received, when
+    /// known - Patroni's own lag is then measured from an optime that a crash-looping leader keeps moving with WAL
+    /// of its failed recoveries, which holds no acknowledged write. Null when unknown; 0 for a writable leader.
+    /// </summary>
+    public static long? FailoverLag(ClusterSnapshot snapshot, MemberState member)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        ArgumentNullException.ThrowIfNull(member);
+        var leader = snapshot.Leader is null ? null : snapshot.FindMember(snapshot.Leader);
+        var leaderWritable = leader is { PostgresReachable: true, InRecovery: false };
+        if (leader is not null && string.Equals(member.Name, leader.Name, StringComparison.Ordinal))
+        {
+            return leaderWritable ? 0 : null;
+        }
+
+        if (!leaderWritable && member.UnreceivedBytes is { } unreceived)
+        {
+            return unreceived;
+        }
+
+        var leaderWal = Lsn.Parse(leader?.WalLsn);
+        var replay = Lsn.Parse(member.ReplayLsn);
+        long? replayLag = leaderWal is { } w && replay is { } r ? Math.Max(0, w - r) : null;
+        var patroniLag = member.LagUnknown ? null : member.LagBytes;
+        return (patroniLag, replayLag) switch
+        {
+            (null, null) => null,
+            ({ } p, null) => p,
+            (null, { } q) => q,
+            ({ } p, { } q) => Math.Max(p, q),
+        };
+    }
+
+    private static long? Unreceived(WritablePosition? lastWritable, MemberState member)
+    {
+        if (lastWritable is null || string.Equals(lastWritable.Member, member.Name, StringComparison.Ordinal) || Lsn.Parse(lastWritable.Lsn) is not { } last)
+        {
+            return null;
+        }
+
+        // WAL received but not replayed yet is not lost: a promotion replays it first.
+        var received = (Lsn.Parse(member.ReceiveLsn), Lsn.Parse(member.ReplayLsn)) switch
+        {
+            ({ } r, { } p) => Math.Max(r, p),
+            ({ } r, null) => r,
+            (null, var p) => p,
+        };
+        return received is { } got ? Math.Max(0, last - got) : null;
+    }
+
     public static (IReadOnlyList<MemberState> Members, string? Leader, string? LeaderSource, long? Timeline) FuseMembers(
         PgCluster cluster, PatroniObservation? patroni, MetricsObservation? metrics, IReadOnlyList<PostgresMemberObservation> postgres)
     {
@@ -118,7 +192,9 @@ public static class SnapshotFusion
             }
 
             var inRecovery = pg?.InRecovery;
-            if (inRecovery is null && metrics?.Find("pg_in_recovery")?.NumberFor(name) is { } rec)
+            // Metrics only when PostgreSQL was not probed directly: a scrape of a dead server stays in Prometheus for
+            // minutes, and a stale "not in recovery" would make a dead leader look writable.
+            if (inRecovery is null && pg is not { Reachable: false } && metrics?.Find("pg_in_recovery")?.NumberFor(name) is { } rec)
             {
                 inRecovery = rec >= 0.5;
             }

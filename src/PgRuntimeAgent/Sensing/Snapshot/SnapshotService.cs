@@ -43,6 +43,9 @@ internal sealed class SnapshotService : IDisposable
     private readonly ICommandRunner _local;
     private readonly ICommandRunner _ssh;
 
+    /// <summary>Per cluster, the last leader seen taking writes (see <see cref="ClusterSnapshot.LastWritable"/>).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, WritablePosition> _lastWritable = new(StringComparer.Ordinal);
+
     public SnapshotService(Topology topology, AgentSettings settings, SecretStore secrets, TimeProvider? time = null, SensingOverrides? overrides = null)
     {
         ArgumentNullException.ThrowIfNull(topology);
@@ -119,7 +122,7 @@ internal sealed class SnapshotService : IDisposable
             overall.Add(Aggregate(name, parts));
         }
 
-        return new ClusterSnapshot
+        var snapshot = new ClusterSnapshot
         {
             Cluster = cluster.Name,
             TakenAt = takenAt,
@@ -139,6 +142,13 @@ internal sealed class SnapshotService : IDisposable
             SensorDetails = details,
             Drift = drift,
         };
+        var withFacts = SnapshotFusion.WithFailoverFacts(snapshot, _lastWritable.TryGetValue(cluster.Name, out var previous) ? previous : null);
+        if (withFacts.LastWritable is { } seen)
+        {
+            _lastWritable[cluster.Name] = seen;
+        }
+
+        return withFacts;
     }
 
     /// <summary>Log entries for <c>pgra logs</c>, from the configured backend.</summary>
