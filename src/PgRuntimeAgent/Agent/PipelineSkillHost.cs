@@ -22,6 +22,7 @@ internal sealed partial class PipelineSkillHost : ISkillHost
     private static readonly Dictionary<string, string[]> Informative = new(StringComparer.Ordinal)
     {
         [SkillActionClasses.PatroniFailover] = [ActionParameters.Leader],
+        [SkillActionClasses.InventoryProposePatch] = ["cluster"],
     };
 
     private readonly AgentActing _acting;
