@@ -115,6 +115,35 @@ public sealed class ShellActionsLabTests
     }
 
     [Fact]
+    public async Task PgraAct_SshCommand_RunsVerifiesAndUndoesFromTheCommandLine()
+    {
+        await using var acting = await ActingLab.StartAsync(Policy(await LabSsh.RequireAsync()));
+        var lab = acting.Lab;
+        var marker = Marker(lab, "pg-test-1");
+        File.Delete(marker);
+
+        var run = await acting.PgraAsync("act", "ssh.command", lab.Cluster, "--member", "pg-test-1", "--param", "command=touch-marker",
+            "--param", "verify_command=check-marker", "--param", "undo_command=remove-marker", "--param", "timeout_seconds=30", "--json");
+        var refused = await acting.PgraAsync("act", "ssh.command", lab.Cluster, "--member", "pg-test-1", "--param", "command=reboot", "--json");
+        var noMember = await acting.PgraAsync("act", "ssh.command", lab.Cluster, "--param", "command=touch-marker");
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var json = run.Json();
+        Assert.Equal("succeeded", json.GetProperty("status").GetString());
+        Assert.Equal("verified", json.GetProperty("verification").GetProperty("status").GetString());
+        Assert.Equal("30", json.GetProperty("action").GetProperty("parameters").GetProperty("timeout_seconds").GetString());
+        Assert.True(File.Exists(marker));
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Equal("precheck-failed", refused.Json().GetProperty("status").GetString());
+        Assert.Equal(2, noMember.ExitCode);
+        Assert.Contains("needs a member", noMember.Error, StringComparison.Ordinal);
+
+        var undo = await acting.PgraAsync("undo", json.GetProperty("action").GetProperty("id").GetString()!, "--json");
+        Assert.True(undo.ExitCode == 0, undo.ToString());
+        Assert.False(File.Exists(marker));
+    }
+
+    [Fact]
     public async Task SshCommand_NotAllowListed_RefusedAtPrecheckWithoutConnecting()
     {
         await using var acting = await ActingLab.StartAsync(Policy(await LabSsh.RequireAsync()));

@@ -74,6 +74,8 @@ internal sealed class ActionPlanner
         [BackupRunActuator.Kind] = [BackupRunActuator.Stanza, BackupRunActuator.Type, BackupRunActuator.TimeoutSeconds],
         [FenceActuator.Kind] = [FenceActuator.SshCommandParameter],
         [InventoryPatchActuator.Kind] = [InventoryPatchActuator.File, InventoryPatchActuator.Changes],
+        [SshCommandActuator.Kind] = ["command", "verify_command", "undo_command", SqlActions.TimeoutSeconds],
+        [AnsiblePlaybookActuator.Kind] = ["playbook", "limit", "tags", ActionParameters.CheckFirst, "undo_playbook", SqlActions.TimeoutSeconds],
     };
 
     private readonly Topology _topology;
@@ -230,6 +232,14 @@ internal sealed class ActionPlanner
                 {
                     Action = InventoryPatchActuator.PlanRequest(_topology, cluster.Name, P(InventoryPatchActuator.File), P(InventoryPatchActuator.Changes), t, who, why),
                 };
+            case SshCommandActuator.Kind:
+                var ssh = SshCommandActuator.Plan(cluster.Name, NeedMember(), P("command") ?? throw new InputException("ssh.command needs 'command' (a name from policy.ssh_commands)"),
+                    P("verify_command"), P("undo_command"), t, who);
+                return new ActionPlan { Action = WithTimeout(ssh with { Reason = why }, P(SqlActions.TimeoutSeconds)) };
+            case AnsiblePlaybookActuator.Kind:
+                var playbook = AnsiblePlaybookActuator.Plan(cluster.Name, P("playbook") ?? throw new InputException("ansible.playbook needs 'playbook' (a path from policy.ansible_playbooks)"),
+                    P("limit"), P("tags"), P(ActionParameters.CheckFirst) is not { } checkFirst || Bool(checkFirst, ActionParameters.CheckFirst), P("undo_playbook"), t, who);
+                return new ActionPlan { Action = WithTimeout(playbook with { Member = member?.Name, Reason = why }, P(SqlActions.TimeoutSeconds)) };
             default:
                 throw new InputException($"unknown action '{request.Kind}'");
         }
