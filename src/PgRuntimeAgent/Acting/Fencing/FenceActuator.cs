@@ -52,6 +52,9 @@ internal sealed partial class FenceActuator : IActuator
 
     public string KillExecutable { get; init; } = "kill";
 
+    /// <summary>HTTP handler for etcd (tests record the leader-key release); null: a plain client.</summary>
+    public HttpMessageHandler? EtcdHandler { get; init; }
+
     /// <summary>A member fence action. Irreversible and high-risk, but never of a serving leader: the agent needs autonomy 3 (or an approval).</summary>
     public static PlannedAction Plan(string cluster, string member, string? sshCommand = null, ActionTrigger trigger = ActionTrigger.Operator,
         string? initiator = null, string? reason = null)
@@ -76,7 +79,7 @@ internal sealed partial class FenceActuator : IActuator
             Initiator = initiator,
             Reason = reason,
             VerifyTimeoutSeconds = 20,
-            Summary = $"fence {member} ({cluster}): kill -9 its Patroni and PostgreSQL so it cannot return as leader",
+            Summary = $"fence {member} ({cluster}): kill -9 its Patroni and PostgreSQL so it cannot return as leader, and release its leader key",
         };
     }
 
@@ -151,9 +154,13 @@ internal sealed partial class FenceActuator : IActuator
         var left = pids.Where(_processes.Exists).ToList();
         details["left_pids"] = List(left);
         var output = $"{commands}\nkill -STOP: exit {stop.ExitCode} {stop.Combined(512).Trim()}\nkill -KILL: exit {kill.ExitCode} {kill.Combined(512).Trim()}";
-        return left.Count == 0
-            ? ExecuteResult.Ok($"killed {pids.Count} processes of {member.Name} (Patroni {List(patroni)}, PostgreSQL {List(postgres)}) with SIGKILL", output) with { Details = details }
-            : ExecuteResult.Failed($"{left.Count} processes of {member.Name} survived SIGKILL: {List(left)}", output) with { Details = details };
+        if (left.Count > 0)
+        {
+            return ExecuteResult.Failed($"{left.Count} processes of {member.Name} survived SIGKILL: {List(left)}", output) with { Details = details };
+        }
+
+        var released = await ReleaseLeaderKeyAsync(cluster, member, details, cancellationToken).ConfigureAwait(false);
+        return ExecuteResult.Ok($"killed {pids.Count} processes of {member.Name} (Patroni {List(patroni)}, PostgreSQL {List(postgres)}) with SIGKILL; {released}", output) with { Details = details };
     }
 
     public async Task<VerifyResult> VerifyAsync(PlannedAction action, ExecuteResult execution, CancellationToken cancellationToken)
@@ -211,9 +218,22 @@ internal sealed partial class FenceActuator : IActuator
             ["exit_code"] = result.ExitCode.ToString(CultureInfo.InvariantCulture),
         };
         LogFenced(_logger, action.Id, member.Name, -1);
+        var released = result.ExitCode == 0 ? await ReleaseLeaderKeyAsync(cluster, member, details, cancellationToken).ConfigureAwait(false) : "";
         return (result.ExitCode == 0
-            ? ExecuteResult.Ok($"'{name}' exited 0 on {member.Ip}", result.Combined())
+            ? ExecuteResult.Ok($"'{name}' exited 0 on {member.Ip}; {released}", result.Combined())
             : ExecuteResult.Failed($"'{name}' exited {result.ExitCode} on {member.Ip}", result.Combined())) with { Details = details };
+    }
+
+    /// <summary>
+    /// Once the member's Patroni is dead, the key it held only delays the failover: release it (compare-and-delete,
+    /// see <see cref="DcsLeaderKey"/>). The outcome goes into the details either way.
+    /// </summary>
+    private async Task<string> ReleaseLeaderKeyAsync(PgCluster cluster, PgMember member, Dictionary<string, string> details, CancellationToken cancellationToken)
+    {
+        var (released, detail) = await new DcsLeaderKey(cluster, DcsLeaderKey.Endpoints(_sensing.Topology), EtcdHandler)
+            .ReleaseAsync(member.Name, cancellationToken).ConfigureAwait(false);
+        details["leader_key"] = detail;
+        return released ? "released its leader key" : "leader key: " + detail;
     }
 
     private (IReadOnlyList<int> Patroni, IReadOnlyList<int> Postgres) Find(PgMember member)
