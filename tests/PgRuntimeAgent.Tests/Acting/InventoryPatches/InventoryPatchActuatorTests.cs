@@ -75,6 +75,26 @@ public sealed class InventoryPatchActuatorTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Execute_Utf8BomAndCrlf_PatchAppliesWithPatchAndKeepsBothBytes()
+    {
+        var text = "pg-test:\r\n  hosts:\r\n    10.0.0.1: { pg_seq: 1, pg_role: primary }\r\n"
+            + "    10.0.0.2: { pg_seq: 2, pg_role: replica }\r\n  vars: { pg_cluster: pg-test }\r\n";
+        byte[] bom = [0xEF, 0xBB, 0xBF];
+        await File.WriteAllBytesAsync(Inventory, [.. bom, .. System.Text.Encoding.UTF8.GetBytes(text)], Ct);
+        var topology = InventoryLoader.Load(Inventory, new SecretStore(), AgentSettings.Default);
+        var actuator = new InventoryPatchActuator(Proposals, TimeProvider.System);
+        var action = InventoryPatchActuator.PlanRequest(topology, "pg-test", null, "pg-test-1 primary->replica, pg-test-2 replica->primary", ActionTrigger.Operator, null, null);
+
+        var execution = await actuator.ExecuteAsync(action, Ct);
+        var verify = await actuator.VerifyAsync(action, execution, Ct);
+
+        Assert.True(execution.Succeeded, execution.Message);
+        Assert.Equal(VerifyStatus.Verified, verify.Status);
+        Assert.Equal("patch -p1 applied it to a copy; the result is the planned inventory", verify.Evidence["patch_check"]);
+        Assert.StartsWith("--- a/pigsty.yml\n+++ b/pigsty.yml\n@@ -1,5 +1,5 @@\n \uFEFFpg-test:\r\n", execution.Details["diff"], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Run_FromDoesNotMatch_PrecheckFailsWithFileAndLineAndWritesNothing()
     {
         File.Copy(TestPaths.Fixture("pigsty", "v4.5.0", "ha-full.yml"), Inventory);
