@@ -120,7 +120,16 @@ internal sealed class FaultDrill(LabManifest lab, TimeProvider time)
     public static Detection.DetectionSettings LoopbackDetection(Detection.DetectionSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        return settings with { DiskFullFreeRatio = 0, DiskFullLogWindowSeconds = Math.Min(settings.DiskFullLogWindowSeconds, 20) };
+        // Two consecutive snapshots with the leader's REST and SQL timed out (the lab's probes time out after 2 s)
+        // instead of three: the lab runs Patroni's fast preset (ttl 10), which a freeze detected on the third snapshot
+        // could not beat. Fencing refuses a leader that still serves, so a slow probe cannot cost a healthy leader.
+        return settings with
+        {
+            DiskFullFreeRatio = 0,
+            DiskFullLogWindowSeconds = Math.Min(settings.DiskFullLogWindowSeconds, 20),
+            PrimaryFrozenConsecutive = Math.Min(settings.PrimaryFrozenConsecutive, 2),
+            PrimaryFrozenSeconds = Math.Min(settings.PrimaryFrozenSeconds, 2),
+        };
     }
 
     public async Task<FaultDrillResult> RunAsync(FaultDrillOptions options, AgentRuntime? agent, Action<string>? progress, CancellationToken cancellationToken)

@@ -249,8 +249,9 @@ internal sealed class LabWorkload : IAsyncDisposable
                 await Task.Delay(_options.WriteInterval, _time, stop).ConfigureAwait(false);
             }
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        catch (Exception ex) when (stop.IsCancellationRequested && ex is OperationCanceledException or NpgsqlException or TimeoutException or IOException)
         {
+            // Stopped: Npgsql reports a stop during a connection attempt as "unable to connect", not as a cancellation.
         }
         finally
         {
@@ -285,7 +286,7 @@ internal sealed class LabWorkload : IAsyncDisposable
                 await Task.Delay(_options.ReadInterval, _time, stop).ConfigureAwait(false);
             }
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        catch (Exception ex) when (stop.IsCancellationRequested && ex is OperationCanceledException or NpgsqlException or TimeoutException or IOException)
         {
         }
     }

@@ -34,8 +34,8 @@ internal sealed class DemoCommands : ICommandGroup
         var ha = new Option<string>("--ha") { Description = "Lab HA timing: fast (ttl 10) or norm (Pigsty's 30/5/10/25).", DefaultValueFactory = _ => "fast" };
         var autonomy = new Option<int>("--autonomy")
         {
-            Description = "Autonomy level for patroni.failover and member.fence (both irreversible: 4 acts alone, 2-3 wait for 'pgra approve', 1 recommends).",
-            DefaultValueFactory = _ => 4,
+            Description = "Autonomy level for patroni.failover and member.fence (irreversible, with their loss bounded by prechecks: 3 acts alone when reacting, 2 waits for 'pgra approve', 1 recommends).",
+            DefaultValueFactory = _ => 3,
         };
         var cap = new Option<double>("--wait") { Description = "Seconds to wait for writes to come back after the fault.", DefaultValueFactory = _ => 120 };
         var skipPackages = new Option<bool>("--skip-packages") { Description = "Do not check or install Debian packages when bringing the lab up." };
@@ -104,7 +104,7 @@ internal sealed class DemoCommands : ICommandGroup
             Observers = [view],
         }, ct).ConfigureAwait(false);
         await o.WriteLineAsync($"   watching {string.Join(", ", agent.Clusters)} every {agent.Interval.TotalSeconds:0.#} s; skills: {string.Join(", ", agent.Skills.Skills.Select(s => s.Name))}").ConfigureAwait(false);
-        await o.WriteLineAsync($"   autonomy {a.Autonomy} for patroni.failover and member.fence (irreversible: 4 acts alone); journal {agent.Journal.Location}").ConfigureAwait(false);
+        await o.WriteLineAsync($"   autonomy {a.Autonomy} for patroni.failover and member.fence (3 acts alone when reacting to a finding); journal {agent.Journal.Location}").ConfigureAwait(false);
 
         await Section(o, $"3. Workload, then {a.Scenario} on the leader (live)").ConfigureAwait(false);
         var drill = new FaultDrill(manifest, time);
@@ -112,7 +112,7 @@ internal sealed class DemoCommands : ICommandGroup
         {
             Scenario = a.Scenario,
             Cap = TimeSpan.FromSeconds(Math.Max(10, a.WaitSeconds)),
-            AfterInject = a.Autonomy is 2 or 3
+            AfterInject = a.Autonomy == 2
                 ? (ctx, _) => o.WriteLineAsync("   the agent will ask before it acts: approve with `pgra approve ID -i " + manifest.Inventory + "` in another shell")
                 : null,
         }, agent, line => o.WriteLine("   " + Clock(time) + " " + line), ct).ConfigureAwait(false);

@@ -88,6 +88,51 @@ internal sealed class AgentLab : IAsyncDisposable
         return result;
     }
 
+    /// <summary>
+    /// Runs the cluster with Patroni's timing of <paramref name="preset"/> (fast: ttl 10, loop_wait 2, retry_timeout
+    /// 4, primary_start_timeout 10, the lab's own; norm: Pigsty's default 30/5/10/25) until the result is disposed,
+    /// which puts the lab's fast timing back. A PATCH of the dynamic configuration through the leader's REST API.
+    /// </summary>
+    public static async Task<IAsyncDisposable> HaTimingAsync(LabInfo lab, string preset)
+    {
+        await SetHaTimingAsync(lab, preset);
+        return new Restore(() => SetHaTimingAsync(lab, "fast"));
+    }
+
+    private static async Task SetHaTimingAsync(LabInfo lab, string preset)
+    {
+        var (ttl, loopWait, retry, start) = preset switch
+        {
+            "fast" => (10, 2, 4, 10),
+            "norm" => (30, 5, 10, 25),
+            _ => throw new ArgumentOutOfRangeException(nameof(preset), preset, "fast or norm"),
+        };
+        var body = $$"""{"ttl": {{ttl}}, "loop_wait": {{loopWait}}, "retry_timeout": {{retry}}, "primary_start_timeout": {{start}}}""";
+        using var cluster = lab.NewCluster();
+        var deadline = TimeProvider.System.GetTimestamp();
+        while (true)
+        {
+            var leader = await cluster.LeaderAsync(Ct);
+            var (status, answer) = leader is null ? (0, "no leader") : await cluster.SendAsync(HttpMethod.Patch, leader, "/config", body, Ct);
+            if (status == 200)
+            {
+                break;
+            }
+
+            Assert.True(TimeProvider.System.GetElapsedTime(deadline) < TimeSpan.FromSeconds(60), $"PATCH /config ({preset}) answered {status}: {answer}");
+            await Task.Delay(TimeSpan.FromSeconds(1), Ct);
+        }
+
+        // Every member applies the new timing at its next HA loop (at most the old loop_wait, 5 s).
+        await Task.Delay(TimeSpan.FromSeconds(6), Ct);
+        Report($"Patroni timing: {preset} (ttl {ttl}, loop_wait {loopWait}, retry_timeout {retry}, primary_start_timeout {start})");
+    }
+
+    private sealed class Restore(Func<Task> undo) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => await undo();
+    }
+
     /// <summary>Where the figures of every drill are appended (artifacts/lab-figures/agent.log; CI keeps artifacts/).</summary>
     public static string FiguresFile { get; } = Path.Combine(RepoRoot, "artifacts", "lab-figures", "agent.log");
 

@@ -77,6 +77,15 @@ internal sealed partial class LeaderChangeActuator : IActuator
             checks.Add(string.Equals(s.Leader, candidate, StringComparison.Ordinal)
                 ? new CheckResult("leader", false, $"{candidate} already holds the leader key")
                 : new CheckResult("leader", true, s.Leader is null ? "no member holds the leader key" : $"{s.Leader} holds the leader key ({CandidateRules.RoleOf(s, s.Leader)})"));
+
+            // A failover away from a failed leader: if Patroni has meanwhile elected another member that takes
+            // writes, a second leader change would only add an outage.
+            var failed = action.Parameter(ActionParameters.Leader);
+            if (failed is not null && s.Leader is { } now && !string.Equals(now, failed, StringComparison.Ordinal) && !string.Equals(now, candidate, StringComparison.Ordinal)
+                && s.FindMember(now) is { PostgresReachable: true, InRecovery: false })
+            {
+                checks.Add(new CheckResult("not-failed-over", false, $"{now} already leads in place of {failed} and takes writes: Patroni failed over by itself"));
+            }
         }
 
         var purpose = isSwitchover ? CandidatePurpose.NamedSwitchover : CandidatePurpose.Failover;

@@ -183,6 +183,31 @@ public sealed class LeaderChangeActuatorTests
     }
 
     [Fact]
+    public async Task Precheck_FailoverAwayFromALeaderPatroniAlreadyReplaced_RefusedNoSecondLeaderChange()
+    {
+        var replaced = Snapshot("pg-test-3", [Replica("pg-test-1", timeline: 8) with { Reachable = false, PostgresReachable = false }, Replica("pg-test-2", timeline: 8), Leader("pg-test-3", 8)], timeline: 8);
+        var (actuator, _, http) = Create((_, _) => (200, ""), replaced);
+
+        var precheck = await actuator.PrecheckAsync(PatroniActions.PlanFailover("pg-test", "pg-test-2", "pg-test-1", 7), Ct);
+
+        Assert.False(precheck.Passed);
+        var check = precheck.Checks.Single(c => c.Name == "not-failed-over");
+        Assert.Contains("pg-test-3 already leads in place of pg-test-1", check.Detail, StringComparison.Ordinal);
+        Assert.Empty(http.Requests);
+    }
+
+    [Fact]
+    public async Task Precheck_FailoverWhileTheOldLeaderStillHoldsTheKey_NoFailedOverCheck()
+    {
+        var frozen = Snapshot("pg-test-1", [Leader() with { Reachable = false, PostgresReachable = false, InRecovery = null }, Replica("pg-test-2"), Replica("pg-test-3")]);
+        var (actuator, _, _) = Create((_, _) => (200, ""), frozen);
+
+        var precheck = await actuator.PrecheckAsync(PatroniActions.PlanFailover("pg-test", "pg-test-2", "pg-test-1", 7), Ct);
+
+        Assert.DoesNotContain(precheck.Checks, c => c.Name == "not-failed-over");
+    }
+
+    [Fact]
     public async Task Precheck_LeaderMovedSincePlanning_Fails()
     {
         var (actuator, _, _) = Create((_, _) => (200, ""), Switched());

@@ -12,7 +12,7 @@ namespace PgRuntimeAgent.Bench.Agent;
 
 /// <summary>
 /// Time to detect and time to restore writes for each primary failure the lab can inject, once with Patroni alone and
-/// once with the agent allowed to fence and fail over (autonomy 4), measured by a writer through haproxy. Needs the
+/// once with the agent allowed to fence and fail over (autonomy 3), measured by a writer through haproxy. Needs the
 /// running lab and root (faults are real); run it under <c>flock /work/notes/lab.lock</c> when the lab is shared.
 /// Patroni-alone runs that never recover are capped at <c>PGRA_DRILL_CAP_SECONDS</c> (default 75; 300 for the full wait).
 /// </summary>
@@ -68,7 +68,7 @@ internal sealed class AgentDrillBenchmark : IBenchmark
     }
 
     private static string Row(FaultDrillResult r) => string.Create(CultureInfo.InvariantCulture,
-        $"{r.Scenario,-15} {(r.WithAgent ? "agent (4)" : "Patroni alone"),-14} {(r.TimeToDetectSeconds is { } d ? $"{d:0.0} s" : "-"),8} {(r.Restored ? $"{r.OutageSeconds:0.0} s" : $">{r.CapSeconds:0} s"),10} {(r.LostWrites?.ToString(CultureInfo.InvariantCulture) ?? "?"),6}  {r.LeaderBefore} -> {r.LeaderAfter}");
+        $"{r.Scenario,-15} {(r.WithAgent ? "agent (3)" : "Patroni alone"),-14} {(r.TimeToDetectSeconds is { } d ? $"{d:0.0} s" : "-"),8} {(r.Restored ? $"{r.OutageSeconds:0.0} s" : $">{r.CapSeconds:0} s"),10} {(r.LostWrites?.ToString(CultureInfo.InvariantCulture) ?? "?"),6}  {r.LeaderBefore} -> {r.LeaderAfter}");
 
     private sealed class Agent(AgentRuntime runtime, IJournal journal, string dir) : IAsyncDisposable
     {
@@ -91,7 +91,7 @@ internal sealed class AgentDrillBenchmark : IBenchmark
         {
             Sensing = settings.Sensing with { IntervalSeconds = 1 },
             Detection = FaultDrill.LoopbackDetection(settings.Detection) with { Silenced = [FindingCodes.InventoryDrift] },
-            Policy = settings.Policy with { Classes = new Dictionary<string, int> { ["patroni.failover"] = 4, ["member.fence"] = 4 } },
+            Policy = settings.Policy with { Classes = new Dictionary<string, int> { ["patroni.failover"] = 3, ["member.fence"] = 3 } },
             Notify = settings.Notify with { Stdout = false },
         };
         var dir = Directory.CreateTempSubdirectory("pgra-bench-agent-").FullName;
