@@ -74,7 +74,15 @@ public sealed class MaintenanceActionsLabTests
         var seen = false;
         for (var i = 0; i < 60 && !seen; i++)
         {
-            seen = (long)(await lab.SqlAsync(replica, "select count(*) from pgra_lab_reinit_marker where v = $1", [marker]))! == 1;
+            try
+            {
+                seen = (long)(await lab.SqlAsync(replica, "select count(*) from pgra_lab_reinit_marker where v = $1", [marker]))! == 1;
+            }
+            catch (Npgsql.PostgresException ex) when (ex.SqlState == Npgsql.PostgresErrorCodes.UndefinedTable)
+            {
+                // The replica has not replayed the CREATE TABLE yet.
+            }
+
             if (!seen)
             {
                 await Task.Delay(250, Ct);
