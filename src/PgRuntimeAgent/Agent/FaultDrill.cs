@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using Npgsql;
 using PgRuntimeAgent.Incidents;
 using PgRuntimeAgent.Lab;
 
@@ -117,6 +118,42 @@ internal sealed class FaultDrill(LabManifest lab, TimeProvider time)
     /// full WAL mount of one member would make every member look out of disk (free-ratio check off: ENOSPC in the
     /// member's own log decides), and ENOSPC lines left by an earlier drill must not count (20 s window).
     /// </summary>
+    /// <summary>
+    /// The steady state a drill starts from: every replica streams and has replayed the leader's WAL to within
+    /// 64 KiB (a few writes). Right after the previous drill's heal a replica may still be catching up, and a fault
+    /// then would measure that leftover lag instead of the agent. Waits up to 60 s, then notes it and goes on.
+    /// </summary>
+    private async Task WaitCaughtUpAsync(LabCluster cluster, List<string> notes, Action<string> say, CancellationToken cancellationToken)
+    {
+        const string Sql = "select case when count(*) filter (where state = 'streaming') = $replicas then coalesce(max(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)), 0) else -1 end from pg_stat_replication";
+        var started = time.GetTimestamp();
+        object? last = null;
+        while (time.GetElapsedTime(started) < TimeSpan.FromSeconds(60))
+        {
+            try
+            {
+                if (await cluster.LeaderAsync(cancellationToken).ConfigureAwait(false) is { } leader)
+                {
+                    last = await cluster.ScalarAsync(leader, Sql.Replace("$replicas", (lab.Members.Count - 1).ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal), cancellationToken).ConfigureAwait(false);
+                    if (last is decimal behind && behind is >= 0 and < 65_536)
+                    {
+                        return;
+                    }
+                }
+            }
+            catch (NpgsqlException)
+            {
+                // The leader is restarting after the previous heal: ask again.
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(500), time, cancellationToken).ConfigureAwait(false);
+        }
+
+        var line = $"replicas had not caught up with the leader after 60 s (replay behind: {last ?? "unknown"} bytes; -1: not all streaming): the drill starts anyway";
+        notes.Add(line);
+        say(line);
+    }
+
     public static Detection.DetectionSettings LoopbackDetection(Detection.DetectionSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -207,6 +244,7 @@ internal sealed class FaultDrill(LabManifest lab, TimeProvider time)
             }
 
             await Task.Delay(options.WarmUp, time, cancellationToken).ConfigureAwait(false);
+            await WaitCaughtUpAsync(cluster, notes, say, cancellationToken).ConfigureAwait(false);
             say($"injecting {options.Scenario} on the leader {leaderBefore} ({workload.Acknowledged.Count} writes acknowledged so far)");
             injectStarted = time.GetUtcNow();
             var failedBefore = workload.FailedAttempts;
