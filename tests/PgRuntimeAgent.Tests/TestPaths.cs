@@ -11,9 +11,10 @@ internal static class TestPaths
 
     public static string Fixture(params string[] parts) => Path.Combine([Fixtures, .. parts]);
 
-    /// <summary>Above the test binary (the usual layout), else above this source file (builds with an artifacts path).</summary>
+    /// <summary>Above the test binary (the usual layout), else above the working directory, else above this source file (builds with an artifacts path).</summary>
     private static string FindRepoRoot() =>
         FindAbove(AppContext.BaseDirectory)
+        ?? FindAbove(Directory.GetCurrentDirectory())
         ?? FindAbove(Path.GetDirectoryName(SourceFile()) ?? "")
         ?? throw new InvalidOperationException("PgRuntimeAgent.sln not found above " + AppContext.BaseDirectory + " or " + SourceFile());
 
