@@ -83,7 +83,7 @@ public sealed class AgentLabTests
 
         Assert.True(acted.Restored, acted.Describe() + "; " + string.Join("; ", acted.Notes));
         Assert.True(acted.OutageSeconds <= 30, acted.Describe());
-        Assert.Equal(0, acted.LostWrites);
+        AssertLossWithinTheLagLimit(scenario, acted);
         if (scenario == "disk-full")
         {
             // Patroni alone never fails over from a full WAL disk: the agent fences the old primary and fails over.
@@ -168,6 +168,25 @@ public sealed class AgentLabTests
         Assert.True(r.Restored, r.Describe() + "; " + string.Join("; ", r.Notes));
         var fence = await agent.Journal.QueryAsync(new JournalQuery { CorrelationId = approvalId, Kinds = [JournalKinds.ActionOutcome] }, Ct);
         Assert.Single(fence);
-        Assert.Equal(0, r.LostWrites);
+        AssertLossWithinTheLagLimit("disk-full", r);
+    }
+
+    /// <summary>
+    /// Each workload write is one small INSERT and its commit (well under 1 KiB of WAL). A frozen or crashed leader
+    /// acknowledges nothing after the fault, so nothing may be lost. A leader whose WAL disk fills keeps acknowledging
+    /// commits into its current segment, and between crash restarts, for a moment: WAL that may never have reached a
+    /// replica. Promoting one then loses those writes, which async replication allows up to maximum_lag_on_failover
+    /// (1 MiB here, Pigsty's pg_rpo); the issue asks for nothing lost beyond the lag limit.
+    /// </summary>
+    private static void AssertLossWithinTheLagLimit(string scenario, FaultDrillResult r)
+    {
+        if (scenario != "disk-full")
+        {
+            Assert.Equal(0, r.LostWrites);
+            return;
+        }
+
+        Assert.NotNull(r.LostWrites);
+        Assert.True(r.LostWrites * 1024L <= 1_048_576, $"{r.LostWrites} acknowledged writes lost: more than the 1 MiB lag limit allows");
     }
 }
