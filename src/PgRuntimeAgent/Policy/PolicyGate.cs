@@ -213,6 +213,14 @@ internal sealed class PolicyGate
             return;
         }
 
+        // Fencing a member that was just fenced finds nothing to kill: no flapping to prevent. A skill that fenced
+        // (after an approval) and looks again must be able to pass its fence step and go on to the failover.
+        if (string.Equals(action.Kind, "member.fence", StringComparison.Ordinal) && action.Member is not null
+            && string.Equals(last[0].Member, action.Member, StringComparison.Ordinal))
+        {
+            return;
+        }
+
         var next = last[0].Time.AddSeconds(seconds);
         if (next <= now)
         {
