@@ -119,6 +119,7 @@ internal sealed class LabFaults : IDisposable
                 LabScenario.BadConfig => await RepairConfigAsync(target, fault, cancellationToken).ConfigureAwait(false),
                 _ => throw new InvalidOperationException(info.Name),
             };
+            await StartStoppedServicesAsync(target, cancellationToken).ConfigureAwait(false);
             var (healthy, health) = await WaitHealthyAsync(target, cancellationToken).ConfigureAwait(false);
             Step("wait for a healthy cluster", healthy ? health.Describe() : "NOT healthy: " + health.Describe());
             var ok = healthy;
@@ -182,6 +183,24 @@ internal sealed class LabFaults : IDisposable
         steps.AddRange(_steps);
         var summary = healthy ? $"healthy: {health.Describe()}" : $"NOT healthy: {health.Describe()}";
         return new LabFaultResult("repair", health.Leader ?? "-", healthy, summary, steps, _time.GetElapsedTime(started));
+    }
+
+    /// <summary>
+    /// Starts the member's services whose pid file names no live process: a fault can take pgbouncer or an exporter
+    /// down with it (a frozen postmaster makes pgbouncer give up), and a healed lab runs every component again.
+    /// </summary>
+    private async Task StartStoppedServicesAsync(LabMember member, CancellationToken ct)
+    {
+        foreach (var service in _manifest.Services.Where(x => x.Start is not null && x.Member == member.Name && x.Kind != "patroni"))
+        {
+            if (LabProcesses.ReadPidFile(_manifest.PidFile(service)) is { } pid && LabProcesses.IsAlive(pid, service.User))
+            {
+                continue;
+            }
+
+            var result = await LabShell.RunAsync(service.Start!, [service.Name], TimeSpan.FromSeconds(30), ct).ConfigureAwait(false);
+            Step($"{service.Start} {service.Name}", result.Ok ? "started (it had stopped)" : "failed: " + result.Tail(3));
+        }
     }
 
     /// <summary>The leader as the leader itself confirms it (GET /patroni: role master/primary, running), not only the DCS.</summary>
