@@ -19,7 +19,7 @@ need_dotnet() {
 
 build() {
   need_dotnet
-  dotnet build PgRuntimeAgent.sln -c "$CONFIG" -nologo -v quiet -clp:ErrorsOnly || { echo "error: build failed" >&2; exit 1; }
+  dotnet build PgRuntimeAgent.sln -c "$CONFIG" -nologo -v quiet -clp:ErrorsOnly || { echo "error: build failed" >&2; return 1; }
 }
 
 pgra() {
@@ -34,8 +34,14 @@ run_tests() {
   local rc=$?
   if ! ls "$RESULTS/$name"/*.xunit >/dev/null 2>&1; then
     echo "error: $name produced no test report (exit $rc); counting it as one failure" >&2
-    echo "<assemblies><assembly passed=\"0\" failed=\"1\" skipped=\"0\"/></assemblies>" >"$RESULTS/$name/crashed.xunit"
+    count_failure "$name"
   fi
+}
+
+# count_failure NAME: a step that could not run its tests counts as one failure in the summary line.
+count_failure() {
+  mkdir -p "$RESULTS/$1"
+  echo "<assemblies><assembly passed=\"0\" failed=\"1\" skipped=\"0\"/></assemblies>" >"$RESULTS/$1/crashed.xunit"
 }
 
 summarise() {
@@ -56,7 +62,12 @@ shift || true
 case "$cmd" in
   test)
     rm -rf "$RESULTS"
-    build
+    if ! (build); then
+      # Nothing can run: still end with the summary line, counting the build as one failure.
+      count_failure build
+      summarise
+      exit 1
+    fi
     run_tests unit tests/PgRuntimeAgent.Tests
     # The lab: real PostgreSQL/Patroni/etcd/pgBackRest/Prometheus on 127.0.0.10-13. Always brought down afterwards.
     trap 'pgra lab down >/dev/null 2>&1 || true' EXIT
@@ -73,7 +84,7 @@ case "$cmd" in
     dotnet run -c "$CONFIG" --project tests/bench/PgRuntimeAgent.Bench -- "$@"
     ;;
   pgra)
-    build >/dev/null
+    build >/dev/null || exit 1
     pgra "$@"
     ;;
   *)
