@@ -25,6 +25,9 @@ public interface IPatroniControlApi
     [Post("/reload")]
     Task<HttpResponseMessage> ReloadAsync([Body] string json, CancellationToken cancellationToken);
 
+    [Post("/reinitialize")]
+    Task<HttpResponseMessage> ReinitializeAsync([Body] string json, CancellationToken cancellationToken);
+
     [Patch("/config")]
     Task<HttpResponseMessage> PatchConfigAsync([Body] string json, CancellationToken cancellationToken);
 
@@ -101,6 +104,10 @@ internal sealed class PatroniControl : IDisposable
 
     public Task<PatroniReply> ReloadAsync(PgCluster cluster, PgMember member, TimeSpan timeout, CancellationToken cancellationToken) =>
         CallAsync(cluster, member, "POST", "reload", timeout, (api, ct) => api.ReloadAsync("{}", ct), cancellationToken);
+
+    /// <summary>POST /reinitialize with force=false: Patroni refuses while another task (a restart...) runs on the member rather than cancelling it.</summary>
+    public Task<PatroniReply> ReinitializeAsync(PgCluster cluster, PgMember member, TimeSpan timeout, CancellationToken cancellationToken) =>
+        CallAsync(cluster, member, "POST", "reinitialize", timeout, (api, ct) => api.ReinitializeAsync("""{"force":false}""", ct), cancellationToken);
 
     public Task<PatroniReply> PatchConfigAsync(PgCluster cluster, PgMember member, JsonObject patch, TimeSpan timeout, CancellationToken cancellationToken) =>
         CallAsync(cluster, member, "PATCH", "config", timeout, (api, ct) => api.PatchConfigAsync(patch.ToJsonString(), ct), cancellationToken);

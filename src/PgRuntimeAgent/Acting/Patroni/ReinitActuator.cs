@@ -1,65 +1,10 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using PgRuntimeAgent.Inventory;
-using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Sensing;
 using PgRuntimeAgent.Sensing.Snapshot;
-using Refit;
 
 namespace PgRuntimeAgent.Acting.Patroni;
-
-/// <summary>Patroni's POST /reinitialize (a replica wipes its data directory and clones itself from the leader again).</summary>
-public interface IPatroniReinitApi
-{
-    [Post("/reinitialize")]
-    Task<HttpResponseMessage> ReinitializeAsync([Body] string json, CancellationToken cancellationToken);
-}
-
-/// <summary>
-/// Sends POST /reinitialize to a member's Patroni with basic auth from the inventory (the password is revealed in the
-/// HTTP handler only). The answer (200 "reinitialize started", 503 "I am the leader, can not reinitialize"...) is
-/// data, never an exception.
-/// </summary>
-internal sealed class PatroniReinitClient : IDisposable
-{
-    private readonly SensingHttp _http;
-    private readonly SecretStore _secrets;
-    private readonly TimeProvider _time;
-
-    public PatroniReinitClient(SecretStore secrets, TimeProvider time, HttpMessageHandler? handler = null)
-    {
-        _secrets = secrets;
-        _time = time;
-        _http = new SensingHttp(handler);
-    }
-
-    /// <summary>Builds the base URL of a member's REST API; replaceable for tests.</summary>
-    public Func<PgMember, Uri> ApiUrlOf { get; init; } = m => m.PatroniUrl;
-
-    public async Task<PatroniReply> ReinitializeAsync(PgCluster cluster, PgMember member, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(cluster);
-        ArgumentNullException.ThrowIfNull(member);
-        var url = ApiUrlOf(member);
-        var endpoint = $"POST {new Uri(url, "reinitialize")}";
-        using var client = _http.CreateClient(url, cluster.Credentials.PatroniUsername, cluster.Credentials.PatroniPassword, _secrets);
-        var api = RestService.For<IPatroniReinitApi>(client);
-        var outcome = await SensorCall.RunAsync(endpoint, timeout, _time, async ct =>
-        {
-            // force=false: Patroni refuses while another task (a restart...) runs on the member rather than cancelling it.
-            using var response = await api.ReinitializeAsync("""{"force":false}""", ct).ConfigureAwait(false);
-            var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
-            return new RawAnswer((int)response.StatusCode, body);
-        }, cancellationToken).ConfigureAwait(false);
-        return outcome.Value is { } answer
-            ? new PatroniReply(endpoint, answer.Status, _secrets.Redact(answer.Body), null, outcome.ElapsedMs)
-            : new PatroniReply(endpoint, 0, "", _secrets.Redact(outcome.Reason ?? "no answer"), outcome.ElapsedMs);
-    }
-
-    public void Dispose() => _http.Dispose();
-
-    private sealed record RawAnswer(int Status, string Body);
-}
 
 /// <summary>
 /// <c>patroni.reinit</c>: rebuilds a replica from the leader through its Patroni (POST /reinitialize; Patroni stops
@@ -76,14 +21,12 @@ internal sealed class ReinitActuator : IActuator
 
     private readonly IClusterSensing _sensing;
     private readonly PatroniControl _control;
-    private readonly PatroniReinitClient _reinit;
     private readonly TimeProvider _time;
 
-    public ReinitActuator(IClusterSensing sensing, PatroniControl control, PatroniReinitClient reinit, TimeProvider time)
+    public ReinitActuator(IClusterSensing sensing, PatroniControl control, TimeProvider time)
     {
         _sensing = sensing;
         _control = control;
-        _reinit = reinit;
         _time = time;
     }
 
@@ -194,7 +137,7 @@ internal sealed class ReinitActuator : IActuator
             ["state_before"] = Field(before, "state") ?? "",
             ["timeline_before"] = Timeline(before)?.ToString(CultureInfo.InvariantCulture) ?? "",
         };
-        var reply = await _reinit.ReinitializeAsync(cluster, member, CallTimeout, cancellationToken).ConfigureAwait(false);
+        var reply = await _control.ReinitializeAsync(cluster, member, CallTimeout, cancellationToken).ConfigureAwait(false);
         details["endpoint"] = reply.Endpoint;
         details["http_status"] = reply.Status.ToString(CultureInfo.InvariantCulture);
         return (reply.Ok
@@ -330,7 +273,7 @@ internal sealed class ReinitActuatorFactory : IActuatorFactory
     public IEnumerable<IActuator> Create(ActuatorContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        yield return new ReinitActuator(ActionSensing.For(context), new PatroniControl(context.Secrets, context.Time), new PatroniReinitClient(context.Secrets, context.Time),
+        yield return new ReinitActuator(ActionSensing.For(context), new PatroniControl(context.Secrets, context.Time),
             context.Time);
     }
 }

@@ -33,7 +33,7 @@ public sealed class ReinitActuatorTests
         var topology = SensingFixtures.Topology(SensingFixtures.Cluster(secrets: secrets));
         var http = new RecordingHandler(answer);
         var actuator = new ReinitActuator(new ScriptedSensing(topology, snapshots), new PatroniControl(secrets, TimeProvider.System, http),
-            new PatroniReinitClient(secrets, TimeProvider.System, http), TimeProvider.System);
+            TimeProvider.System);
         return (actuator, http);
     }
 
