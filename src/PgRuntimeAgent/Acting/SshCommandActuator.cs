@@ -236,7 +236,7 @@ internal sealed class SshCommandActuator : IActuator
     /// then the command as ONE argument after <c>--</c> (ssh hands it to the remote user's shell as it is; an
     /// allow-listed text is already a shell line). Exit 255 means ssh itself failed (<see cref="SshConnectionFailed"/>).
     /// </summary>
-    public static IReadOnlyList<string> SshArguments(SshSettings connection, string host, string commandLine)
+    public static IReadOnlyList<string> SshArguments(SshSettings connection, string host, string commandLine, int aliveIntervalSeconds = 5, int aliveCountMax = 3)
     {
         ArgumentNullException.ThrowIfNull(connection);
         var args = new List<string>
@@ -244,8 +244,8 @@ internal sealed class SshCommandActuator : IActuator
             "-o", "BatchMode=yes",
             "-o", "ConnectTimeout=5",
             "-o", "StrictHostKeyChecking=yes",
-            "-o", "ServerAliveInterval=5",
-            "-o", "ServerAliveCountMax=3",
+            "-o", "ServerAliveInterval=" + aliveIntervalSeconds.ToString(CultureInfo.InvariantCulture),
+            "-o", "ServerAliveCountMax=" + aliveCountMax.ToString(CultureInfo.InvariantCulture),
             "-o", "LogLevel=ERROR",
             "-p", connection.Port.ToString(CultureInfo.InvariantCulture),
             "-l", connection.User,

@@ -34,28 +34,11 @@ internal sealed class BackupCommandRunner(SshSettings ssh, string sshExecutable 
             : ProcessRunner.RunAsync(sshExecutable, SshArguments(ssh, host.Address, argv), timeout, cancellationToken);
     }
 
+    /// <summary>The ssh command line for one pgbackrest argv (<see cref="SshCommandActuator.SshArguments"/>); a backup runs for hours, so keep-alives tolerate a minute of silence.</summary>
     public static IReadOnlyList<string> SshArguments(SshSettings ssh, string address, IReadOnlyList<string> argv)
     {
-        ArgumentNullException.ThrowIfNull(ssh);
         ArgumentNullException.ThrowIfNull(argv);
-        var args = new List<string>
-        {
-            "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "StrictHostKeyChecking=yes",
-            "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "-o", "LogLevel=ERROR",
-            "-p", ssh.Port.ToString(CultureInfo.InvariantCulture), "-l", ssh.User,
-        };
-        if (ssh.PrivateKeyPath is { } key)
-        {
-            args.AddRange(["-i", key, "-o", "IdentitiesOnly=yes"]);
-        }
-
-        if (ssh.KnownHostsPath is { } known)
-        {
-            args.AddRange(["-o", "UserKnownHostsFile=" + known, "-o", "GlobalKnownHostsFile=/dev/null"]);
-        }
-
-        args.AddRange([address, "--", string.Join(' ', argv.Select(SshRunner.Quote))]);
-        return args;
+        return SshCommandActuator.SshArguments(ssh, address, string.Join(' ', argv.Select(SshRunner.Quote)), aliveIntervalSeconds: 15, aliveCountMax: 4);
     }
 }
 
