@@ -1,6 +1,8 @@
 using System.Collections;
 using System.CommandLine;
+using PgRuntimeAgent.Acting;
 using PgRuntimeAgent.Inventory;
+using PgRuntimeAgent.Journal;
 using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Settings;
 
@@ -12,6 +14,19 @@ namespace PgRuntimeAgent.Cli;
 /// </summary>
 internal sealed record Workspace(Topology Topology, AgentSettings Settings, SecretStore Secrets)
 {
+    /// <summary>Where relative paths in the settings resolve (the settings file's directory, else the inventory's).</summary>
+    public string BaseDirectory => JournalFactory.BaseDirectory(Settings.SourcePath, Topology.SourcePath);
+
+    /// <summary>What actuators are built from for this deployment.</summary>
+    public ActuatorContext ActingContext(TimeProvider time) => new()
+    {
+        Topology = Topology,
+        Settings = Settings,
+        Secrets = Secrets,
+        Time = time,
+        BaseDirectory = BaseDirectory,
+    };
+
     /// <summary>
     /// Locates the inventory (-i, $PGRA_INVENTORY, ./pigsty.yml, ~/pigsty/pigsty.yml) and the settings file
     /// (--settings, $PGRA_SETTINGS, &lt;inventory stem&gt;.pgra.yml, pgra.yml beside it, /etc/pgra/pgra.yml) and loads

@@ -42,16 +42,8 @@ internal sealed class ActingSession : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         var workspace = Workspace.Load(options, parse);
-        var baseDirectory = JournalFactory.BaseDirectory(workspace.Settings.SourcePath, workspace.Topology.SourcePath);
-        var journal = await JournalFactory.OpenAsync(workspace.Settings.Journal, baseDirectory, workspace.Secrets, options.Time, cancellationToken).ConfigureAwait(false);
-        var context = new ActuatorContext
-        {
-            Topology = workspace.Topology,
-            Settings = workspace.Settings,
-            Secrets = workspace.Secrets,
-            Time = options.Time,
-            BaseDirectory = baseDirectory,
-        };
+        var journal = await JournalFactory.OpenAsync(workspace.Settings.Journal, workspace.BaseDirectory, workspace.Secrets, options.Time, cancellationToken).ConfigureAwait(false);
+        var context = workspace.ActingContext(options.Time);
         var policy = workspace.Settings.Policy;
         var state = ClusterStateProviders.Discover(context);
         var pipeline = new ActionPipeline(journal, new PolicyGate(policy, journal, options.Time), new ApprovalBook(journal, policy, options.Time),
@@ -90,7 +82,7 @@ internal static class JournalAccess
         if (explicitPath is null)
         {
             var workspace = Workspace.Load(options, parse);
-            var baseDirectory = JournalFactory.BaseDirectory(workspace.Settings.SourcePath, workspace.Topology.SourcePath);
+            var baseDirectory = workspace.BaseDirectory;
             var journal = await JournalFactory.OpenAsync(workspace.Settings.Journal, baseDirectory, workspace.Secrets, options.Time, cancellationToken).ConfigureAwait(false);
             return (journal, workspace.Secrets);
         }

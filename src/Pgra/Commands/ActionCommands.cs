@@ -225,14 +225,7 @@ internal sealed class ActionCommands : ICommandGroup
     private static async Task<int> ShowConfigAsync(GlobalOptions options, ParseResult parse, string clusterName, CancellationToken cancellationToken)
     {
         var workspace = Workspace.Load(options, parse);
-        var context = new ActuatorContext
-        {
-            Topology = workspace.Topology,
-            Settings = workspace.Settings,
-            Secrets = workspace.Secrets,
-            Time = options.Time,
-            BaseDirectory = JournalFactory.BaseDirectory(workspace.Settings.SourcePath, workspace.Topology.SourcePath),
-        };
+        var context = workspace.ActingContext(options.Time);
         var planner = ActionPlanner.For(context);
         var (cluster, _) = planner.Resolve(clusterName, null);
         var snapshot = await ActionSensing.For(context).SenseAsync(cluster.Name, cancellationToken).ConfigureAwait(false);

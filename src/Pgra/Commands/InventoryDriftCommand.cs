@@ -38,14 +38,7 @@ internal static class InventoryDriftCommand
         var cluster = workspace.Topology.FindCluster(clusterName)
             ?? throw new InputException($"no cluster '{clusterName}' in {workspace.Topology.SourcePath}",
                 [$"clusters: {string.Join(", ", workspace.Topology.Clusters.Select(c => c.Name))}"]);
-        var context = new ActuatorContext
-        {
-            Topology = workspace.Topology,
-            Settings = workspace.Settings,
-            Secrets = workspace.Secrets,
-            Time = options.Time,
-            BaseDirectory = JournalFactory.BaseDirectory(workspace.Settings.SourcePath, workspace.Topology.SourcePath),
-        };
+        var context = workspace.ActingContext(options.Time);
         var snapshot = await ActionSensing.For(context).SenseAsync(cluster.Name, cancellationToken).ConfigureAwait(false);
         var json = parse.GetValue(options.Json);
         var declared = cluster.DeclaredPrimary?.Name;
