@@ -156,16 +156,7 @@ internal sealed class LabFaults : IDisposable
             }
         }
 
-        foreach (var service in _manifest.Services.Where(s => s.Start is not null))
-        {
-            if (LabProcesses.ReadPidFile(_manifest.PidFile(service)) is { } pid && LabProcesses.IsAlive(pid, service.User))
-            {
-                continue;
-            }
-
-            var result = await LabShell.RunAsync(service.Start!, [service.Name], TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
-            Step($"{service.Start} {service.Name}", result.Ok ? "started" : "failed: " + result.Tail(3));
-        }
+        await StartStoppedAsync(_manifest.Services, cancellationToken).ConfigureAwait(false);
 
         var (healthy, health) = await _cluster.WaitHealthyAsync(timeout / 3, cancellationToken).ConfigureAwait(false);
         if (!healthy && health.Leader is not null)
@@ -189,9 +180,13 @@ internal sealed class LabFaults : IDisposable
     /// Starts the member's services whose pid file names no live process: a fault can take pgbouncer or an exporter
     /// down with it (a frozen postmaster makes pgbouncer give up), and a healed lab runs every component again.
     /// </summary>
-    private async Task StartStoppedServicesAsync(LabMember member, CancellationToken ct)
+    private Task StartStoppedServicesAsync(LabMember member, CancellationToken ct) =>
+        StartStoppedAsync(_manifest.Services.Where(x => x.Member == member.Name && x.Kind != "patroni"), ct);
+
+    /// <summary>Starts each of <paramref name="services"/> that has a launcher and whose pid file names no live process of its user.</summary>
+    private async Task StartStoppedAsync(IEnumerable<LabService> services, CancellationToken ct)
     {
-        foreach (var service in _manifest.Services.Where(x => x.Start is not null && x.Member == member.Name && x.Kind != "patroni"))
+        foreach (var service in services.Where(x => x.Start is not null))
         {
             if (LabProcesses.ReadPidFile(_manifest.PidFile(service)) is { } pid && LabProcesses.IsAlive(pid, service.User))
             {
