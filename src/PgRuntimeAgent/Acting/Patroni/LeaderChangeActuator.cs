@@ -82,7 +82,7 @@ internal sealed partial class LeaderChangeActuator : IActuator
             // writes, a second leader change would only add an outage.
             var failed = action.Parameter(ActionParameters.Leader);
             if (failed is not null && s.Leader is { } now && !string.Equals(now, failed, StringComparison.Ordinal) && !string.Equals(now, candidate, StringComparison.Ordinal)
-                && s.FindMember(now) is { PostgresReachable: true, InRecovery: false })
+                && Detection.SnapshotFacts.Writable(s.FindMember(now)))
             {
                 checks.Add(new CheckResult("not-failed-over", false, $"{now} already leads in place of {failed} and takes writes: Patroni failed over by itself"));
             }
