@@ -21,6 +21,12 @@ public static class FindingCodes
     /// <summary>More than one member claims to be primary (writable or leader).</summary>
     public const string SplitBrain = "split-brain";
 
+    /// <summary>A member that does not hold the leader key (etcd, read by the agent) accepts writes, claims the leader role, or is a frozen ex-leader.</summary>
+    public const string DeposedPrimary = "deposed-primary";
+
+    /// <summary>The writable leader is on a lower timeline than one seen before: a newer timeline and its writes were discarded.</summary>
+    public const string TimelineRollback = "timeline-rollback";
+
     /// <summary>A replica is not streaming from the leader (no WAL receiver, stopped, wrong timeline).</summary>
     public const string ReplicationBroken = "replication-broken";
 
@@ -53,6 +59,8 @@ public static class FindingCodes
         BackupStale,
         InventoryDrift,
         SensorBlind,
+        DeposedPrimary,
+        TimelineRollback,
     ];
 
     private static readonly HashSet<string> Known = new(Stable, StringComparer.Ordinal);

@@ -25,6 +25,8 @@ public static class Detectors
         new BackupStaleDetector(),
         new InventoryDriftDetector(),
         new SensorBlindDetector(),
+        new DeposedPrimaryDetector(),
+        new TimelineRollbackDetector(),
     ];
 
     /// <summary>Runs every detector (minus silenced codes) and returns the findings in detector order. Pure.</summary>

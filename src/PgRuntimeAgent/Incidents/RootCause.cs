@@ -8,6 +8,8 @@ public static class RootCause
     /// <summary>Most specific first: a full disk or a freeze explains "the key holder cannot serve", which explains "no leader".</summary>
     public static IReadOnlyList<string> Priority { get; } =
     [
+        FindingCodes.TimelineRollback,
+        FindingCodes.DeposedPrimary,
         FindingCodes.PrimaryDiskFull,
         FindingCodes.PrimaryFrozen,
         FindingCodes.SplitBrain,
@@ -51,6 +53,10 @@ public static class RootCause
             + "the promotion forever while it keeps the leader key, so Patroni alone never fails over.",
         FindingCodes.PrimaryFrozen => "The primary stopped answering (a frozen postmaster or node): connections time out, while Patroni either still "
             + "reports it running and keeps the key (no failover) or lets the key expire with PostgreSQL possibly still taking writes.",
+        FindingCodes.TimelineRollback => "A leader took the key back after another member had been promoted: the newer timeline was discarded "
+            + "(pg_rewind), and with it every write its leader acknowledged after the fork.",
+        FindingCodes.DeposedPrimary => "A member that no longer held the leader key in etcd could still take writes or take the key back "
+            + "(a frozen or partitioned ex-leader): writes it acknowledges are lost, and if it retakes the key, the new leader's are.",
         FindingCodes.SplitBrain => "More than one member accepted writes at the same time: acknowledged writes on the member that loses are lost.",
         FindingCodes.PrimaryDownHoldingLock => "The primary's PostgreSQL was down or read-only while its Patroni kept the leader key and retried, "
             + "so no replica was promoted.",

@@ -194,7 +194,15 @@ internal sealed class PolicyGate
 
     private async Task CheckCooldownAsync(PlannedAction action, DateTimeOffset now, List<PolicyReason> reasons, CancellationToken cancellationToken)
     {
-        var seconds = _settings.Cooldowns.TryGetValue(action.Kind, out var s) ? s : _settings.DefaultCooldownSeconds;
+        // Fencing is never held by the default cooldown: a member to fence is a hazard now (it can take writes or retake
+        // the leader key), and fencing a fenced member is a no-op. An explicit policy.cooldowns entry still applies.
+        var explicitCooldown = _settings.Cooldowns.TryGetValue(action.Kind, out var s);
+        if (!explicitCooldown && string.Equals(action.Kind, "member.fence", StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        var seconds = explicitCooldown ? s : _settings.DefaultCooldownSeconds;
         if (seconds <= 0 || action.UndoOf is not null)
         {
             return;

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using PgRuntimeAgent.Acting.Patroni;
 using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Policy;
+using PgRuntimeAgent.Sensing.Dcs;
 
 namespace PgRuntimeAgent.Acting.Fencing;
 

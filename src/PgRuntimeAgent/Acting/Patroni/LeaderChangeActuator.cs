@@ -295,8 +295,9 @@ internal sealed class SnapshotClusterStateProvider(IClusterSensing sensing) : Po
         {
             Cluster = s.Cluster,
             ObservedAt = s.TakenAt,
-            LeaderKnown = patroniSaw && s.Leader is not null && s.LeaderSource == "patroni"
-                && !s.Drift.Any(d => d.Severity == "critical" && d.Code is "no-leader" or "patroni-views-disagree"),
+            // etcd read by the agent is the arbiter: a stale view of a frozen member does not dispute it.
+            LeaderKnown = s.Leader is not null && (s.LeaderSource == "dcs"
+                || (patroniSaw && s.LeaderSource == "patroni" && !s.Drift.Any(d => d.Severity == "critical" && d.Code is "no-leader" or "patroni-views-disagree"))),
             Leader = s.Leader,
             Drift = critical,
             MemberLagBytes = s.Members

@@ -39,6 +39,15 @@ public sealed record PatroniObservation
 
     /// <summary>Where members' views disagree (leader, timeline, lag, config), in words.</summary>
     public IReadOnlyList<string> Disagreements { get; init; } = [];
+
+    /// <summary>
+    /// The leader key as etcd itself holds it, read by the agent; null when not read. When read, it decides
+    /// <see cref="Leader"/> (the DCS is the arbiter) and a member's view that names another leader is a stale cache.
+    /// </summary>
+    public Dcs.DcsLeaderObservation? Dcs { get; init; }
+
+    /// <summary>The leader comes from etcd itself (<see cref="Dcs"/> was read), not from a vote of the members' views.</summary>
+    public bool LeaderFromDcs => Dcs is { Read: true };
 }
 
 /// <summary>Reads /patroni, /cluster, /history and /config from every member concurrently and cross-checks them.</summary>

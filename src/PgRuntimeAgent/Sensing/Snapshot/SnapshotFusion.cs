@@ -85,14 +85,42 @@ public static class SnapshotFusion
         return received is { } got ? Math.Max(0, last - got) : null;
     }
 
+    /// <summary>
+    /// Puts etcd's answer into the Patroni observation: when the key was read, its holder is the leader (or nobody),
+    /// whatever the members' views vote; the views that name another leader are reported as stale (a frozen or
+    /// partitioned member's Patroni answers from its cache). When it was not read, the vote stands.
+    /// </summary>
+    public static PatroniObservation WithDcs(PatroniObservation patroni, Dcs.DcsLeaderObservation dcs)
+    {
+        ArgumentNullException.ThrowIfNull(patroni);
+        ArgumentNullException.ThrowIfNull(dcs);
+        if (!dcs.Read)
+        {
+            return patroni with { Dcs = dcs };
+        }
+
+        var stale = patroni.LeaderByView.Where(kv => !string.Equals(kv.Value.Length == 0 ? null : kv.Value, dcs.Holder, StringComparison.Ordinal))
+            .Select(kv => $"{kv.Key} sees {(kv.Value.Length == 0 ? "no leader" : kv.Value)}").ToList();
+        var claimants = patroni.Members.Where(v => v.Node is { Role: PatroniRole.Leader } && !string.Equals(v.Member, dcs.Holder, StringComparison.Ordinal))
+            .Select(v => $"{v.Member} reports role {v.Node!.RawRole}").ToList();
+        var disagreements = patroni.Disagreements.Where(d => !d.Contains("leader", StringComparison.Ordinal)).ToList();
+        if (stale.Count > 0 || claimants.Count > 0)
+        {
+            disagreements.Add($"etcd {dcs.Endpoint} says the leader key is {(dcs.Holder is null ? "not held" : $"held by {dcs.Holder}")}; stale views (not the arbiter): "
+                + string.Join(", ", stale.Concat(claimants)));
+        }
+
+        return patroni with { Leader = dcs.Holder, Dcs = dcs, Disagreements = disagreements };
+    }
+
     public static (IReadOnlyList<MemberState> Members, string? Leader, string? LeaderSource, long? Timeline) FuseMembers(
         PgCluster cluster, PatroniObservation? patroni, MetricsObservation? metrics, IReadOnlyList<PostgresMemberObservation> postgres)
     {
         ArgumentNullException.ThrowIfNull(cluster);
         ArgumentNullException.ThrowIfNull(postgres);
         var leader = patroni?.Leader;
-        string? leaderSource = leader is null ? null : "patroni";
-        if (leader is null)
+        string? leaderSource = leader is null ? null : patroni!.LeaderFromDcs ? "dcs" : "patroni";
+        if (leader is null && patroni?.LeaderFromDcs != true)
         {
             var primaries = postgres.Where(p => p.InRecovery == false).Select(p => p.Member).ToList();
             if (primaries.Count == 1)
@@ -275,7 +303,10 @@ public static class SnapshotFusion
 
             foreach (var d in patroni.Disagreements)
             {
-                drift.Add(new("patroni-views-disagree", d.Contains("leader", StringComparison.Ordinal) ? "critical" : "warning", "patroni/patroni", null, null, null, d));
+                // With etcd read, a view naming another leader is a stale cache, not a dispute: etcd decides.
+                var disputed = d.Contains("leader", StringComparison.Ordinal) && !patroni.LeaderFromDcs;
+                drift.Add(new(patroni.LeaderFromDcs && d.StartsWith("etcd ", StringComparison.Ordinal) ? "patroni-view-stale" : "patroni-views-disagree",
+                    disputed ? "critical" : "warning", "patroni/patroni", null, null, null, d));
             }
 
             if (cluster.Ha is var ha && patroni.Config is { } cfg)

@@ -1,6 +1,7 @@
 using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Sensing.Backup;
+using PgRuntimeAgent.Sensing.Dcs;
 using PgRuntimeAgent.Sensing.Host;
 using PgRuntimeAgent.Sensing.Logs;
 using PgRuntimeAgent.Sensing.Metrics;
@@ -22,6 +23,12 @@ public sealed record SensingOverrides
     public Uri? MetricsUrl { get; init; }
     public Uri? LogsUrl { get; init; }
     public LogsKind? LogsKind { get; init; }
+
+    /// <summary>
+    /// etcd client URLs for the leader-key read. Null: the inventory's etcd members, unless <see cref="PatroniUrl"/>
+    /// redirects the members (a test or benchmark fake), in which case the DCS is not read unless this is set.
+    /// </summary>
+    public IReadOnlyList<Uri>? EtcdEndpoints { get; init; }
 }
 
 /// <summary>
@@ -108,6 +115,17 @@ internal sealed class SnapshotService : IDisposable
         var (postgres, postgresHealth) = postgresTask.Result;
         var (hosts, hostHealth) = hostTask.Result;
 
+        // The DCS is the arbiter of leadership: read the leader key from etcd itself, after the members' probes, so a
+        // member seen writable above that still holds the key holds it in this read too (a switchover's new leader
+        // takes the key before it promotes). Members' Patroni views that disagree with etcd are stale caches.
+        var dcs = patroni is null ? null : await ReadDcsAsync(cluster, cancellationToken).ConfigureAwait(false);
+        if (dcs is not null)
+        {
+            patroni = SnapshotFusion.WithDcs(patroni!, dcs);
+            patroniHealth = [.. patroniHealth, new SensorStatus(SensorNames.Patroni, "etcd", dcs.Read ? SensorHealth.Ok : SensorHealth.Degraded,
+                dcs.Read ? null : dcs.Error, 0)];
+        }
+
         var (members, leader, leaderSource, timeline) = SnapshotFusion.FuseMembers(cluster, patroni, metrics, postgres ?? []);
         var drift = SnapshotFusion.Drift(cluster, patroni, members, leader, metrics);
         var details = new List<SensorStatus>();
@@ -149,6 +167,18 @@ internal sealed class SnapshotService : IDisposable
         }
 
         return withFacts;
+    }
+
+    private async Task<DcsLeaderObservation?> ReadDcsAsync(PgCluster cluster, CancellationToken ct)
+    {
+        var endpoints = _overrides.EtcdEndpoints ?? (_overrides.PatroniUrl is null ? DcsLeaderKey.Endpoints(_topology) : null);
+        if (endpoints is null || endpoints.Count == 0)
+        {
+            return null;
+        }
+
+        var key = new DcsLeaderKey(cluster, endpoints, _overrides.HttpHandler);
+        return await key.ReadAsync(_settings.TimeoutFor(SensorNames.Patroni), ct).ConfigureAwait(false);
     }
 
     /// <summary>Log entries for <c>pgra logs</c>, from the configured backend.</summary>

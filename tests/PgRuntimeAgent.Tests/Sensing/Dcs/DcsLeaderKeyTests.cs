@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
-using PgRuntimeAgent.Acting.Fencing;
+using PgRuntimeAgent.Sensing.Dcs;
 using PgRuntimeAgent.Tests.Sensing;
 
-namespace PgRuntimeAgent.Tests.Acting.Fencing;
+namespace PgRuntimeAgent.Tests.Sensing.Dcs;
 
 /// <summary>The leader-key release after a fence, against a loopback server that answers as etcd's v3 gateway does.</summary>
 public sealed class DcsLeaderKeyTests

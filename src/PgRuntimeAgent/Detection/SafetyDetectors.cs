@@ -1,0 +1,178 @@
+using System.Globalization;
+using PgRuntimeAgent.Sensing.Patroni;
+using PgRuntimeAgent.Sensing.Snapshot;
+using static PgRuntimeAgent.Detection.SnapshotFacts;
+
+namespace PgRuntimeAgent.Detection;
+
+/// <summary>
+/// <c>deposed-primary</c>: etcd (read by the agent itself) gives the leader key to one member, and another member
+/// accepts writes, or its Patroni still calls itself the leader, or it was the leader when last seen answering and now
+/// times out (frozen: it can thaw and, with Patroni 3.0.2's stale cache, write the key back and demote the new leader,
+/// whose acknowledged writes are then lost). Each such member is a hazard to fence at once: one snapshot is enough
+/// while another member holds the key (two while nobody does). Nothing is said when etcd was not read (the views'
+/// vote is not enough to fence on) or while Patroni is paused (maintenance: the operator owns leadership).
+/// </summary>
+public sealed class DeposedPrimaryDetector : IDetector
+{
+    public string Code => FindingCodes.DeposedPrimary;
+
+    public IEnumerable<Finding> Detect(DetectionInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var s = input.Current;
+        if (s.Patroni is not { LeaderFromDcs: true, Paused: false } patroni)
+        {
+            yield break;
+        }
+
+        var holder = patroni.Leader;
+        foreach (var member in s.Members.Select(m => m.Name).Where(n => !string.Equals(n, holder, StringComparison.Ordinal)))
+        {
+            var run = Persistence.Held(input, x => Symptom(input, x, member), holder is null ? 2 : 1, 0);
+            if (run is null)
+            {
+                continue;
+            }
+
+            yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Critical, [member],
+                $"{member} {run[^1].Evidence[0].Observation.Split(": ", 2)[^1]}; etcd gives the leader key to {holder ?? "nobody"}: fence {member} before it serves a write or takes the key back");
+        }
+    }
+
+    private static IReadOnlyList<FindingEvidence>? Symptom(DetectionInput input, ClusterSnapshot s, string member)
+    {
+        if (s.Patroni is not { LeaderFromDcs: true, Paused: false } patroni || string.Equals(patroni.Leader, member, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var m = s.FindMember(member);
+        var holder = patroni.Leader ?? "nobody";
+        if (Writable(m))
+        {
+            return [new FindingEvidence(s.TakenAt, "postgres", member, string.Create(CultureInfo.InvariantCulture,
+                $"{member}: accepts writes (not in recovery, timeline {m!.Timeline?.ToString(CultureInfo.InvariantCulture) ?? "?"}, WAL {m.WalLsn ?? "?"}) without the leader key (etcd: {holder})"))];
+        }
+
+        var view = patroni.Members.FirstOrDefault(v => string.Equals(v.Member, member, StringComparison.Ordinal));
+        if (view?.Node is { Role: PatroniRole.Leader } node)
+        {
+            return [new FindingEvidence(s.TakenAt, "patroni", member, $"{member}: its Patroni reports role {node.RawRole} without the leader key (etcd: {holder}): a stale leader")];
+        }
+
+        var frozen = (RestTimedOut(s, member), SqlTimedOut(s, member)) switch
+        {
+            (true, true) => "its Patroni API and PostgreSQL time out",
+            (true, false) => "its Patroni API times out",
+            (false, true) => "its PostgreSQL times out",
+            _ => null,
+        };
+        if (frozen is null || patroni.Leader is null || !WasLeaderWhenLastSeen(input, s, member))
+        {
+            return null;
+        }
+
+        return [new FindingEvidence(s.TakenAt, "patroni", member, $"{member}: was the leader when last seen answering and is frozen ({frozen}): it can thaw and retake the key (etcd: {holder})")];
+    }
+
+    /// <summary>
+    /// The member led the cluster the last time it answered: in the newest earlier snapshot where its Patroni or its
+    /// PostgreSQL answered, it held the key or accepted writes; with no such snapshot, it is the last leader the
+    /// sensing saw taking writes. A frozen replica is not a hazard (its Patroni's cache says replica).
+    /// </summary>
+    private static bool WasLeaderWhenLastSeen(DetectionInput input, ClusterSnapshot current, string member)
+    {
+        foreach (var h in input.NewestFirst().SkipWhile(x => !ReferenceEquals(x, current)).Skip(1))
+        {
+            var m = h.FindMember(member);
+            if (m is null || (!m.Reachable && m.PostgresReachable != true))
+            {
+                continue;
+            }
+
+            return string.Equals(KeyHolder(h), member, StringComparison.Ordinal) || Writable(m);
+        }
+
+        return string.Equals(current.LastWritable?.Member, member, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>
+/// <c>timeline-rollback</c>: the writable leader is on a lower timeline than one an earlier snapshot saw a writable
+/// leader on: a leader took the key back and the newer timeline was discarded (pg_rewind), with every write its
+/// leader acknowledged after the fork. The evidence names the discarded timeline, its leader, the last WAL position
+/// seen on it and where it began (Patroni /history), so the post-mortem can state at least that much WAL as lost.
+/// pg_rewind's "servers diverged at WAL location" log lines are added when the logs carry them.
+/// </summary>
+public sealed class TimelineRollbackDetector : IDetector
+{
+    public string Code => FindingCodes.TimelineRollback;
+
+    public IEnumerable<Finding> Detect(DetectionInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var s = input.Current;
+        var leader = s.Leader is null ? null : s.FindMember(s.Leader);
+        if (!Writable(leader) || (leader!.Timeline ?? s.Timeline) is not { } now)
+        {
+            yield break;
+        }
+
+        var lost = Discarded(input, now);
+        if (lost is null)
+        {
+            yield break;
+        }
+
+        var (timeline, member, lsn, at, start) = lost.Value;
+        var atLeast = Sensing.Lsn.Parse(lsn) is { } end && start is { } begin ? Math.Max(0, end - begin) : (long?)null;
+        var evidence = new List<FindingEvidence>
+        {
+            new(at, "postgres", member, string.Create(CultureInfo.InvariantCulture,
+                $"{member} led timeline {timeline} and took writes up to WAL {lsn} (last seen {at:HH:mm:ss.f})")),
+            new(s.TakenAt, "postgres", s.Leader, string.Create(CultureInfo.InvariantCulture, $"{s.Leader} now takes writes on timeline {now}: timeline {timeline} was discarded")
+                + (start is { } b ? string.Create(CultureInfo.InvariantCulture, $"; timeline {timeline} began at {Sensing.Lsn.Format(b)}, so at least {atLeast} bytes of its WAL are lost") : "; where it began is unknown")),
+        };
+        foreach (var e in Logs(s, null, s.TakenAt.AddMinutes(-5)).Where(e => e.Message.Contains("servers diverged at", StringComparison.OrdinalIgnoreCase)).TakeLast(2))
+        {
+            evidence.Add(new FindingEvidence(e.Time, "logs", e.Member, Short(e.Message)));
+        }
+
+        yield return new Finding
+        {
+            Code = Code,
+            Severity = FindingSeverity.Critical,
+            Cluster = s.Cluster,
+            Members = [member],
+            Subject = "cluster",
+            Summary = string.Create(CultureInfo.InvariantCulture, $"timeline went back from {timeline} to {now}: writes {member} acknowledged on timeline {timeline} (WAL up to {lsn}) were discarded")
+                + (atLeast is { } n ? string.Create(CultureInfo.InvariantCulture, $", at least {n} bytes of WAL") : ""),
+            Evidence = evidence,
+            FirstSeen = s.TakenAt,
+            LastSeen = s.TakenAt,
+        };
+    }
+
+    /// <summary>The highest timeline above <paramref name="now"/> that an earlier snapshot saw a writable leader on: its leader, last LSN and start.</summary>
+    internal static (long Timeline, string Member, string Lsn, DateTimeOffset At, long? Start)? Discarded(DetectionInput input, long now)
+    {
+        (long Timeline, string Member, string Lsn, DateTimeOffset At, long? Start)? best = null;
+        foreach (var h in input.History)
+        {
+            var l = h.Leader is null ? null : h.FindMember(h.Leader);
+            if (!Writable(l) || (l!.Timeline ?? h.Timeline) is not { } tl || tl <= now || l.WalLsn is null)
+            {
+                continue;
+            }
+
+            if (best is null || tl > best.Value.Timeline || (tl == best.Value.Timeline && h.TakenAt >= best.Value.At))
+            {
+                var start = h.Patroni?.History.FirstOrDefault(e => e.Timeline + 1 == tl)?.SwitchPosition ?? (best?.Timeline == tl ? best?.Start : null);
+                best = (tl, l.Name, l.WalLsn, h.TakenAt, start);
+            }
+        }
+
+        return best;
+    }
+}

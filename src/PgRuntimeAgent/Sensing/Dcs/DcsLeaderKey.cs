@@ -1,0 +1,165 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using PgRuntimeAgent.Inventory;
+
+namespace PgRuntimeAgent.Sensing.Dcs;
+
+/// <summary>What etcd itself says about a cluster's leader key, read by the agent (not through any member's Patroni).</summary>
+/// <param name="Read">True when an etcd member answered; false: unknown (see <paramref name="Error"/>).</param>
+/// <param name="Holder">The member the key names; null when no key exists (the cluster is unlocked) or it was not read.</param>
+/// <param name="Key">The key read (for example <c>/pg/pg-test/leader</c>).</param>
+/// <param name="Endpoint">The etcd member that answered.</param>
+/// <param name="Revision">etcd's revision of the answer (key history: a new holder has a larger mod revision).</param>
+/// <param name="ModRevision">The key's last modification revision; null when there is no key.</param>
+/// <param name="Error">Why the key could not be read.</param>
+public sealed record DcsLeaderObservation(bool Read, string? Holder, string Key, string? Endpoint, long? Revision, long? ModRevision, string? Error)
+{
+    public static DcsLeaderObservation Unknown(string key, string error) => new(false, null, key, null, null, null, error);
+}
+
+/// <summary>
+/// The Patroni leader key in etcd. <see cref="ReadAsync"/> tells the agent who holds it, from etcd itself: the DCS is
+/// the arbiter of leadership when members' Patroni views disagree (a frozen ex-leader's Patroni still answers from its
+/// stale cache). <see cref="ReleaseAsync"/> releases the key of a member that has just been fenced, through etcd's v3 JSON gateway: one
+/// transaction that deletes <c>&lt;pg_namespace&gt;/&lt;scope&gt;/leader</c> only while its value still names that
+/// member, so a leader elected meanwhile is never touched. A killed Patroni no longer renews the key, so it would
+/// expire within ttl anyway; releasing it at once lets the failover start now instead of ttl seconds later. When
+/// etcd cannot be reached (TLS or authentication the agent is not configured for) nothing is lost: the key expires.
+/// </summary>
+public sealed class DcsLeaderKey
+{
+    private readonly HttpMessageHandler? _handler;
+    private readonly IReadOnlyList<Uri> _endpoints;
+
+    public DcsLeaderKey(PgCluster cluster, IReadOnlyList<Uri> endpoints, HttpMessageHandler? handler = null)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        ArgumentNullException.ThrowIfNull(endpoints);
+        Key = $"{cluster.DcsNamespace.TrimEnd('/')}/{cluster.PatroniScope}/leader";
+        _endpoints = endpoints;
+        _handler = handler;
+    }
+
+    /// <summary>The leader key (for example <c>/pg/pg-test/leader</c>).</summary>
+    public string Key { get; }
+
+    /// <summary>The etcd members of the inventory as client URLs (http, the etcd group's client port).</summary>
+    public static IReadOnlyList<Uri> Endpoints(Topology topology)
+    {
+        ArgumentNullException.ThrowIfNull(topology);
+        return topology.Etcd.Select(e => new Uri($"http://{(e.Ip.Contains(':', StringComparison.Ordinal) ? $"[{e.Ip}]" : e.Ip)}:{e.ClientPort.ToString(CultureInfo.InvariantCulture)}/")).ToList();
+    }
+
+    /// <summary>
+    /// Reads the leader key from the first etcd member that answers (linearizable range read through the v3 JSON
+    /// gateway), each under <paramref name="timeout"/>. Never throws for etcd's answers or an unreachable etcd: the
+    /// result says "unknown" with the reason.
+    /// </summary>
+    public async Task<DcsLeaderObservation> ReadAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (_endpoints.Count == 0)
+        {
+            return DcsLeaderObservation.Unknown(Key, "no etcd member in the inventory");
+        }
+
+        var body = new JsonObject { ["key"] = B64(Key) }.ToJsonString();
+        var errors = new List<string>();
+        using var http = _handler is null ? new HttpClient() : new HttpClient(_handler, disposeHandler: false);
+        foreach (var endpoint in _endpoints)
+        {
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            limit.CancelAfter(timeout);
+            try
+            {
+                using var content = new StringContent(body, Encoding.UTF8, "application/json");
+                using var response = await http.PostAsync(new Uri(endpoint, "v3/kv/range"), content, limit.Token).ConfigureAwait(false);
+                var text = await response.Content.ReadAsStringAsync(limit.Token).ConfigureAwait(false);
+                if (!response.IsSuccessStatusCode)
+                {
+                    errors.Add($"{endpoint.Authority}: http {(int)response.StatusCode} {Short(text)}");
+                    continue;
+                }
+
+                using var doc = JsonDocument.Parse(text);
+                var root = doc.RootElement;
+                long? revision = root.TryGetProperty("header", out var h) && h.TryGetProperty("revision", out var r) ? Number(r) : null;
+                if (!root.TryGetProperty("kvs", out var kvs) || kvs.ValueKind != JsonValueKind.Array || kvs.GetArrayLength() == 0)
+                {
+                    return new DcsLeaderObservation(true, null, Key, endpoint.Authority, revision, null, null);
+                }
+
+                var kv = kvs[0];
+                var holder = kv.TryGetProperty("value", out var v) && v.ValueKind == JsonValueKind.String
+                    ? Encoding.UTF8.GetString(Convert.FromBase64String(v.GetString()!))
+                    : null;
+                long? mod = kv.TryGetProperty("mod_revision", out var m) ? Number(m) : null;
+                return new DcsLeaderObservation(true, string.IsNullOrEmpty(holder) ? null : holder, Key, endpoint.Authority, revision, mod, null);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or JsonException or FormatException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                errors.Add($"{endpoint.Authority}: {(ex is OperationCanceledException ? $"timed out after {timeout.TotalSeconds:0.###}s" : $"{ex.GetType().Name}: {Short(ex.Message)}")}");
+            }
+        }
+
+        return DcsLeaderObservation.Unknown(Key, $"could not read {Key} from etcd: {string.Join("; ", errors)}");
+    }
+
+    private static long? Number(JsonElement e) => e.ValueKind switch
+    {
+        JsonValueKind.Number when e.TryGetInt64(out var n) => n,
+        JsonValueKind.String when long.TryParse(e.GetString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) => n,
+        _ => null,
+    };
+
+    /// <summary>Deletes the key if it names <paramref name="member"/>; says what happened (never throws for etcd's answers).</summary>
+    public async Task<(bool Released, string Detail)> ReleaseAsync(string member, CancellationToken cancellationToken)
+    {
+        if (_endpoints.Count == 0)
+        {
+            return (false, "no etcd member in the inventory: the leader key expires by itself within ttl");
+        }
+
+        var key = B64(Key);
+        var body = new JsonObject
+        {
+            ["compare"] = new JsonArray(new JsonObject { ["key"] = key, ["result"] = "EQUAL", ["target"] = "VALUE", ["value"] = B64(member) }),
+            ["success"] = new JsonArray(new JsonObject { ["requestDeleteRange"] = new JsonObject { ["key"] = key } }),
+        }.ToJsonString();
+        var errors = new List<string>();
+        using var http = _handler is null ? new HttpClient() : new HttpClient(_handler, disposeHandler: false);
+        foreach (var endpoint in _endpoints)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(3));
+            try
+            {
+                using var content = new StringContent(body, Encoding.UTF8, "application/json");
+                using var response = await http.PostAsync(new Uri(endpoint, "v3/kv/txn"), content, timeout.Token).ConfigureAwait(false);
+                var text = await response.Content.ReadAsStringAsync(timeout.Token).ConfigureAwait(false);
+                if (!response.IsSuccessStatusCode)
+                {
+                    errors.Add($"{endpoint.Authority}: http {(int)response.StatusCode} {Short(text)}");
+                    continue;
+                }
+
+                using var doc = JsonDocument.Parse(text);
+                var succeeded = doc.RootElement.TryGetProperty("succeeded", out var s) && s.ValueKind == JsonValueKind.True;
+                return succeeded
+                    ? (true, $"released {Key} (it named {member}) in etcd {endpoint.Authority}: the failover need not wait for its ttl")
+                    : (false, $"{Key} no longer names {member} in etcd {endpoint.Authority}: left alone");
+            }
+            catch (Exception ex) when (ex is HttpRequestException or JsonException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                errors.Add($"{endpoint.Authority}: {ex.GetType().Name}: {Short(ex.Message)}");
+            }
+        }
+
+        return (false, $"could not release {Key} ({string.Join("; ", errors)}): it expires by itself within ttl");
+    }
+
+    private static string B64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
+
+    private static string Short(string text) => text.Length <= 160 ? text.Trim() : text[..157].Trim() + "...";
+}
