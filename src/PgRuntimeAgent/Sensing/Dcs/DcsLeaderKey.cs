@@ -34,10 +34,16 @@ public sealed class DcsLeaderKey
     private readonly IReadOnlyList<Uri> _endpoints;
 
     public DcsLeaderKey(PgCluster cluster, IReadOnlyList<Uri> endpoints, HttpMessageHandler? handler = null)
+        : this($"{(cluster ?? throw new ArgumentNullException(nameof(cluster))).DcsNamespace.TrimEnd('/')}/{cluster.PatroniScope}/leader", endpoints, handler)
     {
-        ArgumentNullException.ThrowIfNull(cluster);
+    }
+
+    /// <summary>A key named directly (for example <c>/pg/pg-test/leader</c>).</summary>
+    public DcsLeaderKey(string key, IReadOnlyList<Uri> endpoints, HttpMessageHandler? handler = null)
+    {
+        ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(endpoints);
-        Key = $"{cluster.DcsNamespace.TrimEnd('/')}/{cluster.PatroniScope}/leader";
+        Key = key;
         _endpoints = endpoints;
         _handler = handler;
     }
