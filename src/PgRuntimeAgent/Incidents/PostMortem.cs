@@ -23,8 +23,25 @@ public sealed record WriteOutage(
     string StartMethod,
     string EndMethod);
 
-/// <summary>The data-loss bound: bytes of WAL the old primary had that the new leader's timeline does not.</summary>
-public sealed record DataLoss(long? Bytes, string? OldPrimaryLastLsn, DateTimeOffset? OldPrimaryLastSeen, string? PromotionLsn, long? NewTimeline, string Method);
+/// <summary>
+/// What the incident cost in acknowledged writes, as far as evidence goes. <see cref="Bytes"/> is a bound the agent
+/// can prove (0 when the primary kept its WAL, or a synchronous standby took over); null when it cannot, which is
+/// the case for every asynchronous failover (writes the old primary acknowledged after its last snapshot are not
+/// visible), every timeline rollback and every member that took writes without the leader key. <see cref="AtLeastBytes"/>
+/// is what the evidence shows was lost at the least (WAL past the new timeline's switch point, a discarded timeline).
+/// </summary>
+public sealed record DataLoss(long? Bytes, string? OldPrimaryLastLsn, DateTimeOffset? OldPrimaryLastSeen, string? PromotionLsn, long? NewTimeline, string Method)
+{
+    /// <summary>Bytes of WAL the evidence shows lost, at the least (null: nothing measurable).</summary>
+    public long? AtLeastBytes { get; init; }
+
+    /// <summary>"0 bytes (proof)", "at least N bytes, upper bound unknown", or "unknown", for a reader.</summary>
+    public string Statement => Bytes is { } b
+        ? $"{b.ToString(CultureInfo.InvariantCulture)} bytes ({Method})"
+        : AtLeastBytes is { } a
+            ? $"at least {a.ToString(CultureInfo.InvariantCulture)} bytes, upper bound unknown ({Method})"
+            : $"unknown ({Method})";
+}
 
 /// <summary>What the agent did and why: one action (or skill step) with its policy decision and outcome.</summary>
 public sealed record AgentAction(
@@ -129,7 +146,7 @@ internal static class PostMortemBuilder
         var newTimeline = newLeader is null ? null : last?.FindMember(newLeader)?.Timeline ?? last?.Timeline;
 
         var outage = Outage(snapshots, firstSymptom, oldLeader, unknowns);
-        var loss = Loss(snapshots, oldLeader, newLeader, newTimeline, unknowns);
+        var loss = Hazards(Loss(snapshots, oldLeader, newLeader, newTimeline, unknowns), raised, unknowns);
         var actions = Actions(data, unknowns);
         var timeline = Timeline(data, snapshots, raised, findingEntries, outage, oldLeader, firstSymptom);
         var followUps = FollowUps(data, snapshots, raised, oldLeader, newLeader, newTimeline);
@@ -192,7 +209,9 @@ internal static class PostMortemBuilder
         parts.Add(outage.Seconds is { } s
             ? string.Create(CultureInfo.InvariantCulture, $"Writes were down for about {s:0.#} s.")
             : "The write outage could not be measured.");
-        parts.Add(loss.Bytes is { } b ? $"Data-loss bound: {b.ToString(CultureInfo.InvariantCulture)} bytes ({loss.Method})." : "The data-loss bound could not be determined.");
+        parts.Add(loss.Bytes is { } b ? $"Data-loss bound: {b.ToString(CultureInfo.InvariantCulture)} bytes ({loss.Method})."
+            : loss.AtLeastBytes is { } a ? $"Data loss: at least {a.ToString(CultureInfo.InvariantCulture)} bytes of WAL; no upper bound can be proven ({loss.Method})."
+            : $"The data-loss bound could not be determined ({loss.Method}).");
         var acted = actions.Where(a => a.Outcome is "succeeded" or "verify-failed" or "execute-failed" or "unknown").ToList();
         parts.Add(acted.Count > 0
             ? $"The agent acted: {string.Join("; ", acted.Select(a => $"{a.What} ({a.Outcome})"))}."
@@ -338,8 +357,9 @@ internal static class PostMortemBuilder
             if (Lsn.Parse(replayed) is { } r && Lsn.Parse(lastOld.Lsn) is { } o)
             {
                 unknowns.Add($"Patroni /history had no entry for timeline {newTimeline?.ToString(CultureInfo.InvariantCulture) ?? "?"} in the journaled snapshots: the switch point is {newLeader}'s last replayed position seen");
-                return new DataLoss(Math.Max(0, o - r), lastOld.Lsn, lastOld.TakenAt, replayed, newTimeline,
-                    $"old primary's last known LSN {lastOld.Lsn} minus {newLeader}'s last replayed LSN {replayed} (no /history entry)");
+                return new DataLoss(null, lastOld.Lsn, lastOld.TakenAt, replayed, newTimeline,
+                    $"old primary's last known LSN {lastOld.Lsn} minus {newLeader}'s last replayed LSN {replayed} (no /history entry); asynchronous replication")
+                { AtLeastBytes = Math.Max(0, o - r) };
             }
 
             unknowns.Add("neither Patroni /history nor the new leader's replay position tell where the new timeline starts");
@@ -347,9 +367,49 @@ internal static class PostMortemBuilder
         }
 
         var bytes = Math.Max(0, Lsn.Parse(lastOld.Lsn)!.Value - switchEntry.SwitchPosition);
-        unknowns.Add($"writes the old primary acknowledged after {Clock(lastOld.TakenAt)} (its last snapshot) are not visible to the agent");
-        return new DataLoss(bytes, lastOld.Lsn, lastOld.TakenAt, switchEntry.SwitchLsn, newTimeline,
-            $"old primary's last known LSN {lastOld.Lsn} vs timeline {newTimeline?.ToString(CultureInfo.InvariantCulture) ?? "?"} switch point {switchEntry.SwitchLsn} (Patroni /history)");
+        unknowns.Add($"writes the old primary acknowledged after {Clock(lastOld.TakenAt)} (its last snapshot) are not visible to the agent: no upper bound on the loss is claimed");
+        return new DataLoss(null, lastOld.Lsn, lastOld.TakenAt, switchEntry.SwitchLsn, newTimeline,
+            $"old primary's last known LSN {lastOld.Lsn} vs timeline {newTimeline?.ToString(CultureInfo.InvariantCulture) ?? "?"} switch point {switchEntry.SwitchLsn} (Patroni /history); asynchronous replication")
+        { AtLeastBytes = bytes };
+    }
+
+    /// <summary>
+    /// What a rollback or a deposed writer adds: a discarded timeline (timeline-rollback) means writes a leader
+    /// acknowledged are gone whatever the failover said, and a member that took writes without the leader key
+    /// (deposed-primary, split-brain) acknowledged writes that are not on the current timeline. Either way no bound is
+    /// proven; the discarded timeline's WAL is a floor.
+    /// </summary>
+    internal static DataLoss Hazards(DataLoss loss, IReadOnlyList<Finding> raised, List<string> unknowns)
+    {
+        var rollback = raised.Where(f => f.Code == FindingCodes.TimelineRollback).ToList();
+        var writers = raised.Where(f => f.Code is FindingCodes.DeposedPrimary or FindingCodes.SplitBrain
+            && f.Evidence.Any(e => e.Observation.Contains("accepts writes", StringComparison.Ordinal))).Select(f => f.Member).Distinct().ToList();
+        if (rollback.Count == 0 && writers.Count == 0)
+        {
+            return loss;
+        }
+
+        var floor = loss.AtLeastBytes ?? loss.Bytes ?? 0;
+        var why = new List<string>();
+        foreach (var f in rollback)
+        {
+            var n = f.Summary.LastIndexOf("at least ", StringComparison.Ordinal);
+            if (n >= 0 && long.TryParse(f.Summary[(n + 9)..].Split(' ')[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var discarded))
+            {
+                floor += discarded;
+            }
+
+            why.Add(f.Summary);
+            unknowns.Add($"a timeline was discarded ({f.Summary}): writes acknowledged on it after its last snapshot are not visible");
+        }
+
+        foreach (var m in writers)
+        {
+            why.Add($"{m} accepted writes without the leader key");
+            unknowns.Add($"{m} accepted writes without the leader key: how many clients committed there is not visible to the agent");
+        }
+
+        return loss with { Bytes = null, AtLeastBytes = floor, Method = string.Join("; ", why.Prepend(loss.Method)) };
     }
 
     private static List<AgentAction> Actions(IncidentData data, List<string> unknowns)

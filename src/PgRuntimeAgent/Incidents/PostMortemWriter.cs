@@ -54,7 +54,7 @@ internal static class PostMortemWriter
         L($"| Write outage | {N(r.Outage.Seconds, " s")} (bounds {N(r.Outage.MinSeconds, " s")} to {N(r.Outage.MaxSeconds, " s")}) |");
         L($"| Writes stopped | {T(r.Outage.Start)}: {Cell(r.Outage.StartMethod)} |");
         L($"| Writes back | {T(r.Outage.End)}: {Cell(r.Outage.EndMethod)} |");
-        L($"| Data-loss bound | {(r.DataLoss.Bytes is { } bytes ? bytes.ToString(CultureInfo.InvariantCulture) + " bytes" : "unknown")}: {Cell(r.DataLoss.Method)} |");
+        L($"| Data loss | {Cell(r.DataLoss.Statement)} |");
         L($"| Leader | {r.OldLeader ?? "?"} (timeline {r.OldTimeline?.ToString(CultureInfo.InvariantCulture) ?? "?"}) → {r.NewLeader ?? "unchanged"}{(r.NewTimeline is { } nt ? $" (timeline {nt.ToString(CultureInfo.InvariantCulture)})" : "")} |");
         L($"| First symptom → detection | {T(r.FirstSymptom)} → {T(r.DetectedAt)} ({N(r.TimeToDetectSeconds, " s")}) |");
         L();

@@ -93,7 +93,8 @@ public sealed class IncidentTests : IAsyncLifetime
         Assert.Equal(IncidentScenario.T0.AddSeconds(5), report.Outage.Start);
         Assert.Equal(IncidentScenario.T0.AddSeconds(11), report.Outage.End);
         Assert.Contains("Patroni /history", report.Outage.EndMethod, StringComparison.Ordinal);
-        Assert.Equal(IncidentScenario.OldWal - IncidentScenario.Switch, report.DataLoss.Bytes);
+        Assert.Null(report.DataLoss.Bytes); // asynchronous: writes after the last snapshot are invisible, no bound is claimed
+        Assert.Equal(IncidentScenario.OldWal - IncidentScenario.Switch, report.DataLoss.AtLeastBytes);
         Assert.Equal("0/3000000", report.DataLoss.PromotionLsn);
         Assert.Equal(FindingCodes.LeaderMissing, report.RootCauseCode);
         Assert.Equal(report.Timeline.OrderBy(e => e.At).Select(e => e.At), report.Timeline.Select(e => e.At));
