@@ -69,7 +69,10 @@ public sealed class ReplicationBrokenDetector : IDetector
 
 /// <summary>
 /// <c>replication-lag</c>: a replica's lag is past the limit (bytes: <c>detection.replication_lag_bytes</c>, else
-/// Patroni's maximum_lag_on_failover, else pg_rpo; seconds: <c>detection.replication_lag_seconds</c>) for a while.
+/// Patroni's maximum_lag_on_failover, else pg_rpo; seconds: <c>detection.replication_lag_seconds</c>) for a while, or
+/// its replay stalled: its receive position moves while its replay position stands still, behind it, for
+/// <c>detection.replication_lag_seconds</c> (fires even while the byte lag is under the limit; the summary then says
+/// "replay stalled on ...").
 /// </summary>
 public sealed class ReplicationLagDetector : IDetector
 {
@@ -91,20 +94,25 @@ public sealed class ReplicationLagDetector : IDetector
             yield break;
         }
 
+        var settings = input.Settings;
         foreach (var replica in input.Current.Members.Where(m => m.Name != leader).Select(m => m.Name))
         {
-            var run = Persistence.Held(input, s => Symptom(s, replica, input.Settings), input.Settings.ReplicationLagConsecutive, input.Settings.ReplicationLagSecondsHeld);
-            if (run is null)
+            var run = Persistence.Held(input, s => Symptom(s, replica, settings), settings.ReplicationLagConsecutive, settings.ReplicationLagSecondsHeld);
+            var stall = ReplayStall.Find(input, replica, Math.Max(2, settings.ReplicationLagConsecutive));
+            var stallHeld = stall is not null && stall.Seconds >= settings.ReplicationLagSeconds;
+            if (run is null && !stallHeld)
             {
                 continue;
             }
 
-            var first = run[0].Snapshot.FindMember(replica)?.LagBytes;
+            var basis = run ?? stall!.Run;
+            var first = basis[0].Snapshot.FindMember(replica)?.LagBytes;
             var last = input.Current.FindMember(replica);
             var trend = first is { } a && last?.LagBytes is { } b ? (b > a ? ", rising" : b < a ? ", falling" : ", steady") : "";
-            yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Warning, [replica],
-                $"{replica} lags {Describe(last)} behind {leader} (limit {Bytes(LimitBytes(input.Current, input.Settings))} / "
-                + string.Create(CultureInfo.InvariantCulture, $"{input.Settings.ReplicationLagSeconds:0.#} s){trend}"));
+            var lag = $"{replica} lags {Describe(last)} behind {leader} (limit {Bytes(LimitBytes(input.Current, settings))} / "
+                + string.Create(CultureInfo.InvariantCulture, $"{settings.ReplicationLagSeconds:0.#} s){trend}");
+            yield return Persistence.ToFinding(input, stall is null ? basis : Merge(stall.Run, run), Code, FindingSeverity.Warning, [replica],
+                stall is null ? lag : $"{stall.Describe(replica)}; {lag}");
         }
     }
 
@@ -132,6 +140,65 @@ public sealed class ReplicationLagDetector : IDetector
         }
 
         return [new FindingEvidence(s.TakenAt, "patroni", replica, $"{replica} lag {Describe(m)} (limit {Bytes(limit)})")];
+    }
+
+    /// <summary>Both runs' observations, one per snapshot, oldest first.</summary>
+    private static IReadOnlyList<SymptomObservation> Merge(IReadOnlyList<SymptomObservation> a, IReadOnlyList<SymptomObservation>? b) =>
+        b is null ? a
+            : a.Concat(b).GroupBy(o => o.Snapshot, ReferenceEqualityComparer.Instance)
+                .Select(g => new SymptomObservation(g.First().Snapshot, g.SelectMany(o => o.Evidence).ToList()))
+                .OrderBy(o => o.Snapshot.TakenAt)
+                .ToList();
+
+    /// <summary>
+    /// A replay that stands still while WAL keeps arriving: on consecutive snapshots ending with the current one the
+    /// replica's replay position is the same and behind its receive position, and the receive position moved.
+    /// </summary>
+    /// <param name="Run">The snapshots of the stall, oldest first, with what each showed.</param>
+    /// <param name="AtLeast">The stall goes back to the oldest snapshot kept: it may be older.</param>
+    private sealed record ReplayStall(long Receive, long Replay, double Seconds, bool AtLeast, bool? Paused, IReadOnlyList<SymptomObservation> Run)
+    {
+        public string Describe(string replica) =>
+            $"replay stalled on {replica}: receiving up to {Lsn.Format(Receive)}, replay stuck at {Lsn.Format(Replay)} for "
+            + string.Create(CultureInfo.InvariantCulture, $"{(AtLeast ? "at least " : "")}{Seconds:0} s")
+            + (Paused == true ? " (replay is paused: pg_is_wal_replay_paused)" : "");
+
+        public static ReplayStall? Find(DetectionInput input, string replica, int consecutive)
+        {
+            if (input.Current.FindMember(replica) is not { } now || Lsn.Parse(now.ReplayLsn) is not { } stuck)
+            {
+                return null;
+            }
+
+            var run = new List<(ClusterSnapshot Snapshot, long Receive)>();
+            foreach (var s in input.NewestFirst())
+            {
+                var m = s.FindMember(replica);
+                if (m is null || string.Equals(s.Leader, replica, StringComparison.Ordinal) || Lsn.Parse(m.ReplayLsn) != stuck
+                    || Lsn.Parse(m.ReceiveLsn) is not { } received || received <= stuck)
+                {
+                    break;
+                }
+
+                run.Add((s, received));
+            }
+
+            // Newest first: the receive position must have moved on while replay did not.
+            if (run.Count < consecutive || run[0].Receive <= run[^1].Receive)
+            {
+                return null;
+            }
+
+            run.Reverse();
+            var observations = run.Select(r => new SymptomObservation(r.Snapshot,
+            [
+                new FindingEvidence(r.Snapshot.TakenAt, "snapshot", replica, string.Create(CultureInfo.InvariantCulture,
+                    $"{replica} received up to {Lsn.Format(r.Receive)}, replayed up to {Lsn.Format(stuck)} ({Bytes(r.Receive - stuck)} received, not replayed)")),
+            ])).ToList();
+            var paused = input.Current.Patroni?.Members.FirstOrDefault(v => v.Member == replica)?.Node?.ReplayPaused;
+            return new ReplayStall(run[^1].Receive, stuck, (input.Current.TakenAt - run[0].Snapshot.TakenAt).TotalSeconds,
+                AtLeast: run.Count == input.History.Count + 1, paused, observations);
+        }
     }
 }
 

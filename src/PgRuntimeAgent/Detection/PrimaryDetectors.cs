@@ -189,7 +189,9 @@ public sealed class PrimaryFrozenDetector : IDetector
 
 /// <summary>
 /// <c>primary-disk-full</c>: the leader logs ENOSPC ("No space left on device", SQLSTATE 53100) and cannot take writes,
-/// or its lowest filesystem free ratio is at the limit. Patroni never releases the key in this state.
+/// or the filesystem holding its own data or WAL directory is at the free-ratio limit (metrics <c>fs_free_ratio</c>,
+/// mapped by the member's paths; else the host sensor's df of those paths). Another member's full disk on a shared
+/// machine never counts. Patroni never releases the key in this state.
 /// </summary>
 public sealed class PrimaryDiskFullDetector : IDetector
 {
@@ -222,7 +224,7 @@ public sealed class PrimaryDiskFullDetector : IDetector
     {
         var evidence = new List<FindingEvidence>();
         var m = s.FindMember(leader);
-        var free = s.Metrics?.Find("fs_free_ratio")?.NumberFor(leader);
+        var (free, where) = OwnFreeRatio(s, leader);
         var lowDisk = free is { } f && !double.IsNaN(f) && f <= settings.DiskFullFreeRatio;
         var enospc = Logs(s, leader, s.TakenAt.AddSeconds(-settings.DiskFullLogWindowSeconds)).Where(IsEnospc).ToList();
         if (enospc.Count == 0 && !lowDisk)
@@ -242,7 +244,7 @@ public sealed class PrimaryDiskFullDetector : IDetector
 
         if (lowDisk)
         {
-            evidence.Add(new FindingEvidence(s.TakenAt, "metrics", leader, string.Create(CultureInfo.InvariantCulture, $"lowest filesystem free ratio {free:0.####}")));
+            evidence.Add(new FindingEvidence(s.TakenAt, where.Source, leader, string.Create(CultureInfo.InvariantCulture, $"free ratio {free:0.####} of {where.What}")));
         }
 
         if (!Writable(m))
@@ -252,6 +254,24 @@ public sealed class PrimaryDiskFullDetector : IDetector
         }
 
         return evidence;
+    }
+
+    /// <summary>
+    /// The free ratio of the member's own filesystems: metrics' <c>fs_free_ratio</c> (chosen by its data and WAL paths;
+    /// <see cref="Sensing.Metrics.MetricReading.Basis"/> says which mount), else the lowest of the host sensor's df of
+    /// those paths. Null when neither measured it.
+    /// </summary>
+    private static (double? Ratio, (string Source, string What) Where) OwnFreeRatio(ClusterSnapshot s, string member)
+    {
+        var reading = s.Metrics?.Find("fs_free_ratio");
+        if (reading?.NumberFor(member) is { } ratio)
+        {
+            return (ratio, ("metrics", reading.Basis.TryGetValue(member, out var basis) ? basis : $"the lowest of {member}'s node filesystems (no mount recorded)"));
+        }
+
+        var fs = s.Hosts.FirstOrDefault(h => string.Equals(h.Member, member, StringComparison.Ordinal))?.Filesystems
+            .Where(f => f.SizeBytes > 0).MinBy(f => f.FreeRatio);
+        return fs is null ? (null, ("host", "")) : (fs.FreeRatio, ("host", $"mount {fs.Mount} holding {fs.Path}"));
     }
 }
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using PgRuntimeAgent.Detection;
 using PgRuntimeAgent.Incidents;
 using PgRuntimeAgent.Sensing.Snapshot;
@@ -20,9 +21,9 @@ internal sealed class IncidentCommands : ICommandGroup
         var journal = JournalAccess.CreateOption();
 
         var detectCluster = new Argument<string>("CLUSTER") { Description = "Cluster name (pg_cluster)." };
-        var samples = new Option<int>("--samples") { Description = "Snapshots to take, sensing.interval_seconds apart. With 1, every symptom seen now is reported (the consecutive-snapshot guard needs more).", DefaultValueFactory = _ => 1 };
+        var samples = new Option<int>("--samples") { Description = "Snapshots to take, sensing.interval_seconds apart. With 1, findings that held as the detection rules require are told apart from symptoms seen on that single sample.", DefaultValueFactory = _ => 1 };
         var files = new Option<string[]>("--snapshot") { Description = "Detect on saved snapshot JSON files (pgra snapshot --json), in order, instead of sensing.", AllowMultipleArgumentsPerToken = true };
-        var detect = new Command("detect", "Take a snapshot of a cluster now and print the findings (code, severity, members, evidence). Exit 1 when there is a finding.");
+        var detect = new Command("detect", "Take a snapshot of a cluster now and print the findings (code, severity, members, evidence): persisted findings apart from single-sample symptoms. Exit 1 when there is either, or when every member's probes timed out.");
         detect.Arguments.Add(detectCluster);
         detect.Options.Add(samples);
         detect.Options.Add(files);
@@ -106,39 +107,91 @@ internal sealed class IncidentCommands : ICommandGroup
             }
         }
 
-        if (snapshots.Count == 1)
-        {
-            settings = OneShot(settings);
-        }
-
-        var detector = new ClusterDetector(cluster, settings, context);
-        DetectionResult? result = null;
-        foreach (var s in snapshots)
-        {
-            result = detector.Observe(s);
-        }
-
-        var findings = result!.Active;
+        var verdict = Judge(cluster, settings, context, snapshots);
         if (parse.GetValue(options.Json))
         {
             var doc = new
             {
                 cluster,
-                taken_at = FindingJson.Time(result.Snapshot.TakenAt),
+                taken_at = FindingJson.Time(verdict.Last.TakenAt),
                 snapshots = snapshots.Count,
-                findings = findings.Select(f => JsonSerializer.SerializeToNode(f, FindingJson.Options)).ToList(),
+                could_not_sense = verdict.CouldNotSense,
+                findings = verdict.Persisted.Select(f => Tagged(f, persisted: true))
+                    .Concat(verdict.SingleSample.Select(f => Tagged(f, persisted: false))).ToList(),
             };
             await options.Out.WriteLineAsync(JsonSerializer.Serialize(doc, IncidentJson.Options)).ConfigureAwait(false);
         }
         else
         {
-            await options.Out.WriteAsync(RenderFindings(cluster, result.Snapshot, snapshots.Count, findings)).ConfigureAwait(false);
+            await options.Out.WriteAsync(RenderFindings(cluster, verdict, snapshots.Count)).ConfigureAwait(false);
         }
 
-        return findings.Count > 0 ? ExitCodes.Failure : ExitCodes.Ok;
+        return verdict.Persisted.Count > 0 || verdict.SingleSample.Count > 0 || verdict.CouldNotSense is not null ? ExitCodes.Failure : ExitCodes.Ok;
     }
 
-    /// <summary>With a single snapshot there is no history: a symptom seen now is reported at once.</summary>
+    private static JsonNode? Tagged(Finding f, bool persisted)
+    {
+        var node = JsonSerializer.SerializeToNode(f, FindingJson.Options);
+        node!["persisted"] = persisted;
+        return node;
+    }
+
+    /// <summary>
+    /// What <c>pgra detect</c> says about its snapshots. <see cref="Persisted"/>: findings under the real detection rules
+    /// (held over as many snapshots and seconds as the agent requires). <see cref="SingleSample"/>: with one snapshot,
+    /// the symptoms seen on it that the rules would not raise yet. <see cref="CouldNotSense"/>: one kind of probe (SQL,
+    /// Patroni API) timed out on every member in every sample - sensing itself was slow, which says nothing about the
+    /// members; a primary-frozen resting only on such timeouts is then not reported.
+    /// </summary>
+    internal sealed record DetectVerdict(ClusterSnapshot Last, IReadOnlyList<Finding> Persisted, IReadOnlyList<Finding> SingleSample, string? CouldNotSense);
+
+    internal static DetectVerdict Judge(string cluster, DetectionSettings settings, DetectionContext context, IReadOnlyList<ClusterSnapshot> snapshots)
+    {
+        IReadOnlyList<Finding> Run(DetectionSettings with, IEnumerable<ClusterSnapshot> stream)
+        {
+            var detector = new ClusterDetector(cluster, with, context);
+            DetectionResult? result = null;
+            foreach (var s in stream)
+            {
+                result = detector.Observe(s);
+            }
+
+            return result!.Active;
+        }
+
+        var persisted = Run(settings, snapshots);
+        IReadOnlyList<Finding> single = [];
+        if (snapshots.Count == 1)
+        {
+            var keys = persisted.Select(f => f.Key).ToHashSet(StringComparer.Ordinal);
+            single = Run(OneShot(settings), snapshots).Where(f => !keys.Contains(f.Key)).ToList();
+        }
+
+        // A probe that timed out on every member says the agent was slow, not that one member froze.
+        var sqlEverywhere = snapshots.All(x => x.Members.Count > 0 && x.Members.All(m => SnapshotFacts.SqlTimedOut(x, m.Name)));
+        var restEverywhere = snapshots.All(x => x.Members.Count > 0 && x.Members.All(m => SnapshotFacts.RestTimedOut(x, m.Name)));
+        string? couldNotSense = null;
+        if (sqlEverywhere || restEverywhere)
+        {
+            var what = (sqlEverywhere, restEverywhere) switch
+            {
+                (true, true) => "SQL probes and Patroni API calls",
+                (true, false) => "SQL probes",
+                _ => "Patroni API calls",
+            };
+            couldNotSense = $"every member's {what} timed out{(snapshots.Count == 1 ? " in this sample" : " in every sample")} "
+                + $"({string.Join(", ", snapshots[^1].Members.Select(m => m.Name))})";
+            var last = snapshots[^1];
+            bool ExplainedBySlowSensing(Finding f) => f.Code == FindingCodes.PrimaryFrozen && f.Member is { } holder
+                && (!SnapshotFacts.SqlTimedOut(last, holder) || sqlEverywhere) && (!SnapshotFacts.RestTimedOut(last, holder) || restEverywhere);
+            persisted = persisted.Where(f => !ExplainedBySlowSensing(f)).ToList();
+            single = single.Where(f => !ExplainedBySlowSensing(f)).ToList();
+        }
+
+        return new DetectVerdict(snapshots[^1], persisted, single, couldNotSense);
+    }
+
+    /// <summary>With a single snapshot there is no history: the rules that show a symptom seen now (a single-sample symptom).</summary>
     internal static DetectionSettings OneShot(DetectionSettings s) => s with
     {
         LeaderMissingConsecutive = 1, LeaderMissingSeconds = 0, PrimaryDownConsecutive = 1, PrimaryDownSeconds = 0,
@@ -184,17 +237,48 @@ internal sealed class IncidentCommands : ICommandGroup
         }
     }
 
-    internal static string RenderFindings(string cluster, ClusterSnapshot last, int count, IReadOnlyList<Finding> findings)
+    internal static string RenderFindings(string cluster, DetectVerdict verdict, int count)
     {
         var b = new StringBuilder();
-        b.Append(CultureInfo.InvariantCulture, $"{cluster} at {FindingJson.Time(last.TakenAt)} ({count} snapshot{(count == 1 ? "" : "s")}): ");
-        if (findings.Count == 0)
+        b.Append(CultureInfo.InvariantCulture, $"{cluster} at {FindingJson.Time(verdict.Last.TakenAt)} ({count} snapshot{(count == 1 ? "" : "s")}): ");
+        if (verdict.CouldNotSense is { } why)
         {
-            b.Append("no findings\n");
+            b.Append(CultureInfo.InvariantCulture, $"could not sense: {why}. ");
+            b.Append("Sensing itself is slow (a busy admin node, or timeouts too short for it): those timeouts say nothing about "
+                + "the members and no primary is called frozen on them; retry, run with --samples 3, or raise sensing.timeout_seconds.\n");
+        }
+
+        if (verdict.Persisted.Count == 0 && verdict.SingleSample.Count == 0)
+        {
+            b.Append(verdict.CouldNotSense is null ? "no findings\n" : "no findings either\n");
             return b.ToString();
         }
 
-        b.Append(CultureInfo.InvariantCulture, $"{findings.Count} finding(s)\n");
+        b.Append(CultureInfo.InvariantCulture, $"{verdict.Persisted.Count} persisted finding(s)");
+        if (count == 1)
+        {
+            b.Append(CultureInfo.InvariantCulture, $", {verdict.SingleSample.Count} single-sample symptom(s)");
+        }
+
+        b.Append('\n');
+        if (verdict.Persisted.Count > 0)
+        {
+            b.Append("\nPersisted findings (held as long as the detection rules require):\n");
+            Append(b, verdict.Persisted);
+        }
+
+        if (verdict.SingleSample.Count > 0)
+        {
+            b.Append("\nSingle-sample symptoms (seen on this one snapshot only; the agent raises them only once they hold over "
+                + "consecutive snapshots: confirm with --samples 3):\n");
+            Append(b, verdict.SingleSample);
+        }
+
+        return b.ToString();
+    }
+
+    private static void Append(StringBuilder b, IReadOnlyList<Finding> findings)
+    {
         foreach (var f in findings.OrderByDescending(f => f.Severity).ThenBy(f => RootCause.Rank(f.Code)))
         {
             b.Append(CultureInfo.InvariantCulture, $"\n{FindingJson.SeverityName(f.Severity).ToUpperInvariant(),-8} {f.Code}{(f.Members.Count > 0 ? " [" + string.Join(", ", f.Members) + "]" : "")}\n");
@@ -205,8 +289,6 @@ internal sealed class IncidentCommands : ICommandGroup
                 b.Append(CultureInfo.InvariantCulture, $"         - {FindingJson.Time(e.At)} [{e.Source}] {e.Observation}\n");
             }
         }
-
-        return b.ToString();
     }
 
     // ------------------------------------------------------------------ incidents

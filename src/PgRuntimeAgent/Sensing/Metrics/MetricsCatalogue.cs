@@ -7,8 +7,22 @@ namespace PgRuntimeAgent.Sensing.Metrics;
 /// {node_instances} (regex of "ip:node_exporter_port").</param>
 public sealed record MetricExpression(string Source, string Template);
 
+/// <summary>How the series of a reading become one value per member.</summary>
+public enum MetricMapping
+{
+    /// <summary>One series per member, found by its ins label or its instance / ip address.</summary>
+    PerMember,
+
+    /// <summary>
+    /// One series per filesystem of each node (label <c>mountpoint</c>): the member's value is the lowest free ratio of
+    /// the filesystems holding its own data and WAL paths (see <see cref="MetricsSensor.MapFilesystemsToMembers"/>).
+    /// </summary>
+    MemberFilesystems,
+}
+
 /// <summary>A named reading the agent uses, with its candidates in order: the first that returns series wins.</summary>
-public sealed record MetricQuery(string Name, string Unit, string Description, IReadOnlyList<MetricExpression> Candidates);
+public sealed record MetricQuery(string Name, string Unit, string Description, IReadOnlyList<MetricExpression> Candidates,
+    MetricMapping Mapping = MetricMapping.PerMember);
 
 /// <summary>
 /// The metric queries a snapshot runs, written against Pigsty's names (pg_exporter, recording rules, labels cls/ins)
@@ -76,11 +90,13 @@ public static class MetricsCatalogue
             new("pigsty", "increase(pg_archiver_failed_count{cls=\"{cls}\"}[15m])"),
             new("postgres_exporter", "increase(pg_stat_archiver_failed_count{cls=\"{cls}\"}[15m])"),
         ]),
-        new("fs_free_ratio", "ratio", "Lowest free-space ratio of the member's real filesystems.",
+        // Per mount, not min by node: on a machine that runs several members (the loopback lab) every node_exporter
+        // reports every member's mounts, so a node's lowest ratio may be another member's full WAL disk.
+        new("fs_free_ratio", "ratio", "Free-space ratio of the filesystem holding the member's data or WAL directory (the lower of the two).",
         [
-            new("node_exporter", $"min by (ins) (node_filesystem_avail_bytes{{ins=~\"{{members}}\",{RealFs}}} / node_filesystem_size_bytes{{ins=~\"{{members}}\",{RealFs}}})"),
-            new("node_exporter_by_instance", $"min by (instance) (node_filesystem_avail_bytes{{instance=~\"{{node_instances}}\",{RealFs}}} / node_filesystem_size_bytes{{instance=~\"{{node_instances}}\",{RealFs}}})"),
-        ]),
+            new("node_exporter", $"node_filesystem_avail_bytes{{ins=~\"{{members}}\",{RealFs}}} / node_filesystem_size_bytes{{ins=~\"{{members}}\",{RealFs}}}"),
+            new("node_exporter_by_instance", $"node_filesystem_avail_bytes{{instance=~\"{{node_instances}}\",{RealFs}}} / node_filesystem_size_bytes{{instance=~\"{{node_instances}}\",{RealFs}}}"),
+        ], MetricMapping.MemberFilesystems),
         new("cpu_usage", "ratio", "CPU busy ratio over the last minute.",
         [
             new("pigsty", "node:ins:cpu_usage{ins=~\"{members}\"}"),

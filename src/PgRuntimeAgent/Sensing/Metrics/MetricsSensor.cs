@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using PgRuntimeAgent.Inventory;
+using PgRuntimeAgent.Sensing.Host;
 
 namespace PgRuntimeAgent.Sensing.Metrics;
 
@@ -23,6 +24,12 @@ public sealed record MetricReading
 
     public string? Reason { get; init; }
 
+    /// <summary>
+    /// Member -> which series its value was chosen from, when a reading picks among several series per member
+    /// (<c>fs_free_ratio</c>: the mount holding which of the member's paths). Empty otherwise.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Basis { get; init; } = new Dictionary<string, string>();
+
     public double? NumberFor(string member) =>
         Values.TryGetValue(member, out var v) ? PromSample.ParseValue(v) is var d && !double.IsNaN(d) ? d : null : null;
 }
@@ -44,6 +51,15 @@ public sealed record MetricsObservation
 /// <summary>Runs the <see cref="MetricsCatalogue"/> for one cluster, concurrently, with per-query timeouts.</summary>
 internal sealed class MetricsSensor(PrometheusClient? client, TimeProvider time, TimeSpan timeout)
 {
+    /// <summary>Pigsty's pg_fs_main: /pg is a link to /data/postgres/&lt;cluster&gt;-&lt;version&gt; on this filesystem.</summary>
+    public const string PigstyMainFs = "/data";
+
+    /// <summary>
+    /// The members' data and WAL paths (<c>sensing.ssh.paths</c>, placeholders <c>{member}</c> and <c>{cluster}</c>):
+    /// <c>fs_free_ratio</c> is read from the filesystems holding them. Default: Pigsty's /pg/data and /pg/data/pg_wal.
+    /// </summary>
+    public IReadOnlyList<string> MemberPaths { get; init; } = new SshSettings().Paths;
+
     public async Task<(MetricsObservation Observation, SensorStatus Health)> ObserveAsync(PgCluster cluster, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(cluster);
@@ -112,7 +128,9 @@ internal sealed class MetricsSensor(PrometheusClient? client, TimeProvider time,
                 return new MetricReading { Name = query.Name, Unit = query.Unit, Status = "error", Query = promql, Reason = outcome.Reason };
             }
 
-            var values = MapToMembers(outcome.Value, cluster);
+            var (values, basis) = query.Mapping == MetricMapping.MemberFilesystems
+                ? MapFilesystemsToMembers(outcome.Value, cluster, MemberPaths)
+                : (MapToMembers(outcome.Value, cluster), new Dictionary<string, string>());
             if (values.Count > 0)
             {
                 return new MetricReading
@@ -123,6 +141,7 @@ internal sealed class MetricsSensor(PrometheusClient? client, TimeProvider time,
                     Source = candidate.Source,
                     Query = promql,
                     Values = values,
+                    Basis = basis,
                 };
             }
         }
@@ -158,26 +177,111 @@ internal sealed class MetricsSensor(PrometheusClient? client, TimeProvider time,
         var map = new SortedDictionary<string, string>(StringComparer.Ordinal);
         foreach (var s in result.Series)
         {
-            if (s.Samples.Count == 0)
+            if (s.Samples.Count > 0 && MemberOf(s, cluster) is { } member)
             {
-                continue;
-            }
-
-            var member = s.Label("ins") is { } ins && cluster.FindMember(ins) is { } byName ? byName.Name : null;
-            if (member is null)
-            {
-                var host = s.Label("ip") ?? HostOf(s.Label("instance"));
-                var byIp = cluster.Members.Where(m => string.Equals(m.Ip, host, StringComparison.Ordinal)).ToList();
-                member = byIp.Count == 1 ? byIp[0].Name : null;
-            }
-
-            if (member is not null)
-            {
-                map[member] = s.Samples[^1].Value;
+                map[member.Name] = s.Samples[^1].Value;
             }
         }
 
         return map;
+    }
+
+    /// <summary>
+    /// Filesystem series (one per mountpoint of each member's node) -> each member's free ratio, read from its own
+    /// filesystems: for each of the member's <paramref name="pathTemplates"/> the mount holding it (the longest
+    /// mountpoint that is the path or one of its parents; a Pigsty path under /pg also counts as under
+    /// <see cref="PigstyMainFs"/>), and of those the lowest ratio. A node that runs several members reports the others'
+    /// mounts too, so they never count. Only when the node reports no mount holding any member's path AND its address
+    /// belongs to this member alone is the node's lowest ratio used. Otherwise the member has no value (the host sensor
+    /// measures it over SSH). <c>Basis</c> says which mount each value comes from.
+    /// </summary>
+    public static (IReadOnlyDictionary<string, string> Values, IReadOnlyDictionary<string, string> Basis) MapFilesystemsToMembers(
+        PromQueryResult result, PgCluster cluster, IReadOnlyList<string> pathTemplates)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        ArgumentNullException.ThrowIfNull(cluster);
+        ArgumentNullException.ThrowIfNull(pathTemplates);
+        var values = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        var basis = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        var pathsOf = cluster.Members.ToDictionary(m => m.Name, m => HostSensor.PathsFor(m, pathTemplates), StringComparer.Ordinal);
+        var everyPath = pathsOf.Values.SelectMany(p => p).ToList();
+        var byMember = result.Series
+            .Where(s => s.Samples.Count > 0)
+            .Select(s => (Member: MemberOf(s, cluster), Series: s))
+            .Where(x => x.Member is not null)
+            .GroupBy(x => x.Member!.Name, StringComparer.Ordinal);
+        foreach (var group in byMember)
+        {
+            var member = cluster.FindMember(group.Key)!;
+            var mounts = group
+                .Select(x => new Mount(x.Series.Label("mountpoint"), x.Series.Samples[^1].Value))
+                .ToList();
+            var own = pathsOf[member.Name]
+                .Select(path => (Path: path, Mount: Holder(mounts, path)))
+                .Where(x => x.Mount is not null)
+                .ToList();
+            if (own.Count > 0)
+            {
+                var lowest = own.OrderBy(x => x.Mount!.Ratio).First();
+                values[member.Name] = lowest.Mount!.Value;
+                basis[member.Name] = $"mount {lowest.Mount.Point} holding {lowest.Path}";
+                continue;
+            }
+
+            var holdsSomeMemberPath = everyPath.Any(p => Holder(mounts, p) is not null);
+            if (!holdsSomeMemberPath && NodeIsOnlyThisMember(member, group.Select(x => x.Series), cluster))
+            {
+                var lowest = mounts.OrderBy(m => m.Ratio).First();
+                values[member.Name] = lowest.Value;
+                basis[member.Name] = $"lowest of the node's {mounts.Count} filesystem(s) ({lowest.Point ?? "mountpoint unknown"}): none holds {string.Join(" or ", pathsOf[member.Name])}";
+            }
+        }
+
+        return (values, basis);
+    }
+
+    private sealed record Mount(string? Point, string Value)
+    {
+        /// <summary>NaN (a filesystem of size 0) sorts last.</summary>
+        public double Ratio => PromSample.ParseValue(Value) is var d && !double.IsNaN(d) ? d : double.MaxValue;
+    }
+
+    /// <summary>The mount holding <paramref name="path"/>: the longest mountpoint equal to it or a parent of it.</summary>
+    private static Mount? Holder(IReadOnlyList<Mount> mounts, string path)
+    {
+        var candidates = new List<string> { path };
+        if (path == "/pg" || path.StartsWith("/pg/", StringComparison.Ordinal))
+        {
+            candidates.Add(PigstyMainFs + "/postgres" + path[3..]);
+        }
+
+        return mounts
+            .Where(m => m.Point is { } point && candidates.Any(c => Holds(point, c)))
+            .MaxBy(m => m.Point!.Length);
+    }
+
+    private static bool Holds(string mountpoint, string path) =>
+        mountpoint == "/" || string.Equals(path, mountpoint, StringComparison.Ordinal)
+        || path.StartsWith(mountpoint.TrimEnd('/') + "/", StringComparison.Ordinal);
+
+    /// <summary>The node is this member's alone: no other member shares its address, nor the series' instance address.</summary>
+    private static bool NodeIsOnlyThisMember(PgMember member, IEnumerable<PromSeries> series, PgCluster cluster)
+    {
+        int MembersAt(string? host) => cluster.Members.Count(m => string.Equals(m.Ip, host, StringComparison.Ordinal));
+        return MembersAt(member.Ip) == 1
+            && series.All(s => (s.Label("ip") ?? HostOf(s.Label("instance"))) is not { } host || MembersAt(host) <= 1);
+    }
+
+    private static PgMember? MemberOf(PromSeries s, PgCluster cluster)
+    {
+        if (s.Label("ins") is { } ins && cluster.FindMember(ins) is { } byName)
+        {
+            return byName;
+        }
+
+        var host = s.Label("ip") ?? HostOf(s.Label("instance"));
+        var byIp = cluster.Members.Where(m => string.Equals(m.Ip, host, StringComparison.Ordinal)).ToList();
+        return byIp.Count == 1 ? byIp[0] : null;
     }
 
     private static string? HostOf(string? instance)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Sensing.Metrics;
 using PgRuntimeAgent.Sensing.Patroni;
@@ -33,11 +34,12 @@ public static class SnapshotFusion
 
     /// <summary>
     /// The lag a failover or switchover to <paramref name="member"/> is judged by. With a leader that takes writes:
-    /// the larger of Patroni's lag and the leader's WAL position minus the member's replay position (a replica whose
-    /// replay is paused must replay everything before it can take writes). With no writable leader (it is dead,
-    /// frozen, crash-looping or out of disk): the WAL of the last writable leader the member has not received, when
-    /// known - Patroni's own lag is then measured from an optime that a crash-looping leader keeps moving with WAL
-    /// of its failed recoveries, which holds no acknowledged write. Null when unknown; 0 for a writable leader.
+    /// the larger of Patroni's lag (its /cluster view; else <see cref="MemberState.LagBytes"/> when the snapshot holds no
+    /// view) and the leader's WAL position minus the member's replay position (a replica whose replay is paused must
+    /// replay everything before it can take writes). With no writable leader (it is dead, frozen, crash-looping or out
+    /// of disk): the WAL of the last writable leader the member has not received, when known - Patroni's own lag is
+    /// then measured from an optime that a crash-looping leader keeps moving with WAL of its failed recoveries, which
+    /// holds no acknowledged write. Null when unknown; 0 for a writable leader.
     /// </summary>
     public static long? FailoverLag(ClusterSnapshot snapshot, MemberState member)
     {
@@ -58,7 +60,7 @@ public static class SnapshotFusion
         var leaderWal = Lsn.Parse(leader?.WalLsn);
         var replay = Lsn.Parse(member.ReplayLsn);
         long? replayLag = leaderWal is { } w && replay is { } r ? Math.Max(0, w - r) : null;
-        var patroniLag = member.LagUnknown ? null : member.LagBytes;
+        var patroniLag = PatroniLag(snapshot, member);
         return (patroniLag, replayLag) switch
         {
             (null, null) => null,
@@ -66,6 +68,29 @@ public static class SnapshotFusion
             (null, { } q) => q,
             ({ } p, { } q) => Math.Max(p, q),
         };
+    }
+
+    /// <summary>
+    /// Patroni's own lag of the member (from the received position), as the leader's /cluster view (else any view)
+    /// reports it; <see cref="MemberState.LagBytes"/> when no view lists the member. Null when unknown.
+    /// </summary>
+    private static long? PatroniLag(ClusterSnapshot snapshot, MemberState member)
+    {
+        var inView = ReferenceView(snapshot.Patroni, snapshot.Leader)?.Members.FirstOrDefault(m => string.Equals(m.Name, member.Name, StringComparison.Ordinal));
+        if (inView is not null)
+        {
+            return inView.LagUnknown ? null : inView.LagBytes;
+        }
+
+        return member.LagUnknown ? null : member.LagBytes;
+    }
+
+    /// <summary>The leader's /cluster view, else the first view that answered.</summary>
+    private static PatroniClusterView? ReferenceView(PatroniObservation? patroni, string? leader)
+    {
+        var views = patroni?.Members ?? [];
+        return views.FirstOrDefault(v => string.Equals(v.Member, leader, StringComparison.Ordinal) && v.Cluster is not null)?.Cluster
+            ?? views.Select(v => v.Cluster).FirstOrDefault(c => c is not null);
     }
 
     private static long? Unreceived(WritablePosition? lastWritable, MemberState member)
@@ -131,8 +156,7 @@ public static class SnapshotFusion
         }
 
         var views = patroni?.Members ?? [];
-        var referenceView = views.FirstOrDefault(v => string.Equals(v.Member, leader, StringComparison.Ordinal) && v.Cluster is not null)?.Cluster
-            ?? views.Select(v => v.Cluster).FirstOrDefault(c => c is not null);
+        var referenceView = ReferenceView(patroni, leader);
         var leaderNode = views.FirstOrDefault(v => string.Equals(v.Member, leader, StringComparison.Ordinal))?.Node;
         var leaderPg = postgres.FirstOrDefault(p => string.Equals(p.Member, leader, StringComparison.Ordinal));
         long? leaderWal = leaderNode?.WalPosition ?? Lsn.Parse(leaderPg?.CurrentLsn);
@@ -164,17 +188,26 @@ public static class SnapshotFusion
             var replayed = node?.ReplayedPosition ?? Lsn.Parse(pg?.ReplayLsn);
             var wal = isLeader ? leaderWal : null;
 
-            // Lag in bytes: Patroni's own number, else the leader's position minus this replica's replay position,
-            // else the leader's pg_stat_replication, else metrics.
+            // Lag in bytes: the leader's WAL position minus this replica's REPLAY position (what it has not applied yet),
+            // else Patroni's own number (Patroni 3 measures it from the received/written position, so a replica whose
+            // replay stands still shows no lag there), else the leader's pg_stat_replication, else metrics.
             var peer = leaderPg?.Replication.FirstOrDefault(r => string.Equals(r.Name, name, StringComparison.Ordinal));
             long? lagBytes = null;
             if (!isLeader)
             {
-                lagBytes = cm?.LagBytes;
-                if (lagBytes is null && leaderWal is not null && replayed is not null)
+                if (leaderWal is { } lw && replayed is { } rp)
                 {
-                    lagBytes = Math.Max(0, leaderWal.Value - replayed.Value);
-                    notes.Add("lag bytes computed from the leader's WAL position and the replay position");
+                    lagBytes = Math.Max(0, lw - rp);
+                    var patroniSays = cm?.LagBytes is { } pl && pl != lagBytes
+                        ? string.Create(CultureInfo.InvariantCulture, $"; Patroni's /cluster lag is {pl}")
+                        : "";
+                    notes.Add(string.Create(CultureInfo.InvariantCulture,
+                        $"lag bytes {lagBytes} = leader WAL {Lsn.Format(lw)} - replay {Lsn.Format(rp)}{patroniSays}"));
+                }
+                else if (cm?.LagBytes is { } patroniLag)
+                {
+                    lagBytes = patroniLag;
+                    notes.Add($"lag bytes from Patroni (no {(leaderWal is null ? "leader WAL" : "replay")} position to compute them from)");
                 }
 
                 lagBytes ??= peer?.ReplayLagBytes;

@@ -224,7 +224,10 @@ internal sealed class SnapshotService : IDisposable
         }
 
         using var client = _metricsUrl is null ? null : _http.CreateClient(_metricsUrl);
-        var sensor = new MetricsSensor(client is null ? null : new PrometheusClient(client), _time, _settings.TimeoutFor(SensorNames.Metrics));
+        var sensor = new MetricsSensor(client is null ? null : new PrometheusClient(client), _time, _settings.TimeoutFor(SensorNames.Metrics))
+        {
+            MemberPaths = _settings.Ssh.Paths,
+        };
         var (observation, health) = await sensor.ObserveAsync(cluster, ct).ConfigureAwait(false);
         return (observation, [health]);
     }
