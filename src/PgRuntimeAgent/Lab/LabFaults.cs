@@ -161,6 +161,9 @@ internal sealed class LabFaults : IDisposable
         var (healthy, health) = await _cluster.WaitHealthyAsync(timeout / 3, cancellationToken).ConfigureAwait(false);
         if (!healthy && health.Leader is not null)
         {
+            // A rollback leaves the discarded timeline's history file in the archive: a replica restoring with
+            // recovery_target_timeline=latest follows it and crash-loops ("could not locate a valid checkpoint record").
+            QuarantineDeadTimelines(health);
             foreach (var member in _manifest.Members.Where(m => m.Name != health.Leader && !health.StreamingReplicas.Contains(m.Name)))
             {
                 var (status, body) = await _cluster.SendAsync(HttpMethod.Post, member, "/reinitialize", "{\"force\": true}", cancellationToken, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
@@ -174,6 +177,35 @@ internal sealed class LabFaults : IDisposable
         steps.AddRange(_steps);
         var summary = healthy ? $"healthy: {health.Describe()}" : $"NOT healthy: {health.Describe()}";
         return new LabFaultResult("repair", health.Leader ?? "-", healthy, summary, steps, _time.GetElapsedTime(started));
+    }
+
+    /// <summary>
+    /// Moves the archive's timeline history files above the leader's timeline (a timeline discarded by a rollback)
+    /// to <c>&lt;repo&gt;/quarantine/</c>, so a rebuilt replica follows the leader's timeline; each move is a step of
+    /// the repair's record (faults/journal.jsonl).
+    /// </summary>
+    private void QuarantineDeadTimelines(LabClusterHealth health)
+    {
+        var timeline = health.Members.FirstOrDefault(m => m.Name == health.Leader)?.Timeline;
+        var archive = Path.Combine(_manifest.Pgbackrest.Repo, "archive", _manifest.Pgbackrest.Stanza);
+        if (timeline is null || !Directory.Exists(archive))
+        {
+            return;
+        }
+
+        foreach (var file in Directory.EnumerateFiles(archive, "*.history*", SearchOption.AllDirectories))
+        {
+            var name = Path.GetFileName(file);
+            if (name.Length < 8 || !long.TryParse(name[..8], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var tl) || tl <= timeline)
+            {
+                continue;
+            }
+
+            var target = Path.Combine(_manifest.Pgbackrest.Repo, "quarantine", _manifest.Pgbackrest.Stanza, Path.GetRelativePath(archive, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Move(file, target, overwrite: true);
+            Step($"mv {file} {target}", $"timeline {tl} is above the leader's timeline {timeline}: a discarded timeline, quarantined");
+        }
     }
 
     /// <summary>

@@ -154,6 +154,12 @@ internal sealed class AgentLab : IAsyncDisposable
     {
         await Runtime.DisposeAsync();
         await Journal.DisposeAsync();
+        if (Environment.GetEnvironmentVariable("PGRA_KEEP_AGENT_DIR") == "1")
+        {
+            Report($"agent journal kept: {Dir}");
+            return;
+        }
+
         try
         {
             Directory.Delete(Dir, recursive: true);

@@ -56,6 +56,9 @@ internal sealed class PatroniSensor(SensingHttp http, SecretStore secrets, TimeP
     /// <summary>Builds the base URL of a member's REST API; replaceable for tests and the fleet benchmark.</summary>
     public Func<PgMember, Uri> ApiUrlOf { get; init; } = m => m.PatroniUrl;
 
+    /// <summary>The deadline for one member's calls (a member that hung on the last snapshot gets a shorter one); null: the sensor's timeout.</summary>
+    public Func<PgMember, TimeSpan>? TimeoutOf { get; init; }
+
     public async Task<(PatroniObservation Observation, IReadOnlyList<SensorStatus> Health)> ObserveAsync(PgCluster cluster, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(cluster);
@@ -71,12 +74,13 @@ internal sealed class PatroniSensor(SensingHttp http, SecretStore secrets, TimeP
     {
         var sw = SensorStopwatch.Start(time);
         var url = ApiUrlOf(member);
+        var deadline = TimeoutOf?.Invoke(member) ?? timeout;
         using var httpClient = http.CreateClient(url, cluster.Credentials.PatroniUsername, cluster.Credentials.PatroniPassword, secrets);
         var client = new PatroniClient(httpClient);
-        var node = SensorCall.RunAsync($"GET {url}patroni", timeout, time, client.GetNodeAsync, cancellationToken);
-        var view = SensorCall.RunAsync($"GET {url}cluster", timeout, time, client.GetClusterAsync, cancellationToken);
-        var history = SensorCall.RunAsync($"GET {url}history", timeout, time, client.GetHistoryAsync, cancellationToken);
-        var config = SensorCall.RunAsync($"GET {url}config", timeout, time, client.GetConfigAsync, cancellationToken);
+        var node = SensorCall.RunAsync($"GET {url}patroni", deadline, time, client.GetNodeAsync, cancellationToken);
+        var view = SensorCall.RunAsync($"GET {url}cluster", deadline, time, client.GetClusterAsync, cancellationToken);
+        var history = SensorCall.RunAsync($"GET {url}history", deadline, time, client.GetHistoryAsync, cancellationToken);
+        var config = SensorCall.RunAsync($"GET {url}config", deadline, time, client.GetConfigAsync, cancellationToken);
         await Task.WhenAll(node, view, history, config).ConfigureAwait(false);
 
         var errors = new[] { node.Result.Reason, view.Result.Reason, history.Result.Reason, config.Result.Reason }.OfType<string>().ToList();

@@ -67,6 +67,9 @@ internal sealed partial class PostgresSensor(SecretStore secrets, PostgresProbeS
     /// <summary>Builds the host and port to connect to; replaceable for tests.</summary>
     public Func<PgMember, (string Host, int Port)> AddressOf { get; init; } = m => (m.Ip, m.Ports.Postgres);
 
+    /// <summary>The deadline for one member (a member that hung on the last snapshot gets a shorter one); null: the sensor's timeout.</summary>
+    public Func<PgMember, TimeSpan>? TimeoutOf { get; init; }
+
     public async Task<(PostgresMemberObservation Observation, SensorStatus Health)> ObserveAsync(PgCluster cluster, PgMember member, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(cluster);
@@ -75,7 +78,8 @@ internal sealed partial class PostgresSensor(SecretStore secrets, PostgresProbeS
         var (host, port) = AddressOf(member);
         var endpoint = $"postgres://{cluster.Credentials.MonitorUsername}@{host}:{port}/{settings.Database}";
         var results = new List<ProbeResult>();
-        using var timeoutCts = new CancellationTokenSource(timeout, time);
+        var deadline = TimeoutOf?.Invoke(member) ?? timeout;
+        using var timeoutCts = new CancellationTokenSource(deadline, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutCts.Token);
         string? error = null;
         try
@@ -118,7 +122,7 @@ internal sealed partial class PostgresSensor(SecretStore secrets, PostgresProbeS
         catch (Exception ex) when (timeoutCts.IsCancellationRequested || SensorCall.IsExpected(ex))
         {
             error = timeoutCts.IsCancellationRequested
-                ? $"{endpoint}: timed out after {timeout.TotalSeconds:0.###}s ({results.Count} of {PostgresProbeCatalogue.All.Count} probes done)"
+                ? $"{endpoint}: timed out after {deadline.TotalSeconds:0.###}s ({results.Count} of {PostgresProbeCatalogue.All.Count} probes done)"
                 : $"{endpoint}: {secrets.Redact(SensorCall.Describe(ex))}";
         }
 

@@ -53,6 +53,38 @@ internal sealed class SnapshotService : IDisposable
     /// <summary>Per cluster, the last leader seen taking writes (see <see cref="ClusterSnapshot.LastWritable"/>).</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, WritablePosition> _lastWritable = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Members (cluster/member) whose Patroni or PostgreSQL timed out on the previous snapshot: they get half the
+    /// timeout next time, so a hung member costs every later snapshot less and detection on the others is not held
+    /// back by it; one answer in time gives the full timeout back.
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _hung = new(StringComparer.Ordinal);
+
+    private TimeSpan DeadlineFor(string sensor, PgCluster cluster, PgMember member)
+    {
+        var full = _settings.TimeoutFor(sensor);
+        return _hung.ContainsKey($"{cluster.Name}/{member.Name}") ? TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(500).Ticks, full.Ticks / 2)) : full;
+    }
+
+    private void RememberHung(PgCluster cluster, IEnumerable<SensorStatus> details)
+    {
+        var hung = details.Where(d => d.Sensor is SensorNames.Patroni or SensorNames.Postgres && d.Target is not null
+                && d.Reason?.Contains("timed out", StringComparison.OrdinalIgnoreCase) == true)
+            .Select(d => d.Target!).ToHashSet(StringComparer.Ordinal);
+        foreach (var m in cluster.Members)
+        {
+            var key = $"{cluster.Name}/{m.Name}";
+            if (hung.Contains(m.Name))
+            {
+                _hung[key] = true;
+            }
+            else
+            {
+                _hung.TryRemove(key, out _);
+            }
+        }
+    }
+
     public SnapshotService(Topology topology, AgentSettings settings, SecretStore secrets, TimeProvider? time = null, SensingOverrides? overrides = null)
     {
         ArgumentNullException.ThrowIfNull(topology);
@@ -160,6 +192,7 @@ internal sealed class SnapshotService : IDisposable
             SensorDetails = details,
             Drift = drift,
         };
+        RememberHung(cluster, details);
         var withFacts = SnapshotFusion.WithFailoverFacts(snapshot, _lastWritable.TryGetValue(cluster.Name, out var previous) ? previous : null);
         if (withFacts.LastWritable is { } seen)
         {
@@ -211,6 +244,7 @@ internal sealed class SnapshotService : IDisposable
         var sensor = new PatroniSensor(_http, _secrets, _time, _settings.TimeoutFor(SensorNames.Patroni))
         {
             ApiUrlOf = _overrides.PatroniUrl ?? (m => m.PatroniUrl),
+            TimeoutOf = m => DeadlineFor(SensorNames.Patroni, cluster, m),
         };
         var (observation, health) = await sensor.ObserveAsync(cluster, ct).ConfigureAwait(false);
         return (observation, health);
@@ -291,6 +325,7 @@ internal sealed class SnapshotService : IDisposable
         var sensor = new PostgresSensor(_secrets, _settings.Postgres, _time, _settings.TimeoutFor(SensorNames.Postgres))
         {
             AddressOf = _overrides.PostgresAddress ?? (m => (m.Ip, m.Ports.Postgres)),
+            TimeoutOf = m => DeadlineFor(SensorNames.Postgres, cluster, m),
         };
         var results = await Task.WhenAll(cluster.Members.Select(m => sensor.ObserveAsync(cluster, m, ct))).ConfigureAwait(false);
         return (results.Select(r => r.Observation).ToList(), results.Select(r => r.Health).ToList());
