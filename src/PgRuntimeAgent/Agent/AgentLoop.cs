@@ -54,6 +54,7 @@ internal sealed partial class AgentLoop
     private IReadOnlyList<IAgentObserver> _observers;
     private readonly Dictionary<string, ClusterState> _states = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _runStop = new();
+    private readonly SemaphoreSlim _postMortems = new(1, 1);
 
     /// <param name="sense">Takes the loop's snapshots (full sensing).</param>
     /// <param name="skillSense">Takes the snapshots a skill run asks for (null: <paramref name="sense"/>).</param>
@@ -180,7 +181,8 @@ internal sealed partial class AgentLoop
         await RestoreSkillStateAsync(stop).ConfigureAwait(false);
     }
 
-    /// <summary>The last run of each skill per cluster (cooldowns), and runs that ended waiting for an approval still pending.</summary>
+    /// <summary>The last run of each skill per cluster and trigger (cooldowns and retry times, by the same rule as a live
+    /// run: <see cref="ClusterState.Record"/>), and runs that ended waiting for an approval still pending.</summary>
     private async Task RestoreSkillStateAsync(CancellationToken stop)
     {
         var entries = await _acting.Journal.QueryAsync(new JournalQuery { Kinds = [IncidentKinds.SkillRun], Since = _time.GetUtcNow().AddDays(-1) }, stop)
@@ -311,7 +313,7 @@ internal sealed partial class AgentLoop
         }
 
         await JournalSnapshotAsync(st, snapshot, update, stop).ConfigureAwait(false);
-        var written = update.Resolved ? await WritePostMortemAsync(update.Incident!, stop).ConfigureAwait(false) : null;
+        var written = update.Resolved ? await WritePostMortemAsync(update.Incident!.Id, false, stop).ConfigureAwait(false) : null;
         EmitIncidentChanges(update, snapshot, written);
         await FollowApprovalAsync(st, stop).ConfigureAwait(false);
         StartSkillIfDue(st, detection, update);
@@ -368,30 +370,51 @@ internal sealed partial class AgentLoop
         return b.ToString();
     }
 
-    /// <summary>Renders the resolved incident's post-mortem from the journal into the post-mortem directory; null when not written.</summary>
-    private async Task<string?> WritePostMortemAsync(Incident incident, CancellationToken stop)
+    /// <summary>
+    /// Renders a resolved incident's post-mortem from the journal into the post-mortem directory; null when not written.
+    /// </summary>
+    /// <remarks>
+    /// A skill run belongs to the incident that was open when it started (the id is fixed at start and journaled with
+    /// the run), but the incident may resolve while the run still verifies, and the file is written at resolution. The
+    /// loop does not wait for the run (that would stop sensing every cluster's tick for as long as a verify step lasts);
+    /// instead the run, once its record is in the journal, renders its incident's post-mortem again if the incident has
+    /// resolved by then (<paramref name="onlyIfResolved"/>). Both render from the journal under one lock, so whichever
+    /// writes last had the run's record to read: the file on disk always includes the run.
+    /// </remarks>
+    private async Task<string?> WritePostMortemAsync(string incidentId, bool onlyIfResolved, CancellationToken stop)
     {
         if (_options.PostmortemDirectory is not { } dir)
         {
             return null;
         }
 
+        await _postMortems.WaitAsync(stop).ConfigureAwait(false);
         try
         {
-            var report = await PostMortemWriter.BuildAsync(_acting.Journal, incident.Id, stop).ConfigureAwait(false);
+            if (onlyIfResolved
+                && IncidentStore.Fold(await IncidentStore.EventsAsync(_acting.Journal, incidentId, stop).ConfigureAwait(false)) is not { State: IncidentState.Resolved })
+            {
+                return null;
+            }
+
+            var report = await PostMortemWriter.BuildAsync(_acting.Journal, incidentId, stop).ConfigureAwait(false);
             if (report is null)
             {
                 return null;
             }
 
             var (markdown, _) = await PostMortemWriter.WriteAsync(report, dir, stop).ConfigureAwait(false);
-            Log.PostMortemWritten(_logger, incident.Id, markdown);
+            Log.PostMortemWritten(_logger, incidentId, markdown);
             return markdown;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JournalException or JsonException)
         {
-            Log.PostMortemFailed(_logger, incident.Id, dir, ex.Message);
+            Log.PostMortemFailed(_logger, incidentId, dir, ex.Message);
             return null;
+        }
+        finally
+        {
+            _postMortems.Release();
         }
     }
 
@@ -486,7 +509,7 @@ internal sealed partial class AgentLoop
             default:
                 EmitDecided(st, approval, approval is null ? "gone from the journal" : approval.Status.ToString().ToLowerInvariant());
                 st.Awaiting = null;
-                st.CooldownFrom[awaiting.Skill.Name] = _time.GetUtcNow();
+                st.StartCooldown(awaiting.Skill, awaiting.Trigger, _time.GetUtcNow());
                 return;
         }
     }
@@ -608,24 +631,33 @@ internal sealed partial class AgentLoop
             return;
         }
 
+        // Critical findings first (then the root cause first). A finding whose skill is held back only briefly (the retry
+        // time of a run that executed nothing, or an approval it waits for) keeps the cluster for it: no skill starts for
+        // a milder finding meanwhile, because one run per cluster means that run (a warning's skill may wait minutes)
+        // would stand in the way of the critical one. A skill in its cooldown after it acted does not keep the cluster.
+        FindingSeverity? kept = null;
         foreach (var finding in findings)
         {
+            if (kept is { } k && finding.Severity < k)
+            {
+                return;
+            }
+
             foreach (var skill in _skills.ForFinding(finding.Code))
             {
                 if (st.Awaiting?.Skill.Name == skill.Name || st.Rerun?.Skill.Name == skill.Name)
                 {
+                    kept ??= finding.Severity;
                     continue;
                 }
 
-                // A run that only looked may look again when a new finding is raised, or after the retry time.
-                if (st.RetryAt.TryGetValue(skill.Name, out var retry) && now < retry && !st.Fresh.Contains(finding.Key))
+                switch (st.HeldBack(skill, finding, now))
                 {
-                    continue;
-                }
-
-                if (skill.InCooldown(st.CooldownFrom.TryGetValue(skill.Name, out var last) ? last : null, now))
-                {
-                    continue;
+                    case Hold.Cooldown:
+                        continue;
+                    case Hold.Retry:
+                        kept ??= finding.Severity;
+                        continue;
                 }
 
                 Start(st, skill, finding, detection.Snapshot, st.Fresh.Contains(finding.Key) ? "raised" : "still active");
@@ -659,7 +691,7 @@ internal sealed partial class AgentLoop
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(_runStop.Token);
         limit.CancelAfter(TimeSpan.FromSeconds(Math.Max(1, _options.Run.SkillTimeoutSeconds)));
         var live = new PipelineSkillHost(_acting, _incidents, _skillSense, Emit, _logger);
-        var host = new RecordingSkillHost(live, _incidents);
+        var host = new RecordingSkillHost(live, _incidents, incident);
         SkillRun run;
         try
         {
@@ -677,11 +709,25 @@ internal sealed partial class AgentLoop
         try
         {
             using var record = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await _incidents.RecordSkillRunAsync(run, host.Served, record.Token).ConfigureAwait(false);
+            await _incidents.RecordSkillRunAsync(run, host.Served, incident, record.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is JournalException or IOException or Microsoft.Data.Sqlite.SqliteException or Npgsql.NpgsqlException or OperationCanceledException)
         {
             Log.JournalFailed(_logger, st.Cluster, ex.Message);
+        }
+
+        if (incident is not null)
+        {
+            // The incident may have resolved (and its post-mortem been written) while the run was still going.
+            try
+            {
+                using var render = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                await WritePostMortemAsync(incident, true, render.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or Npgsql.NpgsqlException or OperationCanceledException)
+            {
+                Log.JournalFailed(_logger, st.Cluster, ex.Message);
+            }
         }
 
         Emit(new AgentEvent
@@ -689,7 +735,7 @@ internal sealed partial class AgentLoop
             Name = AgentEventNames.SkillFinished,
             At = _time.GetUtcNow(),
             Cluster = st.Cluster,
-            Incident = _incidents.Current(st.Cluster)?.Id ?? incident,
+            Incident = incident ?? _incidents.Current(st.Cluster)?.Id,
             Severity = run.Status is SkillRunStatus.Failed or SkillRunStatus.Error ? "warning" : "info",
             Title = $"skill {skill.Name}: {JsonNamingPolicy.KebabCaseLower.ConvertName(run.Status.ToString())}",
             Message = run.Message,
@@ -848,8 +894,10 @@ internal sealed partial class AgentLoop
 
         public string? RunSkill { get; set; }
 
+        /// <summary>Cooldowns (<see cref="HoldKey"/>): when a run that executed an action finished.</summary>
         public Dictionary<string, DateTimeOffset> CooldownFrom { get; } = new(StringComparer.Ordinal);
 
+        /// <summary>Retry times (<see cref="HoldKey"/>) of runs that executed nothing.</summary>
         public Dictionary<string, DateTimeOffset> RetryAt { get; } = new(StringComparer.Ordinal);
 
         /// <summary>Findings raised since the last run started (also while it ran): each may start a run that only looked before.</summary>
@@ -862,23 +910,95 @@ internal sealed partial class AgentLoop
         public long RerunAfterSnapshot { get; set; }
 
         /// <summary>
-        /// A finished run: one that sent an action to the pipeline (executed, failed, refused, recommended) waits for the
-        /// skill's cooldown; one that only looked (it stopped, hit an error, or found nothing to do) may run again after
-        /// the retry time, or at once for a newly raised finding.
+        /// A finished run, live or read back from the journal at start-up (one rule for both). A run that executed an
+        /// action (<see cref="ExecutedAnAction"/>) holds its skill off its trigger for the skill's cooldown; any other
+        /// (refused by policy or a guardrail, recommended or observed only, failed at planning or precheck, an error, or
+        /// nothing to do) may run again after the retry time, or at once for a newly raised finding. Both are kept per
+        /// skill and trigger (<see cref="HoldKey"/>): a run on one member, or for a milder finding, never holds back
+        /// another member or a more severe finding.
         /// </summary>
         public void Record(Skill skill, SkillRun run, AgentRunSettings settings)
         {
-            var acted = run.Steps.Any(x => x.Kind == SkillStepKind.Action && x.Status is not (SkillStepStatus.Skipped or SkillStepStatus.Planned));
-            if (!acted)
+            ArgumentNullException.ThrowIfNull(skill);
+            ArgumentNullException.ThrowIfNull(run);
+            ArgumentNullException.ThrowIfNull(settings);
+            var trigger = Finding(run.Trigger);
+            var key = HoldKey(skill.Name, trigger?.Member, trigger?.Severity ?? FindingSeverity.Critical);
+            if (ExecutedAnAction(run))
             {
-                RetryAt[skill.Name] = run.FinishedAt.AddSeconds(settings.RetrySeconds);
+                CooldownFrom[key] = run.FinishedAt;
+                RetryAt.Remove(key);
             }
             else
             {
-                CooldownFrom[skill.Name] = run.FinishedAt;
-                RetryAt.Remove(skill.Name);
+                RetryAt[key] = run.FinishedAt.AddSeconds(settings.RetrySeconds);
             }
         }
+
+        /// <summary>Starts <paramref name="skill"/>'s cooldown for <paramref name="trigger"/> (an approval that was denied or expired).</summary>
+        public void StartCooldown(Skill skill, Finding trigger, DateTimeOffset at) =>
+            CooldownFrom[HoldKey(skill.Name, trigger.Member, trigger.Severity)] = at;
+
+        /// <summary>
+        /// Whether <paramref name="skill"/> may not run for <paramref name="finding"/> now, and why: a cooldown or retry
+        /// time of the skill on the finding's member, set by a run for a finding at least as severe.
+        /// </summary>
+        public Hold HeldBack(Skill skill, Finding finding, DateTimeOffset now)
+        {
+            var keys = Enum.GetValues<FindingSeverity>().Where(s => s >= finding.Severity).Select(s => HoldKey(skill.Name, finding.Member, s)).ToList();
+            if (keys.Any(k => CooldownFrom.TryGetValue(k, out var from) && skill.InCooldown(from, now)))
+            {
+                return Hold.Cooldown;
+            }
+
+            if (!Fresh.Contains(finding.Key) && keys.Any(k => RetryAt.TryGetValue(k, out var retry) && now < retry))
+            {
+                return Hold.Retry;
+            }
+
+            return Hold.None;
+        }
+    }
+
+    /// <summary>Why a skill may not run for a finding now.</summary>
+    internal enum Hold
+    {
+        None,
+
+        /// <summary>A run for the same member and a finding at least as severe executed an action less than the skill's cooldown ago.</summary>
+        Cooldown,
+
+        /// <summary>Such a run executed nothing less than the retry time ago (and the finding is not newly raised).</summary>
+        Retry,
+    }
+
+    /// <summary>
+    /// What cooldowns and retry times are kept by: the skill, the trigger's member (the one acted on) and the trigger's
+    /// severity. A run for one member never holds back another member, and a run for a milder finding never holds back
+    /// a more severe one (<see cref="ClusterState.HeldBack"/> looks at the finding's severity and above). The finding's
+    /// code is not part of the key: a skill's codes at one severity are symptoms of one problem that show up together
+    /// (primary-disk-full and primary-down-holding-lock on the same failed primary; replication-broken and
+    /// replication-lag on the same replica), and a run for one of them has dealt with the others.
+    /// </summary>
+    internal static string HoldKey(string skill, string? member, FindingSeverity severity) =>
+        $"{skill}|{member ?? "-"}|{FindingJson.SeverityName(severity)}";
+
+    /// <summary>
+    /// True when the run executed an action: an action step Succeeded, or Failed after the pipeline wrote its intent (the
+    /// write-ahead entry written just before execution: execute-failed, verify-failed, unknown; the skill host puts its
+    /// seq in the step's <c>output.intent_seq</c>). A step that failed at planning or precheck has no intent; Refused
+    /// (policy, guardrail, recommend and observe levels) and Planned (dry run) executed nothing; PendingApproval is
+    /// followed through the approval.
+    /// </summary>
+    internal static bool ExecutedAnAction(SkillRun run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return run.Steps.Any(s => s.Kind == SkillStepKind.Action && (s.Status == SkillStepStatus.Succeeded || (s.Status == SkillStepStatus.Failed && HasIntent(s.Result))));
+
+        static bool HasIntent(JsonElement result) =>
+            result.ValueKind == JsonValueKind.Object
+            && result.TryGetProperty("output", out var output) && output.ValueKind == JsonValueKind.Object
+            && output.TryGetProperty("intent_seq", out var seq) && seq.ValueKind == JsonValueKind.Number;
     }
 }
 

@@ -20,8 +20,9 @@ public sealed record AgentRunSettings
     /// </summary>
     public int SnapshotEvery { get; init; } = 30;
 
-    /// <summary>A skill run that took no action and stopped (or hit an error) may run again after this many seconds
-    /// (<c>agent.retry_seconds</c>); runs that acted wait for the skill's own cooldown.</summary>
+    /// <summary>A skill run that executed no action (it stopped, hit an error, or its action was refused or only
+    /// recommended) may run again for the same trigger after this many seconds (<c>agent.retry_seconds</c>); runs that
+    /// executed an action wait for the skill's own cooldown.</summary>
     public double RetrySeconds { get; init; } = 10;
 
     /// <summary>Upper bound on one skill run (<c>agent.skill_timeout_seconds</c>); a run past it is cancelled.</summary>

@@ -117,7 +117,10 @@ internal sealed class AgentRuntime : IAsyncDisposable
             logging: options.Logging);
         var snapshots = new SnapshotService(topology, settings, secrets, options.Time, options.SensingOverrides);
         var schedules = clusters.ToDictionary(c => c, c => ScheduleOf(topology, c), StringComparer.Ordinal);
-        var incidents = new IncidentManager(journal, settings.Detection, logger: options.Logging.CreateLogger<IncidentManager>())
+        // A warning a skill acts on opens an incident of its own (warning severity), so its skill runs.
+        var incidents = new IncidentManager(journal, settings.Detection,
+            new IncidentOptions { SkillFindings = catalog.Skills.SelectMany(s => s.Triggers.Findings).Distinct(StringComparer.Ordinal).ToList() },
+            options.Logging.CreateLogger<IncidentManager>())
         {
             BackupSchedules = schedules,
         };

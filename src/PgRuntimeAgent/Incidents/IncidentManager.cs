@@ -28,10 +28,28 @@ public sealed record IncidentUpdate(Incident? Incident, IReadOnlyList<Finding> T
 /// <summary>Incident settings that are not detection thresholds.</summary>
 public sealed record IncidentOptions
 {
-    /// <summary>Findings below this severity never open an incident (they join an open one). Default critical: writes
-    /// are down or at risk; warnings (lag, archiving, a stale backup, drift) are findings and skill triggers, and become part
-    /// of the incident when one is open. Set it to warning to open incidents for them too.</summary>
+    /// <summary>Findings below this severity open no incident of their own unless a skill acts on them
+    /// (<see cref="SkillFindings"/>); they join an open one. Default critical: writes are down or at risk. Set it to
+    /// warning to open incidents for every warning.</summary>
     public FindingSeverity OpenAt { get; init; } = FindingSeverity.Critical;
+
+    /// <summary>
+    /// Finding codes some skill triggers on (the daemon passes its catalog's). A warning with one of these codes opens
+    /// an incident of warning severity even below <see cref="OpenAt"/>: the skill's run, its actions and approvals act on
+    /// the cluster, and the incident is what journals the finding, links what was done, and gets a post-mortem; the
+    /// daemon runs skills for an incident's findings only. A warning incident resolves when all its findings cleared,
+    /// and turns critical if a critical finding joins it. Info findings never open one; warnings no skill acts on
+    /// (a blind log sensor) only join an open incident, as before.
+    /// </summary>
+    public IReadOnlyCollection<string> SkillFindings { get; init; } = [];
+
+    /// <summary>Whether <paramref name="finding"/>, raised outside an incident, opens one.</summary>
+    public bool Opens(Finding finding)
+    {
+        ArgumentNullException.ThrowIfNull(finding);
+        return finding.Severity >= OpenAt
+            || (finding.Severity >= FindingSeverity.Warning && SkillFindings.Contains(finding.Code, StringComparer.Ordinal));
+    }
 }
 
 /// <summary>
@@ -161,7 +179,7 @@ internal sealed partial class IncidentManager
 
         if (!_open.TryGetValue(cluster, out var st))
         {
-            var opening = detection.Raised.Where(f => !carried.Contains(f.Key) && f.Severity >= _options.OpenAt).ToList();
+            var opening = detection.Raised.Where(f => !carried.Contains(f.Key) && _options.Opens(f)).ToList();
             if (opening.Count == 0)
             {
                 return IncidentUpdate.None;
@@ -358,11 +376,18 @@ internal sealed partial class IncidentManager
     /// Journals a skill run (kind <c>skill.run</c>) for the cluster's incident with the snapshots its host served, so
     /// replay can serve them again. Call it when a run ends (whatever its status).
     /// </summary>
-    public async Task<JournalEntry> RecordSkillRunAsync(SkillRun run, IReadOnlyList<long> servedSnapshots, CancellationToken cancellationToken)
+    public Task<JournalEntry> RecordSkillRunAsync(SkillRun run, IReadOnlyList<long> servedSnapshots, CancellationToken cancellationToken) =>
+        RecordSkillRunAsync(run, servedSnapshots, null, cancellationToken);
+
+    /// <summary>
+    /// Journals a skill run for <paramref name="incidentId"/>: the incident that was open when the run started, so a run
+    /// that ends after its incident resolved still belongs to it (null: the cluster's incident now, if any).
+    /// </summary>
+    public async Task<JournalEntry> RecordSkillRunAsync(SkillRun run, IReadOnlyList<long> servedSnapshots, string? incidentId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(run);
         ArgumentNullException.ThrowIfNull(servedSnapshots);
-        var incident = Current(run.Cluster)?.Id ?? "";
+        var incident = incidentId ?? Current(run.Cluster)?.Id ?? "";
         var code = run.Trigger is { ValueKind: JsonValueKind.Object } t && t.TryGetProperty("code", out var c2) ? c2.GetString() : null;
         return await _journal.AppendAsync(JournalRecord.Create(IncidentKinds.SkillRun,
             $"skill {run.Skill}{(code is null ? "" : $" ({code})")} on {run.Cluster}: {JsonNamingPolicy.KebabCaseLower.ConvertName(run.Status.ToString())}{(run.DryRun ? " (dry run)" : "")}: {run.Message}",
@@ -371,10 +396,13 @@ internal sealed partial class IncidentManager
     }
 
     /// <summary>Journals a note, follow-up or patch a skill recorded (kind <c>skill.note</c>) for the cluster's incident.</summary>
-    public async Task<JournalEntry> RecordNoteAsync(SkillNote note, CancellationToken cancellationToken)
+    public Task<JournalEntry> RecordNoteAsync(SkillNote note, CancellationToken cancellationToken) => RecordNoteAsync(note, null, cancellationToken);
+
+    /// <summary>Journals a skill's note for <paramref name="incidentId"/> (the run's incident; null: the cluster's incident now).</summary>
+    public async Task<JournalEntry> RecordNoteAsync(SkillNote note, string? incidentId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(note);
-        var incident = Current(note.Cluster)?.Id;
+        var incident = incidentId ?? Current(note.Cluster)?.Id;
         return await _journal.AppendAsync(JournalRecord.Create(IncidentKinds.SkillNote, $"{note.Kind} ({note.Skill}/{note.StepId}): {note.Text}", note,
             note.Cluster, null, incident, note.Kind), cancellationToken).ConfigureAwait(false);
     }

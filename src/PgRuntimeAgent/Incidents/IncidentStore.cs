@@ -125,7 +125,12 @@ internal static class IncidentStore
             related[e.Seq] = e;
         }
 
-        foreach (var action in related.Values.Where(e => e.Kind == JournalKinds.Decision && e.CorrelationId is not null).Select(e => e.CorrelationId!).Distinct().ToList())
+        // Every action a decision in the window or one of the incident's skill runs names, with its whole history: a run
+        // started during the incident belongs to it even when it acted after the incident resolved.
+        var actionIds = related.Values.Where(e => e.Kind == JournalKinds.Decision && e.CorrelationId is not null).Select(e => e.CorrelationId!)
+            .Concat(related.Values.Where(e => e.Kind == IncidentKinds.SkillRun).SelectMany(ActionIdsOf))
+            .Distinct(StringComparer.Ordinal).ToList();
+        foreach (var action in actionIds)
         {
             foreach (var e in await journal.QueryAsync(new JournalQuery { CorrelationId = action }, cancellationToken).ConfigureAwait(false))
             {
@@ -135,6 +140,22 @@ internal static class IncidentStore
 
         incident = WithFindings(incident, findings);
         return new IncidentData(incident, events, findings, snapshots.Values.OrderBy(e => e.Seq).ToList(), related.Values.OrderBy(e => e.Seq).ToList());
+    }
+
+    /// <summary>The action ids (journal correlation ids) a journaled skill run's action steps name.</summary>
+    private static IEnumerable<string> ActionIdsOf(JournalEntry skillRun)
+    {
+        SkillRunRecord? record;
+        try
+        {
+            record = skillRun.PayloadAs<SkillRunRecord>();
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return [];
+        }
+
+        return record?.Run.Steps.Where(s => s.Kind == Skills.SkillStepKind.Action).Select(s => s.JournalId).OfType<string>() ?? [];
     }
 
     /// <summary>Folds an incident's events (in seq order) into its current state.</summary>

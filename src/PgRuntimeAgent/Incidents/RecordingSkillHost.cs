@@ -10,7 +10,9 @@ namespace PgRuntimeAgent.Incidents;
 /// <see cref="IncidentManager.RecordSkillRunAsync"/> so replay can serve the same snapshots in the same order.
 /// Give the runner the trigger snapshot through <see cref="ServeAsync"/> (as <c>SkillRunRequest.Snapshot</c>) so it is recorded too.
 /// </summary>
-internal sealed class RecordingSkillHost(ISkillHost inner, IncidentManager incidents) : ISkillHost
+/// <param name="incident">The incident the run was started for (fixed at start, so what the run journals after the
+/// incident resolved still belongs to it); null: the cluster's incident at the time of each entry.</param>
+internal sealed class RecordingSkillHost(ISkillHost inner, IncidentManager incidents, string? incident = null) : ISkillHost
 {
     private readonly List<long> _served = [];
 
@@ -22,8 +24,7 @@ internal sealed class RecordingSkillHost(ISkillHost inner, IncidentManager incid
     public async Task<JsonElement> ServeAsync(ClusterSnapshot snapshot, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        var incident = incidents.Current(snapshot.Cluster)?.Id;
-        _served.Add(await incidents.Snapshots.RecordAsync(snapshot, incident, cancellationToken).ConfigureAwait(false));
+        _served.Add(await incidents.Snapshots.RecordAsync(snapshot, IncidentOf(snapshot.Cluster), cancellationToken).ConfigureAwait(false));
         return SnapshotRecorder.ToElement(snapshot);
     }
 
@@ -33,7 +34,7 @@ internal sealed class RecordingSkillHost(ISkillHost inner, IncidentManager incid
         try
         {
             var snapshot = SnapshotJson.Deserialize(element.GetRawText());
-            _served.Add(await incidents.Snapshots.RecordAsync(snapshot, incidents.Current(cluster)?.Id, cancellationToken).ConfigureAwait(false));
+            _served.Add(await incidents.Snapshots.RecordAsync(snapshot, IncidentOf(cluster), cancellationToken).ConfigureAwait(false));
         }
         catch (Exception ex) when (ex is JsonException or NotSupportedException)
         {
@@ -51,6 +52,8 @@ internal sealed class RecordingSkillHost(ISkillHost inner, IncidentManager incid
     public async Task RecordAsync(SkillNote note, CancellationToken cancellationToken)
     {
         await inner.RecordAsync(note, cancellationToken).ConfigureAwait(false);
-        await incidents.RecordNoteAsync(note, cancellationToken).ConfigureAwait(false);
+        await incidents.RecordNoteAsync(note, IncidentOf(note.Cluster), cancellationToken).ConfigureAwait(false);
     }
+
+    private string? IncidentOf(string cluster) => incident ?? incidents.Current(cluster)?.Id;
 }

@@ -38,16 +38,17 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
         var planner = new ActionPlanner(Topology, this, new PatroniControl(workspace.Secrets, time), time, "postgres");
         Acting = new AgentActing(journal, policy, new ActuatorRegistry([Actuator]), new SnapshotClusterStateProvider(this), planner, time,
             new PipelineOptions { VerifyInterval = TimeSpan.FromMilliseconds(10) });
-        Incidents = new IncidentManager(journal, Detection);
         Skills = SkillCatalog.Load(Path.Combine(TestPaths.RepoRoot, "skills"));
-        Loop = new AgentLoop(new AgentLoopOptions { Clusters = [Cluster], Interval = TimeSpan.FromSeconds(1), Run = run, Detection = Detection },
+        Incidents = new IncidentManager(journal, Detection, new IncidentOptions { SkillFindings = Skills.Skills.SelectMany(s => s.Triggers.Findings).ToList() });
+        Loop = new AgentLoop(
+            new AgentLoopOptions { Clusters = [Cluster], Interval = TimeSpan.FromSeconds(1), Run = run, Detection = Detection, PostmortemDirectory = PostmortemDirectory },
             SenseAsync, Incidents, Acting, Skills, new SkillRunner(), time, NullLogger.Instance, [new DelegateObserver(e =>
             {
                 lock (Events)
                 {
                     Events.Add(e);
                 }
-            })]);
+            })], SkillSenseAsync);
     }
 
     public static DetectionSettings Detection { get; } = DetectionSettings.Default with { Silenced = [FindingCodes.InventoryDrift] };
@@ -71,6 +72,12 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
     public AgentLoop Loop { get; }
 
     public List<AgentEvent> Events { get; } = [];
+
+    /// <summary>Where the loop writes post-mortems of resolved incidents (inside the kit's directory).</summary>
+    public string PostmortemDirectory => Path.Combine(_dir, "postmortems");
+
+    /// <summary>While set and not completed, a skill run's own sensing waits for it (the run stalls; the loop goes on).</summary>
+    public TaskCompletionSource? HoldSkillSensing { get; set; }
 
     /// <summary>What sensing sees now (its taken-at is replaced by the clock's time).</summary>
     public ClusterSnapshot? World { get; set; }
@@ -104,6 +111,16 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
 
         var world = World ?? throw new InvalidOperationException("no world yet");
         return Task.FromResult(world with { TakenAt = Time.GetUtcNow() });
+    }
+
+    private async Task<ClusterSnapshot> SkillSenseAsync(string cluster, CancellationToken cancellationToken)
+    {
+        if (HoldSkillSensing is { } hold)
+        {
+            await hold.Task.WaitAsync(cancellationToken);
+        }
+
+        return await SenseAsync(cluster, cancellationToken);
     }
 
     /// <summary>One tick of the loop on <paramref name="snapshot"/>: the clock moves to its time (or one second on), the world becomes it.</summary>
@@ -162,6 +179,19 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
             Patroni = fenced.Patroni! with { Leader = candidate, Timeline = timeline },
             Drift = [],
         };
+    }
+
+    /// <summary>The same world with the roles of <paramref name="a"/> and <paramref name="b"/> swapped (names and addresses).</summary>
+    public static ClusterSnapshot Swapped(ClusterSnapshot s, string a, string b)
+    {
+        static string Address(string member) => "127.0.0.1" + member[^1];
+        var json = SnapshotJson.Serialize(s, indented: false);
+        foreach (var (x, y) in new[] { (a, b), (Address(a), Address(b)) })
+        {
+            json = json.Replace(x, "\u0000", StringComparison.Ordinal).Replace(y, x, StringComparison.Ordinal).Replace("\u0000", y, StringComparison.Ordinal);
+        }
+
+        return SnapshotJson.Deserialize(json);
     }
 
     public async ValueTask DisposeAsync()

@@ -1,8 +1,11 @@
+using System.Text.Json;
 using PgRuntimeAgent.Acting;
 using PgRuntimeAgent.Agent;
+using PgRuntimeAgent.Detection;
 using PgRuntimeAgent.Incidents;
 using PgRuntimeAgent.Journal;
 using PgRuntimeAgent.Policy;
+using PgRuntimeAgent.Sensing.Snapshot;
 using PgRuntimeAgent.Skills;
 using static PgRuntimeAgent.Tests.Detection.DetectionKit;
 
@@ -115,7 +118,7 @@ public sealed class AgentLoopTests
     }
 
     [Fact]
-    public async Task Tick_AtRecommendLevel_RecordsRecommendationExecutesNothingAndRespectsTheCooldown()
+    public async Task Tick_AtRecommendLevel_RecordsRecommendationsExecutesNothingAndLooksAgainAfterTheRetryTime()
     {
         await using var kit = await AgentKit.CreateAsync(level: 1);
 
@@ -129,13 +132,229 @@ public sealed class AgentLoopTests
             await kit.SettleAsync();
         }
 
-        var run = Assert.Single(await SkillRunsAsync(kit));
-        Assert.Equal(SkillRunStatus.Failed, run.Run.Status);
-        Assert.Contains(run.Run.Steps, s => s.StepId == "fence_old_primary" && s.Status == SkillStepStatus.Refused);
+        // Nothing was executed, so the 10-minute cooldown never started: the skill looked again once the 10 s retry time
+        // had passed (about disk-full-05, 15 s after the first run), not on every snapshot.
+        var runs = await SkillRunsAsync(kit);
+        Assert.True(runs.Count >= 2, $"{runs.Count} run(s)");
+        Assert.All(runs, r => Assert.Equal(SkillRunStatus.Failed, r.Run.Status));
+        Assert.All(runs, r => Assert.Contains(r.Run.Steps, s => s.StepId == "fence_old_primary" && s.Status == SkillStepStatus.Refused));
+        Assert.All(runs.Zip(runs.Skip(1)), p => Assert.True(p.Second.Run.StartedAt - p.First.Run.FinishedAt >= TimeSpan.FromSeconds(10)));
         Assert.Empty(kit.Actuator.Executed);
-        var decision = Assert.Single(await kit.EntriesAsync(JournalKinds.Decision)).PayloadAs<DecisionPayload>()!;
-        Assert.Equal(PolicyVerdict.Recommend, decision.Decision.Verdict);
+        var decisions = (await kit.EntriesAsync(JournalKinds.Decision)).Select(e => e.PayloadAs<DecisionPayload>()!).ToList();
+        Assert.Equal(runs.Count, decisions.Count);
+        Assert.All(decisions, d => Assert.Equal(PolicyVerdict.Recommend, d.Decision.Verdict));
+    }
+
+    [Fact]
+    public async Task Tick_CooldownAfterActingOnOneMember_DoesNotHoldBackTheSameFindingOnAnotherMember()
+    {
+        await using var kit = await AgentKit.CreateAsync(level: 4);
+        await kit.FeedAsync(Load("healthy"));
+        await kit.FeedAsync(Load("disk-full-01"));
+        await kit.FeedAsync(Load("disk-full-02"));
+        await kit.SettleAsync();
+        Assert.Equal(["member.fence pg-test-3", "patroni.failover pg-test-1"], kit.Actuator.Executed);
+
+        // Minutes later, well inside primary-failure's 10-minute cooldown, the new leader pg-test-1's disk fills up.
+        kit.Time.Advance(TimeSpan.FromMinutes(2));
+        foreach (var name in new[] { "disk-full-01", "disk-full-02", "disk-full-02" })
+        {
+            await kit.FeedAsync(AgentKit.Swapped(Load(name), "pg-test-1", "pg-test-3"));
+            await kit.SettleAsync();
+        }
+
+        Assert.Contains(kit.EventsNamed(AgentEventNames.SkillStarted), e => e.Title.Contains("primary-failure for primary-disk-full on pg-test-1", StringComparison.Ordinal));
+        Assert.Equal(["member.fence pg-test-3", "patroni.failover pg-test-1", "member.fence pg-test-1", "patroni.failover pg-test-3"], kit.Actuator.Executed);
+        Assert.Equal(2, kit.Loop.Runs.Count(r => AgentLoop.ExecutedAnAction(r.Run)));
+    }
+
+    [Fact]
+    public async Task StartUp_JournaledRunsThatExecutedNothingOrActedOnAnotherMember_DoNotHoldTheSkillBack()
+    {
+        await using var kit = await AgentKit.CreateAsync();
+        var at = kit.Time.GetUtcNow();
+        await kit.Incidents.RecordSkillRunAsync(PrimaryFailureRun(DiskFull("pg-test-3", at), at, SkillStepStatus.Refused), [], Ct);
+        await kit.Incidents.RecordSkillRunAsync(PrimaryFailureRun(DiskFull("pg-test-3", at), at, SkillStepStatus.Failed, intentSeq: null), [], Ct);
+        await kit.Incidents.RecordSkillRunAsync(PrimaryFailureRun(DiskFull("pg-test-1", at), at, SkillStepStatus.Succeeded, intentSeq: 1), [], Ct);
+
+        await kit.Loop.StartUpAsync(Ct);
+        await kit.FeedAsync(Load("healthy"));
+        await kit.FeedAsync(Load("disk-full-01"));
+        await kit.FeedAsync(Load("disk-full-02"));
+        await kit.SettleAsync();
+
+        var started = Assert.Single(kit.EventsNamed(AgentEventNames.SkillStarted));
+        Assert.Contains("primary-failure for primary-disk-full on pg-test-3", started.Title, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StartUp_JournaledRunThatExecutedForTheSameTrigger_HoldsTheSkillBackForItsCooldown()
+    {
+        await using var kit = await AgentKit.CreateAsync();
+        var at = kit.Time.GetUtcNow();
+        await kit.Incidents.RecordSkillRunAsync(PrimaryFailureRun(DiskFull("pg-test-3", at), at, SkillStepStatus.Failed, intentSeq: 7), [], Ct);
+
+        await kit.Loop.StartUpAsync(Ct);
+        await kit.FeedAsync(Load("healthy"));
+        await kit.FeedAsync(Load("disk-full-01"));
+        await kit.FeedAsync(Load("disk-full-02"));
+
+        Assert.Single(kit.EventsNamed(AgentEventNames.IncidentOpened));
+        Assert.Empty(kit.EventsNamed(AgentEventNames.SkillStarted));
+    }
+
+    [Theory]
+    [InlineData(SkillStepStatus.Succeeded, 12L, true)]
+    [InlineData(SkillStepStatus.Failed, 12L, true)]
+    [InlineData(SkillStepStatus.Failed, null, false)]
+    [InlineData(SkillStepStatus.Refused, null, false)]
+    [InlineData(SkillStepStatus.Planned, null, false)]
+    [InlineData(SkillStepStatus.PendingApproval, null, false)]
+    public void ExecutedAnAction_ActionStep_TrueOnlyWhenItSucceededOrFailedAfterItsIntent(SkillStepStatus status, long? intentSeq, bool executed)
+    {
+        var at = DateTimeOffset.UnixEpoch;
+        Assert.Equal(executed, AgentLoop.ExecutedAnAction(PrimaryFailureRun(DiskFull("pg-test-3", at), at, status, intentSeq)));
+    }
+
+    [Fact]
+    public void HeldBack_CooldownOfAMilderFindingOnTheSameMember_DoesNotHoldBackAMoreSevereOneNorAnotherMember()
+    {
+        var skill = SkillCatalog.Load(Path.Combine(TestPaths.RepoRoot, "skills")).Find("primary-failure")!;
+        var at = DateTimeOffset.UnixEpoch;
+        var st = new AgentLoop.ClusterState(AgentKit.Cluster, new PgRuntimeAgent.Detection.ClusterDetector(AgentKit.Cluster));
+        var mild = DiskFull("pg-test-3", at) with { Severity = FindingSeverity.Warning };
+        st.Record(skill, PrimaryFailureRun(mild, at, SkillStepStatus.Succeeded, 1), new AgentRunSettings());
+
+        Assert.Equal(AgentLoop.Hold.Cooldown, st.HeldBack(skill, mild, at.AddMinutes(1)));
+        Assert.Equal(AgentLoop.Hold.Cooldown, st.HeldBack(skill, mild with { Code = FindingCodes.PrimaryDownHoldingLock }, at.AddMinutes(1)));
+        Assert.Equal(AgentLoop.Hold.None, st.HeldBack(skill, DiskFull("pg-test-3", at), at.AddMinutes(1)));
+        Assert.Equal(AgentLoop.Hold.None, st.HeldBack(skill, mild with { Members = ["pg-test-1"] }, at.AddMinutes(1)));
+        Assert.Equal(AgentLoop.Hold.None, st.HeldBack(skill, mild, at.AddMinutes(11)));
+    }
+
+    [Fact]
+    public async Task Tick_ReplicationLagWarning_OpensAWarningIncidentJournalsTheFindingAndRunsItsSkill()
+    {
+        await using var kit = await AgentKit.CreateAsync();
+
+        await kit.FeedAsync(Healthy());
+        foreach (var at in new[] { 5, 10, 15 })
+        {
+            await kit.FeedAsync(Lagging(Healthy(at), "pg-test-2"));
+        }
+
+        var opened = Assert.Single(kit.EventsNamed(AgentEventNames.IncidentOpened));
+        Assert.Equal("warning", opened.Severity);
+        var finding = Assert.Single(await kit.EntriesAsync(JournalKinds.Finding));
+        Assert.Equal(FindingCodes.ReplicationLag, finding.Topic);
+        Assert.Equal(opened.Incident, finding.CorrelationId);
+        var started = Assert.Single(kit.EventsNamed(AgentEventNames.SkillStarted));
+        Assert.Contains("replication-lag for replication-lag on pg-test-2", started.Title, StringComparison.Ordinal);
+
+        // The lag drains while the skill waits: the run completes and the incident resolves with every finding cleared.
+        kit.World = Healthy(20);
+        await kit.SettleAsync();
+        await kit.TickAsync();
+        await kit.TickAsync();
+        var run = Assert.Single(await SkillRunsAsync(kit));
+        Assert.Equal(SkillRunStatus.Completed, run.Run.Status);
+        Assert.Equal(opened.Incident, run.Incident);
+        Assert.Equal(opened.Incident, Assert.Single(kit.EventsNamed(AgentEventNames.IncidentResolved)).Incident);
+        Assert.Empty(kit.Actuator.Executed);
+    }
+
+    [Fact]
+    public async Task Tick_CriticalFindingWhoseSkillWaitsToRetry_KeepsTheClusterFromAWarningsSkill()
+    {
+        await using var kit = await AgentKit.CreateAsync(level: 1);
+
+        // pg-test-2 lags throughout while pg-test-3's disk fills: both are raised on disk-full-02, both in the incident.
+        await kit.FeedAsync(Lagging(Load("healthy"), "pg-test-2"));
+        await kit.FeedAsync(Lagging(Load("disk-full-01"), "pg-test-2"));
+        await kit.FeedAsync(Lagging(Load("disk-full-02"), "pg-test-2"));
+        await kit.SettleAsync();
+        foreach (var name in new[] { "disk-full-03", "disk-full-04", "disk-full-05", "disk-full-06" })
+        {
+            await kit.FeedAsync(Lagging(Load(name), "pg-test-2"));
+            await kit.SettleAsync();
+        }
+
+        // primary-failure executed nothing (recommend level) and may look again after 10 s: until then nothing else runs.
+        Assert.Contains(kit.Loop.StateOf(AgentKit.Cluster).Latest!.Active, f => f.Code == FindingCodes.ReplicationLag);
+        var starts = kit.EventsNamed(AgentEventNames.SkillStarted);
+        Assert.True(starts.Count >= 2, $"{starts.Count} start(s)");
+        Assert.All(starts, e => Assert.Contains("primary-failure for primary-disk-full", e.Title, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Tick_SkillRunEndsAfterItsIncidentResolved_IsJournaledForThatIncidentAndInItsPostMortem()
+    {
+        await using var kit = await AgentKit.CreateAsync();
+        kit.HoldSkillSensing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await kit.FeedAsync(Load("leader-gone-00"));
+        await kit.FeedAsync(Load("leader-gone-01"));
+        var id = Assert.Single(kit.EventsNamed(AgentEventNames.IncidentOpened)).Incident!;
         Assert.Single(kit.EventsNamed(AgentEventNames.SkillStarted));
+
+        // Patroni elects pg-test-3 and the incident resolves while the skill run is still waiting for its next snapshot.
+        foreach (var name in new[] { "leader-gone-02", "leader-gone-03", "leader-gone-04", "leader-gone-04", "leader-gone-04" })
+        {
+            await kit.FeedAsync(Load(name));
+        }
+
+        Assert.Equal(id, Assert.Single(kit.EventsNamed(AgentEventNames.IncidentResolved)).Incident);
+        Assert.NotNull(kit.Loop.StateOf(AgentKit.Cluster).Run);
+        kit.HoldSkillSensing.SetResult();
+        await kit.SettleAsync();
+
+        var entry = Assert.Single(await kit.EntriesAsync(IncidentKinds.SkillRun));
+        Assert.Equal(id, entry.CorrelationId);
+        var run = entry.PayloadAs<SkillRunRecord>()!;
+        Assert.Equal(id, run.Incident);
+        Assert.Equal(SkillRunStatus.Completed, run.Run.Status);
+        Assert.Equal(id, Assert.Single(kit.EventsNamed(AgentEventNames.SkillFinished)).Incident);
+        var markdown = await File.ReadAllTextAsync(Path.Combine(kit.PostmortemDirectory, id + ".md"), Ct);
+        Assert.DoesNotContain("Nothing: no skill ran", markdown, StringComparison.Ordinal);
+        Assert.Contains("skill primary-failure: completed", markdown, StringComparison.Ordinal);
+    }
+
+    /// <summary>The snapshot with <paramref name="replica"/> 3 MB behind (past the 1 MiB limit).</summary>
+    private static ClusterSnapshot Lagging(ClusterSnapshot s, string replica) =>
+        s with { Members = s.Members.Select(m => m.Name == replica ? m with { LagBytes = 3_000_000 } : m).ToList() };
+
+    private static Finding DiskFull(string member, DateTimeOffset at) => new()
+    {
+        Code = FindingCodes.PrimaryDiskFull,
+        Severity = FindingSeverity.Critical,
+        Cluster = AgentKit.Cluster,
+        Members = [member],
+        Summary = $"leader {member} is out of disk space (test)",
+        FirstSeen = at,
+        LastSeen = at,
+    };
+
+    /// <summary>A primary-failure run for <paramref name="trigger"/> whose fence step ended <paramref name="status"/>; an
+    /// intent seq in its output is what the skill host puts there once the pipeline wrote the intent and executed.</summary>
+    private static SkillRun PrimaryFailureRun(Finding trigger, DateTimeOffset at, SkillStepStatus status, long? intentSeq = null)
+    {
+        var result = JsonSerializer.SerializeToElement(new Dictionary<string, object?>
+        {
+            ["status"] = status.ToString().ToLowerInvariant(),
+            ["output"] = new Dictionary<string, object?> { ["action_id"] = "act-test", ["intent_seq"] = intentSeq },
+        });
+        return new SkillRun
+        {
+            Skill = "primary-failure",
+            SkillDigest = "test",
+            Cluster = AgentKit.Cluster,
+            DryRun = false,
+            Trigger = trigger.ToTrigger(),
+            Status = status == SkillStepStatus.Succeeded ? SkillRunStatus.Completed : SkillRunStatus.Failed,
+            Message = "test",
+            StartedAt = at,
+            FinishedAt = at,
+            Steps = [new SkillStepRun(1, "fence_old_primary", SkillStepKind.Action, status, [], result, null, at, 0, "", 0, "member.fence", "act-test", null)],
+        };
     }
 
     [Fact]

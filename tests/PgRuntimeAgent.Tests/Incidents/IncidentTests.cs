@@ -162,6 +162,38 @@ public sealed class IncidentTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Observe_WarningASkillActsOn_OpensAWarningIncidentWhileInfoAndOtherWarningsOpenNone()
+    {
+        var s = Detection.DetectionKit.Load("healthy");
+        Finding F(string code, FindingSeverity severity, string? subject = null) => new()
+        {
+            Code = code,
+            Severity = severity,
+            Cluster = s.Cluster,
+            Members = ["pg-test-3"],
+            Summary = $"{code} (test)",
+            Subject = subject,
+            FirstSeen = s.TakenAt,
+            LastSeen = s.TakenAt,
+        };
+        DetectionResult Raised(params Finding[] f) => new(s, f, f, f, []);
+        var manager = new IncidentManager(_journal, options: new IncidentOptions { SkillFindings = [FindingCodes.ArchiveFailing, FindingCodes.BackupStale] });
+
+        var quiet = await manager.ObserveAsync(Raised(F(FindingCodes.SensorBlind, FindingSeverity.Warning, "logs"), F(FindingCodes.BackupStale, FindingSeverity.Info, "cluster")), [], Ct);
+        var archive = F(FindingCodes.ArchiveFailing, FindingSeverity.Warning);
+        var opened = await manager.ObserveAsync(Raised(archive), [], Ct);
+
+        Assert.Null(quiet.Incident);
+        Assert.True(opened.Opened);
+        Assert.Equal(FindingSeverity.Warning, opened.Incident!.Severity);
+        Assert.Equal(archive.Key, Assert.Single(opened.Triggers).Key);
+        var journaled = Assert.Single(await _journal.QueryAsync(new JournalQuery { Kinds = [JournalKinds.Finding] }, Ct));
+        Assert.Equal(FindingCodes.ArchiveFailing, journaled.Topic);
+        Assert.Equal(opened.Incident.Id, journaled.CorrelationId);
+        Assert.Null((await new IncidentManager(_journal).ObserveAsync(Raised(archive), [], Ct)).Incident); // without skills: as before
+    }
+
+    [Fact]
     public async Task Load_AfterRestart_DoesNotReopenForCarriedFindings()
     {
         await IncidentScenario.RunAsync(_journal, runSkill: false, Ct);
