@@ -550,6 +550,12 @@ internal sealed partial class AgentLoop
     /// <summary>Collects a finished skill run: cooldown, or the approval it waits for.</summary>
     private void Harvest(ClusterState st)
     {
+        if (st.Urgent is { IsCompleted: true } urgent)
+        {
+            st.Urgent = null;
+            Collect(st, urgent);
+        }
+
         if (st.Run is not { IsCompleted: true } task)
         {
             return;
@@ -563,6 +569,12 @@ internal sealed partial class AgentLoop
             st.RerunAfterSnapshot = st.Snapshots + 2;
         }
 
+        Collect(st, task);
+    }
+
+    /// <summary>A finished run's outcome: kept for tests and the demo, then its cooldown, retry time or the approval it waits for.</summary>
+    private void Collect(ClusterState st, Task<SkillRunOutcome?> task)
+    {
         if (task.IsCompletedSuccessfully && task.Result is { } outcome)
         {
             lock (_finished)
@@ -595,8 +607,14 @@ internal sealed partial class AgentLoop
 
         st.Fresh.IntersectWith(detection.Active.Select(f => f.Key));
 
-        if (st.Run is not null || _runStop.IsCancellationRequested)
+        if (_runStop.IsCancellationRequested)
         {
+            return;
+        }
+
+        if (st.Run is not null)
+        {
+            StartUrgentIfDue(st, detection);
             return;
         }
 
@@ -666,7 +684,38 @@ internal sealed partial class AgentLoop
         }
     }
 
-    private void Start(ClusterState st, Skill skill, Finding trigger, ClusterSnapshot snapshot, string why)
+    /// <summary>
+    /// Findings that cannot wait for the run in progress: a member that could take writes or retake the leader key
+    /// without holding it (<c>deposed-primary</c>) is fenced now, even while another skill waits (for Patroni's
+    /// election, a lagging replica, a backup). Their skill runs in a second slot; the pipeline's one-action-per-cluster
+    /// lock still orders the actions themselves (a fence refused for that reason is retried at the next snapshot).
+    /// </summary>
+    internal static IReadOnlySet<string> UrgentCodes { get; } = new HashSet<string>(StringComparer.Ordinal) { FindingCodes.DeposedPrimary };
+
+    private void StartUrgentIfDue(ClusterState st, DetectionResult detection)
+    {
+        if (st.Urgent is not null)
+        {
+            return;
+        }
+
+        var now = _time.GetUtcNow();
+        foreach (var finding in detection.Active.Where(f => UrgentCodes.Contains(f.Code)).OrderByDescending(f => f.Severity))
+        {
+            foreach (var skill in _skills.ForFinding(finding.Code).Where(k => k.Name != st.RunSkill))
+            {
+                if (st.HeldBack(skill, finding, now) != Hold.None)
+                {
+                    continue;
+                }
+
+                Start(st, skill, finding, detection.Snapshot, $"urgent: while {st.RunSkill ?? "another skill"} runs", urgent: true);
+                return;
+            }
+        }
+    }
+
+    private void Start(ClusterState st, Skill skill, Finding trigger, ClusterSnapshot snapshot, string why, bool urgent = false)
     {
         var incident = _incidents.Current(st.Cluster)?.Id;
         Emit(new AgentEvent
@@ -680,6 +729,12 @@ internal sealed partial class AgentLoop
             Message = trigger.Summary,
         });
         Log.SkillStarting(_logger, skill.Name, st.Cluster, trigger.Code, why);
+        if (urgent)
+        {
+            st.Urgent = RunSkillAsync(st, skill, trigger, snapshot, incident);
+            return;
+        }
+
         st.RunSkill = skill.Name;
         st.Fresh.Clear();
         st.Run = RunSkillAsync(st, skill, trigger, snapshot, incident);
@@ -751,7 +806,7 @@ internal sealed partial class AgentLoop
     /// <summary>Waits for skill runs to end, cancelling them after the shutdown grace.</summary>
     private async Task DrainAsync()
     {
-        var running = _states.Values.Select(s => s.Run).OfType<Task<SkillRunOutcome?>>().ToList();
+        var running = _states.Values.SelectMany(s => new[] { s.Run, s.Urgent }).OfType<Task<SkillRunOutcome?>>().ToList();
         if (running.Count > 0)
         {
             Log.Draining(_logger, running.Count, _options.Run.ShutdownGraceSeconds);
@@ -893,6 +948,9 @@ internal sealed partial class AgentLoop
         public Task<SkillRunOutcome?>? Run { get; set; }
 
         public string? RunSkill { get; set; }
+
+        /// <summary>A run for an urgent finding (<see cref="UrgentCodes"/>) started while <see cref="Run"/> was in progress.</summary>
+        public Task<SkillRunOutcome?>? Urgent { get; set; }
 
         /// <summary>Cooldowns (<see cref="HoldKey"/>): when a run that executed an action finished.</summary>
         public Dictionary<string, DateTimeOffset> CooldownFrom { get; } = new(StringComparer.Ordinal);

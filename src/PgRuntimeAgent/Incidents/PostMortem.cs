@@ -331,6 +331,17 @@ internal static class PostMortemBuilder
     {
         if (newLeader is null)
         {
+            // "0 bytes" needs proof: the old leader held the key and was the only member taking writes in every
+            // snapshot of the incident. If leadership moved and came back (a thawed ex-leader retook the key) or
+            // another member took writes meanwhile, writes may have been discarded: unknown.
+            var moved = snapshots.Where(s => (s.Leader is { } l && l != oldLeader) || s.Members.Any(m => m.Name != oldLeader && Writable(m)))
+                .Select(s => s.TakenAt).ToList();
+            if (moved.Count > 0)
+            {
+                unknowns.Add($"leadership left {oldLeader ?? "?"} during the incident (first seen {Clock(moved[0])}) and came back: writes taken elsewhere meanwhile may have been discarded");
+                return new DataLoss(null, null, null, null, null, "leadership moved and came back during the incident");
+            }
+
             return new DataLoss(0, null, null, null, null, "no failover: the primary kept its WAL");
         }
 

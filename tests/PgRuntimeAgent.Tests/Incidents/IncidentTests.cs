@@ -126,10 +126,11 @@ public sealed class IncidentTests : IAsyncLifetime
         }
 
         Assert.Contains("| Write outage | 6 s", text, StringComparison.Ordinal);
-        Assert.Contains("| Data-loss bound | 256 bytes", text, StringComparison.Ordinal);
+        Assert.Contains("| Data loss | at least 256 bytes, upper bound unknown", text, StringComparison.Ordinal);
         using var doc = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(json, Ct));
         Assert.Equal(6.0, doc.RootElement.GetProperty("outage").GetProperty("seconds").GetDouble());
-        Assert.Equal(256, doc.RootElement.GetProperty("data_loss").GetProperty("bytes").GetInt64());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, doc.RootElement.GetProperty("data_loss").GetProperty("bytes").ValueKind);
+        Assert.Equal(256, doc.RootElement.GetProperty("data_loss").GetProperty("at_least_bytes").GetInt64());
     }
 
     [Fact]

@@ -8,7 +8,7 @@ namespace PgRuntimeAgent.Tests.Skills;
 public sealed class ShippedSkillsTests
 {
     private static readonly string[] Shipped =
-        ["archive-failure", "backup-stale", "inventory-drift", "planned-switchover", "primary-failure", "replication-lag"];
+        ["archive-failure", "backup-stale", "deposed-primary", "inventory-drift", "planned-switchover", "primary-failure", "replication-lag"];
 
     private static string Actions(ScriptedSkillHost host) =>
         string.Join(" ", host.Requests.Select(r => $"{r.ActionClass}{r.Parameters.GetRawText()}"));
@@ -467,5 +467,37 @@ public sealed class ShippedSkillsTests
 
         Assert.Equal(SkillRunStatus.Stopped, run.Status);
         Assert.Empty(host.Requests);
+    }
+
+    [Fact]
+    public async Task DeposedPrimary_EtcdGivesTheKeyToAnother_FencesTheWritableExLeader()
+    {
+        var snapshot = SnapshotBuilder.Healthy().FailedOverTo("pg-test-2")
+            .MemberSet("pg-test-1", "in_recovery", false).MemberSet("pg-test-1", "postgres_reachable", true)
+            .Set("patroni.dcs", new JsonObject { ["read"] = true, ["holder"] = "pg-test-2", ["key"] = "/pg/pg-test/leader" });
+        var host = new ScriptedSkillHost(snapshot.Build());
+        host.Answer = r => new SkillActionOutcome(SkillActionStatus.Succeeded, "j-9", "fenced");
+
+        var run = await SkillTestKit.RunAsync(SkillTestKit.LoadShipped("deposed-primary"), host, SkillTestKit.Trigger("deposed-primary", "pg-test-1"));
+
+        Assert.Equal(SkillRunStatus.Completed, run.Status);
+        var request = host.Requests.Single();
+        Assert.Equal("member.fence", request.ActionClass);
+        Assert.Contains("pg-test-1", request.Parameters.GetRawText(), StringComparison.Ordinal);
+        Assert.Contains("fence:Succeeded", SkillTestKit.Steps(run), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DeposedPrimary_EtcdNotRead_FencesNothingOnAVoteOfViews()
+    {
+        var snapshot = SnapshotBuilder.Healthy().FailedOverTo("pg-test-2")
+            .Set("patroni.dcs", new JsonObject { ["read"] = false, ["holder"] = null, ["key"] = "/pg/pg-test/leader", ["error"] = "connection refused" });
+        var host = new ScriptedSkillHost(snapshot.Build());
+
+        var run = await SkillTestKit.RunAsync(SkillTestKit.LoadShipped("deposed-primary"), host, SkillTestKit.Trigger("deposed-primary", "pg-test-1"));
+
+        Assert.Equal(SkillRunStatus.Failed, run.Status);
+        Assert.Empty(host.Requests);
+        Assert.Contains("no_arbiter", SkillTestKit.Steps(run), StringComparison.Ordinal);
     }
 }
