@@ -158,7 +158,8 @@ public sealed class PrimaryFrozenDetector : IDetector
         {
             (true, true) => "its Patroni API and PostgreSQL both time out",
             (true, false) => "its Patroni API times out",
-            _ => "PostgreSQL connections time out while Patroni still reports it running",
+            (false, true) => "PostgreSQL connections time out while Patroni still reports it running",
+            _ => "its Patroni is gone while PostgreSQL takes writes",
         };
         var seconds = (last.TakenAt - run[0].Snapshot.TakenAt).TotalSeconds;
         yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Critical, [holder],
@@ -181,6 +182,14 @@ public sealed class PrimaryFrozenDetector : IDetector
         if (SqlTimedOut(s, holder))
         {
             evidence.Add(new FindingEvidence(s.TakenAt, "postgres", holder, $"{holder} SQL: {SqlError(s, holder)}"));
+        }
+
+        // Patroni gone (its API refuses connections) under a PostgreSQL that still takes writes: nobody renews the key,
+        // and when it expires a replica is promoted while this one keeps acknowledging writes (split brain).
+        if (evidence.Count == 0 && RestRefused(s, holder) && Writable(s.FindMember(holder)))
+        {
+            evidence.Add(new FindingEvidence(s.TakenAt, "patroni", holder,
+                $"{holder} REST API refuses connections ({RestError(s, holder)}) while its PostgreSQL takes writes: nobody renews the leader key"));
         }
 
         return evidence.Count == 0 ? null : evidence;

@@ -46,8 +46,11 @@ public sealed class SafetySuiteTests
         }
 
         var failed = reports.Where(r => Asserted(r).Count > 0).ToList();
-        AgentLab.Report(string.Create(CultureInfo.InvariantCulture,
-            $"safety summary: {reports.Count} faults, {failed.Count} with violations, acked {reports.Sum(r => r.Acknowledged)}, lost {reports.Sum(r => r.Lost)} (async tail {reports.Sum(r => r.LostAsyncTail)}, after promotion {reports.Sum(r => r.LostAfterPromotion)}), max split-brain {reports.Max(r => r.SplitBrainSeconds):0.0} s, load {reports.Average(r => r.HostLoad):0.0}"));
+        foreach (var line in SafetySummary.Render(reports, SplitBrainLimit).Split('\n'))
+        {
+            AgentLab.Report("safety summary: " + line);
+        }
+
         Assert.True(failed.Count == 0, string.Join("\n", failed.Select(r => $"seed {r.Fault.Seed} ({r.Fault.Shape}): {string.Join("; ", Asserted(r))}")));
     }
 

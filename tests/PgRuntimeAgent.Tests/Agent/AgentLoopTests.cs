@@ -435,4 +435,38 @@ public sealed class AgentLoopTests
         Assert.True(kit.SenseCalls >= 1);
         Assert.True((await kit.Journal.VerifyAsync(Ct)).Ok);
     }
+
+    [Fact]
+    public async Task Tick_DeposedPrimaryWhileAnotherSkillWaits_FencesAtOnceInTheUrgentSlot()
+    {
+        await using var kit = await AgentKit.CreateAsync(level: 3);
+        await kit.FeedAsync(Load("healthy"));
+        kit.HoldSkillSensing = new TaskCompletionSource();
+        await kit.FeedAsync(Load("leader-gone-00"));
+        await kit.FeedAsync(Load("leader-gone-01"));
+        Assert.Contains(kit.EventsNamed(AgentEventNames.SkillStarted), e => e.Title.Contains("primary-failure", StringComparison.Ordinal));
+
+        // etcd gives the key to pg-test-2 while pg-test-3 still takes writes: a deposed primary, while primary-failure waits.
+        var gone = Load("leader-gone-01");
+        var deposed = gone with
+        {
+            Patroni = PgRuntimeAgent.Sensing.Snapshot.SnapshotFusion.WithDcs(gone.Patroni!,
+                new PgRuntimeAgent.Sensing.Dcs.DcsLeaderObservation(true, "pg-test-2", "/pg/pg-test/leader", "127.0.0.10:2379", 10, 9, null)),
+            Leader = "pg-test-2",
+            LeaderSource = "dcs",
+            Members = gone.Members.Select(m => m.Name == "pg-test-3" ? m with { InRecovery = false, PostgresReachable = true } : m).ToList(),
+        };
+        await kit.FeedAsync(deposed);
+        for (var i = 0; i < 200 && kit.Actuator.Executed.Count == 0; i++)
+        {
+            await Task.Delay(25, Ct);
+        }
+
+        var urgent = Assert.Single(kit.EventsNamed(AgentEventNames.SkillStarted), e => e.Title.Contains("deposed-primary", StringComparison.Ordinal));
+        Assert.Contains("urgent", urgent.Title, StringComparison.Ordinal);
+        Assert.Equal(["member.fence pg-test-3"], kit.Actuator.Executed);
+        Assert.False(kit.Loop.StateOf(AgentKit.Cluster).Run!.IsCompleted); // primary-failure still waits
+        kit.HoldSkillSensing.SetResult();
+        await kit.SettleAsync();
+    }
 }

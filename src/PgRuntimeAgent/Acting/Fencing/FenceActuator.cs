@@ -88,7 +88,8 @@ internal sealed partial class FenceActuator : IActuator
     {
         ArgumentNullException.ThrowIfNull(action);
         var (cluster, member) = Target(action);
-        var s = await _sensing.SenseAsync(action.Cluster, cancellationToken).ConfigureAwait(false);
+        // The snapshot the policy gate decided on a moment ago will do: a hung member makes every snapshot cost its timeout.
+        var s = await _sensing.SenseRecentAsync(action.Cluster, TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
         var checks = new List<CheckResult>();
         var state = s.FindMember(member.Name);
         var healthyLeader = string.Equals(s.Leader, member.Name, StringComparison.Ordinal) && state is { Reachable: true, PostgresReachable: true, InRecovery: false };

@@ -18,6 +18,13 @@ internal interface IClusterSensing
 
     /// <summary>A fresh snapshot of <paramref name="cluster"/>. Sensors that cannot see report it; this does not throw for that.</summary>
     Task<ClusterSnapshot> SenseAsync(string cluster, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A snapshot finished at most <paramref name="maxAge"/> ago (the one the policy gate just decided on), else a
+    /// fresh one. For prechecks only, where a second of staleness costs less than a second snapshot of a hung member;
+    /// never for verification.
+    /// </summary>
+    Task<ClusterSnapshot> SenseRecentAsync(string cluster, TimeSpan maxAge, CancellationToken cancellationToken) => SenseAsync(cluster, cancellationToken);
 }
 
 /// <summary>
@@ -34,12 +41,15 @@ internal sealed class ActionSensing : IClusterSensing, IDisposable
     private static readonly ConditionalWeakTable<ActuatorContext, ActionSensing> Shared = new();
 
     private readonly SnapshotService _snapshots;
+    private readonly TimeProvider _time;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (ClusterSnapshot Snapshot, long FinishedAt)> _recent = new(StringComparer.Ordinal);
 
     public ActionSensing(Topology topology, AgentSettings settings, SecretStore secrets, TimeProvider time, SensingOverrides? overrides = null)
     {
         ArgumentNullException.ThrowIfNull(topology);
         ArgumentNullException.ThrowIfNull(settings);
         Topology = topology;
+        _time = time;
         var sensing = settings.Sensing with
         {
             Disabled = [SensorNames.Metrics, SensorNames.Logs, SensorNames.Backup, SensorNames.Host],
@@ -60,7 +70,17 @@ internal sealed class ActionSensing : IClusterSensing, IDisposable
         return Shared.GetValue(context, c => new ActionSensing(c.Topology, c.Settings, c.Secrets, c.Time));
     }
 
-    public Task<ClusterSnapshot> SenseAsync(string cluster, CancellationToken cancellationToken) => _snapshots.TakeAsync(cluster, cancellationToken);
+    public async Task<ClusterSnapshot> SenseAsync(string cluster, CancellationToken cancellationToken)
+    {
+        var snapshot = await _snapshots.TakeAsync(cluster, cancellationToken).ConfigureAwait(false);
+        _recent[cluster] = (snapshot, _time.GetTimestamp());
+        return snapshot;
+    }
+
+    public Task<ClusterSnapshot> SenseRecentAsync(string cluster, TimeSpan maxAge, CancellationToken cancellationToken) =>
+        _recent.TryGetValue(cluster, out var last) && _time.GetElapsedTime(last.FinishedAt) <= maxAge
+            ? Task.FromResult(last.Snapshot)
+            : SenseAsync(cluster, cancellationToken);
 
     public void Dispose() => _snapshots.Dispose();
 }

@@ -5,6 +5,7 @@ using PgRuntimeAgent.Detection;
 using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Journal;
 using PgRuntimeAgent.Lab;
+using PgRuntimeAgent.Lab.Safety;
 using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Settings;
 
@@ -70,42 +71,10 @@ internal sealed class AgentDrillBenchmark : IBenchmark
     private static string Row(FaultDrillResult r) => string.Create(CultureInfo.InvariantCulture,
         $"{r.Scenario,-15} {(r.WithAgent ? "agent (3)" : "Patroni alone"),-14} {(r.TimeToDetectSeconds is { } d ? $"{d:0.0} s" : "-"),8} {(r.Restored ? $"{r.OutageSeconds:0.0} s" : $">{r.CapSeconds:0} s"),10} {(r.LostWrites?.ToString(CultureInfo.InvariantCulture) ?? "?"),6}  {r.LeaderBefore} -> {r.LeaderAfter}");
 
-    private sealed class Agent(AgentRuntime runtime, IJournal journal, string dir) : IAsyncDisposable
-    {
-        public AgentRuntime Runtime => runtime;
+    private static Task<LabAgent> AgentAsync(LabManifest manifest, CancellationToken cancellationToken) =>
+        LabAgent.CreateAsync(manifest, Path.Combine(RepoRoot(), "skills"), level: 3, tweak: null, cancellationToken);
 
-        public async ValueTask DisposeAsync()
-        {
-            await runtime.DisposeAsync().ConfigureAwait(false);
-            await journal.DisposeAsync().ConfigureAwait(false);
-            Directory.Delete(dir, recursive: true);
-        }
-    }
-
-    private static async Task<Agent> AgentAsync(LabManifest manifest, CancellationToken cancellationToken)
-    {
-        var secrets = new SecretStore();
-        var settings = SettingsLoader.Load(manifest.Settings, manifest.Inventory, secrets, new Dictionary<string, string?>());
-        var topology = InventoryLoader.Load(manifest.Inventory, secrets, settings);
-        settings = settings with
-        {
-            Sensing = settings.Sensing with { IntervalSeconds = 1 },
-            Detection = FaultDrill.LoopbackDetection(settings.Detection) with { Silenced = [FindingCodes.InventoryDrift] },
-            Policy = settings.Policy with { Classes = new Dictionary<string, int> { ["patroni.failover"] = 3, ["member.fence"] = 3 } },
-            Notify = settings.Notify with { Stdout = false },
-        };
-        var dir = Directory.CreateTempSubdirectory("pgra-bench-agent-").FullName;
-        var journal = await SqliteJournal.OpenAsync(Path.Combine(dir, "journal.db"), secrets, TimeProvider.System, cancellationToken).ConfigureAwait(false);
-        var runtime = await AgentRuntime.CreateAsync(topology, settings, secrets, new AgentRuntimeOptions
-        {
-            SkillsDirectory = Path.Combine(RepoRoot(), "skills"),
-            Journal = journal,
-            PostmortemDirectory = Path.Combine(dir, "postmortems"),
-        }, cancellationToken).ConfigureAwait(false);
-        return new Agent(runtime, journal, dir);
-    }
-
-    private static string RepoRoot([CallerFilePath] string source = "")
+    internal static string RepoRoot([CallerFilePath] string source = "")
     {
         for (var d = new DirectoryInfo(Path.GetDirectoryName(source)!); d is not null; d = d.Parent)
         {
