@@ -504,6 +504,7 @@ internal sealed partial class AgentLoop
                 st.Rerun = awaiting;
                 st.RerunAfterSnapshot = long.MaxValue;
                 st.RunSkill = awaiting.Skill.Name;
+                st.RunSeverity = awaiting.Trigger.Severity;
                 st.Run = RunApprovedAsync(st, awaiting);
                 return;
             default:
@@ -687,7 +688,7 @@ internal sealed partial class AgentLoop
     /// <summary>
     /// Findings that cannot wait for the run in progress: a member that could take writes or retake the leader key
     /// without holding it (<c>deposed-primary</c>) is fenced now, even while another skill waits (for Patroni's
-    /// election, a lagging replica, a backup). Their skill runs in a second slot; the pipeline's one-action-per-cluster
+    /// election, a lagging replica, a backup); and every critical finding while the run in progress serves a warning. Their skill runs in a second slot; the pipeline's one-action-per-cluster
     /// lock still orders the actions themselves (a fence refused for that reason is retried at the next snapshot).
     /// </summary>
     internal static IReadOnlySet<string> UrgentCodes { get; } = new HashSet<string>(StringComparer.Ordinal) { FindingCodes.DeposedPrimary };
@@ -699,8 +700,13 @@ internal sealed partial class AgentLoop
             return;
         }
 
+        // Also any critical finding while the run in progress serves a warning (a replication-lag skill may wait minutes
+        // for lag to drain; a frozen primary must not wait for it).
         var now = _time.GetUtcNow();
-        foreach (var finding in detection.Active.Where(f => UrgentCodes.Contains(f.Code)).OrderByDescending(f => f.Severity))
+        var urgent = detection.Active
+            .Where(f => UrgentCodes.Contains(f.Code) || (f.Severity == FindingSeverity.Critical && st.RunSeverity < FindingSeverity.Critical))
+            .OrderByDescending(f => f.Severity).ThenBy(f => RootCause.Rank(f.Code));
+        foreach (var finding in urgent)
         {
             foreach (var skill in _skills.ForFinding(finding.Code).Where(k => k.Name != st.RunSkill))
             {
@@ -736,6 +742,7 @@ internal sealed partial class AgentLoop
         }
 
         st.RunSkill = skill.Name;
+        st.RunSeverity = trigger.Severity;
         st.Fresh.Clear();
         st.Run = RunSkillAsync(st, skill, trigger, snapshot, incident);
     }
@@ -948,6 +955,9 @@ internal sealed partial class AgentLoop
         public Task<SkillRunOutcome?>? Run { get; set; }
 
         public string? RunSkill { get; set; }
+
+        /// <summary>The severity of the finding that started <see cref="Run"/>.</summary>
+        public FindingSeverity RunSeverity { get; set; } = FindingSeverity.Critical;
 
         /// <summary>A run for an urgent finding (<see cref="UrgentCodes"/>) started while <see cref="Run"/> was in progress.</summary>
         public Task<SkillRunOutcome?>? Urgent { get; set; }

@@ -135,7 +135,7 @@ public sealed class AgentLoopTests
         // Nothing was executed, so the 10-minute cooldown never started: the skill looked again once the 10 s retry time
         // had passed (about disk-full-05, 15 s after the first run), not on every snapshot.
         var runs = await SkillRunsAsync(kit);
-        Assert.True(runs.Count >= 2, $"{runs.Count} run(s)");
+        Assert.True(runs.Count >= 2, $"{runs.Count} run(s): " + string.Join(" | ", kit.EventsNamed(AgentEventNames.SkillStarted).Concat(kit.EventsNamed(AgentEventNames.SkillFinished)).Select(e => e.At.ToString("ss") + " " + e.Title + " " + e.Details.GetValueOrDefault("steps"))));
         Assert.All(runs, r => Assert.Equal(SkillRunStatus.Failed, r.Run.Status));
         Assert.All(runs, r => Assert.Contains(r.Run.Steps, s => s.StepId == "fence_old_primary" && s.Status == SkillStepStatus.Refused));
         Assert.All(runs.Zip(runs.Skip(1)), p => Assert.True(p.Second.Run.StartedAt - p.First.Run.FinishedAt >= TimeSpan.FromSeconds(10)));
@@ -466,6 +466,30 @@ public sealed class AgentLoopTests
         Assert.Contains("urgent", urgent.Title, StringComparison.Ordinal);
         Assert.Equal(["member.fence pg-test-3"], kit.Actuator.Executed);
         Assert.False(kit.Loop.StateOf(AgentKit.Cluster).Run!.IsCompleted); // primary-failure still waits
+        kit.HoldSkillSensing.SetResult();
+        await kit.SettleAsync();
+    }
+
+    [Fact]
+    public async Task Tick_CriticalFindingWhileAWarningsSkillWaits_StartsItsSkillWithoutWaitingForThatRun()
+    {
+        await using var kit = await AgentKit.CreateAsync(level: 4);
+        kit.HoldSkillSensing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await kit.FeedAsync(Healthy());
+        foreach (var at in new[] { 5, 10, 15 })
+        {
+            await kit.FeedAsync(Lagging(Healthy(at), "pg-test-2"));
+        }
+
+        Assert.Contains(kit.EventsNamed(AgentEventNames.SkillStarted), e => e.Title.Contains("replication-lag for replication-lag", StringComparison.Ordinal));
+
+        // The leader's WAL disk fills while replication-lag waits for the lag to drain.
+        await kit.FeedAsync(Lagging(Load("disk-full-01"), "pg-test-2"));
+        await kit.FeedAsync(Lagging(Load("disk-full-02"), "pg-test-2"));
+
+        var started = kit.EventsNamed(AgentEventNames.SkillStarted);
+        Assert.Contains(started, e => e.Title.Contains("primary-failure for primary-disk-full", StringComparison.Ordinal) && e.Title.Contains("urgent", StringComparison.Ordinal));
+        Assert.False(kit.Loop.StateOf(AgentKit.Cluster).Run!.IsCompleted); // replication-lag still waits
         kit.HoldSkillSensing.SetResult();
         await kit.SettleAsync();
     }
