@@ -16,6 +16,12 @@ internal sealed record ClusterGuardState
 
     public string? Leader { get; init; }
 
+    /// <summary>The agent read the leader key from etcd itself for this state (the DCS is the arbiter).</summary>
+    public bool DcsRead { get; init; }
+
+    /// <summary>The member etcd's leader key names; null when no key is held (or <see cref="DcsRead"/> is false).</summary>
+    public string? DcsHolder { get; init; }
+
     /// <summary>Disagreements between sources (inventory vs Patroni, two primaries, missing metrics). Empty: none.</summary>
     public IReadOnlyList<string> Drift { get; init; } = [];
 

@@ -287,6 +287,14 @@ internal sealed class PolicyGate
                 $"the state of {action.Cluster} is {age.TotalSeconds:0} s old (limit {_settings.MaxStateAgeSeconds:0} s, policy.max_state_age_seconds).", true));
         }
 
+        // Fencing a member that etcd itself (read by the agent) does not name as leader is the safe direction whatever
+        // else is unsettled: no key held yet, views that disagree, a split brain. It is what settles them.
+        if (string.Equals(action.Kind, "member.fence", StringComparison.Ordinal) && state.DcsRead && action.Member is not null
+            && !string.Equals(action.Member, state.DcsHolder, StringComparison.Ordinal))
+        {
+            return;
+        }
+
         if (!state.LeaderKnown)
         {
             reasons.Add(new(PolicyCodes.LeaderUnknown, $"the leader of {action.Cluster} is unknown or disputed: no high-risk action on a guess.", true));

@@ -210,6 +210,25 @@ public sealed class PolicyGateTests
     }
 
     [Fact]
+    public async Task Evaluate_FenceOfAMemberEtcdDoesNotNameWhileTheLeaderIsDisputed_ActsButNotOfTheKeyHolderOrWithoutEtcd()
+    {
+        await using var h = await ActingHarness.CreateAsync(new PolicySettings { Classes = new Dictionary<string, int> { ["member.fence"] = 3 } });
+        var gate = h.Gate();
+        var fence = PgRuntimeAgent.Acting.Fencing.FenceActuator.Plan("pg-test", "pg-test-1", trigger: ActionTrigger.Reactive);
+        var disputed = h.HealthyState() with { LeaderKnown = false, Leader = null, Drift = ["no-leader: no member holds the key"], DcsRead = true, DcsHolder = null };
+
+        var deposed = await gate.EvaluateAsync(new PolicyRequest { Action = fence, State = disputed }, Ct);
+        var holder = await gate.EvaluateAsync(new PolicyRequest { Action = fence, State = disputed with { DcsHolder = "pg-test-1" } }, Ct);
+        var blind = await gate.EvaluateAsync(new PolicyRequest { Action = fence, State = disputed with { DcsRead = false } }, Ct);
+        var stale = await gate.EvaluateAsync(new PolicyRequest { Action = fence, State = disputed with { ObservedAt = h.Time.GetUtcNow().AddMinutes(-5) } }, Ct);
+
+        Assert.Equal(PolicyVerdict.Execute, deposed.Verdict);
+        Assert.Equal(PolicyVerdict.Refuse, holder.Verdict);
+        Assert.Equal(PolicyVerdict.Refuse, blind.Verdict);
+        Assert.Contains(stale.Reasons, r => r.Code == PolicyCodes.StaleState && r.Blocking);
+    }
+
+    [Fact]
     public async Task Evaluate_HighRiskWithDriftOrUnknownLeaderOrStaleOrNoState_Refuses()
     {
         await using var h = await ActingHarness.CreateAsync(new PolicySettings { DefaultLevel = 5 });

@@ -299,6 +299,8 @@ internal sealed class SnapshotClusterStateProvider(IClusterSensing sensing) : Po
             LeaderKnown = s.Leader is not null && (s.LeaderSource == "dcs"
                 || (patroniSaw && s.LeaderSource == "patroni" && !s.Drift.Any(d => d.Severity == "critical" && d.Code is "no-leader" or "patroni-views-disagree"))),
             Leader = s.Leader,
+            DcsRead = s.Patroni?.LeaderFromDcs == true,
+            DcsHolder = s.Patroni?.LeaderFromDcs == true ? s.Patroni.Leader : null,
             Drift = critical,
             MemberLagBytes = s.Members
                 .Where(m => !string.Equals(m.Name, s.Leader, StringComparison.Ordinal))
