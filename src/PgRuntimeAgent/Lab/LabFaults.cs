@@ -159,11 +159,17 @@ internal sealed class LabFaults : IDisposable
         await StartStoppedAsync(_manifest.Services, cancellationToken).ConfigureAwait(false);
 
         var (healthy, health) = await _cluster.WaitHealthyAsync(timeout / 3, cancellationToken).ConfigureAwait(false);
+
+        // A rollback leaves the discarded timeline's history file and WAL in the archive: a replica restoring with
+        // recovery_target_timeline=latest follows it and crash-loops ("could not locate a valid checkpoint record"),
+        // and the next promotion that reuses the timeline id cannot archive its segments.
+        if (health.Leader is not null)
+        {
+            QuarantineDeadTimelines(health);
+        }
+
         if (!healthy && health.Leader is not null)
         {
-            // A rollback leaves the discarded timeline's history file in the archive: a replica restoring with
-            // recovery_target_timeline=latest follows it and crash-loops ("could not locate a valid checkpoint record").
-            QuarantineDeadTimelines(health);
             foreach (var member in _manifest.Members.Where(m => m.Name != health.Leader && !health.StreamingReplicas.Contains(m.Name)))
             {
                 var (status, body) = await _cluster.SendAsync(HttpMethod.Post, member, "/reinitialize", "{\"force\": true}", cancellationToken, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
@@ -193,18 +199,36 @@ internal sealed class LabFaults : IDisposable
             return;
         }
 
-        foreach (var file in Directory.EnumerateFiles(archive, "*.history*", SearchOption.AllDirectories))
+        // History files (00000003.history) and the WAL directories of those timelines (0000000300000000/): a later
+        // promotion reuses the timeline id, and archive-push refuses a segment that exists with other contents.
+        var entries = Directory.EnumerateFiles(archive, "*.history*", SearchOption.AllDirectories).Select(f => (Path: f, Dir: false))
+            .Concat(Directory.EnumerateDirectories(archive, "*", SearchOption.AllDirectories).Where(d => Path.GetFileName(d).Length == 16).Select(d => (Path: d, Dir: true)))
+            .ToList();
+        foreach (var (path, isDir) in entries)
         {
-            var name = Path.GetFileName(file);
+            var name = Path.GetFileName(path);
             if (name.Length < 8 || !long.TryParse(name[..8], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var tl) || tl <= timeline)
             {
                 continue;
             }
 
-            var target = Path.Combine(_manifest.Pgbackrest.Repo, "quarantine", _manifest.Pgbackrest.Stanza, Path.GetRelativePath(archive, file));
+            var target = Path.Combine(_manifest.Pgbackrest.Repo, "quarantine", _manifest.Pgbackrest.Stanza, Path.GetRelativePath(archive, path));
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Move(file, target, overwrite: true);
-            Step($"mv {file} {target}", $"timeline {tl} is above the leader's timeline {timeline}: a discarded timeline, quarantined");
+            if (isDir)
+            {
+                if (Directory.Exists(target))
+                {
+                    Directory.Delete(target, recursive: true);
+                }
+
+                Directory.Move(path, target);
+            }
+            else
+            {
+                File.Move(path, target, overwrite: true);
+            }
+
+            Step($"mv {path} {target}", $"timeline {tl} is above the leader's timeline {timeline}: a discarded timeline, quarantined");
         }
     }
 

@@ -88,7 +88,8 @@ public sealed class LabScenarioTests
         try
         {
             Assert.True(new DriveInfo(leader.WalMount).AvailableFreeSpace < 1024 * 1024, "the WAL filesystem is not full");
-            var line = Directory.EnumerateFiles(leader.LogDir, "postgresql-*.log").SelectMany(File.ReadLines)
+            // Files in name (date) order: a run across midnight has two, and the newest line is in the newest file.
+            var line = Directory.EnumerateFiles(leader.LogDir, "postgresql-*.log").Order(StringComparer.Ordinal).SelectMany(File.ReadLines)
                 .LastOrDefault(l => l.Contains("No space left on device", StringComparison.Ordinal));
             Assert.NotNull(line);
             Assert.Contains("PANIC", line, StringComparison.Ordinal);
