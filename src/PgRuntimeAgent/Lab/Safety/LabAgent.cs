@@ -10,7 +10,7 @@ namespace PgRuntimeAgent.Lab.Safety;
 /// <summary>
 /// An agent on the lab for a drill or a safety run: the lab's inventory and settings, a journal of its own in a
 /// temporary directory, sensing every second, the loopback lab's detection thresholds, inventory drift silenced, and
-/// patroni.failover and member.fence at <c>level</c> (3: acts alone within the guardrails).
+/// patroni.failover and member.fence at <c>level</c> (3: acts alone within the guardrails; null: the policy's own).
 /// </summary>
 internal sealed class LabAgent : IAsyncDisposable
 {
@@ -30,7 +30,7 @@ internal sealed class LabAgent : IAsyncDisposable
     /// <summary>Keep the journal directory when disposed (to read it after a failing run).</summary>
     public bool Keep { get; set; }
 
-    public static async Task<LabAgent> CreateAsync(LabManifest manifest, string skillsDirectory, int level, Func<AgentSettings, AgentSettings>? tweak,
+    public static async Task<LabAgent> CreateAsync(LabManifest manifest, string skillsDirectory, int? level, Func<AgentSettings, AgentSettings>? tweak,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(manifest);
@@ -40,8 +40,10 @@ internal sealed class LabAgent : IAsyncDisposable
         settings = settings with
         {
             Sensing = settings.Sensing with { IntervalSeconds = 1 },
-            Detection = FaultDrill.LoopbackDetection(settings.Detection) with { Silenced = [FindingCodes.InventoryDrift] },
-            Policy = settings.Policy with { Classes = new Dictionary<string, int>(settings.Policy.Classes) { ["patroni.failover"] = level, ["member.fence"] = level } },
+            Detection = FaultDrill.LoopbackDetection(settings.Detection) with { Silenced = [.. settings.Detection.Silenced, FindingCodes.InventoryDrift] },
+            Policy = level is { } l
+                ? settings.Policy with { Classes = new Dictionary<string, int>(settings.Policy.Classes) { ["patroni.failover"] = l, ["member.fence"] = l } }
+                : settings.Policy,
             Notify = settings.Notify with { Stdout = false },
             Agent = settings.Agent with { ShutdownGraceSeconds = 5 },
         };

@@ -65,51 +65,22 @@ public sealed class DcsLeaderKey
     /// </summary>
     public async Task<DcsLeaderObservation> ReadAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        if (_endpoints.Count == 0)
+        var (endpoint, root, errors) = await PostAsync("v3/kv/range", new JsonObject { ["key"] = B64(Key) }, timeout, cancellationToken).ConfigureAwait(false);
+        if (root is not { } r)
         {
-            return DcsLeaderObservation.Unknown(Key, "no etcd member in the inventory");
+            return DcsLeaderObservation.Unknown(Key, _endpoints.Count == 0 ? "no etcd member in the inventory" : $"could not read {Key} from etcd: {errors}");
         }
 
-        var body = new JsonObject { ["key"] = B64(Key) }.ToJsonString();
-        var errors = new List<string>();
-        using var http = _handler is null ? new HttpClient() : new HttpClient(_handler, disposeHandler: false);
-        foreach (var endpoint in _endpoints)
+        long? revision = r.TryGetProperty("header", out var h) && h.TryGetProperty("revision", out var rev) ? Number(rev) : null;
+        if (!r.TryGetProperty("kvs", out var kvs) || kvs.ValueKind != JsonValueKind.Array || kvs.GetArrayLength() == 0)
         {
-            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            limit.CancelAfter(timeout);
-            try
-            {
-                using var content = new StringContent(body, Encoding.UTF8, "application/json");
-                using var response = await http.PostAsync(new Uri(endpoint, "v3/kv/range"), content, limit.Token).ConfigureAwait(false);
-                var text = await response.Content.ReadAsStringAsync(limit.Token).ConfigureAwait(false);
-                if (!response.IsSuccessStatusCode)
-                {
-                    errors.Add($"{endpoint.Authority}: http {(int)response.StatusCode} {Short(text)}");
-                    continue;
-                }
-
-                using var doc = JsonDocument.Parse(text);
-                var root = doc.RootElement;
-                long? revision = root.TryGetProperty("header", out var h) && h.TryGetProperty("revision", out var r) ? Number(r) : null;
-                if (!root.TryGetProperty("kvs", out var kvs) || kvs.ValueKind != JsonValueKind.Array || kvs.GetArrayLength() == 0)
-                {
-                    return new DcsLeaderObservation(true, null, Key, endpoint.Authority, revision, null, null);
-                }
-
-                var kv = kvs[0];
-                var holder = kv.TryGetProperty("value", out var v) && v.ValueKind == JsonValueKind.String
-                    ? Encoding.UTF8.GetString(Convert.FromBase64String(v.GetString()!))
-                    : null;
-                long? mod = kv.TryGetProperty("mod_revision", out var m) ? Number(m) : null;
-                return new DcsLeaderObservation(true, string.IsNullOrEmpty(holder) ? null : holder, Key, endpoint.Authority, revision, mod, null);
-            }
-            catch (Exception ex) when (ex is HttpRequestException or JsonException or FormatException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
-            {
-                errors.Add($"{endpoint.Authority}: {(ex is OperationCanceledException ? $"timed out after {timeout.TotalSeconds:0.###}s" : $"{ex.GetType().Name}: {Short(ex.Message)}")}");
-            }
+            return new DcsLeaderObservation(true, null, Key, endpoint, revision, null, null);
         }
 
-        return DcsLeaderObservation.Unknown(Key, $"could not read {Key} from etcd: {string.Join("; ", errors)}");
+        var kv = kvs[0];
+        var holder = kv.TryGetProperty("value", out var v) && v.ValueKind == JsonValueKind.String && TryBase64(v.GetString()!) is { } text ? text : null;
+        long? mod = kv.TryGetProperty("mod_revision", out var m) ? Number(m) : null;
+        return new DcsLeaderObservation(true, string.IsNullOrEmpty(holder) ? null : holder, Key, endpoint, revision, mod, null);
     }
 
     private static long? Number(JsonElement e) => e.ValueKind switch
@@ -132,18 +103,36 @@ public sealed class DcsLeaderKey
         {
             ["compare"] = new JsonArray(new JsonObject { ["key"] = key, ["result"] = "EQUAL", ["target"] = "VALUE", ["value"] = B64(member) }),
             ["success"] = new JsonArray(new JsonObject { ["requestDeleteRange"] = new JsonObject { ["key"] = key } }),
-        }.ToJsonString();
+        };
+        var (endpoint, root, errors) = await PostAsync("v3/kv/txn", body, TimeSpan.FromSeconds(3), cancellationToken).ConfigureAwait(false);
+        if (root is not { } r)
+        {
+            return (false, $"could not release {Key} ({errors}): it expires by itself within ttl");
+        }
+
+        return r.TryGetProperty("succeeded", out var s) && s.ValueKind == JsonValueKind.True
+            ? (true, $"released {Key} (it named {member}) in etcd {endpoint}: the failover need not wait for its ttl")
+            : (false, $"{Key} no longer names {member} in etcd {endpoint}: left alone");
+    }
+
+    /// <summary>
+    /// POSTs <paramref name="body"/> to each etcd member in turn (each under <paramref name="timeout"/>) and returns the
+    /// first answer that parses: the member that gave it and its JSON root, else every member's error in one line.
+    /// </summary>
+    private async Task<(string? Endpoint, JsonElement? Root, string Errors)> PostAsync(string path, JsonObject body, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var json = body.ToJsonString();
         var errors = new List<string>();
         using var http = _handler is null ? new HttpClient() : new HttpClient(_handler, disposeHandler: false);
         foreach (var endpoint in _endpoints)
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(TimeSpan.FromSeconds(3));
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            limit.CancelAfter(timeout);
             try
             {
-                using var content = new StringContent(body, Encoding.UTF8, "application/json");
-                using var response = await http.PostAsync(new Uri(endpoint, "v3/kv/txn"), content, timeout.Token).ConfigureAwait(false);
-                var text = await response.Content.ReadAsStringAsync(timeout.Token).ConfigureAwait(false);
+                using var content = new StringContent(json, Encoding.UTF8, "application/json");
+                using var response = await http.PostAsync(new Uri(endpoint, path), content, limit.Token).ConfigureAwait(false);
+                var text = await response.Content.ReadAsStringAsync(limit.Token).ConfigureAwait(false);
                 if (!response.IsSuccessStatusCode)
                 {
                     errors.Add($"{endpoint.Authority}: http {(int)response.StatusCode} {Short(text)}");
@@ -151,18 +140,27 @@ public sealed class DcsLeaderKey
                 }
 
                 using var doc = JsonDocument.Parse(text);
-                var succeeded = doc.RootElement.TryGetProperty("succeeded", out var s) && s.ValueKind == JsonValueKind.True;
-                return succeeded
-                    ? (true, $"released {Key} (it named {member}) in etcd {endpoint.Authority}: the failover need not wait for its ttl")
-                    : (false, $"{Key} no longer names {member} in etcd {endpoint.Authority}: left alone");
+                return (endpoint.Authority, doc.RootElement.Clone(), "");
             }
             catch (Exception ex) when (ex is HttpRequestException or JsonException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {
-                errors.Add($"{endpoint.Authority}: {ex.GetType().Name}: {Short(ex.Message)}");
+                errors.Add($"{endpoint.Authority}: {(ex is OperationCanceledException ? string.Create(CultureInfo.InvariantCulture, $"timed out after {timeout.TotalSeconds:0.###}s") : $"{ex.GetType().Name}: {Short(ex.Message)}")}");
             }
         }
 
-        return (false, $"could not release {Key} ({string.Join("; ", errors)}): it expires by itself within ttl");
+        return (null, null, string.Join("; ", errors));
+    }
+
+    private static string? TryBase64(string text)
+    {
+        try
+        {
+            return Encoding.UTF8.GetString(Convert.FromBase64String(text));
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
     }
 
     private static string B64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
