@@ -95,7 +95,7 @@ internal sealed partial class AgentLoop
     /// <summary>Waits until no skill run is in progress on <paramref name="cluster"/> (tests).</summary>
     internal async Task WhenIdleAsync(string cluster)
     {
-        while (_states[cluster].Run is { } run)
+        while ((_states[cluster].Run ?? _states[cluster].Urgent) is { } run)
         {
             try
             {

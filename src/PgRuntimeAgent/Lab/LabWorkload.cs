@@ -101,16 +101,31 @@ internal sealed class LabWorkload : IAsyncDisposable
     public static async Task<LabWorkload> StartAsync(LabWorkloadOptions options, TimeProvider? time = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        await using (var conn = new NpgsqlConnection(options.WriteConnectionString))
+        var clock = time ?? TimeProvider.System;
+        var started = clock.GetTimestamp();
+        for (var attempt = 1; ; attempt++)
         {
-            await conn.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await using var cmd = new NpgsqlCommand(
-                $"CREATE TABLE IF NOT EXISTS {options.Table} (run_id text NOT NULL, seq bigint NOT NULL, sent_at timestamptz NOT NULL, " +
-                "committed_at timestamptz NOT NULL DEFAULT clock_timestamp(), PRIMARY KEY (run_id, seq))", conn);
-            await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await using var conn = new NpgsqlConnection(options.WriteConnectionString);
+                await conn.OpenAsync(cancellationToken).ConfigureAwait(false);
+                await using var cmd = new NpgsqlCommand(
+                    $"CREATE TABLE IF NOT EXISTS {options.Table} (run_id text NOT NULL, seq bigint NOT NULL, sent_at timestamptz NOT NULL, " +
+                    "committed_at timestamptz NOT NULL DEFAULT clock_timestamp(), PRIMARY KEY (run_id, seq))", conn);
+                await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                break;
+            }
+            catch (NpgsqlException ex) when (clock.GetElapsedTime(started) < TimeSpan.FromSeconds(20)
+                && (ex is PostgresException { SqlState: PostgresErrorCodes.ReadOnlySqlTransaction } || ex.IsTransient || ex is PostgresException { SqlState: "08P01" }))
+            {
+                // Right after a leader change the primary service can still route to the member that just stepped
+                // down (haproxy's next health check) and a pooler can still refuse logins (server_login_retry): a
+                // client retries, as Pigsty's do.
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 250 * attempt)), clock, cancellationToken).ConfigureAwait(false);
+            }
         }
 
-        return Start(options, time);
+        return Start(options, clock);
     }
 
     /// <summary>Starts writing (the table must exist; <see cref="StartAsync"/> creates it).</summary>

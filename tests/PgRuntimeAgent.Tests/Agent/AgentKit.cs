@@ -138,7 +138,7 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
     /// <summary>Lets a skill run in progress finish, moving the clock a second at a time for its waits.</summary>
     public async Task SettleAsync()
     {
-        for (var i = 0; i < 300 && Loop.StateOf(Cluster).Run is { IsCompleted: false }; i++)
+        for (var i = 0; i < 300 && (Loop.StateOf(Cluster).Run is { IsCompleted: false } || Loop.StateOf(Cluster).Urgent is { IsCompleted: false }); i++)
         {
             Time.Advance(TimeSpan.FromSeconds(1));
             await Task.Delay(10, Ct);

@@ -490,6 +490,9 @@ public sealed class AgentLoopTests
         var started = kit.EventsNamed(AgentEventNames.SkillStarted);
         Assert.Contains(started, e => e.Title.Contains("primary-failure for primary-disk-full", StringComparison.Ordinal) && e.Title.Contains("urgent", StringComparison.Ordinal));
         Assert.False(kit.Loop.StateOf(AgentKit.Cluster).Run!.IsCompleted); // replication-lag still waits
+
+        // The lag drains and writes are back: both runs end (replication-lag would otherwise wait its 5 minutes).
+        kit.World = Healthy(60);
         kit.HoldSkillSensing.SetResult();
         await kit.SettleAsync();
     }

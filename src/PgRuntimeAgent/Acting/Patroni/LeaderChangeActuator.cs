@@ -45,6 +45,14 @@ internal sealed partial class LeaderChangeActuator : IActuator
 
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How long a failover's precheck gives Patroni to elect by itself when etcd shows no leader key (a fence has
+    /// just released it): null means Patroni's loop_wait plus a second, at most 6 s. A failover request that meets
+    /// Patroni's own election moves the key away from the member it has just promoted (measured: 8 acknowledged writes
+    /// lost); when a member takes the key meanwhile, the precheck refuses (<c>not-failed-over</c>).
+    /// </summary>
+    public TimeSpan? ElectionGrace { get; init; }
+
     public async Task<PrecheckResult> PrecheckAsync(PlannedAction action, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(action);
@@ -57,6 +65,18 @@ internal sealed partial class LeaderChangeActuator : IActuator
 
         var s = await _sensing.SenseAsync(action.Cluster, cancellationToken).ConfigureAwait(false);
         var isSwitchover = action.Kind == PatroniActions.Switchover;
+        if (!isSwitchover && action.Parameter(ActionParameters.Leader) is not null && s.Leader is null && s.Patroni?.LeaderFromDcs == true)
+        {
+            var grace = ElectionGrace ?? TimeSpan.FromSeconds(Math.Min(6, (s.Patroni.Config?.LoopWaitSeconds ?? s.Inventory.LoopWaitSeconds) + 1));
+            var poll = PollInterval < TimeSpan.FromMilliseconds(500) ? PollInterval : TimeSpan.FromMilliseconds(500);
+            var started = _time.GetTimestamp();
+            while (s.Leader is null && _time.GetElapsedTime(started) < grace)
+            {
+                await Task.Delay(poll, _time, cancellationToken).ConfigureAwait(false);
+                s = await _sensing.SenseAsync(action.Cluster, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
         if (isSwitchover)
         {
             var leader = action.Parameter(ActionParameters.Leader);

@@ -28,6 +28,7 @@ public sealed class LeaderChangeActuatorTests
         {
             SettleTime = TimeSpan.FromMilliseconds(300),
             PollInterval = TimeSpan.FromMilliseconds(50),
+            ElectionGrace = TimeSpan.FromMilliseconds(150),
         };
         return (actuator, sensing, http);
     }
@@ -193,6 +194,29 @@ public sealed class LeaderChangeActuatorTests
         Assert.False(precheck.Passed);
         var check = precheck.Checks.Single(c => c.Name == "not-failed-over");
         Assert.Contains("pg-test-3 already leads in place of pg-test-1", check.Detail, StringComparison.Ordinal);
+        Assert.Empty(http.Requests);
+    }
+
+    [Fact]
+    public async Task Precheck_FailoverRightAfterTheKeyWasReleased_GivesPatroniItsElectionAndRefusesWhenItElects()
+    {
+        static ClusterSnapshot Etcd(ClusterSnapshot s, string? holder) => s with
+        {
+            Patroni = PgRuntimeAgent.Sensing.Snapshot.SnapshotFusion.WithDcs(s.Patroni!,
+                new PgRuntimeAgent.Sensing.Dcs.DcsLeaderObservation(true, holder, "/pg/pg-test/leader", "127.0.0.10:2379", 5, 4, null)),
+            Leader = holder,
+            LeaderSource = "dcs",
+        };
+        var fenced = Replica("pg-test-1", timeline: 7) with { Reachable = false, PostgresReachable = false };
+        var released = Etcd(Snapshot(null, [fenced, Replica("pg-test-2"), Replica("pg-test-3")]), null);
+        var promoting = Etcd(Snapshot("pg-test-3", [fenced, Replica("pg-test-2"), Leader("pg-test-3") with { InRecovery = true }]), "pg-test-3");
+        var (actuator, sensing, http) = Create((_, _) => (200, ""), released, promoting);
+
+        var precheck = await actuator.PrecheckAsync(PatroniActions.PlanFailover("pg-test", "pg-test-2", "pg-test-1", 7), Ct);
+
+        Assert.False(precheck.Passed);
+        var check = precheck.Checks.Single(c => c.Name == "not-failed-over");
+        Assert.Contains("pg-test-3 holds the leader key in place of pg-test-1 (promoting)", check.Detail, StringComparison.Ordinal);
         Assert.Empty(http.Requests);
     }
 
