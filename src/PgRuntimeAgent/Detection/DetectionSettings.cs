@@ -20,6 +20,13 @@ public sealed record DetectionSettings
 
     public double PrimaryDownSeconds { get; init; } = 2;
 
+    /// <summary>
+    /// A member seen taking the leader key from another (or from none) is promoting, not down, for this long:
+    /// <c>primary-down-holding-lock</c> waits that out. On a loaded host a promotion took over 3 s in CI, the agent
+    /// fenced the new leader as "down" and lost what it had acknowledged meanwhile.
+    /// </summary>
+    public double PromotionGraceSeconds { get; init; } = 10;
+
     /// <summary>SQL (and usually REST) on the leader time out: <c>primary-frozen</c>. Never fires on one slow probe.</summary>
     public int PrimaryFrozenConsecutive { get; init; } = 3;
 

@@ -79,7 +79,7 @@ public sealed class PrimaryDownHoldingLockDetector : IDetector
         }
 
         var run = Persistence.Held(input, s => Symptom(s, holder), input.Settings.PrimaryDownConsecutive, input.Settings.PrimaryDownSeconds);
-        if (run is null)
+        if (run is null || Promoting(input, holder))
         {
             yield break;
         }
@@ -88,6 +88,30 @@ public sealed class PrimaryDownHoldingLockDetector : IDetector
         yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Critical, [holder],
             string.Create(CultureInfo.InvariantCulture,
                 $"{holder} holds the leader key but its PostgreSQL cannot take writes ({run.Count} snapshots over {seconds:0.#} s); Patroni keeps the key while it retries"));
+    }
+
+    /// <summary>
+    /// The holder took the key within <see cref="DetectionSettings.PromotionGraceSeconds"/> and has not been writable
+    /// since: Patroni is promoting it. "Within" is measured from the last snapshot that showed another holder (or
+    /// none), the earliest it can have taken the key; a holder whose taking of the key the history does not show is
+    /// judged as before.
+    /// </summary>
+    private static bool Promoting(DetectionInput input, string holder)
+    {
+        foreach (var s in input.NewestFirst())
+        {
+            if (!string.Equals(KeyHolder(s), holder, StringComparison.Ordinal))
+            {
+                return (input.Current.TakenAt - s.TakenAt).TotalSeconds < input.Settings.PromotionGraceSeconds;
+            }
+
+            if (Writable(s.FindMember(holder)))
+            {
+                return false;
+            }
+        }
+
+        return false;
     }
 
     private static IReadOnlyList<FindingEvidence>? Symptom(ClusterSnapshot s, string holder)
@@ -164,6 +188,30 @@ public sealed class PrimaryFrozenDetector : IDetector
         var seconds = (last.TakenAt - run[0].Snapshot.TakenAt).TotalSeconds;
         yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Critical, [holder],
             string.Create(CultureInfo.InvariantCulture, $"leader {holder} is frozen: {what} ({run.Count} snapshots over {seconds:0.#} s)"));
+    }
+
+    /// <summary>
+    /// The holder took the key within <see cref="DetectionSettings.PromotionGraceSeconds"/> and has not been writable
+    /// since: Patroni is promoting it. "Within" is measured from the last snapshot that showed another holder (or
+    /// none), the earliest it can have taken the key; a holder whose taking of the key the history does not show is
+    /// judged as before.
+    /// </summary>
+    private static bool Promoting(DetectionInput input, string holder)
+    {
+        foreach (var s in input.NewestFirst())
+        {
+            if (!string.Equals(KeyHolder(s), holder, StringComparison.Ordinal))
+            {
+                return (input.Current.TakenAt - s.TakenAt).TotalSeconds < input.Settings.PromotionGraceSeconds;
+            }
+
+            if (Writable(s.FindMember(holder)))
+            {
+                return false;
+            }
+        }
+
+        return false;
     }
 
     private static IReadOnlyList<FindingEvidence>? Symptom(ClusterSnapshot s, string holder)

@@ -38,6 +38,32 @@ public sealed class SafetyDetectorTests
     }
 
     [Fact]
+    public void PrimaryDownHoldingLock_MemberThatJustTookTheKeyIsPromoting_WaitsOutTheGraceThenFires()
+    {
+        // pg-test-3 leads; then etcd gives the key to pg-test-1, still in recovery (Patroni promotes it, slowly on a loaded host).
+        var before = Etcd(Healthy(), "pg-test-3");
+        var promoting = Enumerable.Range(1, 5).Select(i => Etcd(Shift(Healthy(), i), "pg-test-1")).ToList();
+
+        Assert.Null(Run([before, .. promoting]).Find(FindingCodes.PrimaryDownHoldingLock));
+
+        var stuck = Run([before, .. promoting, Etcd(Shift(Healthy(), 11), "pg-test-1"), Etcd(Shift(Healthy(), 12), "pg-test-1")]).Find(FindingCodes.PrimaryDownHoldingLock);
+        Assert.NotNull(stuck);
+        Assert.Equal("pg-test-1", stuck.Member);
+    }
+
+    [Fact]
+    public void PrimaryDownHoldingLock_HolderWasWritableSinceItTookTheKey_NoGrace()
+    {
+        var before = Etcd(Healthy(), "pg-test-3");
+        var took = Writable(Etcd(Shift(Healthy(), 1), "pg-test-1"), "pg-test-1");
+
+        var f = Run(before, took, Etcd(Shift(Healthy(), 2), "pg-test-1"), Etcd(Shift(Healthy(), 4), "pg-test-1")).Find(FindingCodes.PrimaryDownHoldingLock);
+
+        Assert.NotNull(f);
+        Assert.Equal("pg-test-1", f.Member);
+    }
+
+    [Fact]
     public void DeposedPrimary_EtcdNotRead_NothingOnAVoteOfViews()
     {
         var findings = Run(Healthy(), Writable(Etcd(Shift(Healthy(), 1), null, read: false), "pg-test-1"));

@@ -154,11 +154,22 @@ internal sealed partial class LeaderChangeActuator : IActuator
         }
         else
         {
+            // Away from a failed leader: a member that took the key since the precheck (Patroni's own election) is
+            // never failed over from; while the failed member still holds it, Patroni is told its name and refuses
+            // when the key has moved by the time it reads etcd.
+            var failed = action.Parameter(ActionParameters.Leader);
+            if (failed is not null && s.Leader is { } now && !string.Equals(now, failed, StringComparison.Ordinal) && !string.Equals(now, candidate, StringComparison.Ordinal))
+            {
+                _refused[action.Id] = 0;
+                return ExecuteResult.Failed($"not sent: {now} took the leader key in place of {failed} since the precheck (Patroni failed over by itself)") with { Details = details };
+            }
+
             // The leader acts on a manual failover at once; when it is gone, the candidate takes the request.
             var leaderState = s.Leader is null ? null : s.FindMember(s.Leader);
             var target = leaderState is { Reachable: true, PostgresRunning: true } ? cluster.FindMember(leaderState.Name) : null;
             target ??= cluster.FindMember(candidate) ?? throw new InvalidOperationException($"{candidate} is not in the inventory");
-            reply = await _control.FailoverAsync(cluster, target, candidate, CallTimeout, cancellationToken).ConfigureAwait(false);
+            var expected = failed is not null && string.Equals(s.Leader, failed, StringComparison.Ordinal) ? failed : null;
+            reply = await _control.FailoverAsync(cluster, target, candidate, expected, CallTimeout, cancellationToken).ConfigureAwait(false);
         }
 
         details["endpoint"] = reply.Endpoint;

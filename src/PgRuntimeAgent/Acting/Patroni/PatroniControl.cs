@@ -95,9 +95,21 @@ internal sealed class PatroniControl : IDisposable
         CallAsync(cluster, member, "POST", "switchover", timeout,
             (api, ct) => api.SwitchoverAsync(new JsonObject { ["leader"] = leader, ["candidate"] = candidate }.ToJsonString(), ct), cancellationToken);
 
-    public Task<PatroniReply> FailoverAsync(PgCluster cluster, PgMember member, string candidate, TimeSpan timeout, CancellationToken cancellationToken) =>
-        CallAsync(cluster, member, "POST", "failover", timeout,
-            (api, ct) => api.FailoverAsync(new JsonObject { ["candidate"] = candidate }.ToJsonString(), ct), cancellationToken);
+    /// <summary>
+    /// POST /failover to <paramref name="candidate"/>. With <paramref name="leader"/>, Patroni refuses (412 "leader name
+    /// does not match") unless that member still holds the key: the request cannot move the key away from a member
+    /// that took it meanwhile. Without it the request applies to whoever holds the key (needed when none does).
+    /// </summary>
+    public Task<PatroniReply> FailoverAsync(PgCluster cluster, PgMember member, string candidate, string? leader, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var body = new JsonObject { ["candidate"] = candidate };
+        if (leader is not null)
+        {
+            body["leader"] = leader;
+        }
+
+        return CallAsync(cluster, member, "POST", "failover", timeout, (api, ct) => api.FailoverAsync(body.ToJsonString(), ct), cancellationToken);
+    }
 
     public Task<PatroniReply> RestartAsync(PgCluster cluster, PgMember member, TimeSpan timeout, CancellationToken cancellationToken) =>
         CallAsync(cluster, member, "POST", "restart", timeout, (api, ct) => api.RestartAsync("{}", ct), cancellationToken);

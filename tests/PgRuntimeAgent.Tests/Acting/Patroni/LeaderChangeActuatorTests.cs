@@ -110,6 +110,36 @@ public sealed class LeaderChangeActuatorTests
     }
 
     [Fact]
+    public async Task Execute_FailoverWhenPatroniElectedAnotherMemberSinceThePrecheck_NothingSentAndReconcileNotHappened()
+    {
+        var elected = Snapshot("pg-test-3", [Replica("pg-test-1", timeline: 7) with { Reachable = false, PostgresReachable = false }, Replica("pg-test-2"), Leader("pg-test-3") with { InRecovery = true }]);
+        var (actuator, _, http) = Create((_, _) => (200, "ok"), elected);
+        var failover = PatroniActions.PlanFailover("pg-test", "pg-test-2", "pg-test-1", 7);
+
+        var result = await actuator.ExecuteAsync(failover, Ct);
+        var reconcile = await actuator.ReconcileAsync(failover, Ct);
+
+        Assert.False(result.Succeeded);
+        Assert.Contains("not sent: pg-test-3 took the leader key in place of pg-test-1", result.Message, StringComparison.Ordinal);
+        Assert.Empty(http.Requests);
+        Assert.NotEqual(ReconcileStatus.Happened, reconcile.Status);
+    }
+
+    [Fact]
+    public async Task Execute_FailoverWhileTheFailedLeaderHoldsTheKey_NamesItSoPatroniRefusesIfTheKeyMoves()
+    {
+        var frozen = Snapshot("pg-test-1", [Leader() with { Reachable = false, PostgresReachable = false, InRecovery = null }, Replica("pg-test-2"), Replica("pg-test-3")]);
+        var (actuator, _, http) = Create((_, _) => (200, "Successfully failed over to \"pg-test-2\""), frozen);
+
+        var result = await actuator.ExecuteAsync(PatroniActions.PlanFailover("pg-test", "pg-test-2", "pg-test-1", 7), Ct);
+
+        Assert.True(result.Succeeded, result.Message);
+        var request = Assert.Single(http.Requests);
+        Assert.Equal("http://127.0.0.12:8008/failover", request.Url.ToString());
+        Assert.Equal("""{"candidate":"pg-test-2","leader":"pg-test-1"}""", request.Body);
+    }
+
+    [Fact]
     public async Task Verify_CandidateLeadsOnNewTimelineOutOfRecovery_Verified()
     {
         var (actuator, _, _) = Create((_, _) => (200, ""), Healthy(), Switched());
