@@ -691,7 +691,7 @@ internal sealed partial class AgentLoop
     /// election, a lagging replica, a backup); and every critical finding while the run in progress serves a warning. Their skill runs in a second slot; the pipeline's one-action-per-cluster
     /// lock still orders the actions themselves (a fence refused for that reason is retried at the next snapshot).
     /// </summary>
-    internal static IReadOnlySet<string> UrgentCodes { get; } = new HashSet<string>(StringComparer.Ordinal) { FindingCodes.DeposedPrimary };
+    internal static IReadOnlySet<string> UrgentCodes { get; } = new HashSet<string>(StringComparer.Ordinal) { FindingCodes.DeposedPrimary, FindingCodes.StaleLeader };
 
     private void StartUrgentIfDue(ClusterState st, DetectionResult detection)
     {

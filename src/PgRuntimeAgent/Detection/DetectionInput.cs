@@ -117,6 +117,25 @@ public static class SnapshotFacts
         (s.Logs?.Entries ?? []).Where(e => (member is null || string.Equals(e.Member, member, StringComparison.Ordinal)) && e.Time >= since)
             .OrderBy(e => e.Time);
 
+    /// <summary>
+    /// etcd (read by the agent) gives the key to a member that runs as a primary (out of recovery: not one being
+    /// promoted) on a known timeline lower than another member's that still answers: that member, its timeline and the
+    /// holder's. Timelines only grow with promotions, so the holder is on a leadership older than the other member's.
+    /// </summary>
+    public static (string Member, long Timeline, long HolderTimeline)? NewerTimelineThanHolder(ClusterSnapshot s)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        if (s.Patroni is not { LeaderFromDcs: true, Leader: { } holder } || s.FindMember(holder) is not { InRecovery: false, Timeline: { } held })
+        {
+            return null;
+        }
+
+        var newer = s.Members
+            .Where(m => !string.Equals(m.Name, holder, StringComparison.Ordinal) && m.Timeline > held && (m.Reachable || m.PostgresReachable == true))
+            .MaxBy(m => m.Timeline);
+        return newer is null ? null : (newer.Name, newer.Timeline!.Value, held);
+    }
+
     /// <summary>The leader in the most recent earlier snapshot that had one (the "old primary" while none holds the key).</summary>
     public static string? LastKnownLeader(DetectionInput input)
     {

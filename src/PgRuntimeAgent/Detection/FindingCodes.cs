@@ -24,6 +24,9 @@ public static class FindingCodes
     /// <summary>A member that does not hold the leader key (etcd, read by the agent) accepts writes, claims the leader role, or is a frozen ex-leader.</summary>
     public const string DeposedPrimary = "deposed-primary";
 
+    /// <summary>The leader key holder took the key back on an older timeline than a member that held the key after it (Patroni's stale cache): the newer leader is about to be rewound onto it.</summary>
+    public const string StaleLeader = "stale-leader";
+
     /// <summary>The writable leader is on a lower timeline than one seen before: a newer timeline and its writes were discarded.</summary>
     public const string TimelineRollback = "timeline-rollback";
 
@@ -61,6 +64,7 @@ public static class FindingCodes
         SensorBlind,
         DeposedPrimary,
         TimelineRollback,
+        StaleLeader,
     ];
 
     private static readonly HashSet<string> Known = new(Stable, StringComparer.Ordinal);

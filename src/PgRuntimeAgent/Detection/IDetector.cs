@@ -27,6 +27,7 @@ public static class Detectors
         new SensorBlindDetector(),
         new DeposedPrimaryDetector(),
         new TimelineRollbackDetector(),
+        new StaleLeaderDetector(),
     ];
 
     /// <summary>Runs every detector (minus silenced codes) and returns the findings in detector order. Pure.</summary>

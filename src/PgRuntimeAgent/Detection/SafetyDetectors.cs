@@ -27,7 +27,8 @@ public sealed class DeposedPrimaryDetector : IDetector
         }
 
         var holder = patroni.Leader;
-        foreach (var member in s.Members.Select(m => m.Name).Where(n => !string.Equals(n, holder, StringComparison.Ordinal)))
+        var deposedByAStaleLeader = StaleLeaderDetector.Observe(input)?.Newer;
+        foreach (var member in s.Members.Select(m => m.Name).Where(n => !string.Equals(n, holder, StringComparison.Ordinal) && !string.Equals(n, deposedByAStaleLeader, StringComparison.Ordinal)))
         {
             var run = Persistence.Held(input, x => Symptom(input, x, member), holder is null ? 2 : 1, 0);
             if (run is null)
@@ -95,6 +96,74 @@ public sealed class DeposedPrimaryDetector : IDetector
         }
 
         return string.Equals(current.LastWritable?.Member, member, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>
+/// <c>stale-leader</c>: etcd gives the leader key to a member on an older timeline than a member that held the key
+/// after it (in the history) and is still on that newer timeline. This is Patroni 3.0.2 writing the key back from a
+/// thawed ex-leader's stale cache: the newer leader demotes and pg_rewind discards its timeline with every write it
+/// acknowledged. The hazard is the key holder, not the member that lost the key: fencing the holder releases the key
+/// before the newer leader is rewound, and Patroni elects the member with the most WAL again. Fires on one snapshot
+/// (the newer leader's Patroni demotes it within a loop). deposed-primary stays silent about the newer leader then.
+/// </summary>
+public sealed class StaleLeaderDetector : IDetector
+{
+    public string Code => FindingCodes.StaleLeader;
+
+    public IEnumerable<Finding> Detect(DetectionInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (Observe(input) is not { } o)
+        {
+            yield break;
+        }
+
+        var s = input.Current;
+        yield return new Finding
+        {
+            Code = Code,
+            Severity = FindingSeverity.Critical,
+            Cluster = s.Cluster,
+            Members = [o.Holder, o.Newer],
+            Subject = "member",
+            Summary = string.Create(CultureInfo.InvariantCulture,
+                $"{o.Holder} took the leader key back on timeline {o.HolderTimeline} after {o.Newer} had held it on timeline {o.NewerTimeline}: fence {o.Holder} before {o.Newer} is rewound onto the old timeline and its acknowledged writes are discarded"),
+            Evidence =
+            [
+                new FindingEvidence(s.TakenAt, "etcd", o.Holder, string.Create(CultureInfo.InvariantCulture, $"etcd gives the leader key to {o.Holder} (timeline {o.HolderTimeline})")),
+                new FindingEvidence(o.HeldAt, "etcd", o.Newer, string.Create(CultureInfo.InvariantCulture, $"{o.Newer} held the leader key at {o.HeldAt:HH:mm:ss.f}; it is on timeline {o.NewerTimeline} now")),
+            ],
+            FirstSeen = s.TakenAt,
+            LastSeen = s.TakenAt,
+        };
+    }
+
+    /// <summary>The stale holder and the newer leader it deposed, or null.</summary>
+    internal static (string Holder, long HolderTimeline, string Newer, long NewerTimeline, DateTimeOffset HeldAt)? Observe(DetectionInput input)
+    {
+        var s = input.Current;
+        if (s.Patroni is not { LeaderFromDcs: true, Paused: false, Leader: { } holder }
+            || SnapshotFacts.NewerTimelineThanHolder(s) is not { } newer)
+        {
+            return null;
+        }
+
+        // The member on the newer timeline held the key itself (etcd read) since the holder last did.
+        foreach (var h in input.History.Reverse())
+        {
+            if (h.Patroni is not { LeaderFromDcs: true } p)
+            {
+                continue;
+            }
+
+            if (string.Equals(p.Leader, newer.Member, StringComparison.Ordinal))
+            {
+                return (holder, newer.HolderTimeline, newer.Member, newer.Timeline, h.TakenAt);
+            }
+        }
+
+        return null;
     }
 }
 

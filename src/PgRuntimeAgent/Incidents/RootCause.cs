@@ -9,6 +9,7 @@ public static class RootCause
     public static IReadOnlyList<string> Priority { get; } =
     [
         FindingCodes.TimelineRollback,
+        FindingCodes.StaleLeader,
         FindingCodes.DeposedPrimary,
         FindingCodes.PrimaryDiskFull,
         FindingCodes.PrimaryFrozen,
@@ -55,6 +56,9 @@ public static class RootCause
             + "reports it running and keeps the key (no failover) or lets the key expire with PostgreSQL possibly still taking writes.",
         FindingCodes.TimelineRollback => "A leader took the key back after another member had been promoted: the newer timeline was discarded "
             + "(pg_rewind), and with it every write its leader acknowledged after the fork.",
+        FindingCodes.StaleLeader => "A member took the leader key back after another member had been promoted on a newer timeline (a thawed "
+            + "ex-leader's Patroni writing the key from its stale cache): unless it is fenced at once, the newer leader is rewound onto the old "
+            + "timeline and every write it acknowledged is discarded.",
         FindingCodes.DeposedPrimary => "A member that no longer held the leader key in etcd could still take writes or take the key back "
             + "(a frozen or partitioned ex-leader): writes it acknowledges are lost, and if it retakes the key, the new leader's are.",
         FindingCodes.SplitBrain => "More than one member accepted writes at the same time: acknowledged writes on the member that loses are lost.",

@@ -168,6 +168,8 @@ internal sealed class LabFaults : IDisposable
             QuarantineDeadTimelines(health);
         }
 
+        QuarantineConflictingPartials();
+
         if (!healthy && health.Leader is not null)
         {
             foreach (var member in _manifest.Members.Where(m => m.Name != health.Leader && !health.StreamingReplicas.Contains(m.Name)))
@@ -230,6 +232,51 @@ internal sealed class LabFaults : IDisposable
 
             Step($"mv {path} {target}", $"timeline {tl} is above the leader's timeline {timeline}: a discarded timeline, quarantined");
         }
+    }
+
+    /// <summary>
+    /// A timeline id reused after a rollback gives two different <c>.partial</c> segments of the same name (each
+    /// promotion from that timeline archives its last, partial segment): archive-push refuses the second ("already
+    /// exists in the repo1 archive with a different checksum", error 45) and the archiver retries it forever, so no
+    /// later WAL is archived and every backup times out. Restores never read a <c>.partial</c>; the archive's copy is
+    /// moved to <c>&lt;repo&gt;/quarantine/</c> (a step of the record) and the waiting one is archived. Returns the moves.
+    /// </summary>
+    public IReadOnlyList<LabFaultStep> QuarantineConflictingPartials()
+    {
+        var archive = Path.Combine(_manifest.Pgbackrest.Repo, "archive", _manifest.Pgbackrest.Stanza);
+        var moved = new List<LabFaultStep>();
+        if (!Directory.Exists(archive))
+        {
+            return moved;
+        }
+
+        foreach (var member in _manifest.Members)
+        {
+            var status = Path.Combine(member.DataDir, "pg_wal", "archive_status");
+            var ready = Directory.Exists(status) ? Directory.EnumerateFiles(status, "*.partial.ready").ToList() : [];
+            foreach (var marker in ready)
+            {
+                var name = Path.GetFileName(marker)[..^".ready".Length];
+                var local = Path.Combine(member.DataDir, "pg_wal", name);
+                if (name.Length < 24 || !File.Exists(local))
+                {
+                    continue;
+                }
+
+                var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA1.HashData(File.ReadAllBytes(local)));
+                foreach (var copy in Directory.EnumerateFiles(archive, name + "-*", SearchOption.AllDirectories)
+                             .Where(f => !Path.GetFileName(f).StartsWith($"{name}-{sha}", StringComparison.Ordinal)).ToList())
+                {
+                    var target = Path.Combine(_manifest.Pgbackrest.Repo, "quarantine", _manifest.Pgbackrest.Stanza, Path.GetRelativePath(archive, copy));
+                    Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                    File.Move(copy, target, overwrite: true);
+                    Step($"mv {copy} {target}", $"{member.Name} waits to archive another {name} (sha1 {sha}): a partial segment of a reused timeline id, quarantined");
+                    moved.Add(_steps[^1]);
+                }
+            }
+        }
+
+        return moved;
     }
 
     /// <summary>

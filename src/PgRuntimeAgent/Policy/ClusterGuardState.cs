@@ -22,6 +22,12 @@ internal sealed record ClusterGuardState
     /// <summary>The member etcd's leader key names; null when no key is held (or <see cref="DcsRead"/> is false).</summary>
     public string? DcsHolder { get; init; }
 
+    /// <summary>
+    /// A member on a newer timeline than <see cref="DcsHolder"/> answers while the holder runs as a primary: the holder
+    /// took the key back from a stale cache, and fencing it is the safe direction (null: no such member).
+    /// </summary>
+    public string? NewerThanDcsHolder { get; init; }
+
     /// <summary>Disagreements between sources (inventory vs Patroni, two primaries, missing metrics). Empty: none.</summary>
     public IReadOnlyList<string> Drift { get; init; } = [];
 

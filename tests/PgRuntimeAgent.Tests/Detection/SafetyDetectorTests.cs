@@ -63,6 +63,45 @@ public sealed class SafetyDetectorTests
         Assert.Equal("pg-test-1", f.Member);
     }
 
+    private static ClusterSnapshot OnTimeline(ClusterSnapshot s, string member, long timeline) => s with
+    {
+        Members = s.Members.Select(m => m.Name == member ? m with { Timeline = timeline } : m).ToList(),
+    };
+
+    [Fact]
+    public void StaleLeader_KeyTakenBackOnAnOlderTimeline_FencesTheHolderNotTheNewerLeader()
+    {
+        // pg-test-3 leads timeline 12; pg-test-1 is promoted on 13 and holds the key; then pg-test-3 (thawed, still a
+        // primary on 12) writes the key back while pg-test-1 still takes writes on 13.
+        var before = Etcd(Healthy(), "pg-test-3");
+        var promoted = OnTimeline(Writable(Etcd(Shift(Healthy(), 12), "pg-test-1"), "pg-test-1"), "pg-test-1", 13);
+        var takenBack = OnTimeline(Writable(Etcd(Shift(Healthy(), 14), "pg-test-3"), "pg-test-1"), "pg-test-1", 13);
+
+        var findings = Run(before, promoted, takenBack);
+
+        var f = findings.Find(FindingCodes.StaleLeader);
+        Assert.NotNull(f);
+        Assert.Equal(FindingSeverity.Critical, f.Severity);
+        Assert.Equal(["pg-test-3", "pg-test-1"], f.Members);
+        Assert.Contains("took the leader key back on timeline 12 after pg-test-1 had held it on timeline 13", f.Summary, StringComparison.Ordinal);
+        Assert.DoesNotContain(findings, x => x.Code == FindingCodes.DeposedPrimary && x.Member == "pg-test-1");
+        Assert.Equal("pg-test-1", SnapshotFacts.NewerTimelineThanHolder(takenBack)?.Member);
+    }
+
+    [Fact]
+    public void StaleLeader_NewLeaderStillPromotingOrNewerMemberNeverHeldTheKey_Silent()
+    {
+        var before = Etcd(Healthy(), "pg-test-3");
+        var promoting = OnTimeline(Etcd(Shift(Healthy(), 12), "pg-test-1"), "pg-test-3", 13);
+        var rogue = OnTimeline(Writable(Etcd(Shift(Healthy(), 14), "pg-test-3"), "pg-test-2"), "pg-test-2", 13);
+
+        Assert.Null(Run(before, promoting).Find(FindingCodes.StaleLeader));
+        Assert.Null(SnapshotFacts.NewerTimelineThanHolder(promoting));
+        var findings = Run(before, rogue);
+        Assert.Null(findings.Find(FindingCodes.StaleLeader));
+        Assert.Contains(findings, x => x.Code == FindingCodes.DeposedPrimary && x.Member == "pg-test-2");
+    }
+
     [Fact]
     public void DeposedPrimary_EtcdNotRead_NothingOnAVoteOfViews()
     {

@@ -222,8 +222,11 @@ public sealed class PolicyGateTests
         var blind = await gate.EvaluateAsync(new PolicyRequest { Action = fence, State = disputed with { DcsRead = false } }, Ct);
         var stale = await gate.EvaluateAsync(new PolicyRequest { Action = fence, State = disputed with { ObservedAt = h.Time.GetUtcNow().AddMinutes(-5) } }, Ct);
 
+        var takenBack = await gate.EvaluateAsync(new PolicyRequest { Action = fence, State = disputed with { DcsHolder = "pg-test-1", NewerThanDcsHolder = "pg-test-2" } }, Ct);
+
         Assert.Equal(PolicyVerdict.Execute, deposed.Verdict);
         Assert.Equal(PolicyVerdict.Refuse, holder.Verdict);
+        Assert.Equal(PolicyVerdict.Execute, takenBack.Verdict);
         Assert.Equal(PolicyVerdict.Refuse, blind.Verdict);
         Assert.Contains(stale.Reasons, r => r.Code == PolicyCodes.StaleState && r.Blocking);
     }

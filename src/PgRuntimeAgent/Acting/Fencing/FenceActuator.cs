@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using PgRuntimeAgent.Acting.Patroni;
 using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Policy;
+using PgRuntimeAgent.Sensing;
 using PgRuntimeAgent.Sensing.Dcs;
 
 namespace PgRuntimeAgent.Acting.Fencing;
@@ -53,8 +54,8 @@ internal sealed partial class FenceActuator : IActuator
 
     public string KillExecutable { get; init; } = "kill";
 
-    /// <summary>HTTP handler for etcd (tests record the leader-key release); null: a plain client.</summary>
-    public HttpMessageHandler? EtcdHandler { get; init; }
+    /// <summary>HTTP connections for etcd (tests record the leader-key release); null: the process-wide pool.</summary>
+    public SensingHttp? EtcdHttp { get; init; }
 
     /// <summary>A member fence action. Irreversible and high-risk, but never of a serving leader: the agent needs autonomy 3 (or an approval).</summary>
     public static PlannedAction Plan(string cluster, string member, string? sshCommand = null, ActionTrigger trigger = ActionTrigger.Operator,
@@ -93,7 +94,11 @@ internal sealed partial class FenceActuator : IActuator
         var checks = new List<CheckResult>();
         var state = s.FindMember(member.Name);
         var healthyLeader = string.Equals(s.Leader, member.Name, StringComparison.Ordinal) && state is { Reachable: true, PostgresReachable: true, InRecovery: false };
-        checks.Add(healthyLeader
+        var stale = healthyLeader ? Detection.SnapshotFacts.NewerTimelineThanHolder(s) : null;
+        checks.Add(stale is { } newer
+            ? new CheckResult("not-a-healthy-leader", true, string.Create(CultureInfo.InvariantCulture,
+                $"{member.Name} holds the key on timeline {newer.HolderTimeline}, but {newer.Member} is on timeline {newer.Timeline}: a stale leader that took the key back"))
+            : healthyLeader
             ? new CheckResult("not-a-healthy-leader", false, $"{member.Name} is the leader and serves: fence only a frozen or broken member, or switch over first")
             : new CheckResult("not-a-healthy-leader", true, $"{member.Name} is {CandidateRules.RoleOf(s, member.Name)}, PostgreSQL answers: {Show(state?.PostgresReachable)}"));
 
@@ -232,7 +237,7 @@ internal sealed partial class FenceActuator : IActuator
     /// </summary>
     private async Task<string> ReleaseLeaderKeyAsync(PgCluster cluster, PgMember member, Dictionary<string, string> details, CancellationToken cancellationToken)
     {
-        var (released, detail) = await new DcsLeaderKey(cluster, DcsLeaderKey.Endpoints(_sensing.Topology), EtcdHandler)
+        var (released, detail) = await new DcsLeaderKey(cluster, DcsLeaderKey.Endpoints(_sensing.Topology), EtcdHttp)
             .ReleaseAsync(member.Name, cancellationToken).ConfigureAwait(false);
         details["leader_key"] = detail;
         return released ? "released its leader key" : "leader key: " + detail;

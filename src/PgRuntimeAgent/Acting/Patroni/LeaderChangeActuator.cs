@@ -334,6 +334,7 @@ internal sealed class SnapshotClusterStateProvider(IClusterSensing sensing) : Po
             Leader = s.Leader,
             DcsRead = s.Patroni?.LeaderFromDcs == true,
             DcsHolder = s.Patroni?.LeaderFromDcs == true ? s.Patroni.Leader : null,
+            NewerThanDcsHolder = Detection.SnapshotFacts.NewerTimelineThanHolder(s)?.Member,
             Drift = critical,
             MemberLagBytes = s.Members
                 .Where(m => !string.Equals(m.Name, s.Leader, StringComparison.Ordinal))

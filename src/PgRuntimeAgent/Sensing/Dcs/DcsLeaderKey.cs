@@ -30,22 +30,28 @@ public sealed record DcsLeaderObservation(bool Read, string? Holder, string Key,
 /// </summary>
 public sealed class DcsLeaderKey
 {
-    private readonly HttpMessageHandler? _handler;
+    /// <summary>The pooled connections used when the caller passes none (the fence, the lab).</summary>
+    private static readonly SensingHttp SharedHttp = new();
+
+    private readonly SensingHttp _http;
     private readonly IReadOnlyList<Uri> _endpoints;
 
-    public DcsLeaderKey(PgCluster cluster, IReadOnlyList<Uri> endpoints, HttpMessageHandler? handler = null)
-        : this($"{(cluster ?? throw new ArgumentNullException(nameof(cluster))).DcsNamespace.TrimEnd('/')}/{cluster.PatroniScope}/leader", endpoints, handler)
+    /// <param name="cluster">The cluster whose key this is.</param>
+    /// <param name="endpoints">etcd client URLs, tried in turn.</param>
+    /// <param name="http">The pooled HTTP connections to use (the snapshot service's); null: a process-wide pool.</param>
+    public DcsLeaderKey(PgCluster cluster, IReadOnlyList<Uri> endpoints, SensingHttp? http = null)
+        : this($"{(cluster ?? throw new ArgumentNullException(nameof(cluster))).DcsNamespace.TrimEnd('/')}/{cluster.PatroniScope}/leader", endpoints, http)
     {
     }
 
     /// <summary>A key named directly (for example <c>/pg/pg-test/leader</c>).</summary>
-    public DcsLeaderKey(string key, IReadOnlyList<Uri> endpoints, HttpMessageHandler? handler = null)
+    public DcsLeaderKey(string key, IReadOnlyList<Uri> endpoints, SensingHttp? http = null)
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(endpoints);
         Key = key;
         _endpoints = endpoints;
-        _handler = handler;
+        _http = http ?? SharedHttp;
     }
 
     /// <summary>The leader key (for example <c>/pg/pg-test/leader</c>).</summary>
@@ -123,9 +129,9 @@ public sealed class DcsLeaderKey
     {
         var json = body.ToJsonString();
         var errors = new List<string>();
-        using var http = _handler is null ? new HttpClient() : new HttpClient(_handler, disposeHandler: false);
         foreach (var endpoint in _endpoints)
         {
+            using var http = _http.CreateClient(endpoint);
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             limit.CancelAfter(timeout);
             try

@@ -210,7 +210,7 @@ internal sealed class SnapshotService : IDisposable
             return null;
         }
 
-        var key = new DcsLeaderKey(cluster, endpoints, _overrides.HttpHandler);
+        var key = new DcsLeaderKey(cluster, endpoints, _http);
         return await key.ReadAsync(_settings.TimeoutFor(SensorNames.Patroni), ct).ConfigureAwait(false);
     }
 
