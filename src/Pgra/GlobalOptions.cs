@@ -25,7 +25,7 @@ internal sealed class GlobalOptions(TextWriter stdout, TextWriter stderr)
 
     public Option<bool> Json { get; } = new("--json")
     {
-        Description = "Print machine-readable JSON instead of tables (schema in README.md).",
+        Description = "Print machine-readable JSON instead of tables (schemas in docs/json-output.md and docs/sensing.md).",
         Recursive = true,
     };
 

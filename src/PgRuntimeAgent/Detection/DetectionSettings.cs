@@ -3,7 +3,7 @@ namespace PgRuntimeAgent.Detection;
 /// <summary>
 /// Thresholds of the detectors (settings section <c>detection:</c>). A gray failure must be seen on several consecutive
 /// snapshots AND for a minimum time before it becomes a finding, so one slow probe never fires; the defaults suit a
-/// sensing interval of a few seconds (README "Detection, incidents and post-mortems" lists every key).
+/// sensing interval of a few seconds (docs/detection.md lists every key).
 /// </summary>
 public sealed record DetectionSettings
 {

@@ -4,9 +4,9 @@ using PgRuntimeAgent.Settings;
 namespace PgRuntimeAgent.Inventory;
 
 /// <summary>
-/// The documented JSON of <c>pgra inventory show --json</c> and <c>pgra inventory check --json</c> (README.md,
-/// "JSON output"). Property names are camelCase and enums kebab-case when serialized with the CLI's options. Bump
-/// <see cref="SchemaVersion"/> on any incompatible change.
+/// The documented JSON of <c>pgra inventory show --json</c> and <c>pgra inventory check --json</c>
+/// (docs/json-output.md). Property names are camelCase and enums kebab-case when serialized with the CLI's options.
+/// Bump <see cref="SchemaVersion"/> on any incompatible change.
 /// </summary>
 internal static class InventoryJson
 {

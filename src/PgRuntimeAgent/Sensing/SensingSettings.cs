@@ -97,7 +97,7 @@ public sealed record PostgresProbeSettings
     /// <summary>statement_timeout of each probe, in milliseconds.</summary>
     public int StatementTimeoutMs { get; init; } = 1000;
 
-    /// <summary>Probes left out by name (see the catalogue in README.md).</summary>
+    /// <summary>Probes left out by name (see the catalogue in docs/sensing.md).</summary>
     public IReadOnlyList<string> Skip { get; init; } = [];
 }
 

@@ -4,7 +4,7 @@ namespace PgRuntimeAgent.Settings;
 
 /// <summary>
 /// The agent's own settings file (YAML): what the inventory cannot say. Each section lives beside the concept it
-/// configures. Documented in README.md ("Agent settings").
+/// configures. Documented in docs/settings.md.
 /// </summary>
 public sealed record AgentSettings
 {

@@ -22,7 +22,7 @@ internal sealed partial class SensingCommands : ICommandGroup
         status.SetAction((parse, ct) => StatusAsync(options, parse, ct));
 
         var snapshotCluster = new Argument<string>("CLUSTER") { Description = "Cluster name (pg_cluster)." };
-        var snapshot = new Command("snapshot", "Take one full snapshot of a cluster (with --json: the journaled snapshot document, schema in README.md).");
+        var snapshot = new Command("snapshot", "Take one full snapshot of a cluster (with --json: the journaled snapshot document, schema in docs/sensing.md).");
         snapshot.Arguments.Add(snapshotCluster);
         snapshot.SetAction((parse, ct) => SnapshotAsync(options, parse, parse.GetValue(snapshotCluster)!, ct));
 

@@ -59,7 +59,7 @@ public sealed class SafetySuiteTests
     /// journal chain verifies, and the lab is repaired to a healthy cluster. The full targets (no write lost
     /// after another member took writes, split brain within 1 s, the key never handed back) are reported for every
     /// run and asserted with <c>PGRA_SAFETY_STRICT=1</c> (the benchmark is always strict): they do not hold yet for
-    /// every shape (README "Safety under faults").
+    /// every shape (docs/safety.md, "Not covered yet").
     /// </summary>
     private static IReadOnlyList<string> Asserted(SafetyRunReport r) =>
         Environment.GetEnvironmentVariable("PGRA_SAFETY_STRICT") == "1"

@@ -343,18 +343,18 @@ public sealed class SettingsLoaderTests : IDisposable
     }
 
     [Fact]
-    public void Readme_DocumentsEveryEndpointAndCredentialKeyAndEverySection()
+    public void SettingsDoc_DocumentsEveryEndpointAndCredentialKeyAndEverySection()
     {
-        var readme = File.ReadAllText(Path.Combine(Tests.Inventory.InventoryTestKit.RepoRoot, "README.md"));
-        var start = readme.IndexOf("## Agent settings", StringComparison.Ordinal);
-        Assert.True(start >= 0, "README.md has no 'Agent settings' section");
-        var end = readme.IndexOf("\n## ", start + 5, StringComparison.Ordinal);
-        var section = end < 0 ? readme[start..] : readme[start..end];
+        var doc = File.ReadAllText(Path.Combine(Tests.Inventory.InventoryTestKit.RepoRoot, "docs", "settings.md"));
+        var start = doc.IndexOf("# Agent settings", StringComparison.Ordinal);
+        Assert.True(start >= 0, "docs/settings.md has no 'Agent settings' title");
+        var end = doc.IndexOf("\n## ", start + 5, StringComparison.Ordinal);
+        var section = end < 0 ? doc[start..] : doc[start..end];
 
         foreach (var (path, _) in SettingsLoader.DescribeKeys(typeof(AgentSettings)))
         {
             var parts = path.Split('.');
-            Assert.True(readme.Contains(parts[0] + ":", StringComparison.Ordinal), $"README.md does not document the settings section '{parts[0]}:'");
+            Assert.True(doc.Contains(parts[0] + ":", StringComparison.Ordinal), $"docs/settings.md does not document the settings section '{parts[0]}:'");
             if (parts[0] is "endpoints" or "credentials")
             {
                 Assert.Contains($"  {parts[1]}:", section, StringComparison.Ordinal);

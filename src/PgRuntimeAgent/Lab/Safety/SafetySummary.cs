@@ -3,7 +3,7 @@ using System.Text;
 
 namespace PgRuntimeAgent.Lab.Safety;
 
-/// <summary>The safety suite's report over many runs: per shape and target, the figures the README quotes.</summary>
+/// <summary>The safety suite's report over many runs: per shape and target, the figures docs/safety.md quotes.</summary>
 internal static class SafetySummary
 {
     public static string Render(IReadOnlyList<SafetyRunReport> reports, double splitBrainLimit)

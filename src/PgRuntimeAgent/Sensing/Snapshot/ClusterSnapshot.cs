@@ -10,7 +10,7 @@ namespace PgRuntimeAgent.Sensing.Snapshot;
 
 /// <summary>
 /// Everything known about one cluster at one moment: immutable, JSON-serialisable with a versioned schema
-/// (<see cref="SchemaVersion"/>; see README "Sensing and the snapshot"), journaled and replayable. Sensors that could
+/// (<see cref="SchemaVersion"/>; see docs/sensing.md), journaled and replayable. Sensors that could
 /// not see are recorded in <see cref="Sensors"/> with the reason; disagreements between sources in <see cref="Drift"/>.
 /// </summary>
 public sealed record ClusterSnapshot
@@ -170,7 +170,7 @@ public sealed record MemberState
 }
 
 /// <summary>A disagreement the snapshot records instead of silently trusting one side.</summary>
-/// <param name="Code">Stable code (declared-primary-not-leader, member-not-in-patroni, ...); see README.</param>
+/// <param name="Code">Stable code (declared-primary-not-leader, member-not-in-patroni, ...); see docs/sensing.md.</param>
 /// <param name="Severity">info, warning or critical.</param>
 /// <param name="Between">The sources that disagree, for example "inventory/patroni".</param>
 public sealed record DriftItem(string Code, string Severity, string Between, string? Member, string? Expected, string? Observed, string Message);
