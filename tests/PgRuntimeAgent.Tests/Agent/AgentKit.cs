@@ -135,16 +135,22 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
     /// <summary>One tick on the current world a second later.</summary>
     public Task TickAsync() => FeedAsync(World!);
 
-    /// <summary>Lets a skill run in progress finish, moving the clock a second at a time for its waits.</summary>
+    /// <summary>
+    /// Lets the skill runs in progress (the regular and the urgent one) finish, moving the clock a second at a time for
+    /// their waits until the loop is idle. Fails instead of hanging when they need more than an hour of the fake clock
+    /// (on a loaded host the old 300-step cap ran out first and the test then waited for a timer nobody advanced).
+    /// </summary>
     public async Task SettleAsync()
     {
-        for (var i = 0; i < 300 && (Loop.StateOf(Cluster).Run is { IsCompleted: false } || Loop.StateOf(Cluster).Urgent is { IsCompleted: false }); i++)
+        var idle = Loop.WhenIdleAsync(Cluster);
+        for (var i = 0; i < 3600 && !idle.IsCompleted; i++)
         {
             Time.Advance(TimeSpan.FromSeconds(1));
-            await Task.Delay(10, Ct);
+            await Task.WhenAny(idle, Task.Delay(10, Ct));
         }
 
-        await Loop.WhenIdleAsync(Cluster);
+        Assert.True(idle.IsCompleted, "the skill runs did not finish within an hour of the fake clock");
+        await idle;
     }
 
     public IReadOnlyList<AgentEvent> EventsNamed(string name)
