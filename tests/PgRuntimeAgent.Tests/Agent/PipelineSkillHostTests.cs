@@ -31,12 +31,14 @@ public sealed class PipelineSkillHostTests
         Assert.Equal(expected, PipelineSkillHost.Map(Enum.Parse<ActionStatus>(status)));
 
     [Fact]
-    public void Parameters_MemberBecomesTheTargetAndTheFailoverLeaderIsLeftToSensing()
+    public void Parameters_MemberBecomesTheTargetAndTheFailoverNamesTheFailedLeader()
     {
         var (member, parameters) = PipelineSkillHost.Parameters(Request("patroni.failover", """{"candidate":"pg-test-1","leader":"pg-test-3","member":null,"n":3}"""));
 
         Assert.Null(member);
-        Assert.Equal(new Dictionary<string, string> { ["candidate"] = "pg-test-1", ["n"] = "3" }, parameters);
+        // The failed leader reaches the planner, which refuses when Patroni has given the key to another member since.
+        Assert.Equal(new Dictionary<string, string> { ["candidate"] = "pg-test-1", ["leader"] = "pg-test-3", ["n"] = "3" }, parameters);
+        Assert.DoesNotContain("cluster", PipelineSkillHost.Parameters(Request("inventory.propose_patch", """{"cluster":"pg-test","member":"pg-test-1"}""")).Parameters.Keys);
         Assert.Equal("pg-test-3", PipelineSkillHost.Parameters(Request("member.fence", """{"member":"pg-test-3"}""")).Member);
     }
 

@@ -56,7 +56,7 @@ internal sealed class ActionPlanner
     private static readonly Dictionary<string, string[]> AllowedParameters = new(StringComparer.Ordinal)
     {
         [PatroniActions.Switchover] = [ActionParameters.Candidate, ActionParameters.Leader],
-        [PatroniActions.Failover] = [ActionParameters.Candidate],
+        [PatroniActions.Failover] = [ActionParameters.Candidate, ActionParameters.Leader],
         [PatroniActions.Config] = [PatroniActions.Patch],
         [PatroniActions.Pause] = [],
         [PatroniActions.Resume] = [],
@@ -147,7 +147,7 @@ internal sealed class ActionPlanner
             case PatroniActions.Switchover:
                 return await PlanSwitchoverAsync(cluster, P(ActionParameters.Candidate) ?? member?.Name, P(ActionParameters.Leader), request, cancellationToken).ConfigureAwait(false);
             case PatroniActions.Failover:
-                return await PlanFailoverAsync(cluster, P(ActionParameters.Candidate) ?? member?.Name, request, cancellationToken).ConfigureAwait(false);
+                return await PlanFailoverAsync(cluster, P(ActionParameters.Candidate) ?? member?.Name, P(ActionParameters.Leader), request, cancellationToken).ConfigureAwait(false);
             case PatroniActions.Config:
                 return await PlanConfigAsync(cluster, ConfigPatch.Parse(P(PatroniActions.Patch) ?? throw new InputException("patroni.config needs 'patch' (a JSON merge patch)")),
                     request, cancellationToken).ConfigureAwait(false);
@@ -305,7 +305,13 @@ internal sealed class ActionPlanner
         };
     }
 
-    private async Task<ActionPlan> PlanFailoverAsync(PgCluster cluster, string? candidate, ActionRequest request, CancellationToken cancellationToken)
+    /// <summary>
+    /// A failover to <paramref name="candidate"/>. <paramref name="failed"/> names the member it replaces (a skill
+    /// failing over from a failed leader): when another member holds the key by now, Patroni has failed over by itself
+    /// and nothing is planned (a second leader change would move the key away from the member it just promoted, with
+    /// what that member acknowledged since). Without it, the failover is from whoever holds the key now.
+    /// </summary>
+    private async Task<ActionPlan> PlanFailoverAsync(PgCluster cluster, string? candidate, string? failed, ActionRequest request, CancellationToken cancellationToken)
     {
         if (candidate is null)
         {
@@ -313,17 +319,27 @@ internal sealed class ActionPlanner
         }
 
         Resolve(cluster.Name, candidate);
+        if (failed is not null)
+        {
+            Resolve(cluster.Name, failed);
+        }
+
         var s = await _sensing.SenseAsync(cluster.Name, cancellationToken).ConfigureAwait(false);
         if (string.Equals(candidate, s.Leader, StringComparison.Ordinal))
         {
             throw new InputException($"{candidate} is already the leader of {cluster.Name}: nothing to fail over to");
         }
 
+        if (failed is not null && s.Leader is { } now && !string.Equals(now, failed, StringComparison.Ordinal))
+        {
+            throw new InputException($"{now} holds the leader key of {cluster.Name} in place of {failed}: Patroni failed over by itself; nothing to fail over from");
+        }
+
         return new ActionPlan
         {
             Snapshot = s,
             Candidates = [CandidateRules.Evaluate(s, candidate, CandidatePurpose.Failover)],
-            Action = PatroniActions.PlanFailover(cluster.Name, candidate, s.Leader, s.Timeline, request.Trigger, request.Initiator, request.Reason),
+            Action = PatroniActions.PlanFailover(cluster.Name, candidate, failed ?? s.Leader, s.Timeline, request.Trigger, request.Initiator, request.Reason),
         };
     }
 

@@ -50,6 +50,29 @@ public sealed class MaintenanceActionPlanningTests
     }
 
     [Fact]
+    public async Task Plan_PrimaryFailureFailoverAfterPatroniElectedAnotherMember_NothingPlanned()
+    {
+        // The skill fenced pg-test-1 and fails over to pg-test-2; meanwhile Patroni gave the key to pg-test-3.
+        var elected = Snapshot("pg-test-3", [Replica("pg-test-1") with { Reachable = false, PostgresReachable = false }, Replica("pg-test-2"), Leader("pg-test-3", 8)], timeline: 8);
+
+        var ex = await Assert.ThrowsAsync<InputException>(() => Planner(elected).PlanAsync(FromSkill("patroni.failover", """{"candidate":"pg-test-2","leader":"pg-test-1"}"""), Ct));
+
+        Assert.Contains("pg-test-3 holds the leader key of pg-test in place of pg-test-1", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Plan_PrimaryFailureFailoverWithTheKeyReleased_FromTheNamedFailedLeader()
+    {
+        var released = Snapshot(null, [Replica("pg-test-1") with { Reachable = false, PostgresReachable = false }, Replica("pg-test-2"), Replica("pg-test-3")]);
+
+        var plan = await Planner(released).PlanAsync(FromSkill("patroni.failover", """{"candidate":"pg-test-2","leader":"pg-test-1"}"""), Ct);
+
+        var action = Assert.IsType<PlannedAction>(plan.Action);
+        Assert.Equal("pg-test-1", action.Parameter(ActionParameters.Leader));
+        Assert.Equal("failover pg-test from pg-test-1 to pg-test-2", action.Summary);
+    }
+
+    [Fact]
     public async Task Plan_ReplicationLagSkillStep_ReinitWithTheSensedTimeline()
     {
         var plan = await Planner(Healthy()).PlanAsync(FromSkill("patroni.reinit", """{"member":"pg-test-3"}"""), Ct);
