@@ -130,6 +130,13 @@ public static class SnapshotFacts
             return null;
         }
 
+        return NewerTimelineThan(s, holder, held);
+    }
+
+    /// <summary>The member other than <paramref name="holder"/> that answers on the highest timeline above <paramref name="held"/>, or null.</summary>
+    public static (string Member, long Timeline, long HolderTimeline)? NewerTimelineThan(ClusterSnapshot s, string holder, long held)
+    {
+        ArgumentNullException.ThrowIfNull(s);
         var newer = s.Members
             .Where(m => !string.Equals(m.Name, holder, StringComparison.Ordinal) && m.Timeline > held && (m.Reachable || m.PostgresReachable == true))
             .MaxBy(m => m.Timeline);

@@ -128,38 +128,44 @@ public sealed class StaleLeaderDetector : IDetector
             Members = [o.Holder, o.Newer],
             Subject = "member",
             Summary = string.Create(CultureInfo.InvariantCulture,
-                $"{o.Holder} took the leader key back on timeline {o.HolderTimeline} after {o.Newer} had held it on timeline {o.NewerTimeline}: fence {o.Holder} before {o.Newer} is rewound onto the old timeline and its acknowledged writes are discarded"),
+                $"{o.Holder} took the leader key back on timeline {o.HolderTimeline} while {o.Newer} is on timeline {o.NewerTimeline}: fence {o.Holder} before {o.Newer} is rewound onto the old timeline and its acknowledged writes are discarded"),
             Evidence =
             [
                 new FindingEvidence(s.TakenAt, "etcd", o.Holder, string.Create(CultureInfo.InvariantCulture, $"etcd gives the leader key to {o.Holder} (timeline {o.HolderTimeline})")),
-                new FindingEvidence(o.HeldAt, "etcd", o.Newer, string.Create(CultureInfo.InvariantCulture, $"{o.Newer} held the leader key at {o.HeldAt:HH:mm:ss.f}; it is on timeline {o.NewerTimeline} now")),
+                new FindingEvidence(o.LostAt, "etcd", o.Holder, string.Create(CultureInfo.InvariantCulture, $"at {o.LostAt:HH:mm:ss.f} etcd gave the key to {o.LostTo}: {o.Holder} has taken it again since")),
+                new FindingEvidence(s.TakenAt, "postgres", o.Newer, string.Create(CultureInfo.InvariantCulture, $"{o.Newer} is on timeline {o.NewerTimeline}, newer than {o.Holder}'s {o.HolderTimeline}")),
             ],
             FirstSeen = s.TakenAt,
             LastSeen = s.TakenAt,
         };
     }
 
+    /// <summary>
+    /// The holder's state the last time it said its timeline and role (now, or before it froze: a holder being fenced
+    /// or frozen again answers nothing). A holder whose newest answer was "in recovery" is being promoted, not stale.
+    /// </summary>
+    private static MemberState? LastAnswered(DetectionInput input, string holder) =>
+        input.NewestFirst().Select(x => x.FindMember(holder)).FirstOrDefault(m => m is { Timeline: not null, InRecovery: not null });
+
     /// <summary>The stale holder and the newer leader it deposed, or null.</summary>
-    internal static (string Holder, long HolderTimeline, string Newer, long NewerTimeline, DateTimeOffset HeldAt)? Observe(DetectionInput input)
+    internal static (string Holder, long HolderTimeline, string Newer, long NewerTimeline, DateTimeOffset LostAt, string LostTo)? Observe(DetectionInput input)
     {
         var s = input.Current;
         if (s.Patroni is not { LeaderFromDcs: true, Paused: false, Leader: { } holder }
-            || SnapshotFacts.NewerTimelineThanHolder(s) is not { } newer)
+            || LastAnswered(input, holder) is not { InRecovery: false, Timeline: { } held }
+            || SnapshotFacts.NewerTimelineThan(s, holder, held) is not { } newer)
         {
             return null;
         }
 
-        // The member on the newer timeline held the key itself (etcd read) since the holder last did.
+        // The holder took the key again: since it last held it, etcd showed another holder or none (a member that
+        // has held the key all along, with a replica promoted outside Patroni on a newer timeline, is not stale:
+        // deposed-primary names that replica). The newer member's own tenure may fall between two snapshots.
         foreach (var h in input.History.Reverse())
         {
-            if (h.Patroni is not { LeaderFromDcs: true } p)
+            if (h.Patroni is { LeaderFromDcs: true } p && !string.Equals(p.Leader, holder, StringComparison.Ordinal))
             {
-                continue;
-            }
-
-            if (string.Equals(p.Leader, newer.Member, StringComparison.Ordinal))
-            {
-                return (holder, newer.HolderTimeline, newer.Member, newer.Timeline, h.TakenAt);
+                return (holder, held, newer.Member, newer.Timeline, h.TakenAt, p.Leader ?? "nobody");
             }
         }
 

@@ -83,9 +83,24 @@ public sealed class SafetyDetectorTests
         Assert.NotNull(f);
         Assert.Equal(FindingSeverity.Critical, f.Severity);
         Assert.Equal(["pg-test-3", "pg-test-1"], f.Members);
-        Assert.Contains("took the leader key back on timeline 12 after pg-test-1 had held it on timeline 13", f.Summary, StringComparison.Ordinal);
+        Assert.Contains("took the leader key back on timeline 12 while pg-test-1 is on timeline 13", f.Summary, StringComparison.Ordinal);
         Assert.DoesNotContain(findings, x => x.Code == FindingCodes.DeposedPrimary && x.Member == "pg-test-1");
         Assert.Equal("pg-test-1", SnapshotFacts.NewerTimelineThanHolder(takenBack)?.Member);
+    }
+
+    [Fact]
+    public void StaleLeader_HolderFrozenWhenItTookTheKeyBackAndTheNewLeadersTenureFellBetweenSnapshots_StillFires()
+    {
+        // pg-test-3 leads timeline 12, freezes (answers nothing), its key expires; pg-test-1's tenure on 13 is not
+        // sampled; then etcd names pg-test-3 again while it is still silent (being fenced) and pg-test-1 takes writes on 13.
+        var before = Etcd(Healthy(), "pg-test-3");
+        var frozen = Etcd(Frozen(Shift(Healthy(), 6), rest: true), null);
+        var takenBack = OnTimeline(Writable(Etcd(Frozen(Shift(Healthy(), 14), rest: true), "pg-test-3"), "pg-test-1"), "pg-test-1", 13);
+
+        var findings = Run(before, frozen, takenBack);
+
+        Assert.Equal(["pg-test-3", "pg-test-1"], findings.Find(FindingCodes.StaleLeader)?.Members);
+        Assert.DoesNotContain(findings, x => x.Code == FindingCodes.DeposedPrimary && x.Member == "pg-test-1");
     }
 
     [Fact]
