@@ -190,6 +190,9 @@ internal sealed partial class AnsibleInventory
 
     public YamlFile File => _file;
 
+    /// <summary>False when the file is YAML but not an inventory (no top-level 'all:' mapping): nothing else is read from it.</summary>
+    public bool IsInventory { get; private set; } = true;
+
     public static AnsibleInventory Read(YamlFile file, ICollection<InventoryProblem> problems)
     {
         ArgumentNullException.ThrowIfNull(file);
@@ -201,8 +204,22 @@ internal sealed partial class AnsibleInventory
 
         if (file.Root is not YamlMappingNode root)
         {
-            problems.Add(file.Problem(file.Root, null, $"the inventory must be a mapping with an 'all:' key, found {YamlNodes.Describe(file.Root)}",
-                "start the file with 'all:' and put groups under 'all.children'"));
+            problems.Add(file.Problem(file.Root, null, $"not an Ansible/Pigsty inventory: the file must be a mapping with an 'all:' key, found {YamlNodes.Describe(file.Root)}",
+                "start the file with 'all:' and put groups under 'all.children' (is -i pointing at the right file?)"));
+            inventory.IsInventory = false;
+            return inventory;
+        }
+
+        if (YamlNodes.GetEntry(root, AllGroup) is null && !YamlNodes.Entries(root).Any(e => LooksLikeGroup(e.Value)))
+        {
+            // Pigsty writes every inventory under 'all:'; Ansible also takes top-level groups (kept below), but a
+            // mapping with neither is some other file (a config, a colon-separated system file such as /etc/shadow,
+            // which YAML reads as keys with empty values). Its keys are not echoed: they may be anything.
+            var count = YamlNodes.Entries(root).Count();
+            problems.Add(file.Problem(root, null,
+                $"not an Ansible/Pigsty inventory: the top level has no 'all:' key ({count.ToString(CultureInfo.InvariantCulture)} other top-level key{(count == 1 ? "" : "s")}, none a group with hosts, vars or children)",
+                "start the file with 'all:' and put groups under 'all.children' (is -i pointing at the right file?)"));
+            inventory.IsInventory = false;
             return inventory;
         }
 
@@ -223,6 +240,10 @@ internal sealed partial class AnsibleInventory
 
         return inventory;
     }
+
+    /// <summary>A group body Ansible would read: a mapping with at least one of hosts, vars, children.</summary>
+    private static bool LooksLikeGroup(YamlNode body) =>
+        body is YamlMappingNode mapping && YamlNodes.Entries(mapping).Any(e => e.Key.Value is "hosts" or "vars" or "children");
 
     private void ReadGroup(string name, YamlScalarNode key, YamlNode body, InventoryGroup parent, string path, int nesting)
     {

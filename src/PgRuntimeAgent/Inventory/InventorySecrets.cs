@@ -26,11 +26,23 @@ internal sealed class InventorySecrets
 
     public SecretStore Store => _store;
 
-    public static InventorySecrets Scan(YamlFile file, SecretStore store)
+    /// <param name="file">The inventory.</param>
+    /// <param name="store">Where the secrets go.</param>
+    /// <param name="groupNames">The key nodes that name groups: names too, kept readable like user and database names
+    /// (the list of ignored groups and every message print them).</param>
+    public static InventorySecrets Scan(YamlFile file, SecretStore store, IEnumerable<YamlScalarNode>? groupNames = null)
     {
         ArgumentNullException.ThrowIfNull(file);
         ArgumentNullException.ThrowIfNull(store);
         var scanner = new InventorySecrets(file, store);
+        foreach (var name in groupNames ?? [])
+        {
+            if (!string.IsNullOrEmpty(name.Value))
+            {
+                scanner._names.TryAdd(name.Value, name);
+            }
+        }
+
         if (file.Root is not null)
         {
             scanner.Walk(file.Root, "", secretKey: null);
@@ -98,11 +110,13 @@ internal sealed class InventorySecrets
         }
     }
 
-    private void Walk(YamlNode node, string path, string? secretKey) => Walk(node, new PathNode(null, path.Length == 0 ? null : path, -1), secretKey);
+    private void Walk(YamlNode node, string path, string? secretKey) => Walk(node, new PathNode(null, path.Length == 0 ? null : path, -1), secretKey, 0);
 
-    private void Walk(YamlNode node, PathNode path, string? secretKey)
+    private void Walk(YamlNode node, PathNode path, string? secretKey, int depth)
     {
-        if (!_visited.Add(node))
+        // YamlLimits already refused documents nested deeper than MaxDepth (aliases included); this guard keeps the
+        // recursion bounded even for nodes built some other way.
+        if (depth > YamlLimits.MaxDepth || !_visited.Add(node))
         {
             return; // an alias of a node already seen: same secret, same origin
         }
@@ -128,27 +142,27 @@ internal sealed class InventorySecrets
                     {
                         foreach (var (user, password) in YamlNodes.Entries(users))
                         {
-                            AddSecret(password, new PathNode(child, user.Value ?? "", -1), name);
+                            AddSecret(password, new PathNode(child, user.Value ?? "", -1), name, depth + 1);
                         }
 
                         continue;
                     }
 
-                    Walk(value, child, SecretNames.IsSecretKey(name) ? name : null);
+                    Walk(value, child, SecretNames.IsSecretKey(name) ? name : null, depth + 1);
                 }
 
                 break;
             case YamlSequenceNode sequence:
                 for (var i = 0; i < sequence.Children.Count; i++)
                 {
-                    Walk(sequence.Children[i], new PathNode(path, null, i), null);
+                    Walk(sequence.Children[i], new PathNode(path, null, i), null, depth + 1);
                 }
 
                 break;
             case YamlScalarNode scalar:
                 if (secretKey is not null)
                 {
-                    AddSecret(scalar, path, secretKey);
+                    AddSecret(scalar, path, secretKey, depth);
                 }
                 else if (SecretNames.MayEmbedSecret(scalar.Value))
                 {
@@ -164,12 +178,12 @@ internal sealed class InventorySecrets
         }
     }
 
-    private void AddSecret(YamlNode node, PathNode pathNode, string keyName)
+    private void AddSecret(YamlNode node, PathNode pathNode, string keyName, int depth)
     {
         if (node is not YamlScalarNode scalar)
         {
             _visited.Remove(node);
-            Walk(node, pathNode, null);
+            Walk(node, pathNode, null, depth);
             return;
         }
 

@@ -12,6 +12,14 @@ internal static partial class Placeholders
 {
     private const int MaxDepth = 8;
 
+    /// <summary>
+    /// Placeholders looked at for one value, and the length it may grow to: a value that fans out (each level naming
+    /// the next many times) stops there, the rest left as written.
+    /// </summary>
+    private const int MaxExpansions = 1_000;
+
+    private const int MaxLength = 64 * 1024;
+
     public static bool HasPlaceholder(string? text) =>
         text is not null && (text.Contains("${", StringComparison.Ordinal) || text.Contains("{{", StringComparison.Ordinal));
 
@@ -21,12 +29,13 @@ internal static partial class Placeholders
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(resolve);
         var missing = new List<string>();
-        var result = ExpandCore(text, resolve, missing, 0);
+        var budget = MaxExpansions;
+        var result = ExpandCore(text, resolve, missing, 0, ref budget);
         unresolved = missing;
         return result;
     }
 
-    private static string ExpandCore(string text, Func<string, string?> resolve, List<string> missing, int depth)
+    private static string ExpandCore(string text, Func<string, string?> resolve, List<string> missing, int depth, ref int budget)
     {
         if (!HasPlaceholder(text))
         {
@@ -38,6 +47,12 @@ internal static partial class Placeholders
         foreach (Match m in Token().Matches(text))
         {
             sb.Append(text, last, m.Index - last);
+            last = m.Index;
+            if (--budget < 0 || sb.Length > MaxLength)
+            {
+                break; // the rest is appended as written below
+            }
+
             last = m.Index + m.Length;
             var name = m.Groups["d"].Success ? m.Groups["d"].Value : m.Groups["j"].Value;
             var value = depth < MaxDepth ? resolve(name) : null;
@@ -48,7 +63,7 @@ internal static partial class Placeholders
             }
             else
             {
-                sb.Append(ExpandCore(value, resolve, missing, depth + 1));
+                sb.Append(ExpandCore(value, resolve, missing, depth + 1, ref budget));
             }
         }
 

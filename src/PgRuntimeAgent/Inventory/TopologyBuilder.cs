@@ -55,7 +55,12 @@ internal sealed partial class TopologyBuilder
         var inv = AnsibleInventory.Read(file, structural);
         problems.AddRange(structural.Where(p => p.Severity == ProblemSeverity.Error));
         warnings.AddRange(structural.Where(p => p.Severity == ProblemSeverity.Warning));
-        var secrets = InventorySecrets.Scan(file, store);
+        if (!inv.IsInventory)
+        {
+            return new InventoryReport { SourcePath = file.FullPath, DisplayPath = file.DisplayPath, Problems = problems, Warnings = warnings };
+        }
+
+        var secrets = InventorySecrets.Scan(file, store, inv.Groups.Values.Select(g => g.NameNode).OfType<YamlScalarNode>());
         var builder = new TopologyBuilder(inv, secrets, settings, problems);
         builder._warnings.AddRange(warnings);
         var topology = builder.BuildTopology();
@@ -246,13 +251,15 @@ internal sealed partial class TopologyBuilder
     {
         var drafts = new Dictionary<string, List<MemberDraft>>(StringComparer.Ordinal);
         var firstListing = new Dictionary<string, HostListing>(StringComparer.Ordinal);
-        var hostCluster = new Dictionary<InventoryHost, (string Cluster, HostListing Listing)>();
+        var placed = new HashSet<InventoryHost>();
         if (_inv.All.Vars.TryGetValue("pg_cluster", out var globalCluster))
         {
             Warn(globalCluster.KeyNode, "all.vars", "all.vars sets pg_cluster; it is ignored for cluster membership",
                 "set pg_cluster in each cluster group's vars");
         }
 
+        // Every listing that puts a host in a cluster, in document order.
+        var claims = new List<(HostListing Listing, string Cluster)>();
         foreach (var group in _inv.Groups.Values)
         {
             if (group == _inv.All || PigstyDefaults.IsPlatformGroup(group.Name))
@@ -283,29 +290,27 @@ internal sealed partial class TopologyBuilder
                     continue;
                 }
 
-                var host = _inv.Hosts[listing.HostName];
-                if (hostCluster.TryGetValue(host, out var previous))
-                {
-                    if (!string.Equals(previous.Cluster, clusterName, StringComparison.Ordinal))
-                    {
-                        Error(listing.KeyNode, $"{clusterName}/{listing.HostName}",
-                            $"{listing.HostName} is also in cluster {previous.Cluster} (group '{previous.Listing.Group.Name}' at {_file.Where(previous.Listing.KeyNode)}); an IP can be in one cluster's pg group only",
-                            "remove the host from one of the two groups");
-                    }
-
-                    continue; // the same host listed twice for one cluster is one member
-                }
-
-                hostCluster[host] = (clusterName, listing);
-                if (!drafts.TryGetValue(clusterName, out var list))
-                {
-                    list = [];
-                    drafts[clusterName] = list;
-                    firstListing[clusterName] = listing;
-                }
-
-                list.Add(new MemberDraft { Host = host, Listing = listing, Cluster = clusterName });
+                claims.Add((listing, clusterName));
             }
+        }
+
+        var chosen = ChooseClusterPerHost(claims);
+        foreach (var (listing, clusterName) in claims)
+        {
+            var host = _inv.Hosts[listing.HostName];
+            if (!string.Equals(chosen[host], clusterName, StringComparison.Ordinal) || !placed.Add(host))
+            {
+                continue; // listed for another cluster (warned), or listed twice for this one: one member
+            }
+
+            if (!drafts.TryGetValue(clusterName, out var list))
+            {
+                list = [];
+                drafts[clusterName] = list;
+                firstListing[clusterName] = listing;
+            }
+
+            list.Add(new MemberDraft { Host = host, Listing = listing, Cluster = clusterName });
         }
 
         var clusters = new List<PgCluster>();
@@ -315,6 +320,45 @@ internal sealed partial class TopologyBuilder
         }
 
         return clusters;
+    }
+
+    /// <summary>
+    /// The one cluster each host belongs to. A host listed in the groups of two clusters (Pigsty v3.7.0's
+    /// conf/demo/kernels.yml lists 10.10.10.10 in 'nodes' with pg_cluster: pg_meta and in 'pg-meta' whose vars say
+    /// pg-meta) is not an error, because Ansible merges a host's variables across all its groups and so gives it one
+    /// pg_cluster. The rule is Ansible's: the host's effective pg_cluster (host vars over group vars, deeper groups,
+    /// then ansible_group_priority, then group name) wins; when that value is none of the claims (it comes from
+    /// a scope that lists no cluster), the last listing in the document wins, as the last definition does in Ansible.
+    /// Each listing left out is a warning naming both groups and the host.
+    /// </summary>
+    private Dictionary<InventoryHost, string> ChooseClusterPerHost(List<(HostListing Listing, string Cluster)> claims)
+    {
+        var chosen = new Dictionary<InventoryHost, string>();
+        foreach (var byHost in claims.GroupBy(c => _inv.Hosts[c.Listing.HostName]))
+        {
+            var host = byHost.Key;
+            var names = byHost.Select(c => c.Cluster).Distinct(StringComparer.Ordinal).ToList();
+            if (names.Count == 1)
+            {
+                chosen[host] = names[0];
+                continue;
+            }
+
+            var effective = Text(host.Get("pg_cluster"), n => HostResolver(host, n));
+            var matching = byHost.Where(c => string.Equals(c.Cluster, effective, StringComparison.Ordinal)).ToList();
+            var winner = matching.Count > 0 ? matching[^1] : byHost.Last();
+
+            chosen[host] = winner.Cluster;
+            foreach (var loser in byHost.Where(c => !string.Equals(c.Cluster, winner.Cluster, StringComparison.Ordinal)))
+            {
+                Warn(loser.Listing.KeyNode, $"{loser.Cluster}/{host.Name}",
+                    $"{host.Name} is listed in group '{loser.Listing.Group.Name}' (cluster {loser.Cluster}) and in group '{winner.Listing.Group.Name}' (cluster {winner.Cluster}, {_file.Where(winner.Listing.KeyNode)}); "
+                    + $"Ansible gives the host one pg_cluster, {winner.Cluster}, so pgra counts it in cluster {winner.Cluster} only",
+                    "list the host in one cluster's group, or give both groups the same pg_cluster");
+            }
+        }
+
+        return chosen;
     }
 
     private PgCluster BuildCluster(string name, List<MemberDraft> drafts, HostListing first)
@@ -443,16 +487,36 @@ internal sealed partial class TopologyBuilder
 
     private PgMember BuildMember(string cluster, MemberDraft d, bool patroniSsl)
     {
-        var ip = Text(d.Get("ansible_host"), n => MemberResolver(d, n, cluster)) ?? d.Host.Name;
+        // ansible_host, when set, is the address Ansible (and pgra) connects to; the host key is then only a name.
+        var ansibleHost = d.Get("ansible_host");
+        var fromAnsibleHost = Text(ansibleHost, n => MemberResolver(d, n, cluster));
+        var ip = fromAnsibleHost ?? d.Host.Name;
+        var at = fromAnsibleHost is null ? d.Listing.KeyNode : ansibleHost!.Value;
         if (Uri.CheckHostName(ip) == UriHostNameType.Unknown)
         {
-            Error(d.Listing.KeyNode, $"{cluster}/{d.Host.Name}", $"'{ip}' is neither an IP address nor a host name", "use the node's IP as the host key (or set ansible_host)");
+            Error(at, $"{cluster}/{d.Host.Name}",
+                fromAnsibleHost is null
+                    ? $"'{ip}' is neither an IP address nor a host name"
+                    : $"ansible_host '{ip}' is neither an IP address nor a host name",
+                fromAnsibleHost is null
+                    ? "use the node's IP as the host key, or set ansible_host to its IP"
+                    : "set ansible_host to the node's IP (it is used instead of the host key)");
             ip = "invalid.invalid";
         }
         else if (!IPAddress.TryParse(ip, out _))
         {
-            Warn(d.Listing.KeyNode, $"{cluster}/{d.Host.Name}", $"'{ip}' is not an IP address; Pigsty identifies nodes by IP",
-                "use the node's IP as the host key (or set ansible_host)");
+            if (fromAnsibleHost is null)
+            {
+                Warn(at, $"{cluster}/{d.Host.Name}",
+                    $"the host key '{ip}' is not an IP address and no ansible_host is set, so pgra connects to '{ip}'; Pigsty identifies nodes by IP",
+                    "use the node's IP as the host key, or set ansible_host to its IP");
+            }
+            else
+            {
+                Warn(at, $"{cluster}/{d.Host.Name}",
+                    $"ansible_host '{ip}' is not an IP address; pgra connects to it (ansible_host overrides the host key '{d.Host.Name}'), but Pigsty identifies nodes by IP",
+                    "set ansible_host to the node's IP, or remove it if the host key is the IP");
+            }
         }
 
         var ports = MemberPortsOf(cluster, d);
@@ -714,6 +778,15 @@ internal sealed partial class TopologyBuilder
             return _secrets.Store.Add("pigsty-default:" + var, fallback, $"Pigsty default {var} (not set in {_file.DisplayPath})");
         }
 
+        if (entry.Value is YamlMappingNode or YamlSequenceNode)
+        {
+            // Not "not set": a structure where a password belongs is a mistake, and falling back to Pigsty's default
+            // (or to nothing) would hide it until a login fails.
+            Error(entry.Value, entry.Scope, $"{var} must be a text value, found {YamlNodes.Describe(entry.Value)}",
+                $"write it as '{var}: <password>' (quote it if it starts with '{{' or '[')");
+            return null;
+        }
+
         if (_secrets.IsVaulted(entry.Value))
         {
             Warn(entry.Value, entry.Scope, $"{var} is Ansible-vault encrypted; pgra cannot read it",
@@ -855,6 +928,12 @@ internal sealed partial class TopologyBuilder
                 }
 
                 var pw = YamlNodes.Get(spec, "pg_monitor_password");
+                if (pw is YamlMappingNode or YamlSequenceNode)
+                {
+                    Error(pw, subject, $"pg_monitor_password must be a text value, found {YamlNodes.Describe(pw)}", "write it as 'pg_monitor_password: <password>'");
+                    pw = null;
+                }
+
                 var monitorPassword = pw is not null ? _secrets.For(pw)
                     : exporterHost?.Get("pg_monitor_password") is { } inherited ? _secrets.For(inherited.Value)
                     : null;

@@ -7,7 +7,8 @@ namespace PgRuntimeAgent.Inventory;
 
 /// <summary>
 /// A YAML file read with YamlDotNet's representation model, so every node keeps its line and column. Syntax errors
-/// become <see cref="InventoryProblem"/>s with the location the parser stopped at, never exceptions.
+/// become <see cref="InventoryProblem"/>s with the location the parser stopped at, never exceptions. Every read goes
+/// through <see cref="YamlLimits"/> (nesting depth, alias expansion, size), so recursive walks over the nodes are bounded.
 /// </summary>
 internal sealed class YamlFile
 {
@@ -40,7 +41,13 @@ internal sealed class YamlFile
         string text;
         try
         {
-            text = File.ReadAllText(fullPath);
+            if (YamlLimits.ReadBounded(fullPath, out var read) is not { } bounded)
+            {
+                problems.Add(new InventoryProblem(display, 1, 1, null, YamlLimits.TooLargeMessage(read), "point pgra at the YAML file itself (inventory, settings), not at a log, dump or device"));
+                return new YamlFile(fullPath, display, null);
+            }
+
+            text = bounded;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -55,10 +62,16 @@ internal sealed class YamlFile
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(problems);
-        var stream = new YamlStream();
+        YamlStream stream;
         try
         {
-            stream.Load(new StringReader(text));
+            stream = YamlLimits.Load(text);
+        }
+        catch (YamlException ex) when (YamlLimits.Exceeded(ex) is { } limit)
+        {
+            problems.Add(new InventoryProblem(displayPath, limit.Start.Line, limit.Start.Column, null, limit.Reason,
+                "see docs/inventory.md, 'Limits on input': flatten the structure or replace aliases by the values they stand for"));
+            return new YamlFile(fullPath, displayPath, null);
         }
         catch (YamlException ex)
         {

@@ -1,3 +1,5 @@
+using PgRuntimeAgent.Inventory;
+
 namespace PgRuntimeAgent.Skills;
 
 /// <summary>
@@ -56,7 +58,13 @@ public sealed class SkillCatalog
             string content;
             try
             {
-                content = File.ReadAllText(path);
+                if (YamlLimits.ReadBounded(path, out var read) is not { } bounded)
+                {
+                    diagnostics.Add(new SkillDiagnostic(display, 1, 1, SkillDiagnosticSeverity.Error, SkillDiagnosticCodes.BadFile, YamlLimits.TooLargeMessage(read)));
+                    continue;
+                }
+
+                content = bounded;
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {

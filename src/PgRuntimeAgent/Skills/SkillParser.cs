@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Cronos;
+using PgRuntimeAgent.Inventory;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -97,6 +98,12 @@ public sealed partial class SkillParser
     {
         ArgumentNullException.ThrowIfNull(displayPath);
         ArgumentNullException.ThrowIfNull(content);
+        if (content.Length > YamlLimits.MaxDocumentChars)
+        {
+            return new SkillParseResult(null,
+                [new SkillDiagnostic(displayPath, 1, 1, SkillDiagnosticSeverity.Error, SkillDiagnosticCodes.BadFile, YamlLimits.TooLargeMessage(content.Length))]);
+        }
+
         var normalized = content.Replace("\r\n", "\n", StringComparison.Ordinal).TrimStart('\uFEFF');
         var parser = new SkillParser(displayPath, normalized, vocabulary ?? SkillVocabulary.Default);
         var skill = parser.Run();
@@ -1092,10 +1099,15 @@ public sealed partial class SkillParser
 
     private YamlNode? LoadYaml(string yaml, int b, string what)
     {
-        var stream = new YamlStream();
+        YamlStream stream;
         try
         {
-            stream.Load(new StringReader(yaml));
+            stream = YamlLimits.Load(yaml);
+        }
+        catch (YamlException ex) when (YamlLimits.Exceeded(ex) is { } limit)
+        {
+            Error(b + (int)Math.Clamp(limit.Start.Index, 0, yaml.Length), SkillDiagnosticCodes.BadYaml, $"{what}: {limit.Reason} (see docs/inventory.md, 'Limits on input')");
+            return null;
         }
         catch (YamlException ex)
         {

@@ -175,26 +175,34 @@ public sealed class ValidationTests
     }
 
     [Fact]
-    public void Check_IpInTwoClusters_ReportsTheSecondListingAndTheFirstGroup()
+    public void Check_IpInTwoClusters_WarnsAndKeepsTheHostInTheClusterAnsibleGivesIt()
     {
+        // Ansible merges the host's vars across pg-a and pg-b: at equal depth and priority the later group name wins,
+        // so the host's pg_cluster is pg-b, and pg-a keeps its other member.
         var report = InventoryTestKit.Parse("""
             all:
               children:
                 pg-a:
-                  hosts: { 10.0.0.1: { pg_seq: 1, pg_role: primary } }
+                  hosts:
+                    10.0.0.1: { pg_seq: 1, pg_role: primary }
+                    10.0.0.3: { pg_seq: 2, pg_role: primary }
                   vars: { pg_cluster: pg-a }
                 pg-b:
                   hosts:
                     10.0.0.1: { pg_seq: 1, pg_role: primary }
-                    10.0.0.2: { pg_seq: 2, pg_role: primary }
+                    10.0.0.2: { pg_seq: 2, pg_role: replica }
                   vars: { pg_cluster: pg-b }
             """);
 
+        Assert.True(report.IsValid, string.Join("\n", report.Problems));
+        var clusters = report.Topology!.Clusters.ToDictionary(c => c.Name, c => c.Members.Select(m => m.Ip).ToArray());
+        Assert.Equal(["10.0.0.3"], clusters["pg-a"]);
+        Assert.Equal(["10.0.0.1", "10.0.0.2"], clusters["pg-b"]);
+        var warning = Assert.Single(report.Warnings, w => w.Message.Contains("is listed in group", StringComparison.Ordinal));
+        Assert.Equal((5L, 9L, "pg-a/10.0.0.1"), (warning.Line, warning.Column, warning.Subject));
         Assert.Equal(
-            [
-                "8:9 pg-b/10.0.0.1: 10.0.0.1 is also in cluster pg-a (group 'pg-a' at test.yml:4:16); an IP can be in one cluster's pg group only",
-            ],
-            InventoryTestKit.Located(report));
+            "10.0.0.1 is listed in group 'pg-a' (cluster pg-a) and in group 'pg-b' (cluster pg-b, test.yml:10:9); Ansible gives the host one pg_cluster, pg-b, so pgra counts it in cluster pg-b only",
+            warning.Message);
     }
 
     [Fact]
@@ -239,7 +247,7 @@ public sealed class ValidationTests
                     10.0.0.4: { pg_seq: 1 }
                 pg-c:
                   hosts:
-                    10.0.0.1: { pg_seq: 1, pg_role: primary }
+                    10.0.0.5: { pg_seq: 1, pg_role: primary, pg_admin_password: [ 1, 2 ] }
                   vars: { pg_cluster: pg-c }
             """);
 
@@ -250,7 +258,7 @@ public sealed class ValidationTests
         Assert.Contains("7:30 pg-a/10.0.0.3: unknown pg_role 'standby'", located);
         Assert.Contains("6:41 pg-a/10.0.0.2: second primary: 10.0.0.1 is already pg_role: primary (test.yml:5:41)", located);
         Assert.Contains("11:9 pg-b/10.0.0.4: host has pg_seq but its group 'pg-b' names no pg_cluster", located);
-        Assert.Contains("14:9 pg-c/10.0.0.1: 10.0.0.1 is also in cluster pg-a (group 'pg-a' at test.yml:5:9); an IP can be in one cluster's pg group only", located);
+        Assert.Contains("14:69 host 10.0.0.5: pg_admin_password must be a text value, found a list", located);
         Assert.Contains(located, l => l.StartsWith("7:48 pg-a/10.0.0.3: pg_port 'x'", StringComparison.Ordinal));
     }
 
@@ -262,7 +270,7 @@ public sealed class ValidationTests
             - 10.0.0.2
             """);
 
-        Assert.Equal(["1:1 : the inventory must be a mapping with an 'all:' key, found a list"], InventoryTestKit.Located(report));
+        Assert.Equal(["1:1 : not an Ansible/Pigsty inventory: the file must be a mapping with an 'all:' key, found a list"], InventoryTestKit.Located(report));
     }
 
     [Fact]

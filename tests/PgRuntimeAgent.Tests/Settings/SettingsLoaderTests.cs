@@ -361,4 +361,26 @@ public sealed class SettingsLoaderTests : IDisposable
             }
         }
     }
+
+    [Fact]
+    public void TryLoad_Nested20000Levels_ReportsTheDepthAtItsLineInsteadOfCrashing()
+    {
+        var path = Write("deep.pgra.yml", "endpoints:\n  metrics_url: " + new string('[', 20_000) + new string(']', 20_000) + "\n");
+
+        var result = TryLoad(path);
+
+        var problem = Assert.Single(result.Problems);
+        Assert.Equal("nesting deeper than 64 levels", problem.Message);
+        Assert.Equal(2, problem.Line);
+    }
+
+    [Fact]
+    public void Load_AliasBomb_ThrowsAnInputErrorNamingTheLimit()
+    {
+        var path = Write("bomb.pgra.yml", "sensing:\n  log_files:\n" + PgRuntimeAgent.Tests.Inventory.HostileInputTests.Laughs("    ", 9));
+
+        var ex = Assert.Throws<InputException>(() => SettingsLoader.Load(path, Inventory, new SecretStore(), NoEnvironment, SystemDir));
+
+        Assert.Contains("aliases expand to more than 100,000 nodes", Assert.Single(ex.Problems), StringComparison.Ordinal);
+    }
 }

@@ -420,4 +420,33 @@ public sealed class SkillParserTests
         var due = catalog.DueBetween(from, from.AddHours(1));
         Assert.Contains(due, d => d.Skill.Name == "backup-stale" && d.At == new DateTimeOffset(2026, 11, 22, 2, 30, 0, TimeSpan.Zero));
     }
+
+    [Fact]
+    public void Parse_StepsBuiltFromAliases_IsRefusedBeforeExpanding()
+    {
+        // Billion laughs in a step's 'with': reading the values expanded every alias (2.1 GB before this limit).
+        var steps = "- id: go\n  action: patroni.failover\n  with:\n" + PgRuntimeAgent.Tests.Inventory.HostileInputTests.Laughs("    ", 9);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var result = SkillParser.Parse("t.md", WithSteps(steps));
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"took {clock.Elapsed}");
+        Assert.Null(result.Skill);
+        var error = Single(result.Diagnostics, SkillDiagnosticCodes.BadYaml);
+        Assert.Equal(19, error.Line); // l4: ten aliases of l3 (11,111 nodes each) pass 100,000
+        Assert.StartsWith("steps block: aliases expand to more than 100,000 nodes (at *l3)", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_FrontMatterNested20000Levels_ReportsTheDepthInsteadOfCrashing()
+    {
+        var text = "---\nname: t\ndescription: " + new string('[', 20_000) + new string(']', 20_000) + "\n---\n# T\n";
+
+        var result = SkillParser.Parse("t.md", text);
+
+        Assert.Null(result.Skill);
+        var error = Single(result.Diagnostics, SkillDiagnosticCodes.BadYaml);
+        Assert.Equal(3, error.Line);
+        Assert.StartsWith("front matter: nesting deeper than 64 levels", error.Message, StringComparison.Ordinal);
+    }
 }
