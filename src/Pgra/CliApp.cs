@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Reflection;
+using PgRuntimeAgent.Journal;
+using PgRuntimeAgent.Secrets;
 
 namespace PgRuntimeAgent.Cli;
 
@@ -56,6 +58,12 @@ internal static class CliApp
             await CliOutput.WriteInputErrorAsync(stderr, ex).ConfigureAwait(false);
             return ExitCodes.Usage;
         }
+        catch (JournalException ex)
+        {
+            // A journal that cannot be read (missing, not a journal, damaged): one line that says which and what to do.
+            await stderr.WriteLineAsync($"error: {SecretText.MaskUrlUserInfo(ex.Message)}").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             await stderr.WriteLineAsync("cancelled").ConfigureAwait(false);
@@ -64,6 +72,11 @@ internal static class CliApp
         catch (TargetInvocationException ex) when (ex.InnerException is InputException inner)
         {
             await CliOutput.WriteInputErrorAsync(stderr, inner).ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+        catch (TargetInvocationException ex) when (ex.InnerException is JournalException inner)
+        {
+            await stderr.WriteLineAsync($"error: {SecretText.MaskUrlUserInfo(inner.Message)}").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
     }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using PgRuntimeAgent.Secrets;
 
 namespace PgRuntimeAgent.Cli;
 
@@ -20,10 +21,11 @@ internal static class CliOutput
 
     public static async Task WriteInputErrorAsync(TextWriter stderr, InputException ex)
     {
-        await stderr.WriteLineAsync($"error: {ex.Message}").ConfigureAwait(false);
+        // Errors echo what the operator gave (settings values, inventory values, URLs): a URL's user info never shows.
+        await stderr.WriteLineAsync($"error: {SecretText.MaskUrlUserInfo(ex.Message)}").ConfigureAwait(false);
         foreach (var problem in ex.Problems)
         {
-            await stderr.WriteLineAsync($"  {problem}").ConfigureAwait(false);
+            await stderr.WriteLineAsync($"  {SecretText.MaskUrlUserInfo(problem)}").ConfigureAwait(false);
         }
     }
 }

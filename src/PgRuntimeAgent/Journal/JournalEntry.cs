@@ -69,10 +69,32 @@ internal sealed record JournalEntry
     /// <summary>SHA-256 (hex) over the canonical serialisation of this entry, including <see cref="PrevHash"/>.</summary>
     public required string Hash { get; init; }
 
-    public JsonElement PayloadElement()
+    /// <summary>
+    /// Why the stored row is not a valid entry (its time is not a date), or null. Only listing and export read such
+    /// rows; <see cref="Time"/> is then <see cref="DateTimeOffset.MinValue"/>.
+    /// </summary>
+    public string? Damage { get; init; }
+
+    /// <summary>The payload as JSON; a payload that is not JSON (a damaged journal) is a <see cref="JournalException"/>.</summary>
+    public JsonElement PayloadElement() =>
+        TryPayloadElement(out var element)
+            ? element
+            : throw new JournalException($"journal entry #{Seq.ToString(CultureInfo.InvariantCulture)} is damaged (its payload is not JSON); 'pgra journal verify' checks the chain.");
+
+    /// <summary>The payload as JSON, or false when it is not JSON (a damaged journal).</summary>
+    public bool TryPayloadElement(out JsonElement element)
     {
-        using var doc = JsonDocument.Parse(Payload);
-        return doc.RootElement.Clone();
+        try
+        {
+            using var doc = JsonDocument.Parse(Payload);
+            element = doc.RootElement.Clone();
+            return true;
+        }
+        catch (JsonException)
+        {
+            element = default;
+            return false;
+        }
     }
 
     public T? PayloadAs<T>() => JsonSerializer.Deserialize<T>(Payload, JournalJson.Options);
@@ -84,6 +106,10 @@ internal sealed record JournalEntry
     public static DateTimeOffset ParseTime(string text) =>
         DateTimeOffset.ParseExact(text, "yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture,
             DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+
+    public static bool TryParseTime(string? text, out DateTimeOffset time) =>
+        DateTimeOffset.TryParseExact(text, "yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture,
+            DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out time);
 }
 
 /// <summary>Which entries to read. Every filter is optional; entries come in sequence order.</summary>
@@ -112,6 +138,9 @@ internal sealed record JournalQuery
 
     /// <summary>Newest first (with <see cref="Limit"/>: the last N).</summary>
     public bool Descending { get; init; }
+
+    /// <summary>Return damaged rows (see <see cref="JournalEntry.Damage"/>) instead of failing on them (listing).</summary>
+    public bool IncludeDamaged { get; init; }
 }
 
 /// <summary>Result of <see cref="IJournal.VerifyAsync"/>: the chain is intact, or the first bad entry and why.</summary>

@@ -62,7 +62,7 @@ internal static class JournalJson
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
-    private static void Write(Utf8JsonWriter writer, JsonElement element, SecretStore? secrets)
+    private static void Write(Utf8JsonWriter writer, JsonElement element, SecretStore? secrets, string? key = null)
     {
         switch (element.ValueKind)
         {
@@ -71,7 +71,7 @@ internal static class JournalJson
                 foreach (var property in element.EnumerateObject().OrderBy(p => p.Name, StringComparer.Ordinal))
                 {
                     writer.WritePropertyName(Redact(property.Name, secrets));
-                    Write(writer, property.Value, secrets);
+                    Write(writer, property.Value, secrets, property.Name);
                 }
 
                 writer.WriteEndObject();
@@ -86,7 +86,8 @@ internal static class JournalJson
                 writer.WriteEndArray();
                 break;
             case JsonValueKind.String:
-                writer.WriteStringValue(Redact(element.GetString(), secrets));
+                // The key matters: a secret that is a number ("8008") is masked as a password's value, not as a port.
+                writer.WriteStringValue(secrets is null ? element.GetString() ?? "" : secrets.RedactValue(key, element.GetString()));
                 break;
             case JsonValueKind.Number:
                 writer.WriteRawValue(element.GetRawText(), skipInputValidation: true);

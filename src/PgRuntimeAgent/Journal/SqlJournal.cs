@@ -54,13 +54,7 @@ internal abstract class SqlJournal : IJournal
         await PrepareAsync(connection, cancellationToken).ConfigureAwait(false);
         await using var tx = await BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(connection, tx, $"CREATE TABLE IF NOT EXISTS {Table("journal_meta")} (key TEXT PRIMARY KEY, value TEXT NOT NULL)", cancellationToken).ConfigureAwait(false);
-        var current = await ReadMetaAsync(connection, tx, "schema_version", cancellationToken).ConfigureAwait(false);
-        var version = current is null ? 0 : int.Parse(current, CultureInfo.InvariantCulture);
-        if (version > SchemaVersion)
-        {
-            throw new JournalException(
-                $"journal {Location} has schema version {version}; this pgra understands up to {SchemaVersion}. Upgrade pgra or point journal.path elsewhere.");
-        }
+        var version = await CheckSchemaVersionAsync(connection, tx, cancellationToken).ConfigureAwait(false);
 
         for (var v = version + 1; v <= SchemaVersion; v++)
         {
@@ -74,6 +68,29 @@ internal abstract class SqlJournal : IJournal
 
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>The schema version the journal records (0: none yet); refuses one newer than this code or unreadable.</summary>
+    protected async Task<int> CheckSchemaVersionAsync(DbConnection connection, DbTransaction? tx, CancellationToken cancellationToken)
+    {
+        var current = await ReadMetaAsync(connection, tx, "schema_version", cancellationToken).ConfigureAwait(false);
+        var version = 0;
+        if (current is not null && !int.TryParse(current, NumberStyles.None, CultureInfo.InvariantCulture, out version))
+        {
+            throw new JournalException($"journal {Location} records schema version '{current}', which is not a number: the file is damaged or not a pgra journal.");
+        }
+
+        if (version > SchemaVersion)
+        {
+            throw new JournalException(
+                $"journal {Location} has schema version {version}; this pgra understands up to {SchemaVersion}. Upgrade pgra or point journal.path elsewhere.");
+        }
+
+        return version;
+    }
+
+    /// <summary><see cref="CheckSchemaVersionAsync(DbConnection, DbTransaction?, CancellationToken)"/> outside a transaction.</summary>
+    protected Task<int> CheckSchemaVersionAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        CheckSchemaVersionAsync(connection, null, cancellationToken);
 
     /// <summary>The initial schema, with the backend's integer type for the sequence.</summary>
     protected IReadOnlyList<string> InitialSchema(string bigint) =>
@@ -213,7 +230,7 @@ internal abstract class SqlJournal : IJournal
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = Command(connection, null, $"SELECT {Columns} FROM {Table("journal_entries")} WHERE seq = @seq");
         Add(command, "seq", seq);
-        var list = await ReadEntriesAsync(command, cancellationToken).ConfigureAwait(false);
+        var list = await ReadEntriesAsync(command, tolerant: false, cancellationToken).ConfigureAwait(false);
         return list.Count == 0 ? null : list[0];
     }
 
@@ -287,7 +304,7 @@ internal abstract class SqlJournal : IJournal
         }
 
         command.CommandText = sql.ToString();
-        return await ReadEntriesAsync(command, cancellationToken).ConfigureAwait(false);
+        return await ReadEntriesAsync(command, query.IncludeDamaged, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyList<JournalEntry>> GetOpenIntentsAsync(string? cluster, CancellationToken cancellationToken)
@@ -313,7 +330,7 @@ internal abstract class SqlJournal : IJournal
             Add(command, "cluster", cluster);
         }
 
-        return await ReadEntriesAsync(command, cancellationToken).ConfigureAwait(false);
+        return await ReadEntriesAsync(command, tolerant: false, cancellationToken).ConfigureAwait(false);
     }
 
     public async IAsyncEnumerable<JournalEntry> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken)
@@ -323,7 +340,7 @@ internal abstract class SqlJournal : IJournal
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            yield return ReadEntry(reader);
+            yield return ReadEntry(reader, tolerant: true);
         }
     }
 
@@ -484,22 +501,46 @@ internal abstract class SqlJournal : IJournal
         command.Parameters.Add(parameter);
     }
 
-    private static async Task<IReadOnlyList<JournalEntry>> ReadEntriesAsync(DbCommand command, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<JournalEntry>> ReadEntriesAsync(DbCommand command, bool tolerant, CancellationToken cancellationToken)
     {
         var list = new List<JournalEntry>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            list.Add(ReadEntry(reader));
+            list.Add(ReadEntry(reader, tolerant));
         }
 
         return list;
     }
 
-    private static JournalEntry ReadEntry(DbDataReader reader) => new()
+    /// <summary>
+    /// One row as an entry. A row whose time is not a date is damaged: <paramref name="tolerant"/> readers (listing,
+    /// export) get it with <see cref="JournalEntry.Damage"/> set; the others a <see cref="JournalException"/> that
+    /// names the entry, rather than a parse error deep in a caller.
+    /// </summary>
+    private JournalEntry ReadEntry(DbDataReader reader, bool tolerant)
     {
-        Seq = reader.GetInt64(0),
-        Time = JournalEntry.ParseTime(reader.GetString(1)),
+        var seq = reader.GetInt64(0);
+        var timeText = reader.GetString(1);
+        string? damage = null;
+        if (!JournalEntry.TryParseTime(timeText, out var time))
+        {
+            damage = $"its time '{(timeText.Length > 40 ? timeText[..40] + "..." : timeText)}' is not a date";
+            if (!tolerant)
+            {
+                throw new JournalException(
+                    $"journal {Location}: entry #{seq.ToString(CultureInfo.InvariantCulture)} is damaged ({damage}); 'pgra journal verify' checks the chain, 'pgra journal list' shows the damaged entries.");
+            }
+        }
+
+        return ReadEntry(reader, seq, time, damage);
+    }
+
+    private static JournalEntry ReadEntry(DbDataReader reader, long seq, DateTimeOffset time, string? damage) => new()
+    {
+        Seq = seq,
+        Time = time,
+        Damage = damage,
         Kind = reader.GetString(2),
         Cluster = NullableString(reader, 3),
         Member = NullableString(reader, 4),

@@ -15,14 +15,17 @@ internal sealed class SqliteJournal : SqlJournal
 
     private readonly string _connectionString;
 
-    private SqliteJournal(string path, SecretStore secrets, TimeProvider time)
+    private readonly bool _readOnly;
+
+    private SqliteJournal(string path, SecretStore secrets, TimeProvider time, bool readOnly = false)
         : base(secrets, time)
     {
         FilePath = path;
+        _readOnly = readOnly;
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
+            Mode = readOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWriteCreate,
             Pooling = true,
             DefaultTimeout = (int)BusyTimeout.TotalSeconds,
         }.ToString();
@@ -57,6 +60,61 @@ internal sealed class SqliteJournal : SqlJournal
         return journal;
     }
 
+    /// <summary>
+    /// Opens an existing journal file for reading only (<c>pgra journal list|show|verify|export</c>, incidents): the
+    /// file is opened with SQLite's read-only mode, nothing is created or migrated, and a file that does not exist,
+    /// is not a SQLite database or holds no journal tables is refused with a <see cref="JournalException"/> that
+    /// says which.
+    /// </summary>
+    public static async Task<SqliteJournal> OpenReadOnlyAsync(string path, SecretStore secrets, TimeProvider time, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        var full = Path.GetFullPath(path);
+        if (Directory.Exists(full))
+        {
+            throw new JournalException($"journal {full} is a directory, not a journal file: give the .db file (journal.path in the settings, or --journal FILE).");
+        }
+
+        if (!File.Exists(full))
+        {
+            throw new JournalException($"journal {full} does not exist: nothing has been journaled there yet (the agent and the verbs that act create it), or the path is wrong (journal.path in the settings, or --journal FILE).");
+        }
+
+        if (new FileInfo(full).Length == 0)
+        {
+            throw new JournalException($"{full} is an empty file, not a pgra journal: point --journal or journal.path at the journal file.");
+        }
+
+        var journal = new SqliteJournal(full, secrets, time, readOnly: true);
+        try
+        {
+            await using var connection = await journal.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using var command = Command(connection, null,
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('journal_entries', 'journal_meta')");
+            var tables = Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+            if (tables < 2)
+            {
+                throw new JournalException($"{full} is a SQLite database but not a pgra journal (it has no journal_entries and journal_meta tables): point --journal or journal.path at the journal file.");
+            }
+
+            await journal.CheckSchemaVersionAsync(connection, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SqliteException ex)
+        {
+            await journal.DisposeAsync().ConfigureAwait(false);
+            throw new JournalException(ex.SqliteErrorCode == 26 // SQLITE_NOTADB
+                ? $"{full} is not a pgra journal (not a SQLite database): point --journal or journal.path at the journal file."
+                : $"cannot read the journal {full}: {ex.Message}", ex);
+        }
+        catch
+        {
+            await journal.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return journal;
+    }
+
     protected override string Table(string name) => name;
 
     protected override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
@@ -65,7 +123,9 @@ internal sealed class SqliteJournal : SqlJournal
         try
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await ExecuteAsync(connection, null, $"PRAGMA busy_timeout = {(int)BusyTimeout.TotalMilliseconds}; PRAGMA synchronous = FULL;", cancellationToken).ConfigureAwait(false);
+            await ExecuteAsync(connection, null, _readOnly
+                ? $"PRAGMA busy_timeout = {(int)BusyTimeout.TotalMilliseconds};"
+                : $"PRAGMA busy_timeout = {(int)BusyTimeout.TotalMilliseconds}; PRAGMA synchronous = FULL;", cancellationToken).ConfigureAwait(false);
             return connection;
         }
         catch

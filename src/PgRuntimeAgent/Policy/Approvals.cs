@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using PgRuntimeAgent.Acting;
 using PgRuntimeAgent.Journal;
+using PgRuntimeAgent.Secrets;
 
 namespace PgRuntimeAgent.Policy;
 
@@ -149,6 +150,8 @@ internal sealed class ApprovalBook
             throw new InputException($"approval {id} is not pending: {when}.");
         }
 
+        // An operator's note is free text: whatever looks like a password in it is masked before it is journaled.
+        note = note is null ? null : SecretText.RedactFreeText(note);
         var verb = kind == JournalKinds.ApprovalGranted ? "approved" : "denied";
         var entry = await _journal.AppendAsync(JournalRecord.Create(kind,
             $"{verb} by {by}: {approval.Action.Summary}" + (string.IsNullOrWhiteSpace(note) ? "" : $" ({note})"),

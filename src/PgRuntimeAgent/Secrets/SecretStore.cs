@@ -1,5 +1,8 @@
+using System.Buffers;
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Text;
+using System.Text.Json;
 
 namespace PgRuntimeAgent.Secrets;
 
@@ -89,13 +92,12 @@ public sealed class SecretStore
             return text ?? "";
         }
 
+        return RedactWith(text, TextValues());
+    }
+
+    private static string RedactWith(string text, IEnumerable<string> values)
+    {
         // Longest first so a secret that contains another is masked whole.
-        var values = _values
-            .Where(p => !_identifiers.ContainsKey(p.Key))
-            .Select(p => p.Value)
-            .Where(v => v.Length >= MinRedactLength)
-            .Distinct(StringComparer.Ordinal)
-            .OrderByDescending(v => v.Length);
         foreach (var value in values)
         {
             if (!text.Contains(value, StringComparison.Ordinal))
@@ -105,10 +107,151 @@ public sealed class SecretStore
 
             text = value.Length >= SubstringRedactLength
                 ? text.Replace(value, SecretRef.Mask, StringComparison.Ordinal)
-                : ReplaceStandalone(text, value);
+                : IsPlainDatum(value)
+                    ? ReplaceInSecretContext(text, value)
+                    : ReplaceStandalone(text, value);
         }
 
         return text;
+    }
+
+    /// <summary>
+    /// <see cref="Redact"/> for JSON text, token by token, so the result stays valid JSON with the same layout:
+    /// string values and keys are redacted as text; a number or a boolean is masked (as the string
+    /// <c>"******"</c>) only when it is the value of a secret key (<c>"password": 8008</c>) and a known secret, so a
+    /// password that happens to equal a port number does not blank the port. Text that is not JSON (or JSON lines)
+    /// falls back to <see cref="Redact"/>.
+    /// </summary>
+    public string RedactJson(string? json)
+    {
+        if (string.IsNullOrEmpty(json) || _values.IsEmpty)
+        {
+            return json ?? "";
+        }
+
+        var values = TextValues().ToList();
+        var bytes = Encoding.UTF8.GetBytes(json);
+        var output = new ArrayBufferWriter<byte>(bytes.Length + 64);
+        var copied = 0;
+        string? property = null;
+        var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { AllowMultipleValues = true, CommentHandling = JsonCommentHandling.Skip });
+        try
+        {
+            while (reader.Read())
+            {
+                var start = (int)reader.TokenStartIndex;
+                string? replacement = null;
+                var length = reader.ValueSpan.Length;
+                var key = property;
+                property = null;
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.PropertyName:
+                    case JsonTokenType.String:
+                        length += 2; // the quotes
+                        var text = reader.GetString() ?? "";
+                        var redacted = reader.TokenType == JsonTokenType.String && SecretNames.IsSecretKey(key) && IsMaskedValue(text)
+                            ? SecretRef.Mask
+                            : RedactWith(text, values);
+                        if (!string.Equals(text, redacted, StringComparison.Ordinal))
+                        {
+                            replacement = JsonSerializer.Serialize(redacted);
+                        }
+
+                        if (reader.TokenType == JsonTokenType.PropertyName)
+                        {
+                            property = text;
+                        }
+
+                        break;
+                    case JsonTokenType.Number:
+                    case JsonTokenType.True:
+                    case JsonTokenType.False:
+                        if (SecretNames.IsSecretKey(key) && IsMaskedValue(Encoding.UTF8.GetString(reader.ValueSpan)))
+                        {
+                            replacement = "\"" + SecretRef.Mask + "\"";
+                        }
+
+                        break;
+                }
+
+                if (replacement is not null)
+                {
+                    output.Write(bytes.AsSpan(copied, start - copied));
+                    output.Write(Encoding.UTF8.GetBytes(replacement));
+                    copied = start + length;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            return Redact(json);
+        }
+
+        output.Write(bytes.AsSpan(copied));
+        return Encoding.UTF8.GetString(output.WrittenSpan);
+    }
+
+    /// <summary>
+    /// <see cref="Redact"/> for a value whose key is known (a JSON property): under a secret key
+    /// (<c>password</c>, <c>*_token</c>...) a value that is exactly a known secret is masked whatever its text, a
+    /// number or a boolean included; elsewhere it is redacted as text.
+    /// </summary>
+    public string RedactValue(string? key, string? value) =>
+        value is not null && SecretNames.IsSecretKey(key) && IsMaskedValue(value) ? SecretRef.Mask : Redact(value);
+
+    private IEnumerable<string> TextValues() => _values
+        .Where(p => !_identifiers.ContainsKey(p.Key))
+        .Select(p => p.Value)
+        .Where(v => v.Length >= MinRedactLength)
+        .Distinct(StringComparer.Ordinal)
+        .OrderByDescending(v => v.Length);
+
+    private bool IsMaskedValue(string text) =>
+        text.Length > 0 && _values.Any(p => !_identifiers.ContainsKey(p.Key) && string.Equals(p.Value, text, StringComparison.Ordinal));
+
+    /// <summary>
+    /// True for a short secret whose text is also an ordinary datum (a number such as <c>8008</c>, a boolean such as
+    /// <c>true</c>): it is masked only where it stands as a secret (after <c>password=</c>, <c>"secret": </c>, in a
+    /// URL's user info), never as a port, a count or a flag elsewhere in the text.
+    /// </summary>
+    internal static bool IsPlainDatum(string value) =>
+        value.Length < SubstringRedactLength
+        && (value.ToLowerInvariant() is "true" or "false" or "yes" or "no" or "on" or "off" or "null" or "none"
+            || double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out _));
+
+    private static string ReplaceInSecretContext(string text, string value)
+    {
+        var sb = new StringBuilder(text.Length);
+        var last = 0;
+        var index = text.IndexOf(value, StringComparison.Ordinal);
+        while (index >= 0)
+        {
+            if (IsStandalone(text, index, value.Length) && InSecretContext(text, index, value.Length))
+            {
+                sb.Append(text, last, index - last).Append(SecretRef.Mask);
+                last = index + value.Length;
+                index = text.IndexOf(value, last, StringComparison.Ordinal);
+            }
+            else
+            {
+                index = text.IndexOf(value, index + 1, StringComparison.Ordinal);
+            }
+        }
+
+        return last == 0 ? text : sb.Append(text, last, text.Length - last).ToString();
+    }
+
+    /// <summary>The value at <paramref name="index"/> is a URL's password or the value of a secret key.</summary>
+    private static bool InSecretContext(string text, int index, int length)
+    {
+        var before = text[Math.Max(0, index - 120)..index];
+        if (index + length < text.Length && text[index + length] == '@' && SecretText.EndsInUserInfo(before))
+        {
+            return true;
+        }
+
+        return SecretText.KeyBefore(before) is { } key && SecretText.IsSecretWord(key);
     }
 
     /// <summary>True when <paramref name="value"/> occurs in <paramref name="text"/> not embedded in a longer word.</summary>

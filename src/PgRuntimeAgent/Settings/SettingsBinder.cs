@@ -439,6 +439,8 @@ internal sealed class SettingsBinder
 
     private void Problem(YamlNode node, string path, string message, string? hint)
     {
+        // A value echoed in the message may be a URL with a password the binder could not parse out of it.
+        message = SecretText.MaskUrlUserInfo(message);
         if (_environmentNodes.TryGetValue(node, out var variable))
         {
             _problems.Add(new InventoryProblem("$" + variable, 0, 0, path, message, hint));

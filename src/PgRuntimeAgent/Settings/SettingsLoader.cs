@@ -32,7 +32,7 @@ internal static class SettingsLoader
             var n = result.Problems.Count;
             throw new InputException(
                 $"{(result.Path is null ? "settings" : YamlFile.Display(result.Path))}: {n} problem{(n == 1 ? "" : "s")} in the agent settings; fix {(n == 1 ? "it" : "them")} (keys are documented in docs/settings.md)",
-                result.Problems.Select(p => secrets.Redact(p.ToString())).ToArray());
+                result.Problems.Select(p => secrets.Redact(SecretText.MaskUrlUserInfo(p.ToString()))).ToArray());
         }
 
         return result.Settings;

@@ -650,6 +650,12 @@ public sealed partial class SkillParser
             if (value is not null)
             {
                 targets.Add((value, At(node, b)));
+                if (id is not null && string.Equals(value, id, StringComparison.Ordinal))
+                {
+                    // A step that jumps to itself runs again at once, forever: nothing between the runs can change.
+                    Error(At(node, b), SkillDiagnosticCodes.BadStep,
+                        $"{label} jumps to itself with '{key}: {value}' (a loop that never ends): point it at another step, end or fail; to poll, use a wait step with a timeout");
+                }
             }
 
             return value;

@@ -73,7 +73,9 @@ internal static class JournalAccess
 
     /// <summary>
     /// The journal: the file given with --journal, else the one the workspace's settings name. With --journal the
-    /// inventory is still read when it can be found, so its secrets are redacted from anything written.
+    /// inventory is still read when it can be found, so its secrets are redacted from anything written. A SQLite
+    /// journal opened for a verb that only reads (<paramref name="writing"/> false) is opened read-only: it must
+    /// exist and be a pgra journal, and nothing is created or migrated in it.
     /// </summary>
     public static async Task<(IJournal Journal, SecretStore Secrets)> OpenAsync(GlobalOptions options, ParseResult parse, Option<string?> journalOption,
         bool writing, CancellationToken cancellationToken)
@@ -83,15 +85,13 @@ internal static class JournalAccess
         {
             var workspace = Workspace.Load(options, parse);
             var baseDirectory = workspace.BaseDirectory;
-            var journal = await JournalFactory.OpenAsync(workspace.Settings.Journal, baseDirectory, workspace.Secrets, options.Time, cancellationToken).ConfigureAwait(false);
+            var journal = !writing && workspace.Settings.Journal.Backend != JournalBackend.Postgres
+                ? await SqliteJournal.OpenReadOnlyAsync(JournalFactory.ResolvePath(workspace.Settings.Journal, baseDirectory), workspace.Secrets, options.Time, cancellationToken).ConfigureAwait(false)
+                : await JournalFactory.OpenAsync(workspace.Settings.Journal, baseDirectory, workspace.Secrets, options.Time, cancellationToken).ConfigureAwait(false);
             return (journal, workspace.Secrets);
         }
 
         var full = Path.GetFullPath(explicitPath);
-        if (!writing && !File.Exists(full))
-        {
-            throw new InputException($"journal file {full} does not exist.");
-        }
 
         SecretStore secrets;
         try
@@ -103,24 +103,66 @@ internal static class JournalAccess
             secrets = new SecretStore();
         }
 
-        return (await SqliteJournal.OpenAsync(full, secrets, options.Time, cancellationToken).ConfigureAwait(false), secrets);
+        var opened = writing
+            ? await SqliteJournal.OpenAsync(full, secrets, options.Time, cancellationToken).ConfigureAwait(false)
+            : await SqliteJournal.OpenReadOnlyAsync(full, secrets, options.Time, cancellationToken).ConfigureAwait(false);
+        return (opened, secrets);
     }
 
-    /// <summary>An entry as printed by --json and exported as JSONL (the payload as JSON, not as a string).</summary>
-    public static object ToJson(JournalEntry entry) => new
+    /// <summary>
+    /// An entry as printed by --json and exported as JSONL (the payload as JSON, not as a string). A damaged entry
+    /// (time not a date, payload not JSON) keeps what is stored: time null or the payload as a string, and a
+    /// <c>damage</c> field saying what is wrong.
+    /// </summary>
+    public static object ToJson(JournalEntry entry) => entry.Damage is null && entry.TryPayloadElement(out var payload)
+        ? new
+        {
+            seq = entry.Seq,
+            time = JournalEntry.FormatTime(entry.Time),
+            kind = entry.Kind,
+            cluster = entry.Cluster,
+            member = entry.Member,
+            correlationId = entry.CorrelationId,
+            topic = entry.Topic,
+            summary = entry.Summary,
+            payload,
+            prevHash = entry.PrevHash,
+            hash = entry.Hash,
+        }
+        : DamagedToJson(entry);
+
+    private static object DamagedToJson(JournalEntry entry) => new
     {
         seq = entry.Seq,
-        time = JournalEntry.FormatTime(entry.Time),
+        time = entry.Damage is null ? JournalEntry.FormatTime(entry.Time) : null,
         kind = entry.Kind,
         cluster = entry.Cluster,
         member = entry.Member,
         correlationId = entry.CorrelationId,
         topic = entry.Topic,
         summary = entry.Summary,
-        payload = entry.PayloadElement(),
+        payload = entry.TryPayloadElement(out var element) ? (object)element : entry.Payload,
         prevHash = entry.PrevHash,
         hash = entry.Hash,
+        damage = Damage(entry),
     };
+
+    /// <summary>What is wrong with a stored entry (null when nothing is).</summary>
+    public static string? Damage(JournalEntry entry)
+    {
+        var problems = new List<string>();
+        if (entry.Damage is not null)
+        {
+            problems.Add(entry.Damage);
+        }
+
+        if (!entry.TryPayloadElement(out _))
+        {
+            problems.Add("its payload is not JSON");
+        }
+
+        return problems.Count == 0 ? null : "damaged: " + string.Join("; ", problems) + " ('pgra journal verify' checks the chain)";
+    }
 
     public static string FormatTime(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 }

@@ -7,6 +7,7 @@ using PgRuntimeAgent.Acting;
 using PgRuntimeAgent.Acting.Patroni;
 using PgRuntimeAgent.Acting.Planning;
 using PgRuntimeAgent.Journal;
+using PgRuntimeAgent.Secrets;
 
 namespace PgRuntimeAgent.Cli.Commands;
 
@@ -38,7 +39,7 @@ internal sealed class ActionCommands : ICommandGroup
             Cluster = parse.GetValue(swCluster)!,
             Member = parse.GetValue(swTo),
             Initiator = ActingSession.OperatorName(),
-            Reason = parse.GetValue(swReason),
+            Reason = FreeText(parse, swReason),
         }, parse.GetValue(swDry), ct));
 
         var foCluster = new Argument<string>("CLUSTER") { Description = "The cluster (pg_cluster)." };
@@ -55,7 +56,7 @@ internal sealed class ActionCommands : ICommandGroup
             Cluster = parse.GetValue(foCluster)!,
             Member = parse.GetValue(foTo),
             Initiator = ActingSession.OperatorName(),
-            Reason = parse.GetValue(foReason),
+            Reason = FreeText(parse, foReason),
         }, parse.GetValue(foDry), ct));
 
         var setCluster = new Argument<string>("CLUSTER") { Description = "The cluster (pg_cluster)." };
@@ -80,7 +81,7 @@ internal sealed class ActionCommands : ICommandGroup
                 Cluster = parse.GetValue(setCluster)!,
                 Parameters = new Dictionary<string, string>(StringComparer.Ordinal) { [PatroniActions.Patch] = patch.ToJsonString() },
                 Initiator = ActingSession.OperatorName(),
-                Reason = parse.GetValue(setReason),
+                Reason = FreeText(parse, setReason),
             }, parse.GetValue(setDry), ct);
         });
 
@@ -106,7 +107,7 @@ internal sealed class ActionCommands : ICommandGroup
             Member = parse.GetValue(actMember),
             Parameters = ParseParams(parse.GetValue(actParams) ?? []),
             Initiator = ActingSession.OperatorName(),
-            Reason = parse.GetValue(actReason),
+            Reason = FreeText(parse, actReason),
         }, parse.GetValue(actDry), ct));
 
         var recCluster = new Argument<string?>("CLUSTER") { Description = "Only this cluster (default: all).", Arity = ArgumentArity.ZeroOrOne };
@@ -143,6 +144,10 @@ internal sealed class ActionCommands : ICommandGroup
     private static Option<bool> DryRun() => new("--dry-run") { Description = "Plan, policy and prechecks only; nothing changes and no intent is journaled." };
 
     private static Option<string?> Reason() => new("--reason") { Description = "Why (journaled with the action)." };
+
+    /// <summary>An operator's --reason as journaled: anything shaped like a password masked.</summary>
+    private static string? FreeText(ParseResult parse, Option<string?> reason) =>
+        parse.GetValue(reason) is { } text ? SecretText.RedactFreeText(text) : null;
 
     private static ActuatorContext Context(ActingSession session, GlobalOptions options) => new()
     {
@@ -237,7 +242,7 @@ internal sealed class ActionCommands : ICommandGroup
             return ExitCodes.Failure;
         }
 
-        var redacted = JsonNode.Parse(workspace.Secrets.Redact(config.ToJsonString()))!;
+        var redacted = JsonNode.Parse(workspace.Secrets.RedactJson(config.ToJsonString()))!;
         if (parse.GetValue(options.Json))
         {
             await options.Out.WriteLineAsync(redacted.ToJsonString(CliOutput.Json)).ConfigureAwait(false);

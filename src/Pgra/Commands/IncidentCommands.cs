@@ -68,7 +68,7 @@ internal sealed class IncidentCommands : ICommandGroup
         {
             foreach (var file in files)
             {
-                snapshots.Add(ReadSnapshot(file));
+                snapshots.Add(SnapshotFile.Read(file).Snapshot);
             }
 
             cluster = snapshots[0].Cluster == cluster ? cluster : throw new InputException($"{files[0]} is a snapshot of {snapshots[0].Cluster}, not {cluster}");
@@ -219,24 +219,6 @@ internal sealed class IncidentCommands : ICommandGroup
         }
     }
 
-    private static ClusterSnapshot ReadSnapshot(string file)
-    {
-        var full = Path.GetFullPath(file);
-        if (!File.Exists(full))
-        {
-            throw new InputException($"snapshot file not found: {full}");
-        }
-
-        try
-        {
-            return SnapshotJson.Deserialize(File.ReadAllText(full));
-        }
-        catch (Exception ex) when (ex is JsonException or NotSupportedException)
-        {
-            throw new InputException($"{full}: not a snapshot this pgra can read: {ex.Message}");
-        }
-    }
-
     internal static string RenderFindings(string cluster, DetectVerdict verdict, int count)
     {
         var b = new StringBuilder();
@@ -316,7 +298,7 @@ internal sealed class IncidentCommands : ICommandGroup
                     active_findings = i.ActiveFindings,
                     links = i.Links.Count,
                 });
-                await options.Out.WriteLineAsync(secrets.Redact(JsonSerializer.Serialize(doc, IncidentJson.Options))).ConfigureAwait(false);
+                await options.Out.WriteLineAsync(secrets.RedactJson(JsonSerializer.Serialize(doc, IncidentJson.Options))).ConfigureAwait(false);
                 return ExitCodes.Ok;
             }
 
@@ -354,8 +336,9 @@ internal sealed class IncidentCommands : ICommandGroup
                 await options.Error.WriteLineAsync($"wrote {md} and {json}").ConfigureAwait(false);
             }
 
-            var text = parse.GetValue(options.Json) ? PostMortemWriter.Json(report) : PostMortemWriter.Markdown(report);
-            await options.Out.WriteLineAsync(secrets.Redact(text).TrimEnd()).ConfigureAwait(false);
+            var asJson = parse.GetValue(options.Json);
+            var text = asJson ? PostMortemWriter.Json(report) : PostMortemWriter.Markdown(report);
+            await options.Out.WriteLineAsync((asJson ? secrets.RedactJson(text) : secrets.Redact(text)).TrimEnd()).ConfigureAwait(false);
             return ExitCodes.Ok;
         }
     }

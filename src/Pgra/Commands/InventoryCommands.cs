@@ -41,7 +41,7 @@ internal sealed class InventoryCommands : ICommandGroup
         var text = json
             ? System.Text.Json.JsonSerializer.Serialize(InventoryJson.Show(workspace.Topology, workspace.Settings, how), CliOutput.Json)
             : RenderShow(workspace.Topology, workspace.Settings, how);
-        await options.Out.WriteLineAsync(workspace.Secrets.Redact(text).TrimEnd()).ConfigureAwait(false);
+        await options.Out.WriteLineAsync((json ? workspace.Secrets.RedactJson(text) : workspace.Secrets.Redact(text)).TrimEnd()).ConfigureAwait(false);
         return ExitCodes.Ok;
     }
 
@@ -184,7 +184,8 @@ internal sealed class InventoryCommands : ICommandGroup
         var valid = problems.Count == 0;
 
         string text;
-        if (parse.GetValue(options.Json))
+        var json = parse.GetValue(options.Json);
+        if (json)
         {
             text = System.Text.Json.JsonSerializer.Serialize(InventoryJson.Check(report, settingsResult, problems, warnings), CliOutput.Json);
         }
@@ -209,7 +210,8 @@ internal sealed class InventoryCommands : ICommandGroup
             text = sb.ToString();
         }
 
-        await options.Out.WriteLineAsync(secrets.Redact(text).TrimEnd()).ConfigureAwait(false);
+        text = json ? secrets.RedactJson(text) : secrets.Redact(SecretText.MaskUrlUserInfo(text));
+        await options.Out.WriteLineAsync(text.TrimEnd()).ConfigureAwait(false);
         return valid ? ExitCodes.Ok : ExitCodes.Usage;
     }
 

@@ -5,6 +5,7 @@ using PgRuntimeAgent.Acting;
 using PgRuntimeAgent.Acting.InventoryPatches;
 using PgRuntimeAgent.Acting.Patroni;
 using PgRuntimeAgent.Journal;
+using PgRuntimeAgent.Secrets;
 
 namespace PgRuntimeAgent.Cli.Commands;
 
@@ -28,7 +29,7 @@ internal static class InventoryDriftCommand
         {
             cluster, patch, reason,
         };
-        drift.SetAction((parse, ct) => RunAsync(options, parse, parse.GetValue(cluster)!, parse.GetValue(patch), parse.GetValue(reason), ct));
+        drift.SetAction((parse, ct) => RunAsync(options, parse, parse.GetValue(cluster)!, parse.GetValue(patch), parse.GetValue(reason) is { } why ? SecretText.RedactFreeText(why) : null, ct));
         return drift;
     }
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using PgRuntimeAgent.Journal;
+using PgRuntimeAgent.Secrets;
 
 namespace PgRuntimeAgent.Cli.Commands;
 
@@ -60,6 +61,14 @@ internal sealed class JournalCommands : ICommandGroup
             throw new InputException($"--limit must be positive, not {limitValue}.");
         }
 
+        var kinds = parse.GetValue(kind) ?? [];
+        var unknown = kinds.Where(k => !JournalKinds.All.Contains(k, StringComparer.Ordinal)).ToList();
+        if (unknown.Count > 0)
+        {
+            throw new InputException(
+                $"unknown journal kind{(unknown.Count == 1 ? "" : "s")} {string.Join(", ", unknown.Select(k => $"'{k}'"))} for --kind; the kinds are: {string.Join(", ", JournalKinds.All)}.");
+        }
+
         var (journal, _) = await JournalAccess.OpenAsync(options, parse, journalFile, writing: false, cancellationToken).ConfigureAwait(false);
         await using (journal.ConfigureAwait(false))
         {
@@ -67,9 +76,10 @@ internal sealed class JournalCommands : ICommandGroup
             {
                 Cluster = parse.GetValue(cluster),
                 Since = sinceValue,
-                Kinds = parse.GetValue(kind) ?? [],
+                Kinds = kinds,
                 Limit = limitValue,
                 Descending = limitValue is not null,
+                IncludeDamaged = true,
             }, cancellationToken).ConfigureAwait(false);
             var ordered = entries.OrderBy(e => e.Seq).ToList();
             if (parse.GetValue(options.Json))
@@ -86,10 +96,17 @@ internal sealed class JournalCommands : ICommandGroup
 
             var rows = ordered.Select(e => new[]
             {
-                "#" + e.Seq.ToString(CultureInfo.InvariantCulture), JournalAccess.FormatTime(e.Time), e.Kind, e.Cluster ?? "-",
-                e.CorrelationId ?? "-", e.Summary,
+                "#" + e.Seq.ToString(CultureInfo.InvariantCulture), e.Damage is null ? JournalAccess.FormatTime(e.Time) : "?", e.Kind, e.Cluster ?? "-",
+                e.CorrelationId ?? "-", JournalAccess.Damage(e) is { } damage ? $"[{damage}] {e.Summary}" : e.Summary,
             }).ToList();
             await WriteTableAsync(options.Out, ["SEQ", "TIME", "KIND", "CLUSTER", "ACTION", "SUMMARY"], rows).ConfigureAwait(false);
+            var damaged = ordered.Count(e => JournalAccess.Damage(e) is not null);
+            if (damaged > 0)
+            {
+                await options.Error.WriteLineAsync(
+                    $"warning: {damaged} damaged entr{(damaged == 1 ? "y" : "ies")} in {journal.Location}; 'pgra journal verify' checks the chain, keep the file as evidence.").ConfigureAwait(false);
+            }
+
             return ExitCodes.Ok;
         }
     }
@@ -104,13 +121,14 @@ internal sealed class JournalCommands : ICommandGroup
             IReadOnlyList<JournalEntry> entries;
             if (long.TryParse(id.TrimStart('#'), NumberStyles.None, CultureInfo.InvariantCulture, out var seq))
             {
-                var entry = await journal.GetAsync(seq, cancellationToken).ConfigureAwait(false)
+                var found = await journal.QueryAsync(new JournalQuery { AfterSeq = seq - 1, Limit = 1, IncludeDamaged = true }, cancellationToken).ConfigureAwait(false);
+                var entry = found.FirstOrDefault(e => e.Seq == seq)
                     ?? throw new InputException($"no entry #{seq} in {journal.Location}; 'pgra journal list' shows the numbers.");
                 entries = [entry];
             }
             else
             {
-                entries = await journal.QueryAsync(new JournalQuery { CorrelationId = id }, cancellationToken).ConfigureAwait(false);
+                entries = await journal.QueryAsync(new JournalQuery { CorrelationId = id, IncludeDamaged = true }, cancellationToken).ConfigureAwait(false);
                 if (entries.Count == 0)
                 {
                     throw new InputException($"no entry or action '{id}' in {journal.Location}; give an entry number (42) or an action id (act-...).");
@@ -126,7 +144,12 @@ internal sealed class JournalCommands : ICommandGroup
             var text = new StringBuilder();
             foreach (var e in entries)
             {
-                text.Append(CultureInfo.InvariantCulture, $"#{e.Seq}  {JournalAccess.FormatTime(e.Time)}  {e.Kind}\n");
+                text.Append(CultureInfo.InvariantCulture, $"#{e.Seq}  {(e.Damage is null ? JournalAccess.FormatTime(e.Time) : "?")}  {e.Kind}\n");
+                if (JournalAccess.Damage(e) is { } damage)
+                {
+                    text.Append(CultureInfo.InvariantCulture, $"  DAMAGED   {damage}\n");
+                }
+
                 text.Append(CultureInfo.InvariantCulture, $"  summary   {e.Summary}\n");
                 if (e.Cluster is not null)
                 {
@@ -143,7 +166,7 @@ internal sealed class JournalCommands : ICommandGroup
                 }
 
                 text.Append(CultureInfo.InvariantCulture, $"  hash      {e.Hash}\n  previous  {e.PrevHash}\n  payload\n");
-                var pretty = JsonSerializer.Serialize(e.PayloadElement(), CliOutput.Json);
+                var pretty = e.TryPayloadElement(out var payload) ? JsonSerializer.Serialize(payload, CliOutput.Json) : e.Payload;
                 foreach (var line in pretty.Split('\n'))
                 {
                     text.Append("    ").Append(line.TrimEnd('\r')).Append('\n');
@@ -188,7 +211,7 @@ internal sealed class JournalCommands : ICommandGroup
         await using (journal.ConfigureAwait(false))
         {
             var path = parse.GetValue(output);
-            var writer = path is null ? options.Out : new StreamWriter(path, append: false, new UTF8Encoding(false));
+            var writer = path is null ? options.Out : CreateExportFile(path);
             var compact = new JsonSerializerOptions(CliOutput.Json) { WriteIndented = false };
             long count = 0;
             try
@@ -217,6 +240,25 @@ internal sealed class JournalCommands : ICommandGroup
         }
     }
 
+    private static StreamWriter CreateExportFile(string path)
+    {
+        var full = Path.GetFullPath(path);
+        try
+        {
+            return new StreamWriter(full, append: false, new UTF8Encoding(false));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            var why = ex switch
+            {
+                DirectoryNotFoundException => $"the directory {Path.GetDirectoryName(full)} does not exist",
+                UnauthorizedAccessException => "permission denied",
+                _ => ex.Message,
+            };
+            throw new InputException($"cannot write the export to {full}: {why}; give -o a file in a directory you can write to, or leave -o out to write to standard output.");
+        }
+    }
+
     private static async Task<int> NoteAsync(GlobalOptions options, ParseResult parse, Option<string?> journalFile, Argument<string> text, Option<string?> cluster,
         CancellationToken cancellationToken)
     {
@@ -225,6 +267,8 @@ internal sealed class JournalCommands : ICommandGroup
         {
             throw new InputException("the note is empty.");
         }
+
+        body = SecretText.RedactFreeText(body);
 
         var (journal, _) = await JournalAccess.OpenAsync(options, parse, journalFile, writing: true, cancellationToken).ConfigureAwait(false);
         await using (journal.ConfigureAwait(false))

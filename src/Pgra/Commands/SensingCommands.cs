@@ -51,7 +51,8 @@ internal sealed partial class SensingCommands : ICommandGroup
         var snapshots = await service.TakeAllAsync(cancellationToken).ConfigureAwait(false);
         var critical = snapshots.Any(s => s.Drift.Any(d => d.Severity == "critical"));
         string text;
-        if (parse.GetValue(options.Json))
+        var json = parse.GetValue(options.Json);
+        if (json)
         {
             var doc = new StatusDocument(ClusterSnapshot.CurrentSchemaVersion, options.Time.GetUtcNow(), workspace.Topology.SourcePath,
                 snapshots.Select(StatusOf).ToList());
@@ -62,7 +63,7 @@ internal sealed partial class SensingCommands : ICommandGroup
             text = RenderStatus(snapshots, Colour(options));
         }
 
-        await options.Out.WriteLineAsync(workspace.Secrets.Redact(text).TrimEnd()).ConfigureAwait(false);
+        await options.Out.WriteLineAsync((json ? workspace.Secrets.RedactJson(text) : workspace.Secrets.Redact(text)).TrimEnd()).ConfigureAwait(false);
         return critical ? ExitCodes.Failure : ExitCodes.Ok;
     }
 
@@ -186,8 +187,9 @@ internal sealed partial class SensingCommands : ICommandGroup
         var workspace = Workspace.Load(options, parse);
         using var service = new SnapshotService(workspace.Topology, workspace.Settings, workspace.Secrets, options.Time);
         var snapshot = await service.TakeAsync(cluster, cancellationToken).ConfigureAwait(false);
-        var text = parse.GetValue(options.Json) ? SnapshotJson.Serialize(snapshot) : RenderSnapshot(snapshot, Colour(options));
-        await options.Out.WriteLineAsync(workspace.Secrets.Redact(text).TrimEnd()).ConfigureAwait(false);
+        var json = parse.GetValue(options.Json);
+        var text = json ? SnapshotJson.Serialize(snapshot) : RenderSnapshot(snapshot, Colour(options));
+        await options.Out.WriteLineAsync((json ? workspace.Secrets.RedactJson(text) : workspace.Secrets.Redact(text)).TrimEnd()).ConfigureAwait(false);
         return snapshot.Drift.Any(d => d.Severity == "critical") ? ExitCodes.Failure : ExitCodes.Ok;
     }
 
@@ -267,7 +269,8 @@ internal sealed partial class SensingCommands : ICommandGroup
         }
 
         string text;
-        if (parse.GetValue(options.Json))
+        var json = parse.GetValue(options.Json);
+        if (json)
         {
             text = JsonSerializer.Serialize(new LogsDocument(cluster.Name, health.Target ?? "", from, now, result.Entries.OrderBy(e => e.Time).ToList(), result.Truncated, result.Warnings), SnapshotJson.Options);
         }
@@ -293,7 +296,7 @@ internal sealed partial class SensingCommands : ICommandGroup
             text = buffer.ToString();
         }
 
-        await options.Out.WriteLineAsync(workspace.Secrets.Redact(text).TrimEnd()).ConfigureAwait(false);
+        await options.Out.WriteLineAsync((json ? workspace.Secrets.RedactJson(text) : workspace.Secrets.Redact(text)).TrimEnd()).ConfigureAwait(false);
         return ExitCodes.Ok;
     }
 

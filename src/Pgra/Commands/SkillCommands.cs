@@ -327,9 +327,11 @@ internal sealed class SkillCommands : ICommandGroup
                 "'pgra skills run' only does --dry-run for now: real actions run through the action pipeline when the daemon ('pgra run') triggers a skill.");
         }
 
-        var snapshot = ReadJsonObject(snapshotPath, "snapshot");
         var trigger = Trigger(parse.GetValue(o.Finding), parse.GetValue(o.Member), cluster);
         var parameters = Parameters(skill, parse.GetValue(o.Parameters) ?? []);
+
+        // The same loader and validation as 'pgra detect --snapshot': a file one refuses, the other refuses too.
+        var (_, snapshot) = SnapshotFile.Read(snapshotPath, cluster);
         var host = new StaticSnapshotSkillHost(snapshot, options.Time);
         var request = new SkillRunRequest(cluster) { Snapshot = snapshot, Trigger = trigger, Parameters = parameters, DryRun = true };
         var result = await new SkillRunner().RunAsync(skill, request, host, cancellationToken).ConfigureAwait(false);
@@ -346,30 +348,6 @@ internal sealed class SkillCommands : ICommandGroup
         return result.Status is SkillRunStatus.Completed or SkillRunStatus.Stopped or SkillRunStatus.AwaitingApproval
             ? ExitCodes.Ok
             : ExitCodes.Failure;
-    }
-
-    private static JsonElement ReadJsonObject(string path, string what)
-    {
-        var full = Path.GetFullPath(path);
-        if (!File.Exists(full))
-        {
-            throw new InputException($"{what} file not found: {full}");
-        }
-
-        try
-        {
-            using var document = JsonDocument.Parse(File.ReadAllText(full));
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
-            {
-                throw new InputException($"{full}: the {what} must be a JSON object, not {document.RootElement.ValueKind}");
-            }
-
-            return document.RootElement.Clone();
-        }
-        catch (JsonException ex)
-        {
-            throw new InputException($"{full}:{(ex.LineNumber ?? 0) + 1}:{(ex.BytePositionInLine ?? 0) + 1}: not valid JSON: {ex.Message}");
-        }
     }
 
     private static JsonElement? Trigger(string? finding, string? member, string cluster)

@@ -249,6 +249,32 @@ public sealed class InventoryCliTests
     }
 
     [Fact]
+    public async Task Show_PasswordEqualToThePatroniPort_KeepsThePortAndTheJsonValid()
+    {
+        using var inventory = new TempFile("""
+            all:
+              children:
+                pg-test:
+                  hosts:
+                    10.10.10.11: { pg_seq: 1, pg_role: primary }
+                  vars: { pg_cluster: pg-test }
+              vars:
+                pg_admin_password: 8008
+            """);
+
+        var json = await CliRunner.RunAsync("inventory", "show", "-i", inventory.Path, "--json");
+        var table = await CliRunner.RunAsync("inventory", "show", "-i", inventory.Path);
+
+        Assert.Equal(0, json.ExitCode);
+        using var doc = JsonDocument.Parse(json.Out);
+        var member = doc.RootElement.GetProperty("clusters")[0].GetProperty("members")[0];
+        Assert.Equal(8008, member.GetProperty("ports").GetProperty("patroni").GetInt32());
+        Assert.Equal("http://10.10.10.11:8008", member.GetProperty("patroniUrl").GetString());
+        Assert.Equal(0, table.ExitCode);
+        Assert.Contains("8008", table.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Inventory_Help_ListsBothVerbs()
     {
         var result = await CliRunner.RunAsync("inventory", "--help");

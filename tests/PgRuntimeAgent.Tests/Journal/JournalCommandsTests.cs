@@ -220,4 +220,161 @@ public sealed class JournalCommandsTests
         Assert.True(doc.RootElement.GetProperty("ok").GetBoolean(), verify.Out);
         Assert.Equal(1 + 2 * each, doc.RootElement.GetProperty("checked").GetInt64());
     }
+
+    [Fact]
+    public async Task List_JournalThatIsNotASqliteFile_OneLineErrorExitTwoAndFileUntouched()
+    {
+        using var d = new CliDeployment();
+        var notJournal = Path.Combine(d.Dir, "passwd");
+        await File.WriteAllTextAsync(notJournal, "root:x:0:0:root:/root:/bin/bash\n", Ct);
+        var before = await File.ReadAllBytesAsync(notJournal, Ct);
+
+        var list = await d.RunAsync("journal", "list", "--journal", notJournal);
+        var verify = await d.RunAsync("journal", "verify", "--journal", notJournal);
+
+        foreach (var r in new[] { list, verify })
+        {
+            Assert.Equal(2, r.ExitCode);
+            Assert.Contains($"error: {notJournal} is not a pgra journal (not a SQLite database): point --journal or journal.path at the journal file.", r.Error, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", r.All, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(before, await File.ReadAllBytesAsync(notJournal, Ct));
+    }
+
+    [Fact]
+    public async Task ReadOnlyVerbs_SqliteFileWithoutJournalTables_SayItIsNotAJournalAndCreateNothing()
+    {
+        using var d = new CliDeployment();
+        var other = Path.Combine(d.Dir, "other.db");
+        await using (var connection = new SqliteConnection($"Data Source={other};Pooling=False"))
+        {
+            await connection.OpenAsync(Ct);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "CREATE TABLE things (id INTEGER)";
+            await command.ExecuteNonQueryAsync(Ct);
+        }
+
+        var results = new[]
+        {
+            await d.RunAsync("journal", "list", "--journal", other),
+            await d.RunAsync("journal", "verify", "--journal", other),
+            await d.RunAsync("journal", "export", "--journal", other),
+        };
+
+        foreach (var r in results)
+        {
+            Assert.Equal(2, r.ExitCode);
+            Assert.Contains("is a SQLite database but not a pgra journal", r.Error, StringComparison.Ordinal);
+            Assert.DoesNotContain("intact", r.Out, StringComparison.Ordinal);
+        }
+
+        await using (var connection = new SqliteConnection($"Data Source={other};Pooling=False;Mode=ReadOnly"))
+        {
+            await connection.OpenAsync(Ct);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT group_concat(name) FROM sqlite_master WHERE type = 'table'";
+            Assert.Equal("things", await command.ExecuteScalarAsync(Ct));
+        }
+    }
+
+    [Fact]
+    public async Task ReadOnlyVerbs_JournalThatDoesNotExist_SayItDoesNotExistAndCreateNothing()
+    {
+        using var d = new CliDeployment();
+
+        var list = await d.RunAsync("journal", "list");
+        var verify = await d.RunAsync("journal", "verify", "--journal", Path.Combine(d.Dir, "nope.db"));
+
+        Assert.Equal(2, list.ExitCode);
+        Assert.Contains($"journal {d.JournalPath} does not exist", list.Error, StringComparison.Ordinal);
+        Assert.Equal(2, verify.ExitCode);
+        Assert.Contains("nope.db does not exist", verify.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(d.JournalPath));
+        Assert.False(File.Exists(Path.Combine(d.Dir, "nope.db")));
+    }
+
+    [Fact]
+    public async Task Export_OutputDirectoryMissing_OneLineErrorExitTwo()
+    {
+        using var d = new CliDeployment();
+        await d.RunAsync("journal", "note", "x");
+        var target = Path.Combine(d.Dir, "no", "such", "dir", "x.jsonl");
+
+        var export = await d.RunAsync("journal", "export", "-o", target);
+
+        Assert.Equal(2, export.ExitCode);
+        var line = Assert.Single(export.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"error: cannot write the export to {target}: the directory {Path.GetDirectoryName(target)} does not exist", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ListShowExport_EntriesWithPayloadNotJsonOrTimeNotADate_ShownAsDamaged()
+    {
+        using var d = new CliDeployment();
+        for (var i = 1; i <= 3; i++)
+        {
+            await d.RunAsync("journal", "note", $"n{i}");
+        }
+
+        await using (var connection = new SqliteConnection($"Data Source={d.JournalPath};Pooling=False"))
+        {
+            await connection.OpenAsync(Ct);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE journal_entries SET payload = 'not json {' WHERE seq = 1; UPDATE journal_entries SET time = 'last tuesday' WHERE seq = 2";
+            await command.ExecuteNonQueryAsync(Ct);
+        }
+
+        var list = await d.RunAsync("journal", "list");
+        var json = await d.RunAsync("journal", "list", "--json");
+        var show = await d.RunAsync("journal", "show", "2");
+        var export = await d.RunAsync("journal", "export");
+        var verify = await d.RunAsync("journal", "verify");
+
+        Assert.Equal(0, list.ExitCode);
+        Assert.Contains("damaged: its payload is not JSON", list.Out, StringComparison.Ordinal);
+        Assert.Contains("damaged: its time 'last tuesday' is not a date", list.Out, StringComparison.Ordinal);
+        Assert.Contains("note by", list.Out, StringComparison.Ordinal);
+        Assert.Contains("2 damaged entries", list.Error, StringComparison.Ordinal);
+        Assert.Equal(0, json.ExitCode);
+        using (var doc = JsonDocument.Parse(json.Out))
+        {
+            Assert.Equal("not json {", doc.RootElement[0].GetProperty("payload").GetString());
+            Assert.Equal(JsonValueKind.Null, doc.RootElement[1].GetProperty("time").ValueKind);
+            Assert.Equal("n3", doc.RootElement[2].GetProperty("payload").GetProperty("text").GetString());
+        }
+
+        Assert.Equal(0, show.ExitCode);
+        Assert.Contains("DAMAGED", show.Out, StringComparison.Ordinal);
+        Assert.Equal(0, export.ExitCode);
+        Assert.Equal(3, export.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Equal(1, verify.ExitCode);
+        Assert.DoesNotContain("   at ", list.All + json.All + show.All + export.All + verify.All, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task List_UnknownKind_ExitsTwoListingTheKinds()
+    {
+        using var d = new CliDeployment();
+        await d.RunAsync("journal", "note", "x");
+
+        var result = await d.RunAsync("journal", "list", "--kind", "bogus");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("unknown journal kind 'bogus'", result.Error, StringComparison.Ordinal);
+        Assert.Contains("snapshot, finding, decision", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Note_WithPasswordShapedText_IsRedactedBeforeItIsJournaled()
+    {
+        using var d = new CliDeployment();
+
+        await d.RunAsync("journal", "note", "reset it: password=Fresh.Pw-1, then psql postgres://dba:Other.Pw-2@10.0.0.1/db");
+        var export = await d.RunAsync("journal", "export");
+
+        Assert.DoesNotContain("Fresh.Pw-1", export.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("Other.Pw-2", export.Out, StringComparison.Ordinal);
+        Assert.Contains("password=******, then psql postgres://******@10.0.0.1/db", export.Out, StringComparison.Ordinal);
+    }
 }

@@ -96,4 +96,38 @@ public sealed class SqliteJournalTests : JournalContractTests
         Assert.Equal(SqlJournal.SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture),
             (string?)await command.ExecuteScalarAsync(TestContext.Current.CancellationToken));
     }
+
+    [Fact]
+    public async Task OpenReadOnly_NewerSchemaVersion_RefusesAndWritesNothing()
+    {
+        await (await OpenJournalAsync(TestContext.Current.CancellationToken)).DisposeAsync();
+        await ExecuteRawAsync("UPDATE journal_meta SET value = '99' WHERE key = 'schema_version'", TestContext.Current.CancellationToken);
+
+        var ex = await Assert.ThrowsAsync<JournalException>(() => SqliteJournal.OpenReadOnlyAsync(DbPath, Secrets, Time, TestContext.Current.CancellationToken));
+
+        Assert.Contains("schema version 99", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OpenReadOnly_Append_FailsInsteadOfWriting()
+    {
+        await (await OpenJournalAsync(TestContext.Current.CancellationToken)).DisposeAsync();
+        await using var journal = await SqliteJournal.OpenReadOnlyAsync(DbPath, Secrets, Time, TestContext.Current.CancellationToken);
+
+        await Assert.ThrowsAsync<SqliteException>(() => journal.AppendAsync(JournalRecord.Create(JournalKinds.Note, "x", new { }), TestContext.Current.CancellationToken));
+
+        Assert.Empty(await journal.QueryAsync(new JournalQuery(), TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public void Canonicalize_SecretThatIsANumber_MaskedUnderASecretKeyOnly()
+    {
+        var secrets = new PgRuntimeAgent.Secrets.SecretStore();
+        secrets.Add("inventory:all.vars.pg_admin_password", "8008", "x.yml:3");
+        var payload = System.Text.Json.Nodes.JsonNode.Parse("""{"port": 8008, "url": "http://10.0.0.1:8008", "password": "8008", "text": "password=8008"}""");
+
+        var canonical = JournalJson.Canonicalize(payload, secrets);
+
+        Assert.Equal("""{"password":"******","port":8008,"text":"password=******","url":"http://10.0.0.1:8008"}""", canonical);
+    }
 }

@@ -65,6 +65,26 @@ public sealed class ApprovalCommandsTests
     }
 
     [Fact]
+    public async Task Deny_NoteWithPasswords_IsJournaledRedacted()
+    {
+        using var d = new CliDeployment();
+        var action = await SeedPendingAsync(d);
+
+        var deny = await d.RunAsync("deny", action.Id, "--note", "use password=Hunter2.pw or admin:Other.pw@10.0.0.1, secret=Third.pw");
+        var export = await d.RunAsync("journal", "export");
+
+        Assert.Equal(0, deny.ExitCode);
+        Assert.Equal(0, export.ExitCode);
+        var stored = System.Text.Encoding.UTF8.GetString(await File.ReadAllBytesAsync(d.JournalPath, Ct)) + export.Out;
+        foreach (var secret in new[] { "Hunter2.pw", "Other.pw", "Third.pw" })
+        {
+            Assert.DoesNotContain(secret, stored, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("use password=****** or admin:******@10.0.0.1, secret=******", export.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Approve_KindWithoutActuator_RefusedWithoutApproving()
     {
         using var d = new CliDeployment();

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using PgRuntimeAgent.Secrets;
 
 namespace PgRuntimeAgent.Tests.Secrets;
@@ -110,5 +111,75 @@ public sealed class SecretStoreTests
     {
         Assert.Empty(SecretNames.EmbeddedSecrets("http://10.10.10.10:9090"));
         Assert.Empty(SecretNames.EmbeddedSecrets("${admin_ip} i.pigsty"));
+    }
+
+    [Fact]
+    public void Redact_NumericOrBooleanSecret_IsMaskedWhereItStandsAsASecretNotAsAPortOrAFlag()
+    {
+        var store = new SecretStore();
+        store.Add("inventory:all.vars.pg_admin_password", "8008", "x.yml:3");
+        store.Add("inventory:all.vars.patroni_password", "true", "x.yml:4");
+
+        Assert.Equal("patroni http://10.0.0.1:8008/ on port 8008, paused true", store.Redact("patroni http://10.0.0.1:8008/ on port 8008, paused true"));
+        Assert.Equal("psql password=****** PGPASSWORD=****** 'pg_admin_password: ******'", store.Redact("psql password=8008 PGPASSWORD=8008 'pg_admin_password: 8008'"));
+        Assert.Equal("postgres://dbuser_dba:******@10.0.0.1:5432/postgres", store.Redact("postgres://dbuser_dba:8008@10.0.0.1:5432/postgres"));
+        Assert.Equal("{\"patroni_password\": \"******\"}", store.Redact("{\"patroni_password\": \"true\"}"));
+    }
+
+    [Fact]
+    public void RedactJson_SecretEqualToAPortNumber_KeepsThePortAndStaysValidJson()
+    {
+        var store = new SecretStore();
+        store.Add("inventory:all.vars.pg_admin_password", "8008", "x.yml:3");
+        store.Add("inventory:all.vars.replicator_password", "DBUser.Replicator", "x.yml:5");
+        const string json = """
+            {
+              "ports": { "patroni": 8008, "postgres": 5432 },
+              "paused": true,
+              "password": 8008,
+              "note": "login with password=8008 as DBUser.Replicator",
+              "escaped": "DBUser.Replicator\u0021"
+            }
+            """;
+
+        var redacted = store.RedactJson(json);
+
+        using var doc = JsonDocument.Parse(redacted);
+        var root = doc.RootElement;
+        Assert.Equal(8008, root.GetProperty("ports").GetProperty("patroni").GetInt32());
+        Assert.True(root.GetProperty("paused").GetBoolean());
+        Assert.Equal("******", root.GetProperty("password").GetString());
+        Assert.Equal("login with password=****** as ******", root.GetProperty("note").GetString());
+        Assert.Equal("******!", root.GetProperty("escaped").GetString());
+        Assert.Contains("\"postgres\": 5432 },", redacted, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RedactJson_NotJson_FallsBackToTextRedaction()
+    {
+        var store = new SecretStore();
+        store.Add("k", "Very.Long-Secret-1", "o");
+
+        Assert.Equal("not json: ******", store.RedactJson("not json: Very.Long-Secret-1"));
+    }
+
+    [Theory]
+    [InlineData("rotated, password=hunter2 now", "rotated, password=****** now")]
+    [InlineData("pwd: s3cr3t; done", "pwd: ******; done")]
+    [InlineData("secret='two words' set", "secret=****** set")]
+    [InlineData("PGPASSWORD=abc psql", "PGPASSWORD=****** psql")]
+    [InlineData("use admin:hunter2@10.0.0.1 for it", "use admin:******@10.0.0.1 for it")]
+    [InlineData("see http://u:hunter2@[bad and postgres://x:y@db/z", "see http://******@[bad and postgres://******@db/z")]
+    [InlineData("switchover for the kernel update at 12:30", "switchover for the kernel update at 12:30")]
+    public void RedactFreeText_SecretShapedParts_AreMasked(string text, string expected)
+    {
+        Assert.Equal(expected, SecretText.RedactFreeText(text));
+    }
+
+    [Fact]
+    public void MaskUrlUserInfo_UnparsableUrl_HidesEverythingBetweenTheSlashesAndTheAt()
+    {
+        Assert.Equal("'http://******@[bad' is not an absolute URL", SecretText.MaskUrlUserInfo("'http://u:PASSWORD@[bad' is not an absolute URL"));
+        Assert.Equal("http://10.10.10.10:9090/x", SecretText.MaskUrlUserInfo("http://10.10.10.10:9090/x"));
     }
 }

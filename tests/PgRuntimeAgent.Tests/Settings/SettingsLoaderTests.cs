@@ -217,6 +217,21 @@ public sealed class SettingsLoaderTests : IDisposable
     }
 
     [Fact]
+    public void Load_UrlWithUserInfoThatDoesNotParse_ErrorDoesNotEchoThePassword()
+    {
+        Write("lab.pgra.yml", """
+            endpoints:
+              metrics_url: 'http://u:Broken.Url-Pw@[bad'
+            """);
+
+        var ex = Assert.Throws<InputException>(() => SettingsLoader.Load(null, Inventory, new SecretStore(), NoEnvironment, SystemDir));
+
+        var problem = Assert.Single(ex.Problems);
+        Assert.Contains("'http://******@[bad' is not an absolute URL", problem, StringComparison.Ordinal);
+        Assert.DoesNotContain("Broken.Url-Pw", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Load_EnvironmentOverrides_WinOverTheFileAndRecordTheirOrigin()
     {
         Write("lab.pgra.yml", """

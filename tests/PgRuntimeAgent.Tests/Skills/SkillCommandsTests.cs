@@ -192,6 +192,50 @@ public sealed class SkillCommandsTests
         Assert.Contains("only does --dry-run", noDryRun.Error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("""{ "schema_version": 1, "cluster": "pg-test", "leader": "pg-test-1" }""", "not a snapshot this pgra can read")]
+    [InlineData("""{ "schema_version": 99, "cluster": "pg-test", "taken_at": "2026-11-22T10:00:00+00:00", "inventory": {} }""", "newer than this pgra understands")]
+    [InlineData("""[1, 2]""", "must be a JSON object")]
+    public async Task Run_SnapshotThatDetectRejects_IsRejectedTheSameWay(string content, string message)
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(file, content, TestContext.Current.CancellationToken);
+
+            var detect = await CliRunner.RunAsync("detect", "pg-test", "--snapshot", file, "-i", "/nonexistent/pigsty.yml");
+            var run = await CliRunner.RunAsync("skills", "run", "primary-failure", "-c", "pg-test", "--dry-run", "--snapshot", file, "--skills", Skills);
+
+            Assert.Equal(2, detect.ExitCode);
+            Assert.Equal(2, run.ExitCode);
+            Assert.Contains(message, detect.Error, StringComparison.Ordinal);
+            Assert.Contains(message, run.Error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task Run_SnapshotOfAnotherCluster_IsRejected()
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(file, SnapshotBuilder.Healthy().Build().GetRawText(), TestContext.Current.CancellationToken);
+
+            var run = await CliRunner.RunAsync("skills", "run", "primary-failure", "-c", "pg-other", "--dry-run", "--snapshot", file, "--skills", Skills);
+
+            Assert.Equal(2, run.ExitCode);
+            Assert.Contains("is a snapshot of pg-test, not pg-other", run.Error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     [Fact]
     public async Task Run_SnapshotNotJson_ReportsWhere()
     {

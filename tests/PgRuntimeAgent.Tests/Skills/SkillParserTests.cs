@@ -178,6 +178,20 @@ public sealed class SkillParserTests
         Assert.Contains("'nowhere'", d.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("- id: a\n  check: \"leader\"\n  then: a\n", "then", 14, 9)]
+    [InlineData("- id: a\n  check: \"leader\"\n  else: a\n", "else", 14, 9)]
+    [InlineData("- id: a\n  record: \"x\"\n  next: a\n", "next", 14, 9)]
+    [InlineData("- id: a\n  wait: \"leader\"\n  timeout: 5s\n  on_fail: a\n", "on_fail", 15, 12)]
+    public void Parse_StepThatJumpsToItself_IsAnErrorAtTheTarget(string steps, string key, int line, int column)
+    {
+        var d = Single(Diagnose(WithSteps(steps)), SkillDiagnosticCodes.BadStep);
+
+        Assert.True(d.IsError);
+        AssertAt(d, line, column);
+        Assert.Contains($"step 'a' jumps to itself with '{key}: a'", d.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Parse_UnknownStepInExpression_ReportsTheStepName()
     {
