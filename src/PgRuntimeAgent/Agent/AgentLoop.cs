@@ -481,7 +481,9 @@ internal sealed partial class AgentLoop
     /// <summary>A run that ended waiting for an approval: when the operator decided, act on it.</summary>
     private async Task FollowApprovalAsync(ClusterState st, CancellationToken stop)
     {
-        if (st.Awaiting is not { } awaiting || st.Run is not null)
+        // An approval asked for by an urgent run is followed while a regular run holds the cluster (a warning's skill
+        // may wait minutes); an approved action that still has to run takes whichever slot is free.
+        if (st.Awaiting is not { } awaiting || (st.Run is not null && st.Urgent is not null))
         {
             return;
         }
@@ -496,6 +498,14 @@ internal sealed partial class AgentLoop
                 st.Awaiting = null;
                 st.RerunAfterSnapshot = st.Snapshots + 2;
                 st.Rerun = awaiting;
+                return;
+            case ApprovalStatus.Approved when st.Run is not null:
+                // The regular slot is busy: run it in the urgent one; the skill looks again two snapshots after it ends.
+                EmitDecided(st, approval, "approved: running it");
+                st.Awaiting = null;
+                st.Rerun = awaiting;
+                st.RerunAfterSnapshot = st.Snapshots + 2;
+                st.Urgent = RunApprovedAsync(st, awaiting);
                 return;
             case ApprovalStatus.Approved:
                 // Approved but not run (for example approved from another tool that does not execute): run it here.
@@ -700,6 +710,19 @@ internal sealed partial class AgentLoop
             return;
         }
 
+        // After an approved action ran while the regular slot was busy: its skill looks again here.
+        if (st.Rerun is { } rerun && st.Snapshots >= st.RerunAfterSnapshot)
+        {
+            var again = detection.Active.OrderByDescending(f => f.Severity).ThenBy(f => Order(f.Code))
+                .FirstOrDefault(f => rerun.Skill.Triggers.Findings.Contains(f.Code, StringComparer.Ordinal));
+            if (again is not null && rerun.Skill.Name != st.RunSkill)
+            {
+                st.Rerun = null;
+                Start(st, rerun.Skill, again, detection.Snapshot, "after the approved action ran", urgent: true);
+                return;
+            }
+        }
+
         // Also any critical finding while the run in progress serves a warning (a replication-lag skill may wait minutes
         // for lag to drain; a frozen primary must not wait for it).
         var now = _time.GetUtcNow();
@@ -710,7 +733,9 @@ internal sealed partial class AgentLoop
         {
             foreach (var skill in _skills.ForFinding(finding.Code).Where(k => k.Name != st.RunSkill))
             {
-                if (st.HeldBack(skill, finding, now) != Hold.None)
+                // A skill waiting for an operator's approval asks once (an urgent run that asked again at every
+                // snapshot filled the approval queue in a lab run), and one whose approved action ran looks again above.
+                if (st.Awaiting?.Skill.Name == skill.Name || st.Rerun?.Skill.Name == skill.Name || st.HeldBack(skill, finding, now) != Hold.None)
                 {
                     continue;
                 }

@@ -471,6 +471,52 @@ public sealed class AgentLoopTests
     }
 
     [Fact]
+    public async Task Tick_UrgentRunAwaitingApprovalWhileAWarningsSkillWaits_AsksOnceAndRunsTheApprovedFence()
+    {
+        await using var kit = await AgentKit.CreateAsync(level: 2);
+        kit.HoldSkillSensing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await kit.FeedAsync(Healthy());
+        foreach (var at in new[] { 5, 10, 15 })
+        {
+            await kit.FeedAsync(Lagging(Healthy(at), "pg-test-2"));
+        }
+
+        // The leader's WAL disk fills while replication-lag waits; primary-failure runs in the urgent slot and asks.
+        foreach (var name in new[] { "disk-full-01", "disk-full-02", "disk-full-03", "disk-full-04", "disk-full-05", "disk-full-06" })
+        {
+            await kit.FeedAsync(Lagging(Load(name), "pg-test-2"));
+            for (var i = 0; i < 50 && kit.Loop.StateOf(AgentKit.Cluster).Urgent is { IsCompleted: false }; i++)
+            {
+                kit.Time.Advance(TimeSpan.FromSeconds(1));
+                await Task.Delay(10, Ct);
+            }
+        }
+
+        var pending = Assert.Single(await kit.Acting.Approvals.ListAsync(false, Ct));
+        Assert.Single(kit.EventsNamed(AgentEventNames.ApprovalRequested));
+        Assert.False(kit.Loop.StateOf(AgentKit.Cluster).Run!.IsCompleted); // replication-lag still waits
+
+        // Approved (not run by the approver): the loop runs the fence now, without waiting for replication-lag.
+        await kit.Acting.Approvals.ApproveAsync(pending.Id, "tester", null, Ct);
+        for (var i = 0; i < 5; i++)
+        {
+            await kit.FeedAsync(Lagging(Load("disk-full-06"), "pg-test-2"));
+            for (var j = 0; j < 50 && kit.Loop.StateOf(AgentKit.Cluster).Urgent is { IsCompleted: false }; j++)
+            {
+                kit.Time.Advance(TimeSpan.FromSeconds(1));
+                await Task.Delay(10, Ct);
+            }
+        }
+
+        Assert.Contains("member.fence pg-test-3", kit.Actuator.Executed);
+        Assert.False(kit.Loop.StateOf(AgentKit.Cluster).Run!.IsCompleted);
+
+        kit.World = Healthy(120);
+        kit.HoldSkillSensing.SetResult();
+        await kit.SettleAsync();
+    }
+
+    [Fact]
     public async Task Tick_CriticalFindingWhileAWarningsSkillWaits_StartsItsSkillWithoutWaitingForThatRun()
     {
         await using var kit = await AgentKit.CreateAsync(level: 4);
