@@ -82,7 +82,12 @@ internal static partial class HostileKit
                 continue;
             }
 
-            if (output.Contains(secret, StringComparison.Ordinal))
+            // The store's own rule (SecretStore.Redact): a value shorter than 12 characters is a secret only where it
+            // stands alone; inside a longer word (the password 'pigsty' in the default domain p.pigsty) it is that word.
+            var found = secret.Length >= 12
+                ? output.Contains(secret, StringComparison.Ordinal)
+                : PgRuntimeAgent.Secrets.SecretStore.ContainsStandalone(output, secret);
+            if (found)
             {
                 leaked.Add(secret);
             }
