@@ -4,6 +4,12 @@
 #                        ends with one line "N passed, N failed[, N skipped]" summing every test.
 #   ./build.sh bench     run the benchmarks (they print figures).
 #   ./build.sh pgra ARGS run the pgra CLI (Release build).
+#   ./build.sh fuzz TARGET|all [--seconds N]
+#                        coverage-guided fuzzing (SharpFuzz + AFL++, docs/fuzzing.md) of one parser or of all of them:
+#                        inventory, settings, skill, patroni-json, prometheus-json, pgbackrest-info-json. Installs
+#                        afl++ (apt) and SharpFuzz.CommandLine (dotnet tool) when missing, runs N seconds per target
+#                        (default 600), copies crashes and hangs to tests/fixtures/hostile/crashes/TARGET/ and prints
+#                        one summary line per target. Not part of ./build.sh test.
 set -uo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -57,6 +63,105 @@ summarise() {
     }'
 }
 
+FUZZ_TARGETS="inventory settings skill patroni-json prometheus-json pgbackrest-info-json"
+FUZZ=$ROOT/artifacts/fuzz
+
+# fuzz_setup: afl-fuzz and sharpfuzz on PATH, the fuzz project published and PgRuntimeAgent.dll (and YamlDotNet.dll,
+# whose parser the YAML targets drive) instrumented. A fresh publish each time: sharpfuzz refuses an instrumented dll.
+fuzz_setup() {
+  need_dotnet
+  if ! command -v afl-fuzz >/dev/null 2>&1; then
+    echo "fuzz: installing afl++ (apt)" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq afl++ >/dev/null; } \
+      || { echo "error: cannot install afl++ (apt-get install afl++); install it and rerun" >&2; return 1; }
+  fi
+  export PATH="$PATH:$HOME/.dotnet/tools"
+  if ! command -v sharpfuzz >/dev/null 2>&1; then
+    echo "fuzz: installing SharpFuzz.CommandLine (dotnet tool)" >&2
+    dotnet tool install --global SharpFuzz.CommandLine --version 2.3.0 >/dev/null \
+      || { echo "error: cannot install the sharpfuzz tool (dotnet tool install --global SharpFuzz.CommandLine)" >&2; return 1; }
+  fi
+  rm -rf "$FUZZ/bin"
+  dotnet publish tests/PgRuntimeAgent.Fuzz -c "$CONFIG" -o "$FUZZ/bin" -nologo -v quiet -clp:ErrorsOnly \
+    || { echo "error: cannot publish tests/PgRuntimeAgent.Fuzz" >&2; return 1; }
+  local dll
+  for dll in PgRuntimeAgent.dll YamlDotNet.dll; do
+    sharpfuzz "$FUZZ/bin/$dll" >/dev/null || { echo "error: sharpfuzz could not instrument $dll" >&2; return 1; }
+  done
+}
+
+# fuzz_stat FILE KEY...: the first of KEYs that afl-fuzz's fuzzer_stats has (names changed across AFL++ versions).
+fuzz_stat() {
+  local file=$1 key v
+  shift
+  for key in "$@"; do
+    v=$(awk -F' *: *' -v k="$key" '$1 == k { print $2; exit }' "$file" 2>/dev/null)
+    if [ -n "$v" ]; then echo "$v"; return; fi
+  done
+  echo "?"
+}
+
+# fuzz_one TARGET SECONDS: runs afl-fuzz on one target, copies what it found, prints the summary line.
+fuzz_one() {
+  local target=$1 seconds=$2
+  local seeds=$ROOT/tests/fixtures/hostile/seeds/$target out=$FUZZ/findings/$target keep=$ROOT/tests/fixtures/hostile/crashes/$target
+  if [ ! -d "$seeds" ]; then echo "error: no seeds in $seeds" >&2; return 1; fi
+  rm -rf "$out"
+  mkdir -p "$out"
+  local dict=()
+  case "$target" in
+    *-json) [ -f /usr/share/afl/dictionaries/json.dict ] && dict=(-x /usr/share/afl/dictionaries/json.dict) ;;
+    *) [ -f /usr/share/afl/dictionaries/yaml.dict ] && dict=(-x /usr/share/afl/dictionaries/yaml.dict) ;;
+  esac
+  # SKIP_BIN_CHECK: the target is dotnet, instrumented by SharpFuzz, not by afl-cc. The CPU-frequency, core-pattern and
+  # affinity checks would need /proc/sys changes or a free core on a shared machine: skipped, not changed.
+  AFL_SKIP_BIN_CHECK=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1 \
+    AFL_SHUFFLE_QUEUE=1 AFL_FAST_CAL=1 AFL_FORKSRV_INIT_TMOUT=60000 \
+    afl-fuzz -V "$seconds" -i "$seeds" -o "$out" -t 5000 -m none "${dict[@]}" -- dotnet "$FUZZ/bin/PgRuntimeAgent.Fuzz.dll" "$target" \
+    >"$out/afl.log" 2>&1
+  local rc=$?
+  local stats=$out/default/fuzzer_stats
+  if [ ! -f "$stats" ]; then
+    echo "fuzz $target: afl-fuzz did not start (exit $rc); last lines of $out/afl.log:" >&2
+    tail -n 15 "$out/afl.log" >&2
+    return 1
+  fi
+  local copied=0 f sum
+  for f in "$out"/default/crashes/id:* "$out"/default/hangs/id:*; do
+    [ -f "$f" ] || continue
+    mkdir -p "$keep"
+    sum=$(sha1sum "$f" | cut -c1-12)
+    case "$f" in */hangs/*) cp "$f" "$keep/hang-$sum" ;; *) cp "$f" "$keep/crash-$sum" ;; esac
+    copied=$((copied + 1))
+  done
+  local kept=""
+  [ "$copied" -gt 0 ] && kept="; $copied input(s) kept in tests/fixtures/hostile/crashes/$target/"
+  echo "fuzz $target: ${seconds}s, $(fuzz_stat "$stats" execs_done) execs ($(fuzz_stat "$stats" execs_per_sec) /s)," \
+    "$(fuzz_stat "$stats" corpus_count paths_total) paths, $(fuzz_stat "$stats" saved_crashes unique_crashes) crashes," \
+    "$(fuzz_stat "$stats" saved_hangs unique_hangs) hangs$kept"
+}
+
+fuzz() {
+  local target=${1:-} seconds=600
+  shift || true
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --seconds) seconds=${2:-}; shift 2 ;;
+      *) echo "usage: ./build.sh fuzz TARGET|all [--seconds N]" >&2; return 2 ;;
+    esac
+  done
+  if [ -z "$target" ] || ! [[ "$seconds" =~ ^[0-9]+$ ]] || { [ "$target" != all ] && [[ " $FUZZ_TARGETS " != *" $target "* ]]; }; then
+    echo "usage: ./build.sh fuzz TARGET|all [--seconds N]; TARGET is one of: $FUZZ_TARGETS" >&2
+    return 2
+  fi
+  fuzz_setup || return 1
+  local t failed=0
+  for t in $( [ "$target" = all ] && echo "$FUZZ_TARGETS" || echo "$target" ); do
+    fuzz_one "$t" "$seconds" || failed=1
+  done
+  return $failed
+}
+
 cmd=${1:-test}
 shift || true
 case "$cmd" in
@@ -87,8 +192,12 @@ case "$cmd" in
     build >/dev/null || exit 1
     pgra "$@"
     ;;
+  fuzz)
+    fuzz "$@"
+    exit $?
+    ;;
   *)
-    echo "usage: ./build.sh test|bench|pgra ARGS" >&2
+    echo "usage: ./build.sh test|bench|pgra ARGS|fuzz TARGET|all [--seconds N]" >&2
     exit 2
     ;;
 esac

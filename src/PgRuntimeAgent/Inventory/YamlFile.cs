@@ -78,9 +78,10 @@ internal sealed class YamlFile
             problems.Add(new InventoryProblem(displayPath, ex.Start.Line, ex.Start.Column, null, "YAML syntax error: " + Clean(ex.Message), SyntaxHint(ex.Message)));
             return new YamlFile(fullPath, displayPath, null);
         }
-        catch (InvalidOperationException)
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
         {
-            // YamlDotNet gives up without a mark on some unterminated flow collections; find where the events stop.
+            // YamlDotNet gives up without a mark on some unterminated flow collections, and on some broken event
+            // streams with ArgumentException ("the current event is of an unsupported type"); find where the events stop.
             var mark = LastGoodMark(text);
             problems.Add(new InventoryProblem(displayPath, mark.Line, mark.Column, null, "YAML syntax error: the parser cannot continue after this point",
                 "look for an unclosed '[' or '{', or a quote that is never closed"));
@@ -148,7 +149,7 @@ internal sealed class YamlFile
                 }
             }
         }
-        catch (Exception ex) when (ex is YamlException or InvalidOperationException)
+        catch (Exception ex) when (ex is YamlException or InvalidOperationException or ArgumentException)
         {
             // Expected: this is how we found the place it stops.
         }

@@ -249,7 +249,12 @@ internal sealed class SettingsBinder
             var name = key.Value ?? "";
             var before = _problems.Count;
             var item = Bind(valueType, value, Join(path, name), null);
-            if (_problems.Count == before)
+            if (_problems.Count == before && item is null && valueType.IsValueType && Nullable.GetUnderlyingType(valueType) is null)
+            {
+                // An entry without a value where a number or a flag is needed (a tagged or empty key, found by the fuzzer).
+                Problem(value, Join(path, name), $"'{Join(path, name)}' has no value", "give the entry a value or remove it");
+            }
+            else if (_problems.Count == before)
             {
                 dict[name] = item;
             }

@@ -1127,6 +1127,12 @@ public sealed partial class SkillParser
             Error(b + (int)Math.Clamp(mark.Index, 0, yaml.Length), SkillDiagnosticCodes.BadYaml, $"{what}: {message}");
             return null;
         }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
+        {
+            // YamlDotNet gives up without a mark on some broken input (found by the mutation corpus, docs/fuzzing.md).
+            Error(b, SkillDiagnosticCodes.BadYaml, $"{what}: the YAML parser cannot read it ({ex.Message.TrimEnd('.')}); look for an unclosed quote, '[' or '{{' or bytes that are not UTF-8");
+            return null;
+        }
 
         if (stream.Documents.Count == 0)
         {
