@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # PgRuntimeAgent build entry point (README.md names these commands).
-#   ./build.sh test      build warning-free, run unit tests, bring the loopback lab up, run lab tests, bring it down;
+#   ./build.sh test      build warning-free, run unit tests, bring the loopback lab up, run lab tests, bring it down,
+#                        fuzz every parser for 30 s (PGRA_FUZZ_SECONDS; each target counts as one test);
 #                        ends with one line "N passed, N failed[, N skipped]" summing every test.
 #   ./build.sh bench     run the benchmarks (they print figures).
 #   ./build.sh pgra ARGS run the pgra CLI (Release build).
@@ -141,6 +142,27 @@ fuzz_one() {
     "$(fuzz_stat "$stats" saved_hangs unique_hangs) hangs$kept"
 }
 
+# fuzz_ci: every target for PGRA_FUZZ_SECONDS (default 30) seconds, after the lab tests. Each target counts as one
+# test in the summary line: passed when afl-fuzz ran and found no crash and no hang, failed otherwise (what it found is
+# kept under tests/fixtures/hostile/crashes/TARGET/ and artifacts/fuzz/findings/TARGET/).
+fuzz_ci() {
+  local seconds=${PGRA_FUZZ_SECONDS:-30} passed=0 failed=0 t line
+  mkdir -p "$RESULTS/fuzz"
+  if ! fuzz_setup; then
+    count_failure fuzz
+    return
+  fi
+  for t in $FUZZ_TARGETS; do
+    if line=$(fuzz_one "$t" "$seconds") && [[ "$line" == *" 0 crashes, 0 hangs" ]]; then
+      passed=$((passed + 1))
+    else
+      failed=$((failed + 1))
+    fi
+    echo "${line:-fuzz $t: did not run}"
+  done
+  echo "<assemblies><assembly passed=\"$passed\" failed=\"$failed\" skipped=\"0\"/></assemblies>" >"$RESULTS/fuzz/fuzz.xunit"
+}
+
 fuzz() {
   local target=${1:-} seconds=600
   shift || true
@@ -182,6 +204,7 @@ case "$cmd" in
     run_tests lab tests/PgRuntimeAgent.LabTests
     pgra lab down || true
     trap - EXIT
+    fuzz_ci
     summarise
     ;;
   bench)
