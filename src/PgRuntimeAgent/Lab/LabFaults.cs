@@ -160,6 +160,17 @@ internal sealed class LabFaults : IDisposable
 
         var (healthy, health) = await _cluster.WaitHealthyAsync(timeout / 3, cancellationToken).ConfigureAwait(false);
 
+        // Nobody leads and Patroni will not elect by itself: after a key handed back, the old leader wrote WAL on its
+        // timeline past the fork and cannot start as a replica, and the others "exceed maximum replication lag" behind
+        // its last optime. Fail over by hand to the running member on the newest timeline, as an operator would.
+        if (health.Leader is null && health.Members.Where(m => m.State is "running" or "streaming").OrderByDescending(m => m.Timeline ?? 0).FirstOrDefault() is { } best
+            && _manifest.FindMember(best.Name) is { } target)
+        {
+            var (status, body) = await _cluster.SendAsync(HttpMethod.Post, target, "/failover", $"{{\"candidate\": \"{best.Name}\"}}", cancellationToken, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            Step($"POST {target.PatroniUrl}failover (no leader; {best.Name} is running on timeline {best.Timeline?.ToString(CultureInfo.InvariantCulture) ?? "?"}, the newest)", $"http {status}: {Truncate(body.Trim(), 120)}");
+            (healthy, health) = await _cluster.WaitHealthyAsync(TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+        }
+
         // A rollback leaves the discarded timeline's history file and WAL in the archive: a replica restoring with
         // recovery_target_timeline=latest follows it and crash-loops ("could not locate a valid checkpoint record"),
         // and the next promotion that reuses the timeline id cannot archive its segments.
