@@ -119,7 +119,7 @@ internal static class LabGuard
             // Healthy members can still have an archiver stuck on a partial segment of a reused timeline id (after a
             // rollback in an earlier test): every later backup would time out.
             using var faults = new LabFaults(lab.Manifest, TimeProvider.System);
-            foreach (var step in faults.QuarantineConflictingPartials())
+            foreach (var step in faults.QuarantineConflictingSegments())
             {
                 TestContext.Current.TestOutputHelper?.WriteLine($"archive: {step.At:HH:mm:ss.fff} {step.Command} -> {step.Outcome}");
             }

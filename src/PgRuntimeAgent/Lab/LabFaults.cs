@@ -179,7 +179,7 @@ internal sealed class LabFaults : IDisposable
             QuarantineDeadTimelines(health);
         }
 
-        QuarantineConflictingPartials();
+        QuarantineConflictingSegments();
 
         if (!healthy && health.Leader is not null)
         {
@@ -246,13 +246,14 @@ internal sealed class LabFaults : IDisposable
     }
 
     /// <summary>
-    /// A timeline id reused after a rollback gives two different <c>.partial</c> segments of the same name (each
-    /// promotion from that timeline archives its last, partial segment): archive-push refuses the second ("already
-    /// exists in the repo1 archive with a different checksum", error 45) and the archiver retries it forever, so no
-    /// later WAL is archived and every backup times out. Restores never read a <c>.partial</c>; the archive's copy is
-    /// moved to <c>&lt;repo&gt;/quarantine/</c> (a step of the record) and the waiting one is archived. Returns the moves.
+    /// A timeline id reused after a rollback gives two different segments of the same name (each promotion from a
+    /// timeline archives its last, partial segment; a discarded timeline's WAL stays in the archive when no repair ran
+    /// while the leader was below it): archive-push refuses the second ("already exists in the repo1 archive with a
+    /// different checksum", error 45) and the archiver retries it forever, so no later WAL is archived and every backup
+    /// times out. The archive's copy belongs to the discarded timeline: it is moved to <c>&lt;repo&gt;/quarantine/</c>
+    /// (a step of the record) and the live one is archived. Returns the moves.
     /// </summary>
-    public IReadOnlyList<LabFaultStep> QuarantineConflictingPartials()
+    public IReadOnlyList<LabFaultStep> QuarantineConflictingSegments()
     {
         var archive = Path.Combine(_manifest.Pgbackrest.Repo, "archive", _manifest.Pgbackrest.Stanza);
         var moved = new List<LabFaultStep>();
@@ -264,7 +265,7 @@ internal sealed class LabFaults : IDisposable
         foreach (var member in _manifest.Members)
         {
             var status = Path.Combine(member.DataDir, "pg_wal", "archive_status");
-            var ready = Directory.Exists(status) ? Directory.EnumerateFiles(status, "*.partial.ready").ToList() : [];
+            var ready = Directory.Exists(status) ? Directory.EnumerateFiles(status, "*.ready").Where(f => !f.EndsWith(".history.ready", StringComparison.Ordinal)).ToList() : [];
             foreach (var marker in ready)
             {
                 var name = Path.GetFileName(marker)[..^".ready".Length];
@@ -281,7 +282,7 @@ internal sealed class LabFaults : IDisposable
                     var target = Path.Combine(_manifest.Pgbackrest.Repo, "quarantine", _manifest.Pgbackrest.Stanza, Path.GetRelativePath(archive, copy));
                     Directory.CreateDirectory(Path.GetDirectoryName(target)!);
                     File.Move(copy, target, overwrite: true);
-                    Step($"mv {copy} {target}", $"{member.Name} waits to archive another {name} (sha1 {sha}): a partial segment of a reused timeline id, quarantined");
+                    Step($"mv {copy} {target}", $"{member.Name} waits to archive another {name} (sha1 {sha}): a segment of a reused timeline id, quarantined");
                     moved.Add(_steps[^1]);
                 }
             }

@@ -55,8 +55,21 @@ public sealed class LabUpTests
     {
         var lab = await LabGuard.RequireHealthyLabAsync();
         using var http = new HttpClient();
-        var body = await http.GetFromJsonAsync<JsonElement>(new Uri(lab.PrometheusUrl, "/api/v1/query?query=pg_up"), TestContext.Current.CancellationToken);
-        var series = body.GetProperty("data").GetProperty("result").EnumerateArray().ToList();
+        // A member whose PostgreSQL a previous test restarted (or a repair rebuilt) can still show the exporter's last
+        // scrape from before it came back: wait a few scrape intervals for every pg_up to say 1.
+        List<JsonElement> series = [];
+        for (var i = 0; i < 30; i++)
+        {
+            var body = await http.GetFromJsonAsync<JsonElement>(new Uri(lab.PrometheusUrl, "/api/v1/query?query=pg_up"), TestContext.Current.CancellationToken);
+            series = body.GetProperty("data").GetProperty("result").EnumerateArray().ToList();
+            if (series.Count == lab.Members.Count && series.All(s => s.GetProperty("value")[1].GetString() == "1"))
+            {
+                break;
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1), TestContext.Current.CancellationToken);
+        }
+
         Assert.Equal(lab.Members.Select(m => m.Name).Order(), series.Select(s => s.GetProperty("metric").GetProperty("ins").GetString()).Order());
         Assert.All(series, s =>
         {
