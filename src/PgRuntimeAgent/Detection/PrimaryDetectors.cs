@@ -190,30 +190,6 @@ public sealed class PrimaryFrozenDetector : IDetector
             string.Create(CultureInfo.InvariantCulture, $"leader {holder} is frozen: {what} ({run.Count} snapshots over {seconds:0.#} s)"));
     }
 
-    /// <summary>
-    /// The holder took the key within <see cref="DetectionSettings.PromotionGraceSeconds"/> and has not been writable
-    /// since: Patroni is promoting it. "Within" is measured from the last snapshot that showed another holder (or
-    /// none), the earliest it can have taken the key; a holder whose taking of the key the history does not show is
-    /// judged as before.
-    /// </summary>
-    private static bool Promoting(DetectionInput input, string holder)
-    {
-        foreach (var s in input.NewestFirst())
-        {
-            if (!string.Equals(KeyHolder(s), holder, StringComparison.Ordinal))
-            {
-                return (input.Current.TakenAt - s.TakenAt).TotalSeconds < input.Settings.PromotionGraceSeconds;
-            }
-
-            if (Writable(s.FindMember(holder)))
-            {
-                return false;
-            }
-        }
-
-        return false;
-    }
-
     private static IReadOnlyList<FindingEvidence>? Symptom(ClusterSnapshot s, string holder)
     {
         if (!string.Equals(KeyHolder(s), holder, StringComparison.Ordinal))

@@ -220,27 +220,8 @@ public sealed class SecretStore
         && (value.ToLowerInvariant() is "true" or "false" or "yes" or "no" or "on" or "off" or "null" or "none"
             || double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out _));
 
-    private static string ReplaceInSecretContext(string text, string value)
-    {
-        var sb = new StringBuilder(text.Length);
-        var last = 0;
-        var index = text.IndexOf(value, StringComparison.Ordinal);
-        while (index >= 0)
-        {
-            if (IsStandalone(text, index, value.Length) && InSecretContext(text, index, value.Length))
-            {
-                sb.Append(text, last, index - last).Append(SecretRef.Mask);
-                last = index + value.Length;
-                index = text.IndexOf(value, last, StringComparison.Ordinal);
-            }
-            else
-            {
-                index = text.IndexOf(value, index + 1, StringComparison.Ordinal);
-            }
-        }
-
-        return last == 0 ? text : sb.Append(text, last, text.Length - last).ToString();
-    }
+    private static string ReplaceInSecretContext(string text, string value) =>
+        ReplaceWhere(text, value, (t, at, length) => IsStandalone(t, at, length) && InSecretContext(t, at, length));
 
     /// <summary>The value at <paramref name="index"/> is a URL's password or the value of a secret key.</summary>
     private static bool InSecretContext(string text, int index, int length)
@@ -273,14 +254,17 @@ public sealed class SecretStore
         return false;
     }
 
-    private static string ReplaceStandalone(string text, string value)
+    private static string ReplaceStandalone(string text, string value) => ReplaceWhere(text, value, IsStandalone);
+
+    /// <summary>Masks each occurrence of <paramref name="value"/> in <paramref name="text"/> for which <paramref name="mask"/> holds.</summary>
+    private static string ReplaceWhere(string text, string value, Func<string, int, int, bool> mask)
     {
         var sb = new StringBuilder(text.Length);
         var last = 0;
         var index = text.IndexOf(value, StringComparison.Ordinal);
         while (index >= 0)
         {
-            if (IsStandalone(text, index, value.Length))
+            if (mask(text, index, value.Length))
             {
                 sb.Append(text, last, index - last).Append(SecretRef.Mask);
                 last = index + value.Length;
