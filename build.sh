@@ -136,7 +136,15 @@ fuzz_one() {
     copied=$((copied + 1))
   done
   local kept=""
-  [ "$copied" -gt 0 ] && kept="; $copied input(s) kept in tests/fixtures/hostile/crashes/$target/"
+  if [ "$copied" -gt 0 ]; then
+    kept="; $copied input(s) kept in tests/fixtures/hostile/crashes/$target/"
+    # What each input did and the input itself (base64), so a crash found on a CI host can be replayed from its log.
+    for f in "$out"/default/crashes/id:* "$out"/default/hangs/id:*; do
+      [ -f "$f" ] || continue
+      echo "fuzz $target: input $(basename "$f") ($(stat -c %s "$f") bytes, base64): $(head -c 4096 "$f" | base64 -w0)" >&2
+      timeout 20 dotnet "$FUZZ/bin/PgRuntimeAgent.Fuzz.dll" "$target" --repro "$f" 2>&1 | head -n 25 >&2
+    done
+  fi
   echo "fuzz $target: ${seconds}s, $(fuzz_stat "$stats" execs_done) execs ($(fuzz_stat "$stats" execs_per_sec) /s)," \
     "$(fuzz_stat "$stats" corpus_count paths_total) paths, $(fuzz_stat "$stats" saved_crashes unique_crashes) crashes," \
     "$(fuzz_stat "$stats" saved_hangs unique_hangs) hangs$kept"

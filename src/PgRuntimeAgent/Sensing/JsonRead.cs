@@ -65,6 +65,16 @@ internal static class JsonRead
         return null;
     }
 
+    /// <summary>A Unix time in seconds; null when missing, not a number, or outside what a date can hold (year 1 to 9999).</summary>
+    public static DateTimeOffset? UnixSeconds(this JsonElement e, string name) => FromUnixSeconds(e.Long(name));
+
+    /// <summary>Null for null or a value outside <see cref="DateTimeOffset"/>'s range, never a throw.</summary>
+    public static DateTimeOffset? FromUnixSeconds(long? seconds) =>
+        seconds is { } s && s >= MinUnixSeconds && s <= MaxUnixSeconds ? DateTimeOffset.FromUnixTimeSeconds(s) : null;
+
+    private static readonly long MinUnixSeconds = DateTimeOffset.MinValue.ToUnixTimeSeconds();
+    private static readonly long MaxUnixSeconds = DateTimeOffset.MaxValue.ToUnixTimeSeconds();
+
     public static double? Double(this JsonElement e, string name)
     {
         if (e.Prop(name) is not { } v)

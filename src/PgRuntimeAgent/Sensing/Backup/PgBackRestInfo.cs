@@ -81,8 +81,8 @@ public static class PgBackRestInfoParser
                     {
                         Label = b.Str("label") ?? throw new SensorResponseException(endpoint, $"stanza {name}: a backup has no label"),
                         Type = b.Str("type") ?? "unknown",
-                        StartedAt = ts?.Long("start") is { } start ? DateTimeOffset.FromUnixTimeSeconds(start) : null,
-                        StoppedAt = ts?.Long("stop") is { } stop ? DateTimeOffset.FromUnixTimeSeconds(stop) : null,
+                        StartedAt = ts?.UnixSeconds("start"),
+                        StoppedAt = ts?.UnixSeconds("stop"),
                         SizeBytes = info?.Long("size"),
                         DeltaBytes = info?.Long("delta"),
                         RepoSizeBytes = repo?.Long("size"),

@@ -20,9 +20,10 @@ internal sealed class SshFileAccess(ICommandRunner runner, string host) : IFileA
             var parts = line.Split(' ', 3);
             if (parts.Length == 3
                 && long.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var size)
-                && long.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var mtime))
+                && long.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var mtime)
+                && JsonRead.FromUnixSeconds(mtime) is { } modified)
             {
-                files.Add(new FileStat(parts[2], size, DateTimeOffset.FromUnixTimeSeconds(mtime)));
+                files.Add(new FileStat(parts[2], size, modified));
             }
         }
 
