@@ -89,6 +89,23 @@ internal sealed class AgentRuntime : IAsyncDisposable
 
     public TimeSpan Interval { get; }
 
+    /// <summary>
+    /// The agent's deadlines are timers on the thread pool. Client libraries block pool threads at times (Npgsql sends
+    /// a query's cancel request synchronously, to a frozen postmaster that never answers; SSH.NET connects
+    /// synchronously), and a 2-core host starts with 2 worker threads: measured in the lab, a 2 s Patroni deadline
+    /// fired after 3.4 s while a frozen leader's queries were being cancelled. The pool keeps at least 32 ready.
+    /// </summary>
+    private static void ReserveThreads()
+    {
+        ThreadPool.GetMinThreads(out var worker, out var io);
+        if (worker < MinWorkerThreads)
+        {
+            ThreadPool.SetMinThreads(MinWorkerThreads, Math.Max(io, MinWorkerThreads));
+        }
+    }
+
+    private const int MinWorkerThreads = 32;
+
     public static async Task<AgentRuntime> CreateAsync(Topology topology, AgentSettings settings, SecretStore secrets, AgentRuntimeOptions options,
         CancellationToken cancellationToken)
     {
@@ -96,6 +113,7 @@ internal sealed class AgentRuntime : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(secrets);
         ArgumentNullException.ThrowIfNull(options);
+        ReserveThreads();
         var clusters = ResolveClusters(topology, options.Clusters ?? settings.Agent.Clusters);
         var interval = options.Interval ?? TimeSpan.FromSeconds(Math.Max(0.2, settings.Sensing.IntervalSeconds));
         var catalog = SkillCatalog.Load(options.SkillsDirectory);

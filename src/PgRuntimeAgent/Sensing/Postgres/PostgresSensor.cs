@@ -79,53 +79,38 @@ internal sealed partial class PostgresSensor(SecretStore secrets, PostgresProbeS
         var endpoint = $"postgres://{cluster.Credentials.MonitorUsername}@{host}:{port}/{settings.Database}";
         var results = new List<ProbeResult>();
         var deadline = TimeoutOf?.Invoke(member) ?? timeout;
-        using var timeoutCts = new CancellationTokenSource(deadline, time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutCts.Token);
         string? error = null;
+        // The deadline is enforced here, not by cancelling Npgsql: cancelling a query on a frozen server sends a cancel
+        // request to a postmaster that does not answer, blocks the cancelling thread, and took 7 s for a 2 s deadline
+        // in the lab (a frozen leader then held every snapshot, and the fence, back by seconds). Npgsql gets the
+        // caller's token only; work abandoned at the deadline ends by Npgsql's own Timeout and CommandTimeout.
+        var connectionString = ConnectionString(cluster, host, port);
+        var work = Task.Run(() => ProbeAllAsync(connectionString, results, cancellationToken), CancellationToken.None);
         try
         {
-            await using var connection = new NpgsqlConnection(ConnectionString(cluster, host, port));
-            await connection.OpenAsync(linked.Token).ConfigureAwait(false);
-            bool? inRecovery = null;
-            var extensions = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var probe in PostgresProbeCatalogue.All)
-            {
-                if (settings.Skip.Contains(probe.Name, StringComparer.Ordinal))
-                {
-                    results.Add(new ProbeResult { Name = probe.Name, Status = "skipped", BudgetMs = probe.BudgetMs, Error = "skipped by sensing.postgres.skip" });
-                    continue;
-                }
-
-                if ((probe.Scope == ProbeScope.PrimaryOnly && inRecovery != false) || (probe.Scope == ProbeScope.ReplicaOnly && inRecovery != true)
-                    || (probe.RequiresExtension is { } ext && !extensions.Contains(ext)))
-                {
-                    results.Add(new ProbeResult { Name = probe.Name, Status = "skipped", BudgetMs = probe.BudgetMs, Error = SkipReason(probe, inRecovery) });
-                    continue;
-                }
-
-                var result = await RunProbeAsync(connection, probe, linked.Token).ConfigureAwait(false);
-                results.Add(result);
-                if (probe.Name == "server" && result.Rows.Count == 1)
-                {
-                    inRecovery = result.Rows[0].GetValueOrDefault("in_recovery") == "true";
-                    if (result.Rows[0].GetValueOrDefault("has_pg_stat_statements") == "true")
-                    {
-                        extensions.Add("pg_stat_statements");
-                    }
-                }
-            }
+            await work.WaitAsync(deadline, time, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             throw;
         }
-        catch (Exception ex) when (timeoutCts.IsCancellationRequested || SensorCall.IsExpected(ex))
+        catch (TimeoutException) when (!work.IsCompleted)
         {
-            error = timeoutCts.IsCancellationRequested
-                ? $"{endpoint}: timed out after {deadline.TotalSeconds:0.###}s ({results.Count} of {PostgresProbeCatalogue.All.Count} probes done)"
-                : $"{endpoint}: {secrets.Redact(SensorCall.Describe(ex))}";
+            _ = work.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            error = $"{endpoint}: timed out after {deadline.TotalSeconds:0.###}s ({Count(results)} of {PostgresProbeCatalogue.All.Count} probes done)";
+        }
+        catch (Exception ex) when (SensorCall.IsExpected(ex))
+        {
+            error = $"{endpoint}: {secrets.Redact(SensorCall.Describe(ex))}";
         }
 
+        List<ProbeResult> done;
+        lock (results)
+        {
+            done = [.. results];
+        }
+
+        results = done;
         var observation = Summarise(member.Name, results, error);
         var failed = results.Where(r => r.Status == "error").Select(r => $"{r.Name}: {r.Error}").ToList();
         var health = !observation.Reachable ? SensorHealth.Unknown
@@ -133,6 +118,57 @@ internal sealed partial class PostgresSensor(SecretStore secrets, PostgresProbeS
             : SensorHealth.Ok;
         var reason = error ?? (failed.Count > 0 ? string.Join("; ", failed.Take(3)) : null);
         return (observation, new SensorStatus(SensorNames.Postgres, member.Name, health, reason, sw.ElapsedMs));
+    }
+
+    /// <summary>Opens a connection and runs every probe, adding each result to <paramref name="results"/> (locked: the caller may read it at its deadline while this goes on).</summary>
+    private async Task ProbeAllAsync(string connectionString, List<ProbeResult> results, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        bool? inRecovery = null;
+        var extensions = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var probe in PostgresProbeCatalogue.All)
+        {
+            if (settings.Skip.Contains(probe.Name, StringComparer.Ordinal))
+            {
+                Add(results, new ProbeResult { Name = probe.Name, Status = "skipped", BudgetMs = probe.BudgetMs, Error = "skipped by sensing.postgres.skip" });
+                continue;
+            }
+
+            if ((probe.Scope == ProbeScope.PrimaryOnly && inRecovery != false) || (probe.Scope == ProbeScope.ReplicaOnly && inRecovery != true)
+                || (probe.RequiresExtension is { } ext && !extensions.Contains(ext)))
+            {
+                Add(results, new ProbeResult { Name = probe.Name, Status = "skipped", BudgetMs = probe.BudgetMs, Error = SkipReason(probe, inRecovery) });
+                continue;
+            }
+
+            var result = await RunProbeAsync(connection, probe, cancellationToken).ConfigureAwait(false);
+            Add(results, result);
+            if (probe.Name == "server" && result.Rows.Count == 1)
+            {
+                inRecovery = result.Rows[0].GetValueOrDefault("in_recovery") == "true";
+                if (result.Rows[0].GetValueOrDefault("has_pg_stat_statements") == "true")
+                {
+                    extensions.Add("pg_stat_statements");
+                }
+            }
+        }
+    }
+
+    private static void Add(List<ProbeResult> results, ProbeResult result)
+    {
+        lock (results)
+        {
+            results.Add(result);
+        }
+    }
+
+    private static int Count(List<ProbeResult> results)
+    {
+        lock (results)
+        {
+            return results.Count;
+        }
     }
 
     private string ConnectionString(PgCluster cluster, string host, int port)
