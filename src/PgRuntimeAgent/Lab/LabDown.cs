@@ -38,6 +38,8 @@ internal sealed class LabDown(TimeProvider time)
             await StopAsync(manifest, patronis.Where(s => s.Member != leader).ToList(), TimeSpan.FromSeconds(30), stopped, problems, cancellationToken).ConfigureAwait(false);
             await StopAsync(manifest, patronis.Where(s => s.Member == leader).ToList(), TimeSpan.FromSeconds(30), stopped, problems, cancellationToken).ConfigureAwait(false);
             await StopPostmastersAsync(manifest, stopped, problems, cancellationToken).ConfigureAwait(false);
+            // The members' relays to etcd after Patroni (its shutdown still talks to etcd through them), before etcd.
+            await StopAsync(manifest, manifest.Services.Where(s => s.Kind == "etcd_relay").ToList(), TimeSpan.FromSeconds(10), stopped, problems, cancellationToken).ConfigureAwait(false);
             await StopAsync(manifest, manifest.Services.Where(s => s.Kind == "etcd").ToList(), TimeSpan.FromSeconds(10), stopped, problems, cancellationToken).ConfigureAwait(false);
             await StopStraysAsync(manifest, stopped, problems, cancellationToken).ConfigureAwait(false);
 

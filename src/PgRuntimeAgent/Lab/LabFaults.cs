@@ -149,7 +149,8 @@ internal sealed class LabFaults : IDisposable
         foreach (var member in _manifest.Members)
         {
             var (patroni, postmaster, children) = Processes(member);
-            var frozen = new[] { patroni, postmaster }.OfType<int>().Concat(children).Where(pid => LabProcesses.State(pid) == 'T').ToList();
+            var relay = LabProcesses.ReadPidFile(Path.Combine(_manifest.RunDir, $"{member.Name}-etcd-relay.pid"));
+            var frozen = new[] { patroni, postmaster, relay }.OfType<int>().Concat(children).Where(pid => LabProcesses.State(pid) == 'T').ToList();
             if (frozen.Count > 0)
             {
                 await SignalAllAsync(frozen, "CONT", cancellationToken).ConfigureAwait(false);

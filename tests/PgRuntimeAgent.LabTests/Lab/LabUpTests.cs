@@ -29,7 +29,7 @@ public sealed class LabUpTests
             Assert.True(c.GetProperty("healthy").GetBoolean(), c.ToString());
             Assert.True(c.GetProperty("pid").GetInt32() > 0, c.ToString());
         });
-        foreach (var kind in new[] { "etcd", "patroni", "postgres", "pgbouncer", "haproxy", "pg_exporter", "node_exporter", "prometheus", "alertmanager" })
+        foreach (var kind in new[] { "etcd", "etcd_relay", "patroni", "postgres", "pgbouncer", "haproxy", "pg_exporter", "node_exporter", "prometheus", "alertmanager" })
         {
             Assert.Contains(components, c => c.GetProperty("kind").GetString() == kind);
         }

@@ -6,12 +6,15 @@ namespace PgRuntimeAgent.Lab.Safety;
 /// Injects a <see cref="SafetyFault"/> by hand, as an outside operator would: signals by pid (Patroni from its pid
 /// file, the postmaster from <c>postmaster.pid</c>, its children from /proc) and a fill file written by another
 /// process on the member's WAL filesystem. <see cref="ReleaseAsync"/> thaws what it froze and removes the fill file;
-/// what was killed stays dead for the agent (or the suite's repair) to deal with.
+/// what was killed stays dead for the agent (or the suite's repair) to deal with. A member is cut from etcd by
+/// stopping its relay to etcd (the loopback lab's Patroni reaches etcd through it).
 /// </summary>
 internal sealed class SafetyInjector(LabManifest lab)
 {
     private readonly List<int> _frozen = [];
     private string? _fillFile;
+    private CancellationTokenSource? _slowStop;
+    private Task? _slow;
 
     public string Target { get; private set; } = "?";
 
@@ -61,14 +64,33 @@ internal sealed class SafetyInjector(LabManifest lab)
             case "disk-full":
                 await FillAsync(target, cancellationToken).ConfigureAwait(false);
                 break;
+            case "cut-etcd":
+                var relay = LabProcesses.ReadPidFile(Path.Combine(lab.RunDir, $"{target.Name}-etcd-relay.pid"))
+                    ?? throw new InvalidOperationException($"{target.Name} has no etcd relay running ({lab.RunDir}/{target.Name}-etcd-relay.pid): `pgra lab up` again to add it");
+                await FreezeAsync(Pids(relay), cancellationToken).ConfigureAwait(false);
+                break;
+            case "slow-postmaster-group":
+                StartSlow(() => Pids(Postmaster(target)).Concat(Postmaster(target) is { } p ? LabProcesses.ChildrenOf(p) : []).ToList());
+                break;
+            case "slow-node":
+                StartSlow(() => Pids(patroni, Postmaster(target)).Concat(Postmaster(target) is { } p ? LabProcesses.ChildrenOf(p) : []).ToList());
+                break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(fault), fault.Shape, "unknown fault shape");
         }
     }
 
-    /// <summary>Thaws every process it froze (that still exists) and removes the fill file.</summary>
+    /// <summary>Thaws every process it froze or slowed (that still exists) and removes the fill file.</summary>
     public async Task ReleaseAsync(CancellationToken cancellationToken)
     {
+        if (_slow is { } slow)
+        {
+            await _slowStop!.CancelAsync().ConfigureAwait(false);
+            await slow.ConfigureAwait(false);
+            _slowStop.Dispose();
+            _slow = null;
+        }
+
         if (_frozen.Count > 0)
         {
             var alive = _frozen.Where(p => LabProcesses.IsAlive(p)).ToList();
@@ -95,6 +117,46 @@ internal sealed class SafetyInjector(LabManifest lab)
         catch (IOException)
         {
             return null;
+        }
+    }
+
+    /// <summary>
+    /// Stops the processes <paramref name="pids"/> names (read again every cycle: new backends are slowed too) for
+    /// 150 ms of every 200 ms until released. Every pid ever stopped is thawed on release.
+    /// </summary>
+    private void StartSlow(Func<IReadOnlyList<int>> pids)
+    {
+        _slowStop = new CancellationTokenSource();
+        var stop = _slowStop.Token;
+        var cycles = 0;
+        _slow = Task.Run(async () =>
+        {
+            var seen = new HashSet<int>();
+            while (!stop.IsCancellationRequested)
+            {
+                var now = pids();
+                seen.UnionWith(now);
+                await LabProcesses.SignalAllAsync(now, "STOP", CancellationToken.None).ConfigureAwait(false);
+                await Pause(150).ConfigureAwait(false);
+                await LabProcesses.SignalAllAsync(now, "CONT", CancellationToken.None).ConfigureAwait(false);
+                cycles++;
+                await Pause(50).ConfigureAwait(false);
+            }
+
+            _frozen.AddRange(seen);
+            Log.Add($"slowed {string.Join(' ', seen.Order())} (SIGSTOP 150 ms of every 200 ms) for {cycles} cycles");
+        }, CancellationToken.None);
+
+        async Task Pause(int ms)
+        {
+            try
+            {
+                await Task.Delay(ms, stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Released: the loop thaws and ends.
+            }
         }
     }
 

@@ -63,6 +63,11 @@ internal sealed record SafetyRunReport
             v.Add($"{LostAfterPromotion} acknowledged write(s) lost after another member had taken writes (rollback or split brain)");
         }
 
+        if (Fault.Synchronous && LostAsyncTail > 0)
+        {
+            v.Add($"{LostAsyncTail} acknowledged write(s) lost with synchronous_mode on (must be 0)");
+        }
+
         if (SplitBrainSeconds > splitBrainLimitSeconds)
         {
             v.Add(string.Create(CultureInfo.InvariantCulture, $"two members acknowledged writes for {SplitBrainSeconds:0.0} s (limit {splitBrainLimitSeconds:0.0} s)"));
@@ -106,6 +111,9 @@ internal sealed class SafetyRun(LabManifest lab, TimeProvider time)
 {
     public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(12);
 
+    /// <summary>Patroni's synchronous_mode was turned on by this run and not yet off.</summary>
+    private bool _synchronousOn;
+
     public async Task<SafetyRunReport> RunAsync(SafetyFault fault, AgentRuntime agent, Action<string> say, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(fault);
@@ -122,6 +130,28 @@ internal sealed class SafetyRun(LabManifest lab, TimeProvider time)
         var target = fault.OnLeader ? lab.FindMember(leaderBefore ?? "") : lab.Members.FirstOrDefault(m => m.Name != leaderBefore && health.Last.StreamingReplicas.Contains(m.Name));
         target ??= lab.Members[0];
 
+        if (fault.Synchronous)
+        {
+            await SetSynchronousAsync(cluster, true, notes, say, cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            return await WatchFaultAsync(fault, agent, cluster, target, leaderBefore, notes, say, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // A run that ended early (an exception) never turned it off before its repair.
+            if (_synchronousOn)
+            {
+                await SetSynchronousAsync(cluster, false, notes, say, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<SafetyRunReport> WatchFaultAsync(SafetyFault fault, AgentRuntime agent, LabCluster cluster, LabMember target, string? leaderBefore,
+        List<string> notes, Action<string> say, CancellationToken cancellationToken)
+    {
         var events = new ConcurrentQueue<AgentEvent>();
         agent.Loop.AddObserver(new DelegateObserver(events.Enqueue));
         using var stopAgent = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -151,7 +181,13 @@ internal sealed class SafetyRun(LabManifest lab, TimeProvider time)
         await stopWatch.CancelAsync().ConfigureAwait(false);
         await watchTask.ConfigureAwait(false);
 
-        // Repair what the fault and the agent left (fenced or killed members, a rewound member that does not stream).
+        // Repair what the fault and the agent left (fenced or killed members, a rewound member that does not stream),
+        // with synchronous_mode off again: a rebuilt member is no sync standby to wait for.
+        if (_synchronousOn)
+        {
+            await SetSynchronousAsync(cluster, false, notes, say, cancellationToken).ConfigureAwait(false);
+        }
+
         using var faults = new LabFaults(lab, time);
         var repaired = await faults.RepairAsync(TimeSpan.FromSeconds(150), cancellationToken).ConfigureAwait(false);
         if (!repaired.Ok)
@@ -303,6 +339,64 @@ internal sealed class SafetyRun(LabManifest lab, TimeProvider time)
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// Patroni's synchronous_mode on or off (PATCH /config through any member that answers: it writes the DCS). On: waits
+    /// up to 30 s for a member in the sync_standby role, and says so when none came (the run then counts as
+    /// asynchronous). Returns whether the mode is set as asked.
+    /// </summary>
+    private async Task<bool> SetSynchronousAsync(LabCluster cluster, bool on, List<string> notes, Action<string> say, CancellationToken cancellationToken)
+    {
+        var body = on ? """{"synchronous_mode": true}""" : """{"synchronous_mode": false}""";
+        var started = time.GetTimestamp();
+        var applied = false;
+        while (!applied && time.GetElapsedTime(started) < TimeSpan.FromSeconds(60))
+        {
+            foreach (var member in lab.Members)
+            {
+                var (status, _) = await cluster.SendAsync(HttpMethod.Patch, member, "/config", body, cancellationToken).ConfigureAwait(false);
+                if (status == 200)
+                {
+                    applied = true;
+                    break;
+                }
+            }
+
+            if (!applied)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        if (!applied)
+        {
+            notes.Add($"PATCH /config {body}: no member took it in 60 s");
+            return false;
+        }
+
+        _synchronousOn = on;
+
+        if (!on)
+        {
+            say("synchronous_mode off");
+            return true;
+        }
+
+        while (time.GetElapsedTime(started) < TimeSpan.FromSeconds(30))
+        {
+            var sync = (await cluster.GetMembersAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(m => m.Role == "sync_standby");
+            if (sync is not null)
+            {
+                say($"synchronous_mode on: {sync.Name} is the sync standby");
+                return true;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(500), time, cancellationToken).ConfigureAwait(false);
+        }
+
+        notes.Add("synchronous_mode: no sync standby within 30 s");
+        return true;
     }
 
     private async Task WaitAsync(Func<bool> condition, TimeSpan timeout, CancellationToken cancellationToken)

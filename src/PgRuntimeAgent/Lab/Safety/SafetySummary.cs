@@ -12,7 +12,7 @@ internal static class SafetySummary
         var b = new StringBuilder();
         b.AppendLine(string.Create(CultureInfo.InvariantCulture,
             $"{"shape",-30} {"on",-8} {"runs",5} {"failed",7} {"acked",8} {"lost",6} {"tail",6} {"after",6} {"split max",10} {"writable p50",13} {"writable max",13}"));
-        foreach (var g in reports.GroupBy(r => (r.Fault.Shape, r.Fault.OnLeader)).OrderBy(g => g.Key.Shape, StringComparer.Ordinal).ThenBy(g => g.Key.OnLeader))
+        foreach (var g in reports.GroupBy(r => (Shape: r.Fault.Shape + (r.Fault.Synchronous ? " (sync)" : ""), r.Fault.OnLeader)).OrderBy(g => g.Key.Shape, StringComparer.Ordinal).ThenBy(g => g.Key.OnLeader))
         {
             var writable = g.Select(r => r.TimeToWritableSeconds).OfType<double>().Order().ToList();
             b.AppendLine(string.Create(CultureInfo.InvariantCulture,

@@ -20,9 +20,41 @@ public sealed class SafetyFaultTests
         // A seed replays the same fault: generating again gives the same shapes, targets and hold times.
         Assert.Equal(faults, SafetyFault.CiSeeds.Select(SafetyFault.Generate));
         Assert.Equal(SafetyFault.CiSeeds.Count, SafetyFault.CiSeeds.Distinct().Count());
-        Assert.Equal(SafetyFault.Shapes.Order(), faults.Where(f => f.OnLeader).Select(f => f.Shape).Distinct().Order());
+        Assert.Equal(SafetyFault.Shapes.Order(), faults.Where(f => f.OnLeader && !SafetyFault.LaterShapes.Contains(f.Shape)).Select(f => f.Shape).Distinct().Order());
         Assert.Contains(faults, f => !f.OnLeader);
         Assert.Contains(faults, f => f.OnLeader && f.Shape == "freeze-patroni" && f.HoldSeconds > 10);
+    }
+
+    [Fact]
+    public void Generate_LaterDrawsKeepEarlierSeedsShapes_CiCoversSynchronousAndSlow()
+    {
+        // The draws added for synchronous_mode and the slow shapes come after the first three: the seeds docs/safety.md
+        // quotes keep their shape and hold.
+        Assert.Equal(("freeze-postmaster-group", 13.1, true), Key(SafetyFault.Generate(11)));
+        Assert.Equal(("freeze-patroni", 20.9, true), Key(SafetyFault.Generate(53)));
+        Assert.Equal(("freeze-patroni-and-postmaster", 6.7, false), Key(SafetyFault.Generate(2)));
+        var faults = SafetyFault.CiSeeds.Select(SafetyFault.Generate).ToList();
+        Assert.Contains(faults, f => f.Synchronous && f.OnLeader && f.Shape.StartsWith("kill-", StringComparison.Ordinal));
+        Assert.Contains(faults, f => f.Synchronous && f.OnLeader && f.Shape.StartsWith("freeze-", StringComparison.Ordinal));
+        Assert.Equal(SafetyFault.LaterShapes.Order(), faults.Where(f => SafetyFault.LaterShapes.Contains(f.Shape) && f.OnLeader).Select(f => f.Shape).Distinct().Order());
+        Assert.Contains(faults, f => f.Shape == "cut-etcd" && !f.OnLeader);
+        Assert.Contains("(synchronous_mode)", SafetyFault.Generate(7).Describe(), StringComparison.Ordinal);
+
+        static (string, double, bool) Key(SafetyFault f) => (f.Shape, f.HoldSeconds, f.OnLeader);
+    }
+
+    [Fact]
+    public void Violations_SynchronousMode_AnyLossIsOne_AsynchronousTailIsNot()
+    {
+        var acked = new List<AckedWrite> { new(1, "haproxy", "pg-test-1", T0.AddSeconds(0.5)), new(2, "haproxy", "pg-test-2", T0.AddSeconds(12)) };
+        var lost = new List<AckedWrite> { acked[0] };
+        var sync = SafetyRun.Measure(new SafetyFault(7, true, "kill-patroni-and-postmaster", 17.5, Synchronous: true), "pg-test-1", "pg-test-1", "pg-test-2", T0, acked, lost, [])
+            with { JournalIntact = true, HealthyAfter = true };
+        var async = sync with { Fault = sync.Fault with { Synchronous = false } };
+
+        Assert.Equal(1, sync.LostAsyncTail);
+        Assert.Equal(["1 acknowledged write(s) lost with synchronous_mode on (must be 0)"], sync.Violations(1.0));
+        Assert.Empty(async.Violations(1.0));
     }
 
     [Fact]
