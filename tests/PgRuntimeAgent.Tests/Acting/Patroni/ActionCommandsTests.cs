@@ -112,6 +112,30 @@ public sealed class ActionCommandsTests
     }
 
     [Fact]
+    public async Task Act_ReasonWithPasswords_IsJournaledRedacted()
+    {
+        // --reason is free text that goes into the journal with the action (issue #10: journaled unredacted when it
+        // held password=... or user:pw@host). The sample's members never answer, so the precheck fails after the
+        // decision, reason included, is journaled.
+        using var d = new CliDeployment();
+
+        var act = await d.RunAsync("act", "patroni.pause", "pg-test", "--reason", "maintenance, password=Hunter2.pw and admin:Other.pw@10.0.0.1");
+        var export = await d.RunAsync("journal", "export");
+
+        Assert.Equal(0, export.ExitCode);
+        Assert.Contains("patroni.pause", act.Out, StringComparison.Ordinal);
+        var stored = export.Out + act.Out + act.Error;
+        foreach (var file in new[] { d.JournalPath, d.JournalPath + "-wal" }.Where(File.Exists))
+        {
+            stored += System.Text.Encoding.UTF8.GetString(await File.ReadAllBytesAsync(file, Ct));
+        }
+
+        Assert.DoesNotContain("Hunter2.pw", stored, StringComparison.Ordinal);
+        Assert.DoesNotContain("Other.pw", stored, StringComparison.Ordinal);
+        Assert.Contains("\"reason\":\"maintenance, password=****** and admin:******@10.0.0.1\"", export.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Reconcile_EmptyJournal_SaysNothingOpen()
     {
         using var d = new CliDeployment();
