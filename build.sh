@@ -7,8 +7,9 @@
 #   ./build.sh pgra ARGS run the pgra CLI (Release build).
 #   ./build.sh fuzz TARGET|all [--seconds N]
 #                        coverage-guided fuzzing (SharpFuzz + AFL++, docs/fuzzing.md) of one parser or of all of them:
-#                        inventory, settings, skill, patroni-json, prometheus-json, pgbackrest-info-json. Installs
-#                        afl++ (apt) and SharpFuzz.CommandLine (dotnet tool) when missing, runs N seconds per target
+#                        inventory, settings, skill, patroni-json, prometheus-json, pgbackrest-info-json, loki-json,
+#                        victorialogs-jsonl, postgres-log. Installs afl++ (apt) and SharpFuzz.CommandLine (dotnet
+#                        tool) when missing, runs N seconds per target
 #                        (default 600), copies crashes and hangs to tests/fixtures/hostile/crashes/TARGET/ and prints
 #                        one summary line per target. Not part of ./build.sh test.
 set -uo pipefail
@@ -64,7 +65,7 @@ summarise() {
     }'
 }
 
-FUZZ_TARGETS="inventory settings skill patroni-json prometheus-json pgbackrest-info-json"
+FUZZ_TARGETS="inventory settings skill patroni-json prometheus-json pgbackrest-info-json loki-json victorialogs-jsonl postgres-log"
 FUZZ=$ROOT/artifacts/fuzz
 
 # fuzz_setup: afl-fuzz and sharpfuzz on PATH, the fuzz project published and PgRuntimeAgent.dll (and YamlDotNet.dll,
@@ -109,10 +110,16 @@ fuzz_one() {
   if [ ! -d "$seeds" ]; then echo "error: no seeds in $seeds" >&2; return 1; fi
   rm -rf "$out"
   mkdir -p "$out"
-  local dict=()
+  # AFL++'s dictionaries: /usr/share/afl/dictionaries (upstream installs), /usr/share/doc/afl++-doc/afl/dictionaries
+  # (Debian's afl++-doc). The log-text target uses the project's own (the tokens of PostgreSQL and Patroni log lines).
+  local dict=() dicts="" d
+  for d in /usr/share/afl/dictionaries /usr/share/doc/afl++-doc/afl/dictionaries; do
+    [ -d "$d" ] && { dicts=$d; break; }
+  done
   case "$target" in
-    *-json) [ -f /usr/share/afl/dictionaries/json.dict ] && dict=(-x /usr/share/afl/dictionaries/json.dict) ;;
-    *) [ -f /usr/share/afl/dictionaries/yaml.dict ] && dict=(-x /usr/share/afl/dictionaries/yaml.dict) ;;
+    *-json | *-jsonl) [ -f "$dicts/json.dict" ] && dict=(-x "$dicts/json.dict") ;;
+    postgres-log) dict=(-x "$ROOT/tests/fixtures/hostile/dictionaries/postgres-log.dict") ;;
+    *) [ -f "$dicts/yaml.dict" ] && dict=(-x "$dicts/yaml.dict") ;;
   esac
   # SKIP_BIN_CHECK: the target is dotnet, instrumented by SharpFuzz, not by afl-cc. The CPU-frequency, core-pattern and
   # affinity checks would need /proc/sys changes or a free core on a shared machine: skipped, not changed.

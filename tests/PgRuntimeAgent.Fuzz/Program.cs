@@ -80,6 +80,7 @@ internal static class Program
         "inventory" => "fuzz-inventory.yml",
         "settings" => "fuzz-settings.pgra.yml",
         "skill" => "fuzz-skill.md",
+        "postgres-log" => "fuzz-postgresql.log",
         _ => "fuzz-body.json",
     };
 }

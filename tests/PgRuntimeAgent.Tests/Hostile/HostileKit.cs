@@ -22,6 +22,7 @@ internal static partial class HostileKit
         "inventory" => "hostile-inventory.yml",
         "settings" => "hostile-settings.pgra.yml",
         "skill" => "hostile-skill.md",
+        "postgres-log" => "hostile-postgresql.log",
         _ => "hostile-body.json",
     };
 

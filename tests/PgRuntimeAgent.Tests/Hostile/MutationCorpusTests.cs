@@ -37,7 +37,14 @@ public sealed partial class MutationCorpusTests
     [InlineData("patroni-json")]
     [InlineData("prometheus-json")]
     [InlineData("pgbackrest-info-json")]
+    [InlineData("loki-json")]
+    [InlineData("victorialogs-jsonl")]
     public void SensorJson_Mutants_AreReadOrRefusedNamingTheEndpoint(string target) => Run(target, HostileKit.Count(200, 0.05));
+
+    /// <summary>Log text never refuses: every mutant is read and every entry keeps its line's text (ParserTargets.PostgresLog).</summary>
+    [Theory]
+    [InlineData("postgres-log")]
+    public void LogText_Mutants_AreReadKeepingTheLineText(string target) => Run(target, HostileKit.Count(200, 0.05));
 
     [Fact]
     public void Mutator_IsDeterministic()

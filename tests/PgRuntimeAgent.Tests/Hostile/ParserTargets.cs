@@ -1,9 +1,11 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Sensing;
 using PgRuntimeAgent.Sensing.Backup;
+using PgRuntimeAgent.Sensing.Logs;
 using PgRuntimeAgent.Sensing.Metrics;
 using PgRuntimeAgent.Sensing.Patroni;
 using PgRuntimeAgent.Settings;
@@ -31,7 +33,8 @@ internal sealed record ParseOutcome(bool Accepted, string Output, IReadOnlyList<
 internal static class ParserTargets
 {
     /// <summary>Target names as <c>./build.sh fuzz TARGET</c> and tests/fixtures/hostile/seeds/TARGET name them.</summary>
-    public static readonly string[] Names = ["inventory", "settings", "skill", "patroni-json", "prometheus-json", "pgbackrest-info-json"];
+    public static readonly string[] Names = ["inventory", "settings", "skill", "patroni-json", "prometheus-json", "pgbackrest-info-json",
+        "loki-json", "victorialogs-jsonl", "postgres-log"];
 
     /// <summary>The same JSON style as the CLI's <c>--json</c> (CliOutput.Json in pgra).</summary>
     public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web)
@@ -53,6 +56,9 @@ internal static class ParserTargets
         "patroni-json" => Patroni(File.ReadAllText(path)),
         "prometheus-json" => Prometheus(File.ReadAllText(path)),
         "pgbackrest-info-json" => PgBackRest(File.ReadAllText(path)),
+        "loki-json" => Loki(File.ReadAllText(path)),
+        "victorialogs-jsonl" => VictoriaLogs(File.ReadAllText(path)),
+        "postgres-log" => PostgresLog(Encoding.UTF8.GetString(File.ReadAllBytes(path))),
         _ => throw new ArgumentException($"unknown target '{target}'; one of {string.Join(", ", Names)}", nameof(target)),
     };
 
@@ -130,6 +136,127 @@ internal static class ParserTargets
         Try(() => PgBackRestInfoParser.Parse(body, "pgbackrest info --output=json"), problems);
         return new ParseOutcome(problems.Count == 0, string.Join('\n', problems), problems, []);
     }
+
+    /// <summary>Both Loki parsers on the same body: log lines (<c>resultType: streams</c>) and a LogQL metric query (<c>matrix</c>).</summary>
+    public static ParseOutcome Loki(string body)
+    {
+        var problems = new List<string>();
+        Try(() => LokiLogSource.ParseStreams(body, "GET http://127.0.0.1:3100/loki/api/v1/query_range"), problems);
+        Try(() => LokiLogSource.ParseMatrix(body, "GET http://127.0.0.1:3100/loki/api/v1/query_range"), problems);
+        return new ParseOutcome(problems.Count == 0, string.Join('\n', problems), problems, []);
+    }
+
+    /// <summary>Both VictoriaLogs parsers on the same body: JSON lines of entries and <c>| stats by (level) count()</c> rows.</summary>
+    public static ParseOutcome VictoriaLogs(string body)
+    {
+        var problems = new List<string>();
+        Try(() => VictoriaLogsLogSource.ParseJsonLines(body, "GET http://127.0.0.1:9428/select/logsql/query"), problems);
+        Try(() => VictoriaLogsLogSource.ParseCounts(body, "GET http://127.0.0.1:9428/select/logsql/query", "level"), problems);
+        return new ParseOutcome(problems.Count == 0, string.Join('\n', problems), problems, []);
+    }
+
+    /// <summary>
+    /// A log file as the file log source reads it (UTF-8, split on '\n'): the stderr parser (PostgreSQL and Patroni lines)
+    /// and the csvlog parser on the same text. Their contract is to read any text: they never refuse and never throw,
+    /// and every entry keeps its line's text: its message (and each folded continuation) is found in the input, in file
+    /// order. An entry that breaks that is a defect too (thrown as <see cref="InvalidOperationException"/>).
+    /// </summary>
+    public static ParseOutcome PostgresLog(string text)
+    {
+        var lines = text.Split('\n');
+        var stderr = LogLineParser.ParseText(lines, "pg-test-1", TimeZoneInfo.Utc);
+        if (stderr.Count > lines.Length)
+        {
+            throw new InvalidOperationException($"ParseText made {stderr.Count} entries of {lines.Length} lines");
+        }
+
+        var pos = 0;
+        foreach (var entry in stderr)
+        {
+            CheckEntry(entry, "ParseText");
+            var parts = entry.Message.Split('\n');
+            if (!FindInOrder(text, ref pos, [parts[0]]))
+            {
+                throw new InvalidOperationException($"ParseText lost the line's text: message '{Brief(parts[0])}' is not in the input");
+            }
+
+            foreach (var part in parts.Skip(1))
+            {
+                // A continuation is a later line, trimmed, or "LEVEL: message" of a DETAIL/HINT/STATEMENT/... line.
+                var colon = part.IndexOf(": ", StringComparison.Ordinal);
+                if (!FindInOrder(text, ref pos, colon > 0 ? [part, part[(colon + 2)..]] : [part]))
+                {
+                    throw new InvalidOperationException($"ParseText lost a continuation line's text: '{Brief(part)}' is not in the input");
+                }
+            }
+        }
+
+        var csv = LogLineParser.ParseCsv(text, "pg-test-1");
+        // A csvlog field is its characters without the quoting (a doubled quote is one, a CR outside quotes is dropped):
+        // compare both without quotes and CRs. The message is field 14, then "\nDETAIL: " field 15 and "\nHINT: " field 16.
+        var plain = Unquoted(text);
+        pos = 0;
+        foreach (var entry in csv)
+        {
+            CheckEntry(entry, "ParseCsv");
+            var message = Unquoted(entry.Message);
+            if (!FindInOrder(plain, ref pos, [message, .. CutPoints(message).Select(cut => message[..cut])]))
+            {
+                throw new InvalidOperationException($"ParseCsv lost the record's text: message '{Brief(entry.Message)}' is not in the input");
+            }
+        }
+
+        return new ParseOutcome(true, $"{stderr.Count} stderr entries, {csv.Count} csvlog entries", [], []);
+    }
+
+    /// <summary>
+    /// True when one of the candidates occurs at or after <paramref name="pos"/>; moves pos just past the earliest start
+    /// found. Entries and their lines come in file order, so each one starts after the previous one's start: a linear
+    /// check, not a search of the whole text per entry.
+    /// </summary>
+    private static bool FindInOrder(string text, ref int pos, IEnumerable<string> candidates)
+    {
+        var best = -1;
+        foreach (var candidate in candidates)
+        {
+            var i = text.IndexOf(candidate, pos, StringComparison.Ordinal);
+            if (i >= 0 && (best < 0 || i < best))
+            {
+                best = i;
+            }
+        }
+
+        if (best < 0)
+        {
+            return false;
+        }
+
+        pos = Math.Min(best + 1, text.Length);
+        return true;
+    }
+
+    private static void CheckEntry(LogEntry entry, string parser)
+    {
+        if (entry.Member != "pg-test-1" || entry.Message is null || entry.Source is not ("postgres" or "patroni"))
+        {
+            throw new InvalidOperationException($"{parser} made an entry without its member, message or source: {entry}");
+        }
+    }
+
+    private static string Unquoted(string s) => s.Replace("\"", "", StringComparison.Ordinal).Replace("\r", "", StringComparison.Ordinal);
+
+    private static IEnumerable<int> CutPoints(string message)
+    {
+        foreach (var marker in new[] { "\nDETAIL: ", "\nHINT: " })
+        {
+            for (var i = message.IndexOf(marker, StringComparison.Ordinal); i >= 0; i = message.IndexOf(marker, i + 1, StringComparison.Ordinal))
+            {
+                yield return i;
+            }
+        }
+    }
+
+    private static string Brief(string s) => s.Length > 120 ? s[..120] + "..." : s;
 
     private static ParseOutcome Refused(InputException ex, SecretStore store)
     {

@@ -208,6 +208,58 @@ public sealed class LogSourceTests
         Assert.Equal("deadlock detected\nProcess 1 waits for ShareLock", e.Message);
     }
 
+    /// <summary>
+    /// A line shaped like an entry whose timestamp or zone is not a real one (February 30th, hour 24, an offset past
+    /// ±14 h, a date that leaves the calendar once shifted to UTC, non-ASCII digits) is not an entry: it is read as a
+    /// continuation of the entry before it, keeping its text, never a FormatException or ArgumentException.
+    /// </summary>
+    [Theory]
+    [InlineData("2026-02-30 10:00:00.000 UTC [1] LOG:  not a day")]
+    [InlineData("2026-11-22 24:00:00.000 UTC [1] LOG:  not an hour")]
+    [InlineData("2026-11-22 17:54:40,372 INFO: fine\n2026-11-22 99:54:40,372 INFO: not an hour")]
+    [InlineData("2026-11-22 10:00:00.000 +99 [1] LOG:  not an offset")]
+    [InlineData("2026-11-22 10:00:00.000 -14:30 [1] LOG:  past -14 h")]
+    [InlineData("0001-01-01 00:00:00.000 +05 [1] LOG:  before year 1 in UTC")]
+    [InlineData("9999-12-31 23:59:59.000 -05 [1] LOG:  after year 9999 in UTC")]
+    [InlineData("2026-11-22 10:00:00.000 +\u0660\u0665 [1] LOG:  arabic-indic offset")]
+    [InlineData("\u0662\u0660\u0662\u0666-11-22 10:00:00.000 UTC [1] LOG:  arabic-indic year")]
+    [InlineData("2026-11-22 10:00:00.12345678901234567890 UTC [1] LOG:  twenty fraction digits")]
+    public void ParseText_ImpossibleTimestamp_IsAContinuationNotAnException(string text)
+    {
+        var lines = ("2026-11-22 09:59:59.000 UTC [1] LOG:  before\n" + text).Split('\n');
+
+        var entries = LogLineParser.ParseText(lines, "pg-test-1", TimeZoneInfo.Utc);
+
+        Assert.NotEmpty(entries);
+        Assert.Equal("before", entries[0].Message.Split('\n')[0]);
+        var last = lines[^1];
+        Assert.Contains(entries, e => e.Message.Contains(last, StringComparison.Ordinal) || e.Message.EndsWith(last[(last.IndexOf(": ", StringComparison.Ordinal) + 2)..].TrimStart(), StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ParseText_LongFraction_KeepsTheTimestamp()
+    {
+        var entry = Assert.Single(LogLineParser.ParseText(["2026-11-22 10:00:00.123456789 UTC [1] LOG:  nanoseconds"], "m", TimeZoneInfo.Utc));
+
+        Assert.Equal(new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.Zero).AddTicks(1234567), entry.Time);
+    }
+
+    [Theory]
+    [InlineData("2026-11-22 10:00:00.000 +99")]
+    [InlineData("0001-01-01 00:00:00.000 +05")]
+    [InlineData("9999-12-31 23:59:59.000 -05")]
+    [InlineData("2026-02-30 10:00:00.000 UTC")]
+    [InlineData("2026-11-22 10:00:00.000 +5")]
+    public void ParseCsv_ImpossibleTimestamp_SkipsTheRecord(string time)
+    {
+        var csv = time + ",,,1,,1.1,1,,2026-11-22 10:00:00 UTC,,0,LOG,00000,\"odd time\",,,,,,,,,\"\",\"startup\",,0\n"
+            + "2026-11-22 10:00:01.000 UTC,,,1,,1.1,2,,2026-11-22 10:00:00 UTC,,0,LOG,00000,\"fine\",,,,,,,,,\"\",\"startup\",,0\n";
+
+        var entry = Assert.Single(LogLineParser.ParseCsv(csv, "pg-test-1"));
+
+        Assert.Equal("fine", entry.Message);
+    }
+
     [Fact]
     public void ParseCsv_CsvlogRecords_ReadSeveritySqlStateAndMultilineFields()
     {

@@ -12,11 +12,12 @@ namespace PgRuntimeAgent.Sensing.Logs;
 public static partial class LogLineParser
 {
     // 2026-11-22 17:54:45.154 UTC [12921] LOG:  message      (also with +08 / CST zones and extra prefix fields)
-    [GeneratedRegex(@"^(?<ts>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?)(?:\s*(?<tz>[A-Z]{2,5}|[+-]\d{2}(?::?\d{2})?))?\s+\[(?<pid>\d+)\](?<rest>.*?)\s(?<level>DEBUG\d?|INFO|NOTICE|WARNING|ERROR|LOG|FATAL|PANIC|DETAIL|HINT|STATEMENT|CONTEXT|QUERY|LOCATION):\s\s?(?<msg>.*)$", RegexOptions.CultureInvariant)]
+    // ASCII digits only ([0-9], not \d: \d also matches Arabic-Indic and other digits, which no date parser reads).
+    [GeneratedRegex(@"^(?<ts>[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?)(?:\s*(?<tz>[A-Z]{2,5}|[+-][0-9]{2}(?::?[0-9]{2})?))?\s+\[(?<pid>[0-9]+)\](?<rest>.*?)\s(?<level>DEBUG\d?|INFO|NOTICE|WARNING|ERROR|LOG|FATAL|PANIC|DETAIL|HINT|STATEMENT|CONTEXT|QUERY|LOCATION):\s\s?(?<msg>.*)$", RegexOptions.CultureInvariant)]
     private static partial Regex PostgresLine();
 
     // 2026-11-22 17:54:40,372 INFO: message
-    [GeneratedRegex(@"^(?<ts>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}),(?<ms>\d{3})\s+(?<level>DEBUG|INFO|WARNING|ERROR|CRITICAL|FATAL):\s(?<msg>.*)$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^(?<ts>[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}),(?<ms>[0-9]{3})\s+(?<level>DEBUG|INFO|WARNING|ERROR|CRITICAL|FATAL):\s(?<msg>.*)$", RegexOptions.CultureInvariant)]
     private static partial Regex PatroniLine();
 
     // A 5-character SQLSTATE in the prefix, e.g. "[12921] 57P01 FATAL:" or "... app=x,57P01 ERROR:".
@@ -75,6 +76,14 @@ public static partial class LogLineParser
         LogEntry? current = null;
         StringBuilder? extra = null;
 
+        void Fold(string line)
+        {
+            if (current is not null)
+            {
+                (extra ??= new StringBuilder()).Append('\n').Append(line.Trim());
+            }
+        }
+
         void Flush()
         {
             if (current is not null)
@@ -105,8 +114,14 @@ public static partial class LogLineParser
                     continue;
                 }
 
+                if (!TryParseTime(pg.Groups["ts"].Value, pg.Groups["tz"].Value, zone, out var time))
+                {
+                    // Shaped like an entry, but no real time (February 30th, an offset past 14 h): a continuation.
+                    Fold(line);
+                    continue;
+                }
+
                 Flush();
-                var time = ParseTime(pg.Groups["ts"].Value, pg.Groups["tz"].Value, zone);
                 var prefixState = SqlStateInPrefix().Match(pg.Groups["rest"].Value);
                 var severity = LogSeverities.Parse(level);
                 var state = prefixState.Success ? prefixState.Groups["state"].Value
@@ -116,19 +131,15 @@ public static partial class LogLineParser
             }
 
             var pt = PatroniLine().Match(line);
-            if (pt.Success)
+            if (pt.Success && TryParseTime($"{pt.Groups["ts"].Value}.{pt.Groups["ms"].Value}", "", zone, out var patroniTime))
             {
                 Flush();
-                var time = ParseTime($"{pt.Groups["ts"].Value}.{pt.Groups["ms"].Value}", "", zone);
-                current = new LogEntry(time, member, "patroni", LogSeverities.Parse(pt.Groups["level"].Value), null, pt.Groups["msg"].Value);
+                current = new LogEntry(patroniTime, member, "patroni", LogSeverities.Parse(pt.Groups["level"].Value), null, pt.Groups["msg"].Value);
                 continue;
             }
 
             // Continuation: tab-indented detail, a traceback, or tool output between entries.
-            if (current is not null)
-            {
-                (extra ??= new StringBuilder()).Append('\n').Append(line.Trim());
-            }
+            Fold(line);
         }
 
         Flush();
@@ -198,24 +209,57 @@ public static partial class LogLineParser
         return new LogEntry(time, member, source, severity, severity >= LogSeverity.Warning ? InferSqlState(line) : null, line);
     }
 
-    private static DateTimeOffset ParseTime(string ts, string tz, TimeZoneInfo zone)
+    /// <summary>
+    /// A log timestamp ("2026-11-22 17:54:45.154", 'T' allowed, up to 7 fraction digits kept) in a zone: UTC/GMT/Z, an
+    /// offset (+08, -05:30; at most 14 h), else <paramref name="zone"/>. False for what is no real time: a date or hour
+    /// that does not exist, an offset past 14 h, or a time that leaves year 1-9999 once shifted to UTC.
+    /// </summary>
+    private static bool TryParseTime(string ts, string tz, TimeZoneInfo zone, out DateTimeOffset time)
     {
-        var local = DateTime.ParseExact(ts.Replace('T', ' '), ["yyyy-MM-dd HH:mm:ss.FFFFFFF", "yyyy-MM-dd HH:mm:ss"], CultureInfo.InvariantCulture, DateTimeStyles.None);
+        time = default;
+        var text = ts.Replace('T', ' ');
+        var dot = text.IndexOf('.', StringComparison.Ordinal);
+        if (dot >= 0 && text.Length - dot - 1 > 7)
+        {
+            text = text[..(dot + 8)]; // finer than a tick (nanoseconds and beyond): cut, not refused
+        }
+
+        if (!DateTime.TryParseExact(text, ["yyyy-MM-dd HH:mm:ss.FFFFFFF", "yyyy-MM-dd HH:mm:ss"], CultureInfo.InvariantCulture, DateTimeStyles.None, out var local))
+        {
+            return false;
+        }
+
+        TimeSpan offset;
         if (tz is "UTC" or "GMT" or "Z")
         {
-            return new DateTimeOffset(local, TimeSpan.Zero);
+            offset = TimeSpan.Zero;
         }
-
-        if (tz.Length > 0 && (tz[0] == '+' || tz[0] == '-'))
+        else if (tz.Length > 0 && (tz[0] == '+' || tz[0] == '-'))
         {
             var digits = tz[1..].Replace(":", "", StringComparison.Ordinal);
-            var hours = int.Parse(digits[..2], CultureInfo.InvariantCulture);
-            var minutes = digits.Length >= 4 ? int.Parse(digits[2..4], CultureInfo.InvariantCulture) : 0;
-            var offset = new TimeSpan(hours, minutes, 0);
-            return new DateTimeOffset(local, tz[0] == '-' ? -offset : offset);
+            if (digits.Length < 2
+                || !int.TryParse(digits.AsSpan(0, 2), NumberStyles.None, CultureInfo.InvariantCulture, out var hours)
+                || !int.TryParse(digits.Length >= 4 ? digits.AsSpan(2, 2) : "0", NumberStyles.None, CultureInfo.InvariantCulture, out var minutes))
+            {
+                return false;
+            }
+
+            offset = new TimeSpan(hours, minutes, 0);
+            offset = tz[0] == '-' ? -offset : offset;
+        }
+        else
+        {
+            offset = zone.GetUtcOffset(local);
         }
 
-        return new DateTimeOffset(local, zone.GetUtcOffset(local));
+        var utcTicks = local.Ticks - offset.Ticks;
+        if (offset.Duration() > TimeSpan.FromHours(14) || utcTicks < DateTime.MinValue.Ticks || utcTicks > DateTime.MaxValue.Ticks)
+        {
+            return false;
+        }
+
+        time = new DateTimeOffset(local, offset);
+        return true;
     }
 
     private static bool TryParseCsvTime(string text, out DateTimeOffset time)
@@ -223,20 +267,7 @@ public static partial class LogLineParser
         // "2026-11-22 17:54:45.154 UTC" or "... +08"
         time = default;
         var parts = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (parts.Length < 2)
-        {
-            return false;
-        }
-
-        try
-        {
-            time = ParseTime($"{parts[0]} {parts[1]}", parts.Length > 2 ? parts[2] : "UTC", TimeZoneInfo.Utc);
-            return true;
-        }
-        catch (FormatException)
-        {
-            return false;
-        }
+        return parts.Length >= 2 && TryParseTime($"{parts[0]} {parts[1]}", parts.Length > 2 ? parts[2] : "UTC", TimeZoneInfo.Utc, out time);
     }
 
     private static IEnumerable<List<string>> CsvRecords(string text)
