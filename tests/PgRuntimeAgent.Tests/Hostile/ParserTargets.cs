@@ -113,47 +113,25 @@ internal static class ParserTargets
     }
 
     /// <summary>Every Patroni REST parser on the same body (/cluster, /patroni, /history, /config).</summary>
-    public static ParseOutcome Patroni(string body)
-    {
-        var problems = new List<string>();
-        Try(() => PatroniParser.ParseCluster(body, "GET http://127.0.0.1:8008/cluster"), problems);
-        Try(() => PatroniParser.ParseNode(body, "GET http://127.0.0.1:8008/patroni", 200), problems);
-        Try(() => PatroniParser.ParseHistory(body, "GET http://127.0.0.1:8008/history"), problems);
-        Try(() => PatroniParser.ParseConfig(body, "GET http://127.0.0.1:8008/config"), problems);
-        return new ParseOutcome(problems.Count == 0, string.Join('\n', problems), problems, []);
-    }
+    public static ParseOutcome Patroni(string body) => SensorBody(
+        () => PatroniParser.ParseCluster(body, "GET http://127.0.0.1:8008/cluster"),
+        () => PatroniParser.ParseNode(body, "GET http://127.0.0.1:8008/patroni", 200),
+        () => PatroniParser.ParseHistory(body, "GET http://127.0.0.1:8008/history"),
+        () => PatroniParser.ParseConfig(body, "GET http://127.0.0.1:8008/config"));
 
-    public static ParseOutcome Prometheus(string body)
-    {
-        var problems = new List<string>();
-        Try(() => PrometheusClient.ParseQueryBody(body, "GET http://127.0.0.1:9090/api/v1/query"), problems);
-        return new ParseOutcome(problems.Count == 0, string.Join('\n', problems), problems, []);
-    }
+    public static ParseOutcome Prometheus(string body) => SensorBody(() => PrometheusClient.ParseQueryBody(body, "GET http://127.0.0.1:9090/api/v1/query"));
 
-    public static ParseOutcome PgBackRest(string body)
-    {
-        var problems = new List<string>();
-        Try(() => PgBackRestInfoParser.Parse(body, "pgbackrest info --output=json"), problems);
-        return new ParseOutcome(problems.Count == 0, string.Join('\n', problems), problems, []);
-    }
+    public static ParseOutcome PgBackRest(string body) => SensorBody(() => PgBackRestInfoParser.Parse(body, "pgbackrest info --output=json"));
 
     /// <summary>Both Loki parsers on the same body: log lines (<c>resultType: streams</c>) and a LogQL metric query (<c>matrix</c>).</summary>
-    public static ParseOutcome Loki(string body)
-    {
-        var problems = new List<string>();
-        Try(() => LokiLogSource.ParseStreams(body, "GET http://127.0.0.1:3100/loki/api/v1/query_range"), problems);
-        Try(() => LokiLogSource.ParseMatrix(body, "GET http://127.0.0.1:3100/loki/api/v1/query_range"), problems);
-        return new ParseOutcome(problems.Count == 0, string.Join('\n', problems), problems, []);
-    }
+    public static ParseOutcome Loki(string body) => SensorBody(
+        () => LokiLogSource.ParseStreams(body, "GET http://127.0.0.1:3100/loki/api/v1/query_range"),
+        () => LokiLogSource.ParseMatrix(body, "GET http://127.0.0.1:3100/loki/api/v1/query_range"));
 
     /// <summary>Both VictoriaLogs parsers on the same body: JSON lines of entries and <c>| stats by (level) count()</c> rows.</summary>
-    public static ParseOutcome VictoriaLogs(string body)
-    {
-        var problems = new List<string>();
-        Try(() => VictoriaLogsLogSource.ParseJsonLines(body, "GET http://127.0.0.1:9428/select/logsql/query"), problems);
-        Try(() => VictoriaLogsLogSource.ParseCounts(body, "GET http://127.0.0.1:9428/select/logsql/query", "level"), problems);
-        return new ParseOutcome(problems.Count == 0, string.Join('\n', problems), problems, []);
-    }
+    public static ParseOutcome VictoriaLogs(string body) => SensorBody(
+        () => VictoriaLogsLogSource.ParseJsonLines(body, "GET http://127.0.0.1:9428/select/logsql/query"),
+        () => VictoriaLogsLogSource.ParseCounts(body, "GET http://127.0.0.1:9428/select/logsql/query", "level"));
 
     /// <summary>
     /// A log file as the file log source reads it (UTF-8, split on '\n'): the stderr parser (PostgreSQL and Patroni lines)
@@ -265,15 +243,22 @@ internal static class ParserTargets
         return new ParseOutcome(false, text, problems, store.MaskedValues);
     }
 
-    private static void Try(Func<object> parse, List<string> problems)
+    /// <summary>Runs every parser of one sensor body; each SensorResponseException is one problem (refused), anything else escapes.</summary>
+    private static ParseOutcome SensorBody(params Func<object>[] parses)
     {
-        try
+        var problems = new List<string>();
+        foreach (var parse in parses)
         {
-            _ = parse();
+            try
+            {
+                _ = parse();
+            }
+            catch (SensorResponseException ex)
+            {
+                problems.Add(ex.Message);
+            }
         }
-        catch (SensorResponseException ex)
-        {
-            problems.Add(ex.Message);
-        }
+
+        return new ParseOutcome(problems.Count == 0, string.Join('\n', problems), problems, []);
     }
 }
