@@ -1,0 +1,109 @@
+using PgRuntimeAgent.Acting;
+using PgRuntimeAgent.Detection;
+
+namespace PgRuntimeAgent.Catalog;
+
+/// <summary>Whether an action or a read is about one member of the cluster.</summary>
+internal enum MemberUse
+{
+    /// <summary>The cluster as a whole; a member is refused.</summary>
+    None,
+
+    /// <summary>A member may be named (else the action picks one, for example the leader).</summary>
+    Optional,
+
+    /// <summary>A member must be named.</summary>
+    Required,
+}
+
+/// <summary>
+/// What one action kind is, for everybody who asks for or judges one: the planner, skills and their linter, the
+/// policy gate, <c>pgra act</c>, <c>pgra catalog</c>, and the model's, MCP's and console's tools.
+/// </summary>
+internal sealed record ActionDescriptor
+{
+    /// <summary>Dotted kind, for example <c>patroni.switchover</c>.</summary>
+    public required string Kind { get; init; }
+
+    /// <summary>Policy class when it differs from <see cref="Kind"/> (several kinds may share a class).</summary>
+    public string? Class { get; init; }
+
+    /// <summary>What it does, for an operator and a model, in one or two sentences.</summary>
+    public required string Summary { get; init; }
+
+    public IReadOnlyList<ParameterSpec> Parameters { get; init; } = [];
+
+    public MemberUse Member { get; init; } = MemberUse.Optional;
+
+    public ActionRisk Risk { get; init; } = ActionRisk.Medium;
+
+    public bool Reversible { get; init; }
+
+    /// <summary>For an irreversible action: what bounds what it can cost (a precheck enforced in code); null: unbounded.</summary>
+    public string? LossBound { get; init; }
+
+    /// <summary>How long verification may take before the action counts as failed.</summary>
+    public TimeSpan VerifyTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How it is taken back, in words (null: it is not).</summary>
+    public string? Undo { get; init; }
+
+    /// <summary>The policy class the action is judged under.</summary>
+    public string PolicyClass => Class ?? Kind;
+}
+
+/// <summary>What one detector raises and how it is judged: code, severity, persistence defaults, root-cause rank, explanation.</summary>
+internal sealed record DetectorDescriptor
+{
+    public required string Code { get; init; }
+
+    public required FindingSeverity Severity { get; init; }
+
+    /// <summary>What the finding means, in one sentence.</summary>
+    public required string Summary { get; init; }
+
+    /// <summary>How a post-mortem explains it as a root cause.</summary>
+    public string? Explanation { get; init; }
+
+    /// <summary>Consecutive snapshots the symptom must be seen on before the finding is raised (default; settable per code).</summary>
+    public int ConsecutiveSnapshots { get; init; } = 1;
+
+    /// <summary>Seconds the symptom must last before the finding is raised (default; settable per code).</summary>
+    public double MinimumSeconds { get; init; }
+
+    /// <summary>Lower ranks win when a post-mortem picks the root cause among several findings.</summary>
+    public int RootCauseRank { get; init; } = 100;
+
+    /// <summary>Thresholds and other settings of the detector (under <c>detection:</c>).</summary>
+    public IReadOnlyList<ParameterSpec> Settings { get; init; } = [];
+}
+
+/// <summary>Where a read's data comes from.</summary>
+internal enum ReadSource
+{
+    Snapshot,
+    Patroni,
+    Postgres,
+    Metrics,
+    Logs,
+    Backup,
+    Journal,
+}
+
+/// <summary>One on-demand read: read-only by construction, with a bounded result (rows, lines, series, range).</summary>
+internal sealed record ReadDescriptor
+{
+    /// <summary>Dotted name, for example <c>postgres.activity</c>.</summary>
+    public required string Name { get; init; }
+
+    public required string Summary { get; init; }
+
+    public required ReadSource Source { get; init; }
+
+    public IReadOnlyList<ParameterSpec> Parameters { get; init; } = [];
+
+    public MemberUse Member { get; init; } = MemberUse.Optional;
+
+    /// <summary>How the result is bounded, in words ("at most 200 rows", "at most 1,000 lines and 6 hours").</summary>
+    public required string Bound { get; init; }
+}
