@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PgRuntimeAgent.Acting;
+using PgRuntimeAgent.Acting.Patroni;
 using PgRuntimeAgent.Acting.Planning;
 using PgRuntimeAgent.Detection;
 using PgRuntimeAgent.Incidents;
@@ -153,7 +154,13 @@ internal sealed class AgentRuntime : IAsyncDisposable
                 Context = c => new DetectionContext { BackupSchedule = schedules.GetValueOrDefault(c) ?? BackupSchedule.None },
                 PostmortemDirectory = options.PostmortemDirectory ?? PostmortemDirectory(settings, baseDirectory),
             },
-            snapshots.TakeAsync, incidents, acting, catalog, new SkillRunner(options.Logging.CreateLogger<SkillRunner>()), options.Time, logger,
+            async (cluster, ct) =>
+            {
+                var snapshot = await snapshots.TakeAsync(cluster, ct).ConfigureAwait(false);
+                ActionSensing.For(context).Offer(snapshot);
+                return snapshot;
+            },
+            incidents, acting, catalog, new SkillRunner(options.Logging.CreateLogger<SkillRunner>()), options.Time, logger,
             [notifier, .. options.Observers]);
         foreach (var d in catalog.Diagnostics.Where(d => d.IsError))
         {

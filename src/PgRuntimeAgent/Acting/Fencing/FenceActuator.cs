@@ -52,8 +52,6 @@ internal sealed partial class FenceActuator : IActuator
 
     public string SshExecutable { get; init; } = "ssh";
 
-    public string KillExecutable { get; init; } = "kill";
-
     /// <summary>HTTP connections for etcd (tests record the leader-key release); null: the process-wide pool.</summary>
     public SensingHttp? EtcdHttp { get; init; }
 
@@ -90,7 +88,7 @@ internal sealed partial class FenceActuator : IActuator
         ArgumentNullException.ThrowIfNull(action);
         var (cluster, member) = Target(action);
         // The snapshot the policy gate decided on a moment ago will do: a hung member makes every snapshot cost its timeout.
-        var s = await _sensing.SenseRecentAsync(action.Cluster, TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+        var s = await _sensing.SenseRecentAsync(action.Cluster, Patroni.SnapshotClusterStateProvider.RecentEnough, cancellationToken).ConfigureAwait(false);
         var checks = new List<CheckResult>();
         var state = s.FindMember(member.Name);
         var healthyLeader = string.Equals(s.Leader, member.Name, StringComparison.Ordinal) && state is { Reachable: true, PostgresReachable: true, InRecovery: false };
@@ -134,7 +132,7 @@ internal sealed partial class FenceActuator : IActuator
         }
 
         var (patroni, postgres) = Find(member);
-        var pids = patroni.Concat(postgres).SelectMany(_processes.WithDescendants).Distinct().Order().ToList();
+        var pids = _processes.WithDescendants(patroni.Concat(postgres)).Order().ToList();
         var details = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["mode"] = "local",
@@ -147,11 +145,11 @@ internal sealed partial class FenceActuator : IActuator
             return ExecuteResult.Ok($"nothing of {member.Name} listens on {member.Ip}:{member.Ports.Patroni} or :{member.Ports.Postgres}: already down") with { Details = details };
         }
 
-        var commands = string.Join("\n", pids.Select(p => $"{p.ToString(CultureInfo.InvariantCulture)}: {_processes.CommandLine(p) ?? "?"}"));
-
         // Freeze everything first, so neither Patroni nor the postmaster can react to the other's death, then kill.
-        var stop = await ProcessRunner.RunAsync(KillExecutable, ["-s", "STOP", .. pids.Select(p => p.ToString(CultureInfo.InvariantCulture))], TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
-        var kill = await ProcessRunner.RunAsync(KillExecutable, ["-s", "KILL", .. pids.Select(p => p.ToString(CultureInfo.InvariantCulture))], TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+        // The command lines are read in between, while the processes exist but can do nothing.
+        var stop = Signals.Send(pids, Signals.Stop);
+        var commands = string.Join("\n", pids.Select(p => $"{p.ToString(CultureInfo.InvariantCulture)}: {_processes.CommandLine(p) ?? "?"}"));
+        var kill = Signals.Send(pids, Signals.Kill);
         LogFenced(_logger, action.Id, member.Name, pids.Count);
         for (var i = 0; i < 50 && pids.Any(_processes.Exists); i++)
         {
@@ -160,7 +158,7 @@ internal sealed partial class FenceActuator : IActuator
 
         var left = pids.Where(_processes.Exists).ToList();
         details["left_pids"] = List(left);
-        var output = $"{commands}\nkill -STOP: exit {stop.ExitCode} {stop.Combined(512).Trim()}\nkill -KILL: exit {kill.ExitCode} {kill.Combined(512).Trim()}";
+        var output = $"{commands}\nSIGSTOP: {Sent(stop)}\nSIGKILL: {Sent(kill)}";
         if (left.Count > 0)
         {
             return ExecuteResult.Failed($"{left.Count} processes of {member.Name} survived SIGKILL: {List(left)}", output) with { Details = details };
@@ -245,9 +243,12 @@ internal sealed partial class FenceActuator : IActuator
 
     private (IReadOnlyList<int> Patroni, IReadOnlyList<int> Postgres) Find(PgMember member)
     {
-        var ip = IPAddress.Parse(member.Ip);
-        return (_processes.ListeningPids(ip, member.Ports.Patroni), _processes.ListeningPids(ip, member.Ports.Postgres));
+        var found = _processes.ListeningPids(IPAddress.Parse(member.Ip), [member.Ports.Patroni, member.Ports.Postgres]);
+        return (found[member.Ports.Patroni], found[member.Ports.Postgres]);
     }
+
+    private static string Sent((int Sent, IReadOnlyList<string> Errors) result) =>
+        string.Create(CultureInfo.InvariantCulture, $"sent to {result.Sent}") + (result.Errors.Count == 0 ? "" : $" ({string.Join(", ", result.Errors)})");
 
     private static async Task<bool> AcceptsAsync(string ip, int port, CancellationToken cancellationToken)
     {

@@ -12,10 +12,18 @@ namespace PgRuntimeAgent.Acting.Fencing;
 internal sealed class ProcessTable(string procRoot = "/proc")
 {
     /// <summary>Pids holding a socket that listens on <paramref name="ip"/>:<paramref name="port"/> (or on the wildcard address at that port, for a non-loopback address).</summary>
-    public IReadOnlyList<int> ListeningPids(IPAddress ip, int port)
+    public IReadOnlyList<int> ListeningPids(IPAddress ip, int port) => ListeningPids(ip, [port])[port];
+
+    /// <summary>
+    /// The pids listening on each of <paramref name="ports"/> of <paramref name="ip"/>, found in one pass over the
+    /// processes' descriptors (a fence looks up Patroni's and PostgreSQL's ports together: on a loaded host every pass
+    /// over /proc costs).
+    /// </summary>
+    public IReadOnlyDictionary<int, IReadOnlyList<int>> ListeningPids(IPAddress ip, IReadOnlyCollection<int> ports)
     {
         ArgumentNullException.ThrowIfNull(ip);
-        var inodes = new HashSet<long>();
+        ArgumentNullException.ThrowIfNull(ports);
+        var portOf = new Dictionary<long, int>();
         foreach (var file in new[] { "net/tcp", "net/tcp6" })
         {
             var path = Path.Combine(procRoot, file);
@@ -28,24 +36,43 @@ internal sealed class ProcessTable(string procRoot = "/proc")
             {
                 // A wildcard listener is the member's only when the member is not a loopback address: on a loopback lab
                 // several members share a port, each bound to its own 127.x address.
-                if (socket.Port == port && (socket.Address.Equals(ip) || MapsTo(socket.Address, ip) || (IsWildcard(socket.Address) && !IPAddress.IsLoopback(ip))))
+                if (ports.Contains(socket.Port) && (socket.Address.Equals(ip) || MapsTo(socket.Address, ip) || (IsWildcard(socket.Address) && !IPAddress.IsLoopback(ip))))
                 {
-                    inodes.Add(socket.Inode);
+                    portOf[socket.Inode] = socket.Port;
                 }
             }
         }
 
-        return inodes.Count == 0 ? [] : PidsHolding(inodes);
+        var holders = portOf.Count == 0 ? [] : PidsHolding(portOf);
+        return ports.Distinct().ToDictionary(p => p, p => (IReadOnlyList<int>)[.. holders.Where(h => h.Port == p).Select(h => h.Pid).Distinct()]);
     }
 
-    /// <summary><paramref name="pid"/> and every process below it (children, their children...).</summary>
-    public IReadOnlyList<int> WithDescendants(int pid)
+    public IReadOnlyList<int> WithDescendants(int pid) => WithDescendants([pid]);
+
+    /// <summary><paramref name="roots"/> and every descendant of theirs, from one read of the process table, roots first.</summary>
+    public IReadOnlyList<int> WithDescendants(IEnumerable<int> roots)
     {
-        var parents = ParentMap();
-        var result = new List<int> { pid };
+        ArgumentNullException.ThrowIfNull(roots);
+        var children = ParentMap().ToLookup(p => p.Value, p => p.Key);
+        var result = new List<int>();
+        var seen = new HashSet<int>();
+        foreach (var root in roots)
+        {
+            if (seen.Add(root))
+            {
+                result.Add(root);
+            }
+        }
+
         for (var i = 0; i < result.Count; i++)
         {
-            result.AddRange(parents.Where(p => p.Value == result[i]).Select(p => p.Key).Where(c => !result.Contains(c)));
+            foreach (var child in children[result[i]].Order())
+            {
+                if (seen.Add(child))
+                {
+                    result.Add(child);
+                }
+            }
         }
 
         return result;
@@ -155,11 +182,47 @@ internal sealed class ProcessTable(string procRoot = "/proc")
 
     private static bool MapsTo(IPAddress address, IPAddress ip) => address.IsIPv4MappedToIPv6 && address.MapToIPv4().Equals(ip);
 
-    private IReadOnlyList<int> PidsHolding(HashSet<long> inodes)
+    /// <summary>
+    /// The processes holding the listening sockets, with the port each holds. Reading every process's descriptors
+    /// costs seconds on a loaded host (a build tool holds hundreds), and a fence races a thaw: the likely holders
+    /// (PostgreSQL, Patroni and Python processes, by <c>comm</c>) are read first, and the rest only when some port has
+    /// no holder among them.
+    /// </summary>
+    private List<(int Pid, int Port)> PidsHolding(Dictionary<long, int> portOf)
     {
-        var targets = inodes.Select(i => $"socket:[{i.ToString(CultureInfo.InvariantCulture)}]").ToHashSet(StringComparer.Ordinal);
-        var pids = new List<int>();
-        foreach (var pid in Pids())
+        var targets = portOf.ToDictionary(p => $"socket:[{p.Key.ToString(CultureInfo.InvariantCulture)}]", p => p.Value, StringComparer.Ordinal);
+        var pids = Pids().ToList();
+        var likely = pids.Where(p => IsLikelyHolder(Comm(p))).ToList();
+        var found = Holders(likely, targets);
+        if (portOf.Values.Distinct().All(port => found.Any(f => f.Port == port)))
+        {
+            return found;
+        }
+
+        found.AddRange(Holders(pids.Except(likely), targets));
+        return found;
+    }
+
+    private static bool IsLikelyHolder(string? comm) =>
+        comm is not null && (comm.StartsWith("postgres", StringComparison.Ordinal) || comm.StartsWith("patroni", StringComparison.Ordinal)
+            || comm.StartsWith("python", StringComparison.Ordinal) || comm == "postmaster");
+
+    private string? Comm(int pid)
+    {
+        try
+        {
+            return File.ReadAllText(Path.Combine(procRoot, pid.ToString(CultureInfo.InvariantCulture), "comm")).Trim();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private List<(int Pid, int Port)> Holders(IEnumerable<int> pids, Dictionary<string, int> targets)
+    {
+        var found = new List<(int Pid, int Port)>();
+        foreach (var pid in pids)
         {
             var fdDir = Path.Combine(procRoot, pid.ToString(CultureInfo.InvariantCulture), "fd");
             try
@@ -167,10 +230,9 @@ internal sealed class ProcessTable(string procRoot = "/proc")
                 foreach (var fd in Directory.EnumerateFileSystemEntries(fdDir))
                 {
                     var link = new FileInfo(fd).LinkTarget;
-                    if (link is not null && targets.Contains(link))
+                    if (link is not null && targets.TryGetValue(link, out var port))
                     {
-                        pids.Add(pid);
-                        break;
+                        found.Add((pid, port));
                     }
                 }
             }
@@ -180,7 +242,7 @@ internal sealed class ProcessTable(string procRoot = "/proc")
             }
         }
 
-        return pids;
+        return found;
     }
 
     private IEnumerable<int> Pids() =>

@@ -77,6 +77,18 @@ internal sealed class ActionSensing : IClusterSensing, IDisposable
         return snapshot;
     }
 
+    /// <summary>
+    /// Keeps a snapshot somebody else just took (the agent's loop) as this cluster's most recent, unless a newer one is
+    /// kept already: the policy gate and a fence's precheck then decide on what the finding was detected on instead of
+    /// sensing again (on a loaded host a snapshot costs seconds, and a frozen member can thaw meanwhile).
+    /// </summary>
+    public void Offer(ClusterSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        var now = _time.GetTimestamp();
+        _recent.AddOrUpdate(snapshot.Cluster, (snapshot, now), (_, kept) => kept.Snapshot.TakenAt > snapshot.TakenAt ? kept : (snapshot, now));
+    }
+
     public Task<ClusterSnapshot> SenseRecentAsync(string cluster, TimeSpan maxAge, CancellationToken cancellationToken) =>
         _recent.TryGetValue(cluster, out var last) && _time.GetElapsedTime(last.FinishedAt) <= maxAge
             ? Task.FromResult(last.Snapshot)

@@ -316,8 +316,14 @@ internal sealed class SnapshotClusterStateProvider(IClusterSensing sensing) : Po
             return null;
         }
 
-        return FromSnapshot(await sensing.SenseAsync(cluster, cancellationToken).ConfigureAwait(false));
+        return FromSnapshot(await sensing.SenseRecentAsync(cluster, RecentEnough, cancellationToken).ConfigureAwait(false));
     }
+
+    /// <summary>
+    /// How old (since it was taken) a snapshot the gate decides on may be: the agent's loop senses every second and
+    /// offers each snapshot, so a skill's action is judged on what its finding was detected on, or newer.
+    /// </summary>
+    public static TimeSpan RecentEnough { get; } = TimeSpan.FromSeconds(2);
 
     public static Policy.ClusterGuardState FromSnapshot(ClusterSnapshot s)
     {

@@ -21,6 +21,7 @@ public sealed class ProcessTableTests : IDisposable
         var dir = Directory.CreateDirectory(Path.Combine(_proc, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         File.WriteAllText(Path.Combine(dir.FullName, "stat"), $"{pid} ({comm}) S {ppid} {pid} {pid} 0 -1 4194560");
         File.WriteAllText(Path.Combine(dir.FullName, "cmdline"), comm.Replace(' ', '\0') + "\0");
+        File.WriteAllText(Path.Combine(dir.FullName, "comm"), comm.Split(' ')[0] + "\n");
         var fd = Directory.CreateDirectory(Path.Combine(dir.FullName, "fd"));
         for (var i = 0; i < socketInodes.Length; i++)
         {
@@ -87,6 +88,54 @@ public sealed class ProcessTableTests : IDisposable
         Assert.Equal("patroni pg-test-1", table.CommandLine(100));
         Assert.True(table.Exists(100));
         Assert.False(table.Exists(999));
+    }
+
+    [Fact]
+    public void ListeningPids_SeveralPortsInOnePass_EachPortItsOwnHolders()
+    {
+        var table = Table();
+
+        var found = table.ListeningPids(IPAddress.Parse("127.0.0.11"), [8008, 5432, 9999]);
+
+        Assert.Equal([100], found[8008]);
+        Assert.Equal([200], found[5432]);
+        Assert.Empty(found[9999]);
+    }
+
+    [Fact]
+    public void WithDescendants_SeveralRoots_EachOnceRootsFirst()
+    {
+        var table = Table();
+
+        var all = table.WithDescendants([100, 200, 100]);
+
+        Assert.Equal([100, 200], all.Take(2));
+        Assert.Equal([100, 101, 200, 201, 202], all.Order());
+    }
+
+    [Fact]
+    public void Signals_StopThenKill_ReachARealProcessAndReportTheGoneOnes()
+    {
+        using var sleeper = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("sleep", "60") { UseShellExecute = false })!;
+
+        var stop = Signals.Send([sleeper.Id], Signals.Stop);
+        Assert.Equal(1, stop.Sent);
+        // Delivery is asynchronous: the stop shows in /proc within moments.
+        string State() => File.ReadAllText($"/proc/{sleeper.Id}/status").Split('\n').Single(l => l.StartsWith("State:", StringComparison.Ordinal));
+        for (var i = 0; i < 100 && !State().Contains("\tT", StringComparison.Ordinal); i++)
+        {
+            Thread.Sleep(20);
+        }
+
+        Assert.Contains("\tT", State(), StringComparison.Ordinal);
+
+        var kill = Signals.Send([sleeper.Id], Signals.Kill);
+        Assert.Equal(1, kill.Sent);
+        Assert.True(sleeper.WaitForExit(5000));
+
+        var again = Signals.Send([sleeper.Id, 1], Signals.Kill);
+        Assert.Equal(0, again.Sent);
+        Assert.Equal([$"{sleeper.Id}: gone", "1: refused (not a single process)"], again.Errors);
     }
 
     [Fact]

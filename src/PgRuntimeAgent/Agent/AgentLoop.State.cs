@@ -1,0 +1,109 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using PgRuntimeAgent.Detection;
+using PgRuntimeAgent.Incidents;
+using PgRuntimeAgent.Journal;
+using PgRuntimeAgent.Policy;
+using PgRuntimeAgent.Sensing.Snapshot;
+using PgRuntimeAgent.Skills;
+
+namespace PgRuntimeAgent.Agent;
+
+/// <summary>What the loop keeps per cluster.</summary>
+internal sealed partial class AgentLoop
+{
+    /// <summary>What the loop knows about one cluster. Touched by the cluster's loop task only.</summary>
+    internal sealed class ClusterState(string cluster, ClusterDetector detector)
+    {
+        public string Cluster { get; } = cluster;
+
+        public ClusterDetector Detector { get; } = detector;
+
+        public DetectionResult? Latest { get; set; }
+
+        public long Snapshots { get; set; }
+
+        public int Failures { get; set; }
+
+        public string? Shape { get; set; }
+
+        public int SinceJournaled { get; set; }
+
+        public Task<SkillRunOutcome?>? Run { get; set; }
+
+        public string? RunSkill { get; set; }
+
+        /// <summary>The severity of the finding that started <see cref="Run"/>.</summary>
+        public FindingSeverity RunSeverity { get; set; } = FindingSeverity.Critical;
+
+        /// <summary>A run for an urgent finding (<see cref="UrgentCodes"/>) started while <see cref="Run"/> was in progress.</summary>
+        public Task<SkillRunOutcome?>? Urgent { get; set; }
+
+        /// <summary>Cooldowns (<see cref="HoldKey"/>): when a run that executed an action finished.</summary>
+        public Dictionary<string, DateTimeOffset> CooldownFrom { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Retry times (<see cref="HoldKey"/>) of runs that executed nothing.</summary>
+        public Dictionary<string, DateTimeOffset> RetryAt { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Findings raised since the last run started (also while it ran): each may start a run that only looked before.</summary>
+        public HashSet<string> Fresh { get; } = new(StringComparer.Ordinal);
+
+        public Awaiting? Awaiting { get; set; }
+
+        public Awaiting? Rerun { get; set; }
+
+        public long RerunAfterSnapshot { get; set; }
+
+        /// <summary>
+        /// A finished run, live or read back from the journal at start-up (one rule for both). A run that executed an
+        /// action (<see cref="ExecutedAnAction"/>) holds its skill off its trigger for the skill's cooldown; any other
+        /// (refused by policy or a guardrail, recommended or observed only, failed at planning or precheck, an error, or
+        /// nothing to do) may run again after the retry time, or at once for a newly raised finding. Both are kept per
+        /// skill and trigger (<see cref="HoldKey"/>): a run on one member, or for a milder finding, never holds back
+        /// another member or a more severe finding.
+        /// </summary>
+        public void Record(Skill skill, SkillRun run, AgentRunSettings settings)
+        {
+            ArgumentNullException.ThrowIfNull(skill);
+            ArgumentNullException.ThrowIfNull(run);
+            ArgumentNullException.ThrowIfNull(settings);
+            var trigger = Finding(run.Trigger);
+            var key = HoldKey(skill.Name, trigger?.Member, trigger?.Severity ?? FindingSeverity.Critical);
+            if (ExecutedAnAction(run))
+            {
+                CooldownFrom[key] = run.FinishedAt;
+                RetryAt.Remove(key);
+            }
+            else
+            {
+                RetryAt[key] = run.FinishedAt.AddSeconds(settings.RetrySeconds);
+            }
+        }
+
+        /// <summary>Starts <paramref name="skill"/>'s cooldown for <paramref name="trigger"/> (an approval that was denied or expired).</summary>
+        public void StartCooldown(Skill skill, Finding trigger, DateTimeOffset at) =>
+            CooldownFrom[HoldKey(skill.Name, trigger.Member, trigger.Severity)] = at;
+
+        /// <summary>
+        /// Whether <paramref name="skill"/> may not run for <paramref name="finding"/> now, and why: a cooldown or retry
+        /// time of the skill on the finding's member, set by a run for a finding at least as severe.
+        /// </summary>
+        public Hold HeldBack(Skill skill, Finding finding, DateTimeOffset now)
+        {
+            var keys = Enum.GetValues<FindingSeverity>().Where(s => s >= finding.Severity).Select(s => HoldKey(skill.Name, finding.Member, s)).ToList();
+            if (keys.Any(k => CooldownFrom.TryGetValue(k, out var from) && skill.InCooldown(from, now)))
+            {
+                return Hold.Cooldown;
+            }
+
+            if (!Fresh.Contains(finding.Key) && keys.Any(k => RetryAt.TryGetValue(k, out var retry) && now < retry))
+            {
+                return Hold.Retry;
+            }
+
+            return Hold.None;
+        }
+    }
+}
