@@ -160,13 +160,12 @@ internal sealed class FaultDrill(LabManifest lab, TimeProvider time)
         // Two consecutive snapshots with the leader's REST and SQL timed out (the lab's probes time out after 2 s)
         // instead of three: the lab runs Patroni's fast preset (ttl 10), which a freeze detected on the third snapshot
         // could not beat. Fencing refuses a leader that still serves, so a slow probe cannot cost a healthy leader.
-        return settings with
+        var frozen = settings.PersistenceOf(Detection.FindingCodes.PrimaryFrozen);
+        return (settings with
         {
             DiskFullFreeRatio = 0,
             DiskFullLogWindowSeconds = Math.Min(settings.DiskFullLogWindowSeconds, 20),
-            PrimaryFrozenConsecutive = Math.Min(settings.PrimaryFrozenConsecutive, 2),
-            PrimaryFrozenSeconds = Math.Min(settings.PrimaryFrozenSeconds, 2),
-        };
+        }).WithPersistence(Detection.FindingCodes.PrimaryFrozen, new Detection.HeldFor(Math.Min(frozen.Consecutive, 2), Math.Min(frozen.Seconds, 2)));
     }
 
     public async Task<FaultDrillResult> RunAsync(FaultDrillOptions options, AgentRuntime? agent, Action<string>? progress, CancellationToken cancellationToken)

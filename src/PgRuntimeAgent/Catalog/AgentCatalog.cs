@@ -19,7 +19,7 @@ internal sealed record AgentCatalog(IReadOnlyList<ActionDescriptor> Actions, IRe
     public static AgentCatalog Default { get; } = new(
         [.. ActionPlanner.Kinds.Order(StringComparer.Ordinal).Select(k => new ActionDescriptor { Kind = k, Summary = k })],
         [],
-        [.. Detection.Detectors.All.Select(d => new DetectorDescriptor { Code = d.Code, Severity = FindingSeverity.Warning, Summary = d.Code })]);
+        Detection.Detectors.Descriptors);
 
     public ActionDescriptor? FindAction(string kind) => Actions.FirstOrDefault(a => string.Equals(a.Kind, kind, StringComparison.Ordinal));
 

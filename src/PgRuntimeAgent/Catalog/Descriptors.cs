@@ -76,6 +76,15 @@ internal sealed record DetectorDescriptor
 
     /// <summary>Thresholds and other settings of the detector (under <c>detection:</c>).</summary>
     public IReadOnlyList<ParameterSpec> Settings { get; init; } = [];
+
+    /// <summary>Where the detector runs among the others (ascending); findings come out in this order, and so do the codes.</summary>
+    public int Order { get; init; } = 1000;
+
+    /// <summary>
+    /// Whether <see cref="ConsecutiveSnapshots"/> and <see cref="MinimumSeconds"/> can be set in the settings
+    /// (<c>detection.persistence</c>); false for a detector that fires on one snapshot by design.
+    /// </summary>
+    public bool PersistenceSettable { get; init; } = true;
 }
 
 /// <summary>Where a read's data comes from.</summary>

@@ -40,6 +40,9 @@ internal sealed record ParameterSpec(string Name, ParameterType Type, string Des
 
     public double? Maximum { get; init; }
 
+    /// <summary>A number as a parameter's text value (invariant culture), for <see cref="Default"/>.</summary>
+    public static string Text(double value) => value.ToString(CultureInfo.InvariantCulture);
+
     /// <summary>Null when <paramref name="value"/> is acceptable; otherwise what is wrong with it, in words.</summary>
     public string? Check(string value)
     {

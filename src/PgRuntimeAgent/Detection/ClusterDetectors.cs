@@ -1,4 +1,5 @@
 using System.Globalization;
+using PgRuntimeAgent.Catalog;
 using PgRuntimeAgent.Sensing;
 using PgRuntimeAgent.Sensing.Snapshot;
 using static PgRuntimeAgent.Detection.SnapshotFacts;
@@ -11,9 +12,23 @@ namespace PgRuntimeAgent.Detection;
 /// </summary>
 public sealed class ReplicationBrokenDetector : IDetector
 {
+    private static readonly DetectorDescriptor Described = new()
+    {
+        Code = FindingCodes.ReplicationBroken,
+        Order = 60,
+        Severity = FindingSeverity.Warning,
+        Summary = "A replica is not streaming from the leader (no WAL receiver, stopped, wrong timeline).",
+        Explanation = "A replica stopped replicating from the leader.",
+        ConsecutiveSnapshots = 3,
+        MinimumSeconds = 10,
+        RootCauseRank = 90,
+    };
+
     private static readonly HashSet<string> Up = new(StringComparer.Ordinal) { "running", "streaming" };
 
-    public string Code => FindingCodes.ReplicationBroken;
+    public string Code => Described.Code;
+
+    DetectorDescriptor IDetector.Descriptor => Described;
 
     public IEnumerable<Finding> Detect(DetectionInput input)
     {
@@ -26,10 +41,10 @@ public sealed class ReplicationBrokenDetector : IDetector
 
         foreach (var replica in input.Current.Members.Where(m => m.Name != leader).Select(m => m.Name))
         {
-            var run = Persistence.Held(input, s => Symptom(s, replica), input.Settings.ReplicationBrokenConsecutive, input.Settings.ReplicationBrokenSeconds);
+            var run = Persistence.Held(input, s => Symptom(s, replica), input.Settings.PersistenceOf(Code));
             if (run is not null)
             {
-                yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Warning, [replica],
+                yield return Persistence.ToFinding(input, run, Code, Described.Severity, [replica],
                     $"{replica} does not replicate from leader {leader}: {run[^1].Evidence[^1].Observation}");
             }
         }
@@ -76,7 +91,26 @@ public sealed class ReplicationBrokenDetector : IDetector
 /// </summary>
 public sealed class ReplicationLagDetector : IDetector
 {
-    public string Code => FindingCodes.ReplicationLag;
+    private static readonly DetectorDescriptor Described = new()
+    {
+        Code = FindingCodes.ReplicationLag,
+        Order = 70,
+        Severity = FindingSeverity.Warning,
+        Summary = "A replica lags past the limit (bytes or seconds), or its replay stalled while WAL keeps arriving.",
+        Explanation = "A replica fell behind the leader past the lag limit (it could not be a failover candidate within the RPO).",
+        ConsecutiveSnapshots = 3,
+        MinimumSeconds = 10,
+        RootCauseRank = 100,
+        Settings =
+        [
+            new ParameterSpec("replication_lag_bytes", ParameterType.Integer, "Lag limit in bytes; absent: Patroni's maximum_lag_on_failover, else the inventory's pg_rpo.") { Minimum = 0 },
+            new ParameterSpec("replication_lag_seconds", ParameterType.Number, "Replay lag limit in seconds; also how long a replay stall must last.") { Default = ParameterSpec.Text(DetectionSettings.Default.ReplicationLagSeconds), Minimum = 0 },
+        ],
+    };
+
+    public string Code => Described.Code;
+
+    DetectorDescriptor IDetector.Descriptor => Described;
 
     public static long LimitBytes(ClusterSnapshot s, DetectionSettings settings)
     {
@@ -95,10 +129,11 @@ public sealed class ReplicationLagDetector : IDetector
         }
 
         var settings = input.Settings;
+        var held = settings.PersistenceOf(Code);
         foreach (var replica in input.Current.Members.Where(m => m.Name != leader).Select(m => m.Name))
         {
-            var run = Persistence.Held(input, s => Symptom(s, replica, settings), settings.ReplicationLagConsecutive, settings.ReplicationLagSecondsHeld);
-            var stall = ReplayStall.Find(input, replica, Math.Max(2, settings.ReplicationLagConsecutive));
+            var run = Persistence.Held(input, s => Symptom(s, replica, settings), held);
+            var stall = ReplayStall.Find(input, replica, Math.Max(2, held.Consecutive));
             var stallHeld = stall is not null && stall.Seconds >= settings.ReplicationLagSeconds;
             if (run is null && !stallHeld)
             {
@@ -111,7 +146,7 @@ public sealed class ReplicationLagDetector : IDetector
             var trend = first is { } a && last?.LagBytes is { } b ? (b > a ? ", rising" : b < a ? ", falling" : ", steady") : "";
             var lag = $"{replica} lags {Describe(last)} behind {leader} (limit {Bytes(LimitBytes(input.Current, settings))} / "
                 + string.Create(CultureInfo.InvariantCulture, $"{settings.ReplicationLagSeconds:0.#} s){trend}");
-            yield return Persistence.ToFinding(input, stall is null ? basis : Merge(stall.Run, run), Code, FindingSeverity.Warning, [replica],
+            yield return Persistence.ToFinding(input, stall is null ? basis : Merge(stall.Run, run), Code, Described.Severity, [replica],
                 stall is null ? lag : $"{stall.Describe(replica)}; {lag}");
         }
     }
@@ -208,7 +243,21 @@ public sealed class ReplicationLagDetector : IDetector
 /// </summary>
 public sealed class ArchiveFailingDetector : IDetector
 {
-    public string Code => FindingCodes.ArchiveFailing;
+    private static readonly DetectorDescriptor Described = new()
+    {
+        Code = FindingCodes.ArchiveFailing,
+        Order = 80,
+        Severity = FindingSeverity.Warning,
+        Summary = "WAL archiving fails on the leader (pg_stat_archiver failures, archive_command errors in the logs).",
+        Explanation = "WAL archiving failed: point-in-time recovery is at risk and WAL piles up on the primary.",
+        ConsecutiveSnapshots = 2,
+        MinimumSeconds = 0,
+        RootCauseRank = 110,
+    };
+
+    public string Code => Described.Code;
+
+    DetectorDescriptor IDetector.Descriptor => Described;
 
     public IEnumerable<Finding> Detect(DetectionInput input)
     {
@@ -228,14 +277,14 @@ public sealed class ArchiveFailingDetector : IDetector
         }
 
         var run = Persistence.Held(input, s => Symptom(s, previousBySnapshot.GetValueOrDefault(s), leader),
-            input.Settings.ArchiveFailingConsecutive, input.Settings.ArchiveFailingSeconds);
+            input.Settings.PersistenceOf(Code));
         if (run is null)
         {
             yield break;
         }
 
         var row = Archiver(input.Current, leader);
-        yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Warning, [leader],
+        yield return Persistence.ToFinding(input, run, Code, Described.Severity, [leader],
             $"WAL archiving fails on {leader}" + (row?.GetValueOrDefault("last_failed_wal") is { } wal ? $" (last failed segment {wal})" : ""));
     }
 
@@ -296,7 +345,27 @@ public sealed class ArchiveFailingDetector : IDetector
 /// </summary>
 public sealed class BackupStaleDetector : IDetector
 {
-    public string Code => FindingCodes.BackupStale;
+    private static readonly DetectorDescriptor Described = new()
+    {
+        Code = FindingCodes.BackupStale,
+        Order = 90,
+        Severity = FindingSeverity.Warning,
+        Summary = "The newest backup is older than the backup schedule allows (or there is none).",
+        Explanation = "No backup was taken when the schedule said one should be.",
+        ConsecutiveSnapshots = 1,
+        MinimumSeconds = 0,
+        RootCauseRank = 120,
+        PersistenceSettable = false,
+        Settings =
+        [
+            new ParameterSpec("backup_max_age_hours", ParameterType.Number, "Newest backup allowed age when the inventory has no backup schedule (hours).") { Default = ParameterSpec.Text(DetectionSettings.Default.BackupMaxAgeHours), Minimum = 0 },
+            new ParameterSpec("backup_grace_minutes", ParameterType.Number, "A scheduled backup counts as missed this long after its start time (minutes).") { Default = ParameterSpec.Text(DetectionSettings.Default.BackupGraceMinutes), Minimum = 0 },
+        ],
+    };
+
+    public string Code => Described.Code;
+
+    DetectorDescriptor IDetector.Descriptor => Described;
 
     public IEnumerable<Finding> Detect(DetectionInput input)
     {
@@ -340,7 +409,7 @@ public sealed class BackupStaleDetector : IDetector
         yield return new Finding
         {
             Code = Code,
-            Severity = FindingSeverity.Warning,
+            Severity = Described.Severity,
             Cluster = s.Cluster,
             Subject = "cluster",
             Summary = $"backup of {s.Cluster} is stale: {why}",
@@ -361,17 +430,31 @@ public sealed class BackupStaleDetector : IDetector
 /// </summary>
 public sealed class InventoryDriftDetector : IDetector
 {
+    private static readonly DetectorDescriptor Described = new()
+    {
+        Code = FindingCodes.InventoryDrift,
+        Order = 100,
+        Severity = FindingSeverity.Warning,
+        Summary = "The inventory (pigsty.yml) disagrees with the live cluster (pg_role after a failover, members).",
+        Explanation = "The inventory no longer describes the cluster (pg_role or members differ from Patroni).",
+        ConsecutiveSnapshots = 2,
+        MinimumSeconds = 0,
+        RootCauseRank = 140,
+    };
+
     private static readonly HashSet<string> Codes = new(StringComparer.Ordinal)
     {
         "declared-primary-not-leader", "member-not-in-patroni", "patroni-member-not-in-inventory",
     };
 
-    public string Code => FindingCodes.InventoryDrift;
+    public string Code => Described.Code;
+
+    DetectorDescriptor IDetector.Descriptor => Described;
 
     public IEnumerable<Finding> Detect(DetectionInput input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var run = Persistence.Held(input, Symptom, input.Settings.InventoryDriftConsecutive, input.Settings.InventoryDriftSeconds);
+        var run = Persistence.Held(input, Symptom, input.Settings.PersistenceOf(Code));
         if (run is null)
         {
             yield break;
@@ -379,7 +462,7 @@ public sealed class InventoryDriftDetector : IDetector
 
         var items = input.Current.Drift.Where(d => Codes.Contains(d.Code)).ToList();
         var members = items.Select(d => d.Member).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
-        yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Warning, members,
+        yield return Persistence.ToFinding(input, run, Code, Described.Severity, members,
             $"the inventory disagrees with Patroni: {string.Join("; ", items.Select(d => d.Message))}", subject: "cluster");
     }
 
@@ -398,7 +481,25 @@ public sealed class InventoryDriftDetector : IDetector
 /// </summary>
 public sealed class SensorBlindDetector : IDetector
 {
-    public string Code => FindingCodes.SensorBlind;
+    private static readonly DetectorDescriptor Described = new()
+    {
+        Code = FindingCodes.SensorBlind,
+        Order = 110,
+        Severity = FindingSeverity.Warning,
+        Summary = "A sensor cannot see (unreachable, timed out): decisions that need it must not be taken. Critical when the whole Patroni sensor is blind.",
+        Explanation = "The agent could not see part of the cluster.",
+        ConsecutiveSnapshots = 2,
+        MinimumSeconds = 0,
+        RootCauseRank = 130,
+        Settings =
+        [
+            new ParameterSpec("ignore_sensors", ParameterType.List, "Sensors whose blindness is not reported (for example host where no SSH is set up)."),
+        ],
+    };
+
+    public string Code => Described.Code;
+
+    DetectorDescriptor IDetector.Descriptor => Described;
 
     public static bool IsDeliberate(string? reason) => reason is not null
         && (reason.Contains("disabled", StringComparison.OrdinalIgnoreCase) || reason.Contains("not configured", StringComparison.OrdinalIgnoreCase)
@@ -410,10 +511,10 @@ public sealed class SensorBlindDetector : IDetector
         var ignore = input.Settings.IgnoreSensors;
         foreach (var sensor in SensorNames.All.Where(n => !ignore.Contains(n, StringComparer.Ordinal)))
         {
-            var run = Persistence.Held(input, s => Whole(s, sensor), input.Settings.SensorBlindConsecutive, input.Settings.SensorBlindSeconds);
+            var run = Persistence.Held(input, s => Whole(s, sensor), input.Settings.PersistenceOf(Code));
             if (run is not null)
             {
-                yield return Persistence.ToFinding(input, run, Code, sensor == SensorNames.Patroni ? FindingSeverity.Critical : FindingSeverity.Warning, [],
+                yield return Persistence.ToFinding(input, run, Code, sensor == SensorNames.Patroni ? FindingSeverity.Critical : Described.Severity, [],
                     $"the {sensor} sensor sees nothing on {input.Current.Cluster}: {run[^1].Evidence[0].Observation}", subject: sensor);
             }
         }
@@ -425,10 +526,10 @@ public sealed class SensorBlindDetector : IDetector
 
         foreach (var member in input.Current.Members.Select(m => m.Name))
         {
-            var run = Persistence.Held(input, s => Member(s, member), input.Settings.SensorBlindConsecutive, input.Settings.SensorBlindSeconds);
+            var run = Persistence.Held(input, s => Member(s, member), input.Settings.PersistenceOf(Code));
             if (run is not null)
             {
-                yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Warning, [member],
+                yield return Persistence.ToFinding(input, run, Code, Described.Severity, [member],
                     $"Patroni's API of {member} does not answer: {RestError(input.Current, member)}", subject: "patroni:" + member);
             }
         }

@@ -2,7 +2,8 @@ namespace PgRuntimeAgent.Detection;
 
 /// <summary>
 /// Stable finding codes. Skills, silences, dashboards and post-mortems refer to findings by these strings, so a code
-/// is never renamed or reused; a new detector adds a new constant here and to <see cref="Stable"/>.
+/// is never renamed or reused. The list of codes is the detectors' own (<see cref="Stable"/>); a constant here is only
+/// for code that names a finding.
 /// </summary>
 public static class FindingCodes
 {
@@ -48,26 +49,8 @@ public static class FindingCodes
     /// <summary>A sensor cannot see (unreachable, timed out): decisions that need it must not be taken.</summary>
     public const string SensorBlind = "sensor-blind";
 
-    /// <summary>Every stable code, in the order above.</summary>
-    public static IReadOnlyList<string> Stable { get; } =
-    [
-        LeaderMissing,
-        PrimaryDownHoldingLock,
-        PrimaryFrozen,
-        PrimaryDiskFull,
-        SplitBrain,
-        ReplicationBroken,
-        ReplicationLag,
-        ArchiveFailing,
-        BackupStale,
-        InventoryDrift,
-        SensorBlind,
-        DeposedPrimary,
-        TimelineRollback,
-        StaleLeader,
-    ];
+    /// <summary>Every stable code: the codes of the detectors, in detector order (<see cref="Detectors.Codes"/>).</summary>
+    public static IReadOnlyList<string> Stable => Detectors.Codes;
 
-    private static readonly HashSet<string> Known = new(Stable, StringComparer.Ordinal);
-
-    public static bool IsKnown(string code) => Known.Contains(code);
+    public static bool IsKnown(string code) => Detectors.Find(code) is not null;
 }

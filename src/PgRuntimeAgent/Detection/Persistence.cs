@@ -14,6 +14,10 @@ public static class Persistence
     /// <summary>Evidence lines kept per finding: the first observation of the run and the latest ones.</summary>
     public const int MaxEvidence = 12;
 
+    /// <summary>The run on which <paramref name="symptom"/> held for <paramref name="held"/> (see the other overload); null when it did not.</summary>
+    public static IReadOnlyList<SymptomObservation>? Held(DetectionInput input, Func<ClusterSnapshot, IReadOnlyList<FindingEvidence>?> symptom, HeldFor held) =>
+        Held(input, symptom, held.Consecutive, held.Seconds);
+
     /// <summary>
     /// The run of consecutive snapshots, ending with the current one, on which <paramref name="symptom"/> returned
     /// observations (oldest first); null when the run is shorter than <paramref name="consecutive"/> snapshots or spans

@@ -1,4 +1,5 @@
 using System.Globalization;
+using PgRuntimeAgent.Catalog;
 using PgRuntimeAgent.Sensing.Logs;
 using PgRuntimeAgent.Sensing.Snapshot;
 using static PgRuntimeAgent.Detection.SnapshotFacts;
@@ -12,12 +13,27 @@ namespace PgRuntimeAgent.Detection;
 /// </summary>
 public sealed class LeaderMissingDetector : IDetector
 {
-    public string Code => FindingCodes.LeaderMissing;
+    private static readonly DetectorDescriptor Described = new()
+    {
+        Code = FindingCodes.LeaderMissing,
+        Order = 10,
+        Severity = FindingSeverity.Critical,
+        Summary = "No member holds the leader key (the cluster is unlocked), or the key holder's Patroni API and PostgreSQL both refuse connections (its key expires within ttl).",
+        Explanation = "The cluster had no leader: the leader's node or Patroni went away and its key expired (or was about to), "
+            + "which is the case Patroni handles by itself.",
+        ConsecutiveSnapshots = 2,
+        MinimumSeconds = 1,
+        RootCauseRank = 80,
+    };
+
+    public string Code => Described.Code;
+
+    DetectorDescriptor IDetector.Descriptor => Described;
 
     public IEnumerable<Finding> Detect(DetectionInput input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var run = Persistence.Held(input, Symptom, input.Settings.LeaderMissingConsecutive, input.Settings.LeaderMissingSeconds);
+        var run = Persistence.Held(input, Symptom, input.Settings.PersistenceOf(Code));
         if (run is null)
         {
             yield break;
@@ -28,7 +44,7 @@ public sealed class LeaderMissingDetector : IDetector
         var summary = current is null
             ? $"no member of {input.Current.Cluster} holds the leader key{(old is null ? "" : $" (last leader: {old})")}: writes are down until Patroni elects one"
             : $"leader {current} is gone (its Patroni API and PostgreSQL refuse connections); its key expires within ttl {input.Current.Inventory.TtlSeconds} s";
-        yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Critical, old is null ? [] : [old], summary);
+        yield return Persistence.ToFinding(input, run, Code, Described.Severity, old is null ? [] : [old], summary);
     }
 
     private static IReadOnlyList<FindingEvidence>? Symptom(ClusterSnapshot s)
@@ -65,9 +81,28 @@ public sealed class LeaderMissingDetector : IDetector
 /// </summary>
 public sealed class PrimaryDownHoldingLockDetector : IDetector
 {
+    private static readonly DetectorDescriptor Described = new()
+    {
+        Code = FindingCodes.PrimaryDownHoldingLock,
+        Order = 20,
+        Severity = FindingSeverity.Critical,
+        Summary = "The leader key holder's PostgreSQL is down, refuses sessions or is read-only while its Patroni keeps the key and retries (no failover).",
+        Explanation = "The primary's PostgreSQL was down or read-only while its Patroni kept the leader key and retried, "
+            + "so no replica was promoted.",
+        ConsecutiveSnapshots = 2,
+        MinimumSeconds = 2,
+        RootCauseRank = 70,
+        Settings =
+        [
+            new ParameterSpec("promotion_grace_seconds", ParameterType.Number, "A member seen taking the leader key is promoting, not down, for this long.") { Default = ParameterSpec.Text(DetectionSettings.Default.PromotionGraceSeconds), Minimum = 0 },
+        ],
+    };
+
     private static readonly HashSet<string> Up = new(StringComparer.Ordinal) { "running", "streaming" };
 
-    public string Code => FindingCodes.PrimaryDownHoldingLock;
+    public string Code => Described.Code;
+
+    DetectorDescriptor IDetector.Descriptor => Described;
 
     public IEnumerable<Finding> Detect(DetectionInput input)
     {
@@ -78,14 +113,14 @@ public sealed class PrimaryDownHoldingLockDetector : IDetector
             yield break;
         }
 
-        var run = Persistence.Held(input, s => Symptom(s, holder), input.Settings.PrimaryDownConsecutive, input.Settings.PrimaryDownSeconds);
+        var run = Persistence.Held(input, s => Symptom(s, holder), input.Settings.PersistenceOf(Code));
         if (run is null || Promoting(input, holder))
         {
             yield break;
         }
 
         var seconds = (input.Current.TakenAt - run[0].Snapshot.TakenAt).TotalSeconds;
-        yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Critical, [holder],
+        yield return Persistence.ToFinding(input, run, Code, Described.Severity, [holder],
             string.Create(CultureInfo.InvariantCulture,
                 $"{holder} holds the leader key but its PostgreSQL cannot take writes ({run.Count} snapshots over {seconds:0.#} s); Patroni keeps the key while it retries"));
     }
@@ -160,7 +195,22 @@ public sealed class PrimaryDownHoldingLockDetector : IDetector
 /// </summary>
 public sealed class PrimaryFrozenDetector : IDetector
 {
-    public string Code => FindingCodes.PrimaryFrozen;
+    private static readonly DetectorDescriptor Described = new()
+    {
+        Code = FindingCodes.PrimaryFrozen,
+        Order = 30,
+        Severity = FindingSeverity.Critical,
+        Summary = "The leader is frozen: its REST API and/or SQL time out while the leader key is still held (or its Patroni is gone while PostgreSQL takes writes).",
+        Explanation = "The primary stopped answering (a frozen postmaster or node): connections time out, while Patroni either still "
+            + "reports it running and keeps the key (no failover) or lets the key expire with PostgreSQL possibly still taking writes.",
+        ConsecutiveSnapshots = 3,
+        MinimumSeconds = 4,
+        RootCauseRank = 50,
+    };
+
+    public string Code => Described.Code;
+
+    DetectorDescriptor IDetector.Descriptor => Described;
 
     public IEnumerable<Finding> Detect(DetectionInput input)
     {
@@ -171,7 +221,7 @@ public sealed class PrimaryFrozenDetector : IDetector
             yield break;
         }
 
-        var run = Persistence.Held(input, s => Symptom(s, holder), input.Settings.PrimaryFrozenConsecutive, input.Settings.PrimaryFrozenSeconds);
+        var run = Persistence.Held(input, s => Symptom(s, holder), input.Settings.PersistenceOf(Code));
         if (run is null)
         {
             yield break;
@@ -186,7 +236,7 @@ public sealed class PrimaryFrozenDetector : IDetector
             _ => "its Patroni is gone while PostgreSQL takes writes",
         };
         var seconds = (last.TakenAt - run[0].Snapshot.TakenAt).TotalSeconds;
-        yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Critical, [holder],
+        yield return Persistence.ToFinding(input, run, Code, Described.Severity, [holder],
             string.Create(CultureInfo.InvariantCulture, $"leader {holder} is frozen: {what} ({run.Count} snapshots over {seconds:0.#} s)"));
     }
 
@@ -228,7 +278,27 @@ public sealed class PrimaryFrozenDetector : IDetector
 /// </summary>
 public sealed class PrimaryDiskFullDetector : IDetector
 {
-    public string Code => FindingCodes.PrimaryDiskFull;
+    private static readonly DetectorDescriptor Described = new()
+    {
+        Code = FindingCodes.PrimaryDiskFull,
+        Order = 40,
+        Severity = FindingSeverity.Critical,
+        Summary = "The leader's data or WAL filesystem is full (ENOSPC in the logs, filesystem free space at the limit) and it cannot take writes.",
+        Explanation = "The primary ran out of space for WAL: PostgreSQL PANICs on ENOSPC, Patroni restarts it read-only and retries "
+            + "the promotion forever while it keeps the leader key, so Patroni alone never fails over.",
+        ConsecutiveSnapshots = 2,
+        MinimumSeconds = 0,
+        RootCauseRank = 40,
+        Settings =
+        [
+            new ParameterSpec("disk_full_log_window_seconds", ParameterType.Number, "How recent an ENOSPC log line of the leader must be to count (seconds before the snapshot).") { Default = ParameterSpec.Text(DetectionSettings.Default.DiskFullLogWindowSeconds), Minimum = 0 },
+            new ParameterSpec("disk_full_free_ratio", ParameterType.Number, "The leader's lowest filesystem free ratio at or below this counts as full.") { Default = ParameterSpec.Text(DetectionSettings.Default.DiskFullFreeRatio), Minimum = 0, Maximum = 1 },
+        ],
+    };
+
+    public string Code => Described.Code;
+
+    DetectorDescriptor IDetector.Descriptor => Described;
 
     public IEnumerable<Finding> Detect(DetectionInput input)
     {
@@ -240,13 +310,13 @@ public sealed class PrimaryDiskFullDetector : IDetector
         }
 
         var settings = input.Settings;
-        var run = Persistence.Held(input, s => Symptom(s, leader, settings), settings.DiskFullConsecutive, settings.DiskFullSeconds);
+        var run = Persistence.Held(input, s => Symptom(s, leader, settings), settings.PersistenceOf(Code));
         if (run is null)
         {
             yield break;
         }
 
-        yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Critical, [leader],
+        yield return Persistence.ToFinding(input, run, Code, Described.Severity, [leader],
             $"leader {leader} is out of disk space (No space left on device) and cannot take writes");
     }
 
@@ -314,12 +384,26 @@ public sealed class PrimaryDiskFullDetector : IDetector
 /// </summary>
 public sealed class SplitBrainDetector : IDetector
 {
-    public string Code => FindingCodes.SplitBrain;
+    private static readonly DetectorDescriptor Described = new()
+    {
+        Code = FindingCodes.SplitBrain,
+        Order = 50,
+        Severity = FindingSeverity.Critical,
+        Summary = "More than one member claims to be primary (accepts writes or claims the leader role).",
+        Explanation = "More than one member accepted writes at the same time: acknowledged writes on the member that loses are lost.",
+        ConsecutiveSnapshots = 2,
+        MinimumSeconds = 0,
+        RootCauseRank = 60,
+    };
+
+    public string Code => Described.Code;
+
+    DetectorDescriptor IDetector.Descriptor => Described;
 
     public IEnumerable<Finding> Detect(DetectionInput input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var run = Persistence.Held(input, Symptom, input.Settings.SplitBrainConsecutive, input.Settings.SplitBrainSeconds);
+        var run = Persistence.Held(input, Symptom, input.Settings.PersistenceOf(Code));
         if (run is null)
         {
             yield break;
@@ -327,7 +411,7 @@ public sealed class SplitBrainDetector : IDetector
 
         var holder = KeyHolder(input.Current);
         var claimants = Claimants(input.Current).OrderBy(n => string.Equals(n, holder, StringComparison.Ordinal) ? 1 : 0).ThenBy(n => n, StringComparer.Ordinal).ToList();
-        yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Critical, claimants,
+        yield return Persistence.ToFinding(input, run, Code, Described.Severity, claimants,
             $"{claimants.Count} members claim to be primary: {string.Join(", ", claimants)} (leader key: {holder ?? "none"})", subject: "cluster");
     }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using PgRuntimeAgent.Catalog;
 using PgRuntimeAgent.Sensing.Patroni;
 using PgRuntimeAgent.Sensing.Snapshot;
 using static PgRuntimeAgent.Detection.SnapshotFacts;
@@ -15,7 +16,23 @@ namespace PgRuntimeAgent.Detection;
 /// </summary>
 public sealed class DeposedPrimaryDetector : IDetector
 {
-    public string Code => FindingCodes.DeposedPrimary;
+    private static readonly DetectorDescriptor Described = new()
+    {
+        Code = FindingCodes.DeposedPrimary,
+        Order = 120,
+        Severity = FindingSeverity.Critical,
+        Summary = "A member that does not hold the leader key (etcd, read by the agent) accepts writes, claims the leader role, or is a frozen ex-leader; one snapshot (two while nobody holds the key).",
+        Explanation = "A member that no longer held the leader key in etcd could still take writes or take the key back "
+            + "(a frozen or partitioned ex-leader): writes it acknowledges are lost, and if it retakes the key, the new leader's are.",
+        ConsecutiveSnapshots = 1,
+        MinimumSeconds = 0,
+        RootCauseRank = 30,
+        PersistenceSettable = false,
+    };
+
+    public string Code => Described.Code;
+
+    DetectorDescriptor IDetector.Descriptor => Described;
 
     public IEnumerable<Finding> Detect(DetectionInput input)
     {
@@ -36,7 +53,7 @@ public sealed class DeposedPrimaryDetector : IDetector
                 continue;
             }
 
-            yield return Persistence.ToFinding(input, run, Code, FindingSeverity.Critical, [member],
+            yield return Persistence.ToFinding(input, run, Code, Described.Severity, [member],
                 $"{member} {run[^1].Evidence[0].Observation.Split(": ", 2)[^1]}; etcd gives the leader key to {holder ?? "nobody"}: fence {member} before it serves a write or takes the key back");
         }
     }
@@ -109,7 +126,24 @@ public sealed class DeposedPrimaryDetector : IDetector
 /// </summary>
 public sealed class StaleLeaderDetector : IDetector
 {
-    public string Code => FindingCodes.StaleLeader;
+    private static readonly DetectorDescriptor Described = new()
+    {
+        Code = FindingCodes.StaleLeader,
+        Order = 140,
+        Severity = FindingSeverity.Critical,
+        Summary = "The leader key holder took the key back on an older timeline than a member that held the key after it (Patroni's stale cache): the newer leader is about to be rewound onto it.",
+        Explanation = "A member took the leader key back after another member had been promoted on a newer timeline (a thawed "
+            + "ex-leader's Patroni writing the key from its stale cache): unless it is fenced at once, the newer leader is rewound onto the old "
+            + "timeline and every write it acknowledged is discarded.",
+        ConsecutiveSnapshots = 1,
+        MinimumSeconds = 0,
+        RootCauseRank = 20,
+        PersistenceSettable = false,
+    };
+
+    public string Code => Described.Code;
+
+    DetectorDescriptor IDetector.Descriptor => Described;
 
     public IEnumerable<Finding> Detect(DetectionInput input)
     {
@@ -123,7 +157,7 @@ public sealed class StaleLeaderDetector : IDetector
         yield return new Finding
         {
             Code = Code,
-            Severity = FindingSeverity.Critical,
+            Severity = Described.Severity,
             Cluster = s.Cluster,
             Members = [o.Holder, o.Newer],
             Subject = "member",
@@ -182,7 +216,23 @@ public sealed class StaleLeaderDetector : IDetector
 /// </summary>
 public sealed class TimelineRollbackDetector : IDetector
 {
-    public string Code => FindingCodes.TimelineRollback;
+    private static readonly DetectorDescriptor Described = new()
+    {
+        Code = FindingCodes.TimelineRollback,
+        Order = 130,
+        Severity = FindingSeverity.Critical,
+        Summary = "The writable leader is on a lower timeline than one seen before: a newer timeline and its writes were discarded.",
+        Explanation = "A leader took the key back after another member had been promoted: the newer timeline was discarded "
+            + "(pg_rewind), and with it every write its leader acknowledged after the fork.",
+        ConsecutiveSnapshots = 1,
+        MinimumSeconds = 0,
+        RootCauseRank = 10,
+        PersistenceSettable = false,
+    };
+
+    public string Code => Described.Code;
+
+    DetectorDescriptor IDetector.Descriptor => Described;
 
     public IEnumerable<Finding> Detect(DetectionInput input)
     {
@@ -217,7 +267,7 @@ public sealed class TimelineRollbackDetector : IDetector
         yield return new Finding
         {
             Code = Code,
-            Severity = FindingSeverity.Critical,
+            Severity = Described.Severity,
             Cluster = s.Cluster,
             Members = [member],
             Subject = "cluster",

@@ -52,7 +52,10 @@ internal sealed class SettingsBinder
             .Where(p => p.SetMethod is { IsPublic: true } && p.GetIndexParameters().Length == 0 && p.GetCustomAttribute<YamlIgnoreAttribute>() is null);
 
     /// <summary>Binds <paramref name="node"/> onto a copy of <paramref name="current"/> (or a new instance).</summary>
-    public object? Bind(Type type, YamlNode node, string path, object? current)
+    public object? Bind(Type type, YamlNode node, string path, object? current) => Bind(type, node, path, current, null);
+
+    /// <summary>Binds <paramref name="node"/>; a map's keys are checked by <paramref name="keys"/> when given.</summary>
+    private object? Bind(Type type, YamlNode node, string path, object? current, SettingsKeysAttribute? keys)
     {
         ArgumentNullException.ThrowIfNull(type);
         ArgumentNullException.ThrowIfNull(node);
@@ -90,7 +93,7 @@ internal sealed class SettingsBinder
 
         if (DictionaryValueType(target) is { } valueType)
         {
-            return BindDictionary(target, valueType, node, path, current);
+            return BindDictionary(target, valueType, node, path, current, keys);
         }
 
         if (ListElementType(target) is { } elementType)
@@ -156,7 +159,7 @@ internal sealed class SettingsBinder
             }
         }
 
-        var result = Bind(property.PropertyType, value, path, current);
+        var result = Bind(property.PropertyType, value, path, current, property.GetCustomAttribute<SettingsKeysAttribute>());
         if (_problems.Count > before)
         {
             return (false, null);
@@ -233,7 +236,7 @@ internal sealed class SettingsBinder
         return instance;
     }
 
-    private object? BindDictionary(Type type, Type valueType, YamlNode node, string path, object? current)
+    private object? BindDictionary(Type type, Type valueType, YamlNode node, string path, object? current, SettingsKeysAttribute? keys)
     {
         if (node is not YamlMappingNode mapping)
         {
@@ -247,6 +250,12 @@ internal sealed class SettingsBinder
         foreach (var (key, value) in YamlNodes.Entries(mapping))
         {
             var name = key.Value ?? "";
+            if (keys?.Check(name) is { } refused)
+            {
+                Problem(key, Join(path, name), refused.Message, refused.Hint);
+                continue;
+            }
+
             var before = _problems.Count;
             var item = Bind(valueType, value, Join(path, name), null);
             if (_problems.Count == before && item is null && valueType.IsValueType && Nullable.GetUnderlyingType(valueType) is null)

@@ -192,14 +192,9 @@ internal sealed class IncidentCommands : ICommandGroup
     }
 
     /// <summary>With a single snapshot there is no history: the rules that show a symptom seen now (a single-sample symptom).</summary>
-    internal static DetectionSettings OneShot(DetectionSettings s) => s with
-    {
-        LeaderMissingConsecutive = 1, LeaderMissingSeconds = 0, PrimaryDownConsecutive = 1, PrimaryDownSeconds = 0,
-        PrimaryFrozenConsecutive = 1, PrimaryFrozenSeconds = 0, DiskFullConsecutive = 1, DiskFullSeconds = 0,
-        SplitBrainConsecutive = 1, SplitBrainSeconds = 0, ReplicationBrokenConsecutive = 1, ReplicationBrokenSeconds = 0,
-        ReplicationLagConsecutive = 1, ReplicationLagSecondsHeld = 0, ArchiveFailingConsecutive = 1, ArchiveFailingSeconds = 0,
-        InventoryDriftConsecutive = 1, InventoryDriftSeconds = 0, SensorBlindConsecutive = 1, SensorBlindSeconds = 0,
-    };
+    /// <remarks>Every detector whose persistence can be set holds for one snapshot and no minimum time.</remarks>
+    internal static DetectionSettings OneShot(DetectionSettings s) =>
+        Detectors.Descriptors.Where(d => d.PersistenceSettable).Aggregate(s, (acc, d) => acc.WithPersistence(d.Code, new HeldFor(1, 0)));
 
     internal static DetectionContext ContextOf(Workspace workspace, string cluster)
     {

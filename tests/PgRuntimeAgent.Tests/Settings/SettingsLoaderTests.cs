@@ -398,4 +398,69 @@ public sealed class SettingsLoaderTests : IDisposable
 
         Assert.Contains("aliases expand to more than 100,000 nodes", Assert.Single(ex.Problems), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Load_DetectionPersistenceMap_OverridesPerCodeAndWinsOverTheOlderKey()
+    {
+        var path = Write("lab.pgra.yml", """
+            detection:
+              primary_frozen_consecutive: 7
+              persistence:
+                primary-frozen: { consecutive: 2, seconds: 5 }
+                leader-missing:
+                  seconds: 3
+              replication_broken_seconds: 20
+            """);
+
+        var result = TryLoad();
+
+        Assert.Empty(result.Problems);
+        var d = result.Settings.Detection;
+        Assert.Equal(new PgRuntimeAgent.Detection.HeldFor(2, 5), d.PersistenceOf(PgRuntimeAgent.Detection.FindingCodes.PrimaryFrozen));
+        Assert.Equal(2, d.PrimaryFrozenConsecutive);
+        Assert.Equal(new PgRuntimeAgent.Detection.HeldFor(2, 3), d.PersistenceOf(PgRuntimeAgent.Detection.FindingCodes.LeaderMissing));
+        Assert.Equal(new PgRuntimeAgent.Detection.HeldFor(3, 20), d.PersistenceOf(PgRuntimeAgent.Detection.FindingCodes.ReplicationBroken));
+        Assert.Equal(new PgRuntimeAgent.Detection.HeldFor(2, 0), d.PersistenceOf(PgRuntimeAgent.Detection.FindingCodes.SplitBrain));
+        Assert.Equal($"{path}:4:5", result.Settings.OriginOf("detection.persistence")?.Where);
+    }
+
+    [Fact]
+    public void Load_DetectionOlderKeys_StillSetPersistence()
+    {
+        Write("lab.pgra.yml", """
+            detection:
+              primary_frozen_consecutive: 5
+              primary_frozen_seconds: 8.5
+              replication_lag_seconds_held: 30
+            """);
+
+        var result = TryLoad();
+
+        Assert.Empty(result.Problems);
+        Assert.Equal(new PgRuntimeAgent.Detection.HeldFor(5, 8.5), result.Settings.Detection.PersistenceOf(PgRuntimeAgent.Detection.FindingCodes.PrimaryFrozen));
+        Assert.Equal(new PgRuntimeAgent.Detection.HeldFor(3, 30), result.Settings.Detection.PersistenceOf(PgRuntimeAgent.Detection.FindingCodes.ReplicationLag));
+        Assert.Empty(result.Settings.Detection.Persistence);
+    }
+
+    [Fact]
+    public void Load_DetectionPersistenceUnknownCode_IsAnErrorAtItsKey()
+    {
+        var path = Write("lab.pgra.yml", """
+            detection:
+              persistence:
+                primary-frozn: { consecutive: 2 }
+                deposed-primary: { consecutive: 2 }
+                split-brain: { consecutiv: 2 }
+            """);
+
+        var result = TryLoad();
+
+        var texts = result.Problems.Select(p => p.ToString()).ToList();
+        Assert.Equal(3, texts.Count);
+        Assert.StartsWith($"{path}:3:5: detection.persistence.primary-frozn: unknown finding code 'primary-frozn' in detection.persistence; codes whose persistence can be set: leader-missing, ",
+            texts[0], StringComparison.Ordinal);
+        Assert.StartsWith($"{path}:4:5: detection.persistence.deposed-primary: 'deposed-primary' fires on one snapshot by design", texts[1], StringComparison.Ordinal);
+        Assert.StartsWith($"{path}:5:20: detection.persistence.split-brain.consecutiv: unknown key 'consecutiv'", texts[2], StringComparison.Ordinal);
+        Assert.Throws<InputException>(() => SettingsLoader.Load(path, Inventory, new SecretStore(), NoEnvironment, SystemDir));
+    }
 }
