@@ -18,7 +18,7 @@ internal sealed record AgentCatalog(IReadOnlyList<ActionDescriptor> Actions, IRe
     /// <summary>The catalogue of this build.</summary>
     public static AgentCatalog Default { get; } = new(
         [.. ActionPlanner.Kinds.Order(StringComparer.Ordinal).Select(k => new ActionDescriptor { Kind = k, Summary = k })],
-        [],
+        global::PgRuntimeAgent.Reads.ReadCatalog.Descriptors,
         Detection.Detectors.Descriptors);
 
     public ActionDescriptor? FindAction(string kind) => Actions.FirstOrDefault(a => string.Equals(a.Kind, kind, StringComparison.Ordinal));
