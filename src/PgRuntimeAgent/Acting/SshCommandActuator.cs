@@ -2,15 +2,15 @@ using System.Globalization;
 using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Policy;
 using PgRuntimeAgent.Sensing;
+using PgRuntimeAgent.Transport;
 
 namespace PgRuntimeAgent.Acting;
 
 /// <summary>
 /// <c>ssh.command</c>: runs one command from the allow-list (<c>policy.ssh_commands</c>, name → command line) on a
-/// member's host over the system's <c>ssh</c> (BatchMode: keys only, never a prompt). The connection follows
-/// <c>sensing.ssh</c> like the Host sensor: <c>user</c>, <c>port</c>, <c>private_key_path</c> (with
-/// IdentitiesOnly) and <c>known_hosts_path</c>; host keys are always checked (StrictHostKeyChecking=yes), so an
-/// unknown or changed host key refuses the connection. The action names the command, never the text, so nothing
+/// member's host through the agent's one SSH transport (<see cref="SshRunner"/>: the connection of
+/// <c>sensing.ssh</c>, key only, host keys pinned), so a host without a pinned key is refused before ssh starts and
+/// a changed host key refuses the connection. The action names the command, never the text, so nothing
 /// outside the list can run. Parameters: <c>command</c> (a name), <c>verify_command</c> (a name whose exit 0 means
 /// the change is in effect; it also answers reconciliation), <c>undo_command</c> (a name; makes the action
 /// reversible), <c>timeout_seconds</c>. In a command line, <c>{cluster}</c> and <c>{member}</c> are replaced by the
@@ -21,19 +21,19 @@ internal sealed class SshCommandActuator : IActuator
     public const string Kind = "ssh.command";
 
     /// <summary>ssh's exit status when it could not connect or authenticate (the remote command never ran).</summary>
-    public const int SshConnectionFailed = 255;
+    public const int SshConnectionFailed = SshRunner.ConnectionFailed;
 
     private readonly Topology _topology;
     private readonly PolicySettings _policy;
     private readonly SshSettings _connection;
-    private readonly string _ssh;
+    private readonly SshRunner _ssh;
 
     public SshCommandActuator(Topology topology, PolicySettings policy, string sshExecutable = "ssh", SshSettings? connection = null)
     {
         _topology = topology;
         _policy = policy;
-        _ssh = sshExecutable;
         _connection = connection ?? new SshSettings();
+        _ssh = new SshRunner(_connection, sshExecutable);
     }
 
     public IReadOnlyCollection<string> Kinds { get; } = [Kind];
@@ -101,10 +101,9 @@ internal sealed class SshCommandActuator : IActuator
         {
             checks.Add(new CheckResult("ssh-key", false, $"sensing.ssh.private_key_path {keyPath} does not exist"));
         }
-
-        if (_connection.KnownHostsPath is { } knownHosts && !File.Exists(knownHosts))
+        else if (member is not null && _ssh.Refusal(member.Ip) is { } refused)
         {
-            checks.Add(new CheckResult("ssh-known-hosts", false, $"sensing.ssh.known_hosts_path {knownHosts} does not exist: no host key can be checked"));
+            checks.Add(new CheckResult("ssh-host-key", false, refused));
         }
 
         return Task.FromResult(new PrecheckResult(checks));
@@ -192,7 +191,7 @@ internal sealed class SshCommandActuator : IActuator
 
     private static bool PlainName(string name) => name.Length > 0 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
 
-    private string Destination(PgMember member) => string.Create(CultureInfo.InvariantCulture, $"{_connection.User}@{member.Ip}:{_connection.Port}");
+    private string Destination(PgMember member) => _ssh.Destination(member.Ip);
 
     private string Describe(string name, PgMember? member, ProcessResult result) => result switch
     {
@@ -221,46 +220,6 @@ internal sealed class SshCommandActuator : IActuator
         var timeout = double.TryParse(action.Parameter("timeout_seconds"), NumberStyles.Float, CultureInfo.InvariantCulture, out var s) && s > 0
             ? TimeSpan.FromSeconds(s)
             : TimeSpan.FromSeconds(60);
-        return await ProcessRunner.RunAsync(_ssh, Arguments(member, text), timeout, cancellationToken).ConfigureAwait(false);
-    }
-
-    internal IReadOnlyList<string> Arguments(PgMember member, string commandLine)
-    {
-        ArgumentNullException.ThrowIfNull(member);
-        return SshArguments(_connection, member.Ip, commandLine);
-    }
-
-    /// <summary>
-    /// The system ssh's arguments for one command on <paramref name="host"/>: options from <c>sensing.ssh</c> (BatchMode,
-    /// pinned host keys with StrictHostKeyChecking=yes, port, user, key with IdentitiesOnly, known_hosts), then the host,
-    /// then the command as ONE argument after <c>--</c> (ssh hands it to the remote user's shell as it is; an
-    /// allow-listed text is already a shell line). Exit 255 means ssh itself failed (<see cref="SshConnectionFailed"/>).
-    /// </summary>
-    public static IReadOnlyList<string> SshArguments(SshSettings connection, string host, string commandLine, int aliveIntervalSeconds = 5, int aliveCountMax = 3)
-    {
-        ArgumentNullException.ThrowIfNull(connection);
-        var args = new List<string>
-        {
-            "-o", "BatchMode=yes",
-            "-o", "ConnectTimeout=5",
-            "-o", "StrictHostKeyChecking=yes",
-            "-o", "ServerAliveInterval=" + aliveIntervalSeconds.ToString(CultureInfo.InvariantCulture),
-            "-o", "ServerAliveCountMax=" + aliveCountMax.ToString(CultureInfo.InvariantCulture),
-            "-o", "LogLevel=ERROR",
-            "-p", connection.Port.ToString(CultureInfo.InvariantCulture),
-            "-l", connection.User,
-        };
-        if (connection.PrivateKeyPath is { } key)
-        {
-            args.AddRange(["-i", key, "-o", "IdentitiesOnly=yes"]);
-        }
-
-        if (connection.KnownHostsPath is { } known)
-        {
-            args.AddRange(["-o", "UserKnownHostsFile=" + known, "-o", "GlobalKnownHostsFile=/dev/null"]);
-        }
-
-        args.AddRange([host, "--", commandLine]);
-        return args;
+        return await _ssh.RunAsync(member.Ip, text, timeout, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -6,6 +6,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PgRuntimeAgent.Secrets;
+using PgRuntimeAgent.Sensing;
 
 namespace PgRuntimeAgent.Agent;
 
@@ -43,8 +44,7 @@ internal sealed partial class AgentNotifier : IAgentObserver, IAsyncDisposable
         _events = new HashSet<string>(settings.Events, StringComparer.Ordinal);
         if (settings.WebhookUrl is not null)
         {
-            _http = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
-            _http.Timeout = Timeout.InfiniteTimeSpan;
+            _http = SensingHttp.CreateOutboundClient(handler);
         }
 
         _sender = Task.Run(SendLoopAsync);

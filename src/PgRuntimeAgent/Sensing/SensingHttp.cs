@@ -5,27 +5,45 @@ using PgRuntimeAgent.Secrets;
 namespace PgRuntimeAgent.Sensing;
 
 /// <summary>
-/// One pooled HTTP handler for every sensor (connections are reused across members and snapshots). Per-call
-/// timeouts come from the caller's token, so HttpClient's own timeout is infinite.
+/// The agent's HTTP client factory: every HTTP caller (sensors, Patroni control, etcd, the notifier's webhook) gets
+/// its clients here, and without a handler of its own (tests pass one) they all share ONE process-wide pooled handler,
+/// so connections are reused across members, snapshots and actions. Clients are cheap wrappers; per-call timeouts
+/// come from the caller's token (a linked CancellationTokenSource per call), so HttpClient's own timeout is infinite.
 /// </summary>
 public sealed class SensingHttp : IDisposable
 {
-    private readonly HttpMessageHandler _handler;
-    private readonly bool _ownsHandler;
+    /// <summary>The process-wide pool (never disposed: it lives as long as the process).</summary>
+    private static readonly Lazy<SocketsHttpHandler> SharedHandler = new(() => new SocketsHttpHandler
+    {
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
+        ConnectTimeout = TimeSpan.FromSeconds(5),
+        MaxConnectionsPerServer = 16,
+        UseProxy = false,
+        AllowAutoRedirect = false,
+    });
 
+    /// <summary>The pool for endpoints outside the clusters (system proxy and redirects as a plain HttpClient).</summary>
+    private static readonly Lazy<SocketsHttpHandler> OutboundHandler = new(() => new SocketsHttpHandler
+    {
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        ConnectTimeout = TimeSpan.FromSeconds(10),
+    });
+
+    private readonly HttpMessageHandler _handler;
+
+    /// <param name="handler">A handler of the caller's (tests); null: the process-wide pool. Never disposed here.</param>
     public SensingHttp(HttpMessageHandler? handler = null)
     {
-        _ownsHandler = handler is null;
-        _handler = handler ?? new SocketsHttpHandler
-        {
-            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
-            ConnectTimeout = TimeSpan.FromSeconds(5),
-            MaxConnectionsPerServer = 16,
-            UseProxy = false,
-            AllowAutoRedirect = false,
-        };
+        _handler = handler ?? SharedHandler.Value;
     }
+
+    /// <summary>
+    /// A client for endpoints outside the clusters (the notifier's webhook): absolute URLs, the system proxy and
+    /// redirects honoured as a plain HttpClient does, over a second process-wide pool; <paramref name="handler"/> (tests) replaces it.
+    /// </summary>
+    public static HttpClient CreateOutboundClient(HttpMessageHandler? handler = null) =>
+        new(handler ?? OutboundHandler.Value, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
 
     /// <summary>A client for one base URL; when a user and password are given, basic auth is added at send time.</summary>
     public HttpClient CreateClient(Uri baseAddress, string? username = null, SecretRef? password = null, SecretStore? secrets = null)
@@ -45,12 +63,9 @@ public sealed class SensingHttp : IDisposable
         };
     }
 
+    /// <summary>Nothing to release: the pool is shared and a caller's handler stays the caller's.</summary>
     public void Dispose()
     {
-        if (_ownsHandler)
-        {
-            _handler.Dispose();
-        }
     }
 
     /// <summary>Adds basic auth; the password is revealed here only, per request, and never stored in the client.</summary>

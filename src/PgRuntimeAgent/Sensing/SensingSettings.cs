@@ -69,17 +69,20 @@ public sealed record PgBackRestSettings
     public string? SshHost { get; init; }
 }
 
-/// <summary>SSH used by the Host sensor, remote log files and remote pgBackRest (<c>sensing.ssh</c>).</summary>
+/// <summary>
+/// Every SSH connection of the agent (<c>sensing.ssh</c>): the Host sensor, remote log files and pgBackRest, and the
+/// actions <c>ssh.command</c>, <c>member.fence</c> and <c>backup.run</c> on remote hosts (<see cref="Transport.SshRunner"/>).
+/// </summary>
 public sealed record SshSettings
 {
     public string User { get; init; } = "root";
 
     public int Port { get; init; } = 22;
 
-    /// <summary>Private key file; null: ~/.ssh/id_ed25519, then ~/.ssh/id_rsa.</summary>
+    /// <summary>Private key file (used alone: IdentitiesOnly); null: ssh's own defaults (~/.ssh/id_ed25519, id_ecdsa, id_rsa, an agent).</summary>
     public string? PrivateKeyPath { get; init; }
 
-    /// <summary>known_hosts file used to pin host keys; null: ~/.ssh/known_hosts. Unknown hosts are refused.</summary>
+    /// <summary>known_hosts file that pins host keys; null: ~/.ssh/known_hosts. A host it pins no key for is refused before connecting.</summary>
     public string? KnownHostsPath { get; init; }
 
     /// <summary>False switches the Host sensor off (it then reports unknown: "host sensor disabled").</summary>

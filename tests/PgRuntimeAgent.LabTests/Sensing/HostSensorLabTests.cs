@@ -3,6 +3,7 @@ using PgRuntimeAgent.Sensing;
 using PgRuntimeAgent.Sensing.Backup;
 using PgRuntimeAgent.Sensing.Host;
 using PgRuntimeAgent.Sensing.Snapshot;
+using PgRuntimeAgent.Transport;
 
 namespace PgRuntimeAgent.LabTests.Sensing;
 

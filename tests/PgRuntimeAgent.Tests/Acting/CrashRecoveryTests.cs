@@ -38,9 +38,16 @@ public sealed class CrashRecoveryTests : IDisposable
                 version: v4.0.0
                 admin_ip: 127.0.0.90
             """);
+        // the stand-in ssh never checks host keys, but the agent refuses a host with none pinned before ssh starts
+        File.WriteAllText(Path.Combine(_dir, "known_hosts"),
+            "127.0.0.91 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOw0mY2lSvl3AEvQUebEGcSBcmJ/GbsPMXnmiV1wSDbQ\n"
+            + "127.0.0.92 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOw0mY2lSvl3AEvQUebEGcSBcmJ/GbsPMXnmiV1wSDbQ\n");
         File.WriteAllText(Path.Combine(_dir, "pigsty.pgra.yml"), $"""
             journal:
               path: journal.db
+            sensing:
+              ssh:
+                known_hosts_path: {_dir}/known_hosts
             policy:
               default_level: 2
               default_cooldown_seconds: 0

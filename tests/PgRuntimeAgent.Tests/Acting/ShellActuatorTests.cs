@@ -52,6 +52,17 @@ public sealed class ShellActuatorTests : IDisposable
         return path;
     }
 
+    /// <summary>A host key in known_hosts' base64 form (any bytes: the stand-in ssh never checks it).</summary>
+    private const string HostKey = "AAAAC3NzaC1lZDI1NTE5AAAAIOw0mY2lSvl3AEvQUebEGcSBcmJ/GbsPMXnmiV1wSDbQ";
+
+    /// <summary><c>sensing.ssh</c> with both members' host keys pinned (port 22) in the test's own known_hosts.</summary>
+    private PgRuntimeAgent.Sensing.SshSettings PinnedSsh()
+    {
+        var path = Path.Combine(_dir, "pinned_known_hosts");
+        File.WriteAllText(path, $"127.0.0.11 ssh-ed25519 {HostKey}\n127.0.0.12 ssh-ed25519 {HostKey}\n");
+        return new PgRuntimeAgent.Sensing.SshSettings { KnownHostsPath = path };
+    }
+
     /// <summary>A stand-in ssh: logs the host, then runs everything after "--" locally.</summary>
     private string FakeSsh() => Script("ssh", $"""
         while [ "$1" != "--" ]; do last="$1"; shift; done
@@ -83,7 +94,7 @@ public sealed class ShellActuatorTests : IDisposable
     public async Task Ssh_AllowListedCommand_RunsOnTheMemberVerifiesAndUndoes()
     {
         var policy = SshPolicy();
-        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy, FakeSsh()), policy);
+        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy, FakeSsh(), PinnedSsh()), policy);
         await using var _ = h;
         var action = SshCommandActuator.Plan("pg-test", "pg-test-2", "make-flag", verifyCommand: "check-flag", undoCommand: "remove-flag");
 
@@ -105,7 +116,7 @@ public sealed class ShellActuatorTests : IDisposable
     public async Task Ssh_CommandNotOnAllowList_FailsPrecheckAndNothingRuns()
     {
         var policy = SshPolicy();
-        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy, FakeSsh()), policy);
+        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy, FakeSsh(), PinnedSsh()), policy);
         await using var _ = h;
 
         var result = await pipeline.RunAsync(SshCommandActuator.Plan("pg-test", "pg-test-1", "rm -rf /"), dryRun: false, Ct);
@@ -119,7 +130,7 @@ public sealed class ShellActuatorTests : IDisposable
     public async Task Ssh_CommandFails_RecordsExecuteFailedWithOutput()
     {
         var policy = SshPolicy();
-        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy, FakeSsh()), policy);
+        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy, FakeSsh(), PinnedSsh()), policy);
         await using var _ = h;
 
         var result = await pipeline.RunAsync(SshCommandActuator.Plan("pg-test", "pg-test-1", "fail"), dryRun: false, Ct);
@@ -193,7 +204,7 @@ public sealed class ShellActuatorTests : IDisposable
     {
         var policy = SshPolicy();
         File.WriteAllText(Path.Combine(_dir, "id_ed25519"), "key");
-        File.WriteAllText(Path.Combine(_dir, "known_hosts"), "");
+        File.WriteAllText(Path.Combine(_dir, "known_hosts"), $"[127.0.0.12]:2222 ssh-ed25519 {HostKey}\n");
         var ssh = new PgRuntimeAgent.Sensing.SshSettings
         {
             User = "postgres",
@@ -220,7 +231,7 @@ public sealed class ShellActuatorTests : IDisposable
     public async Task Ssh_CannotConnect_SaysTheCommandDidNotRunAndReconcilesAsUnknown()
     {
         var policy = SshPolicy();
-        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy, RecordingSsh(255, "ssh: connect to host 127.0.0.11 port 22: Connection refused")), policy);
+        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy, RecordingSsh(255, "ssh: connect to host 127.0.0.11 port 22: Connection refused"), PinnedSsh()), policy);
         await using var _ = h;
 
         var result = await pipeline.RunAsync(SshCommandActuator.Plan("pg-test", "pg-test-1", "make-flag", verifyCommand: "check-flag"), dryRun: false, Ct);
@@ -242,6 +253,24 @@ public sealed class ShellActuatorTests : IDisposable
 
         Assert.Equal(ActionStatus.PrecheckFailed, result.Status);
         Assert.Contains(result.Precheck!.Checks, c => c.Name == "ssh-key" && !c.Passed && c.Detail.Contains("no-such-key", StringComparison.Ordinal));
+        Assert.False(File.Exists(Path.Combine(_dir, "ssh-args")));
+    }
+
+    [Fact]
+    public async Task Ssh_HostKeyNotPinned_FailsPrecheckWithoutRunningSsh()
+    {
+        var policy = SshPolicy();
+        var known = Path.Combine(_dir, "known_hosts");
+        File.WriteAllText(known, $"127.0.0.12 ssh-ed25519 {HostKey}\n");
+        var ssh = new PgRuntimeAgent.Sensing.SshSettings { KnownHostsPath = known };
+        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy, RecordingSsh(0, ""), ssh), policy);
+        await using var _ = h;
+
+        var result = await pipeline.RunAsync(SshCommandActuator.Plan("pg-test", "pg-test-1", "make-flag"), dryRun: false, Ct);
+
+        Assert.Equal(ActionStatus.PrecheckFailed, result.Status);
+        Assert.Contains(result.Precheck!.Checks, c => c.Name == "ssh-host-key" && !c.Passed
+            && c.Detail.Contains($"the host key of 127.0.0.11:22 is not pinned in {known}", StringComparison.Ordinal));
         Assert.False(File.Exists(Path.Combine(_dir, "ssh-args")));
     }
 

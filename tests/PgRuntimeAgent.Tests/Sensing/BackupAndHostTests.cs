@@ -4,6 +4,7 @@ using Microsoft.Extensions.Time.Testing;
 using PgRuntimeAgent.Sensing;
 using PgRuntimeAgent.Sensing.Backup;
 using PgRuntimeAgent.Sensing.Host;
+using PgRuntimeAgent.Transport;
 
 namespace PgRuntimeAgent.Tests.Sensing;
 

@@ -6,7 +6,7 @@ using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Sensing;
 using PgRuntimeAgent.Sensing.Backup;
-using PgRuntimeAgent.Sensing.Host;
+using PgRuntimeAgent.Transport;
 
 namespace PgRuntimeAgent.Acting.Backup;
 
@@ -22,23 +22,32 @@ internal interface IBackupCommandRunner
     Task<ProcessResult> RunAsync(BackupHost host, IReadOnlyList<string> argv, TimeSpan timeout, CancellationToken cancellationToken);
 }
 
-/// <summary>Local: the argv itself (CliWrap, no shell). Remote: the system <c>ssh</c> (BatchMode, host keys checked, <c>sensing.ssh</c>) with the argv quoted as one shell line.</summary>
+/// <summary>Local: the argv itself (CliWrap, no shell). Remote: the agent's one SSH transport (<see cref="SshRunner"/>: <c>sensing.ssh</c>, key only, host keys pinned) with the argv quoted as one shell line.</summary>
 internal sealed class BackupCommandRunner(SshSettings ssh, string sshExecutable = "ssh") : IBackupCommandRunner
 {
+    /// <summary>A backup runs for hours, so keep-alives tolerate a minute of silence.</summary>
+    private const int AliveIntervalSeconds = 15;
+    private const int AliveCountMax = 4;
+
+    private readonly SshRunner _ssh = new(ssh, sshExecutable);
+
     public Task<ProcessResult> RunAsync(BackupHost host, IReadOnlyList<string> argv, TimeSpan timeout, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(host);
         ArgumentNullException.ThrowIfNull(argv);
         return host.Local
             ? ProcessRunner.RunAsync(argv[0], argv.Skip(1).ToList(), timeout, cancellationToken)
-            : ProcessRunner.RunAsync(sshExecutable, SshArguments(ssh, host.Address, argv), timeout, cancellationToken);
+            : _ssh.RunAsync(host.Address, ShellLine(argv), timeout, cancellationToken, AliveIntervalSeconds, AliveCountMax);
     }
 
-    /// <summary>The ssh command line for one pgbackrest argv (<see cref="SshCommandActuator.SshArguments"/>); a backup runs for hours, so keep-alives tolerate a minute of silence.</summary>
-    public static IReadOnlyList<string> SshArguments(SshSettings ssh, string address, IReadOnlyList<string> argv)
+    /// <summary>The ssh command line for one pgbackrest argv (<see cref="SshRunner.Arguments"/>).</summary>
+    public static IReadOnlyList<string> SshArguments(SshSettings ssh, string address, IReadOnlyList<string> argv) =>
+        new SshRunner(ssh).Arguments(address, ShellLine(argv), AliveIntervalSeconds, AliveCountMax);
+
+    private static string ShellLine(IReadOnlyList<string> argv)
     {
         ArgumentNullException.ThrowIfNull(argv);
-        return SshCommandActuator.SshArguments(ssh, address, string.Join(' ', argv.Select(SshRunner.Quote)), aliveIntervalSeconds: 15, aliveCountMax: 4);
+        return string.Join(' ', argv.Select(SshRunner.Quote));
     }
 }
 

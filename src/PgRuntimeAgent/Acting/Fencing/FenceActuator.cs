@@ -7,6 +7,7 @@ using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Policy;
 using PgRuntimeAgent.Sensing;
 using PgRuntimeAgent.Sensing.Dcs;
+using PgRuntimeAgent.Transport;
 
 namespace PgRuntimeAgent.Acting.Fencing;
 
@@ -15,8 +16,10 @@ namespace PgRuntimeAgent.Acting.Fencing;
 /// Patroni and its postmaster, with all their children, are frozen (SIGSTOP) and then killed (SIGKILL): locally
 /// when the member's address is an address of this machine (the loopback lab, an agent on the database host),
 /// else over SSH with the allow-listed command <c>policy.ssh_commands.fence-member</c> (or the one the action
-/// names). Verified by sensing: nothing accepts connections on the member's Patroni and PostgreSQL ports, and the
-/// snapshot shows its Patroni unreachable and its PostgreSQL not answering.
+/// names), through the agent's one SSH transport (<see cref="SshRunner"/>: <c>sensing.ssh</c>'s user, port and key,
+/// host keys pinned; a host without a pinned key is refused and the fence fails). Verified by sensing: nothing
+/// accepts connections on the member's Patroni and PostgreSQL ports, and the snapshot shows its Patroni unreachable
+/// and its PostgreSQL not answering.
 /// <para>
 /// Why it is safe, and why it is needed: Patroni 3.0.2 (Debian 12) can, when a frozen leader thaws, rewrite the
 /// leader key from its stale cache and demote the new leader, so writes acknowledged by the new leader are lost
@@ -36,21 +39,22 @@ internal sealed partial class FenceActuator : IActuator
     private readonly PolicySettings _policy;
     private readonly ProcessTable _processes;
     private readonly ILogger _logger;
+    private readonly SshRunner _ssh;
 
-    public FenceActuator(IClusterSensing sensing, PolicySettings policy, ProcessTable processes, ILogger logger)
+    /// <param name="ssh">The SSH transport for remote members (<c>sensing.ssh</c>); null: the default connection settings.</param>
+    public FenceActuator(IClusterSensing sensing, PolicySettings policy, ProcessTable processes, ILogger logger, SshRunner? ssh = null)
     {
         _sensing = sensing;
         _policy = policy;
         _processes = processes;
         _logger = logger;
+        _ssh = ssh ?? new SshRunner(new SshSettings());
     }
 
     public IReadOnlyCollection<string> Kinds { get; } = [Kind];
 
     /// <summary>Decides whether a member's address is this machine's (tests replace it).</summary>
     public Func<string, bool> IsLocal { get; init; } = ProcessTable.IsLocalAddress;
-
-    public string SshExecutable { get; init; } = "ssh";
 
     /// <summary>HTTP connections for etcd (tests record the leader-key release); null: the process-wide pool.</summary>
     public SensingHttp? EtcdHttp { get; init; }
@@ -115,8 +119,12 @@ internal sealed partial class FenceActuator : IActuator
         {
             var name = action.Parameter(SshCommandParameter) ?? DefaultSshCommand;
             checks.Add(_policy.SshCommands.ContainsKey(name)
-                ? new CheckResult("how", true, $"over SSH on {member.Ip}: policy.ssh_commands.{name}")
+                ? new CheckResult("how", true, $"over SSH on {_ssh.Destination(member.Ip)}: policy.ssh_commands.{name}")
                 : new CheckResult("how", false, $"{member.Ip} is remote and policy.ssh_commands has no '{name}' (for example: sudo systemctl kill -s SIGKILL patroni)"));
+            var refused = _ssh.Refusal(member.Ip);
+            checks.Add(refused is null
+                ? new CheckResult("ssh-host-key", true, $"the host key of {member.Ip}:{_ssh.Settings.Port} is pinned in {_ssh.KnownHostsPath}")
+                : new CheckResult("ssh-host-key", false, refused));
         }
 
         return new PrecheckResult(checks);
@@ -214,19 +222,29 @@ internal sealed partial class FenceActuator : IActuator
         }
 
         var text = line.Replace("{cluster}", cluster.Name, StringComparison.Ordinal).Replace("{member}", member.Name, StringComparison.Ordinal);
-        var result = await ProcessRunner.RunAsync(SshExecutable, ["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", member.Ip, "--", text],
-            TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+        var result = await _ssh.RunAsync(member.Ip, text, TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
         var details = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["mode"] = "ssh",
             ["ssh_command"] = name,
+            ["ssh_destination"] = _ssh.Destination(member.Ip),
             ["exit_code"] = result.ExitCode.ToString(CultureInfo.InvariantCulture),
         };
+        if (result.ExitCode != 0)
+        {
+            var why = result switch
+            {
+                { TimedOut: true } => $"'{name}' did not finish on {member.Ip} within 30 s and was stopped: {member.Name} may not be fenced",
+                { ExitCode: SshRunner.NotRun } => $"'{name}' did not run on {member.Ip}, {member.Name} is not fenced: {result.StandardError.Trim()}",
+                { ExitCode: SshRunner.ConnectionFailed } => $"'{name}' did not run, {member.Name} is not fenced: {_ssh.ConnectionFailure(member.Ip, result.StandardError)}",
+                _ => $"'{name}' exited {result.ExitCode} on {member.Ip}",
+            };
+            return ExecuteResult.Failed(why, result.Combined()) with { Details = details };
+        }
+
         LogFenced(_logger, action.Id, member.Name, -1);
-        var released = result.ExitCode == 0 ? await ReleaseLeaderKeyAsync(cluster, member, details, cancellationToken).ConfigureAwait(false) : "";
-        return (result.ExitCode == 0
-            ? ExecuteResult.Ok($"'{name}' exited 0 on {member.Ip}; {released}", result.Combined())
-            : ExecuteResult.Failed($"'{name}' exited {result.ExitCode} on {member.Ip}", result.Combined())) with { Details = details };
+        var released = await ReleaseLeaderKeyAsync(cluster, member, details, cancellationToken).ConfigureAwait(false);
+        return ExecuteResult.Ok($"'{name}' exited 0 on {member.Ip}; {released}", result.Combined()) with { Details = details };
     }
 
     /// <summary>
@@ -296,6 +314,7 @@ internal sealed class FencingActuatorFactory : IActuatorFactory
     public IEnumerable<IActuator> Create(ActuatorContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        yield return new FenceActuator(ActionSensing.For(context), context.Settings.Policy, new ProcessTable(), context.Logging.CreateLogger<FenceActuator>());
+        yield return new FenceActuator(ActionSensing.For(context), context.Settings.Policy, new ProcessTable(), context.Logging.CreateLogger<FenceActuator>(),
+            new SshRunner(context.Settings.Sensing.Ssh));
     }
 }

@@ -78,6 +78,9 @@ internal sealed record PatroniReply(string Endpoint, int Status, string Body, st
 internal sealed class PatroniControl : IDisposable
 {
     private readonly SensingHttp _http;
+
+    /// <summary>One client per member API and cluster credentials, reused across calls (the pool under them is shared).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(Uri Url, string Cluster), (HttpClient Client, IPatroniControlApi Api)> _apis = new();
     private readonly SecretStore _secrets;
     private readonly TimeProvider _time;
 
@@ -130,15 +133,27 @@ internal sealed class PatroniControl : IDisposable
     public Task<PatroniReply> GetNodeAsync(PgCluster cluster, PgMember member, TimeSpan timeout, CancellationToken cancellationToken) =>
         CallAsync(cluster, member, "GET", "patroni", timeout, (api, ct) => api.GetNodeAsync(ct), cancellationToken);
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        foreach (var (client, _) in _apis.Values)
+        {
+            client.Dispose();
+        }
+
+        _apis.Clear();
+        _http.Dispose();
+    }
 
     private async Task<PatroniReply> CallAsync(PgCluster cluster, PgMember member, string method, string path, TimeSpan timeout,
         Func<IPatroniControlApi, CancellationToken, Task<HttpResponseMessage>> call, CancellationToken cancellationToken)
     {
         var url = ApiUrlOf(member);
         var endpoint = $"{method} {new Uri(url, path)}";
-        using var client = _http.CreateClient(url, cluster.Credentials.PatroniUsername, cluster.Credentials.PatroniPassword, _secrets);
-        var api = RestService.For<IPatroniControlApi>(client);
+        var (_, api) = _apis.GetOrAdd((url, cluster.Name), key =>
+        {
+            var client = _http.CreateClient(key.Url, cluster.Credentials.PatroniUsername, cluster.Credentials.PatroniPassword, _secrets);
+            return (client, RestService.For<IPatroniControlApi>(client));
+        });
         var outcome = await SensorCall.RunAsync(endpoint, timeout, _time, async ct =>
         {
             using var response = await call(api, ct).ConfigureAwait(false);

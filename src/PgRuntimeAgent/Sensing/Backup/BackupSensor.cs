@@ -2,6 +2,7 @@ using CliWrap;
 using CliWrap.Buffered;
 using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Sensing.Host;
+using PgRuntimeAgent.Transport;
 
 namespace PgRuntimeAgent.Sensing.Backup;
 

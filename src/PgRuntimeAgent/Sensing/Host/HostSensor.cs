@@ -1,5 +1,6 @@
 using System.Globalization;
 using PgRuntimeAgent.Inventory;
+using PgRuntimeAgent.Transport;
 
 namespace PgRuntimeAgent.Sensing.Host;
 

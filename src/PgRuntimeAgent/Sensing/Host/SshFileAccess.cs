@@ -1,5 +1,6 @@
 using System.Globalization;
 using PgRuntimeAgent.Sensing.Logs;
+using PgRuntimeAgent.Transport;
 
 namespace PgRuntimeAgent.Sensing.Host;
 

@@ -9,6 +9,7 @@ using PgRuntimeAgent.Sensing.Metrics;
 using PgRuntimeAgent.Sensing.Patroni;
 using PgRuntimeAgent.Sensing.Postgres;
 using PgRuntimeAgent.Settings;
+using PgRuntimeAgent.Transport;
 
 namespace PgRuntimeAgent.Sensing.Snapshot;
 
