@@ -90,7 +90,7 @@ internal sealed class ActionCommands : ICommandGroup
         show.SetAction((parse, ct) => ShowConfigAsync(options, parse, parse.GetValue(showCluster)!, ct));
         var config = new Command("config", "Patroni's dynamic configuration of a cluster.") { set, show };
 
-        var actKind = new Argument<string>("KIND") { Description = $"The action ({string.Join(", ", ActionPlanner.Kinds.Order(StringComparer.Ordinal))})." };
+        var actKind = new Argument<string>("KIND") { Description = $"The action ({string.Join(", ", ActionKinds.Names)}; 'pgra catalog' describes each and its parameters)." };
         var actCluster = new Argument<string>("CLUSTER") { Description = "The cluster (pg_cluster)." };
         var actMember = new Option<string?>("--member") { Description = "The member acted on (restart, reload, reinit, fence, a backend's member; checkpoint: default the leader; backup.run: must be the leader)." };
         var actParams = new Option<string[]>("--param") { Description = "A parameter NAME=VALUE (repeatable), for example --param table=orders --param columns=customer_id." };
