@@ -95,44 +95,40 @@ internal sealed class PatroniConfigAction : IActionKind
     }
 }
 
-/// <summary><c>patroni.pause</c>: maintenance mode on.</summary>
-internal sealed class PatroniPauseAction : ImmediateActionKind
+/// <summary><c>patroni.pause</c> and <c>patroni.resume</c>: maintenance mode on or off; each is the other's undo.</summary>
+internal abstract class PatroniMaintenanceModeAction(bool pause) : ImmediateActionKind
 {
-    public static ActionDescriptor Info { get; } = new()
+    protected static ActionDescriptor Describe(string kind, string summary, string undo) => new()
     {
-        Kind = PatroniActions.Pause,
-        Summary = "Put the cluster in maintenance mode: Patroni keeps running but stops acting on failures (no automatic failover).",
+        Kind = kind,
+        Summary = summary,
         Member = MemberUse.None,
         Risk = ActionRisk.Medium,
         Reversible = true,
         VerifyTimeout = TimeSpan.FromSeconds(30),
-        Undo = "patroni.resume",
+        Undo = undo,
     };
 
-    public override ActionDescriptor Descriptor => Info;
-
     protected override PlannedAction Plan(PlanContext context, PlanInput input) =>
-        PatroniActions.PlanPause(input.Cluster.Name, true, input.Trigger, input.Initiator, input.Reason);
+        PatroniActions.PlanPause(input.Cluster.Name, pause, input.Trigger, input.Initiator, input.Reason);
+}
+
+/// <summary><c>patroni.pause</c>: maintenance mode on.</summary>
+internal sealed class PatroniPauseAction() : PatroniMaintenanceModeAction(pause: true)
+{
+    public static ActionDescriptor Info { get; } = Describe(PatroniActions.Pause,
+        "Put the cluster in maintenance mode: Patroni keeps running but stops acting on failures (no automatic failover).", PatroniActions.Resume);
+
+    public override ActionDescriptor Descriptor => Info;
 }
 
 /// <summary><c>patroni.resume</c>: maintenance mode off.</summary>
-internal sealed class PatroniResumeAction : ImmediateActionKind
+internal sealed class PatroniResumeAction() : PatroniMaintenanceModeAction(pause: false)
 {
-    public static ActionDescriptor Info { get; } = new()
-    {
-        Kind = PatroniActions.Resume,
-        Summary = "Leave maintenance mode: Patroni acts on failures again (automatic failover resumes).",
-        Member = MemberUse.None,
-        Risk = ActionRisk.Medium,
-        Reversible = true,
-        VerifyTimeout = TimeSpan.FromSeconds(30),
-        Undo = "patroni.pause",
-    };
+    public static ActionDescriptor Info { get; } = Describe(PatroniActions.Resume,
+        "Leave maintenance mode: Patroni acts on failures again (automatic failover resumes).", PatroniActions.Pause);
 
     public override ActionDescriptor Descriptor => Info;
-
-    protected override PlannedAction Plan(PlanContext context, PlanInput input) =>
-        PatroniActions.PlanPause(input.Cluster.Name, false, input.Trigger, input.Initiator, input.Reason);
 }
 
 /// <summary><c>patroni.restart</c>: restart one member's PostgreSQL.</summary>

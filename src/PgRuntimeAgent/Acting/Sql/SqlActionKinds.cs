@@ -15,14 +15,6 @@ internal static class SqlParameterSpecs
         new(SqlActions.TimeoutSeconds, ParameterType.Number, "statement timeout in seconds (a positive number; default: the SQL actuator's)");
 
     public static ParameterSpec Table(bool required) => new(SqlActions.Table, ParameterType.String, "the table") { Required = required };
-
-    /// <summary>The leader's pid and backend start of a session (cancel, terminate).</summary>
-    public static IReadOnlyList<ParameterSpec> Backend { get; } =
-    [
-        new(SqlActions.Pid, ParameterType.Integer, "the backend's process id (pg_stat_activity.pid)") { Required = true, Minimum = 1 },
-        new(SqlActions.BackendStart, ParameterType.Time,
-            "the backend's start (pg_stat_activity.backend_start): when given, a different session that reuses the pid is left alone"),
-    ];
 }
 
 /// <summary><c>sql.create_index</c>: CREATE INDEX CONCURRENTLY on the leader.</summary>
@@ -146,42 +138,46 @@ internal sealed class SqlVacuumAction : ImmediateActionKind
             input.Initiator, input.Reason), input);
 }
 
-/// <summary><c>sql.cancel_backend</c>: pg_cancel_backend of one session.</summary>
-internal sealed class SqlCancelBackendAction : ImmediateActionKind
+/// <summary><c>sql.cancel_backend</c> and <c>sql.terminate_backend</c>: one session of a member (default: the leader).</summary>
+internal abstract class SqlBackendAction : ImmediateActionKind
 {
-    public static ActionDescriptor Info { get; } = new()
+    protected static ActionDescriptor Describe(string kind, string summary, ActionRisk risk) => new()
     {
-        Kind = SqlActions.CancelBackend,
-        Summary = "Cancel the running query of one backend with pg_cancel_backend (its session stays; its transaction is rolled back if the query was in one).",
-        Parameters = SqlParameterSpecs.Backend,
+        Kind = kind,
+        Summary = summary,
+        Parameters =
+        [
+            new(SqlActions.Pid, ParameterType.Integer, "the backend's process id (pg_stat_activity.pid)") { Required = true, Minimum = 1 },
+            new(SqlActions.BackendStart, ParameterType.Time,
+                "the backend's start (pg_stat_activity.backend_start): when given, a different session that reuses the pid is left alone"),
+        ],
         Member = MemberUse.Optional,
-        Risk = ActionRisk.Medium,
+        Risk = risk,
         Reversible = false,
         VerifyTimeout = TimeSpan.FromSeconds(15),
     };
-
-    public override ActionDescriptor Descriptor => Info;
 
     protected override PlannedAction Plan(PlanContext context, PlanInput input) => SqlActionKinds.PlanBackend(input);
 }
 
-/// <summary><c>sql.terminate_backend</c>: pg_terminate_backend of one session.</summary>
-internal sealed class SqlTerminateBackendAction : ImmediateActionKind
+/// <summary><c>sql.cancel_backend</c>: pg_cancel_backend of one session.</summary>
+internal sealed class SqlCancelBackendAction : SqlBackendAction
 {
-    public static ActionDescriptor Info { get; } = new()
-    {
-        Kind = SqlActions.TerminateBackend,
-        Summary = "End one backend's session with pg_terminate_backend (its open transaction is rolled back); for a session that holds locks others wait on.",
-        Parameters = SqlParameterSpecs.Backend,
-        Member = MemberUse.Optional,
-        Risk = ActionRisk.High,
-        Reversible = false,
-        VerifyTimeout = TimeSpan.FromSeconds(15),
-    };
+    public static ActionDescriptor Info { get; } = Describe(SqlActions.CancelBackend,
+        "Cancel the running query of one backend with pg_cancel_backend (its session stays; its transaction is rolled back if the query was in one).",
+        ActionRisk.Medium);
 
     public override ActionDescriptor Descriptor => Info;
+}
 
-    protected override PlannedAction Plan(PlanContext context, PlanInput input) => SqlActionKinds.PlanBackend(input);
+/// <summary><c>sql.terminate_backend</c>: pg_terminate_backend of one session.</summary>
+internal sealed class SqlTerminateBackendAction : SqlBackendAction
+{
+    public static ActionDescriptor Info { get; } = Describe(SqlActions.TerminateBackend,
+        "End one backend's session with pg_terminate_backend (its open transaction is rolled back); for a session that holds locks others wait on.",
+        ActionRisk.High);
+
+    public override ActionDescriptor Descriptor => Info;
 }
 
 /// <summary><c>sql.alter_system</c>: ALTER SYSTEM SET/RESET and a reload on one member.</summary>
