@@ -16,6 +16,10 @@ namespace PgRuntimeAgent.Acting;
 internal sealed partial class AnsiblePlaybookActuator : IActuator
 {
     public const string Kind = "ansible.playbook";
+    public const string Playbook = "playbook";
+    public const string LimitParameter = "limit";
+    public const string Tags = "tags";
+    public const string UndoPlaybook = "undo_playbook";
 
     private readonly Topology _topology;
     private readonly PolicySettings _policy;
@@ -55,18 +59,8 @@ internal sealed partial class AnsiblePlaybookActuator : IActuator
             parameters["undo_playbook"] = undoPlaybook;
         }
 
-        return new PlannedAction
-        {
-            Id = PlannedAction.NewId(),
-            Kind = Kind,
-            Cluster = cluster,
-            Parameters = parameters,
-            Risk = ActionRisk.High,
-            Reversible = undoPlaybook is not null,
-            Trigger = trigger,
-            Initiator = initiator,
-            Summary = $"run playbook {playbook} on {limit ?? cluster}{(tags is null ? "" : $" (tags {tags})")}",
-        };
+        return AnsiblePlaybookAction.Info.Plan(cluster, null, parameters, $"run playbook {playbook} on {limit ?? cluster}{(tags is null ? "" : $" (tags {tags})")}",
+            trigger, initiator, null) with { Reversible = undoPlaybook is not null };
     }
 
     public Task<PrecheckResult> PrecheckAsync(PlannedAction action, CancellationToken cancellationToken)

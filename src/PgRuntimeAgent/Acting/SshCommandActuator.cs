@@ -19,6 +19,9 @@ namespace PgRuntimeAgent.Acting;
 internal sealed class SshCommandActuator : IActuator
 {
     public const string Kind = "ssh.command";
+    public const string Command = "command";
+    public const string VerifyCommand = "verify_command";
+    public const string UndoCommand = "undo_command";
 
     /// <summary>ssh's exit status when it could not connect or authenticate (the remote command never ran).</summary>
     public const int SshConnectionFailed = SshRunner.ConnectionFailed;
@@ -42,37 +45,26 @@ internal sealed class SshCommandActuator : IActuator
     public static PlannedAction Plan(string cluster, string member, string command, string? verifyCommand = null, string? undoCommand = null,
         ActionTrigger trigger = ActionTrigger.Operator, string? initiator = null)
     {
-        var parameters = new Dictionary<string, string>(StringComparer.Ordinal) { ["command"] = command };
+        var parameters = new Dictionary<string, string>(StringComparer.Ordinal) { [Command] = command };
         if (verifyCommand is not null)
         {
-            parameters["verify_command"] = verifyCommand;
+            parameters[VerifyCommand] = verifyCommand;
         }
 
         if (undoCommand is not null)
         {
-            parameters["undo_command"] = undoCommand;
+            parameters[UndoCommand] = undoCommand;
         }
 
-        return new PlannedAction
-        {
-            Id = PlannedAction.NewId(),
-            Kind = Kind,
-            Cluster = cluster,
-            Member = member,
-            Parameters = parameters,
-            Risk = ActionRisk.High,
-            Reversible = undoCommand is not null,
-            Trigger = trigger,
-            Initiator = initiator,
-            Summary = $"run '{command}' on {member} over SSH",
-        };
+        return SshCommandAction.Info.Plan(cluster, member, parameters, $"run '{command}' on {member} over SSH", trigger, initiator, null)
+            with { Reversible = undoCommand is not null };
     }
 
     public Task<PrecheckResult> PrecheckAsync(PlannedAction action, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(action);
         var checks = new List<CheckResult>();
-        foreach (var key in new[] { "command", "verify_command", "undo_command" })
+        foreach (var key in new[] { Command, VerifyCommand, UndoCommand })
         {
             if (action.Parameter(key) is { } name)
             {
@@ -82,7 +74,7 @@ internal sealed class SshCommandActuator : IActuator
             }
         }
 
-        if (action.Parameter("command") is null)
+        if (action.Parameter(Command) is null)
         {
             checks.Add(new CheckResult("command-allowed", false, "the action names no command"));
         }
@@ -112,7 +104,7 @@ internal sealed class SshCommandActuator : IActuator
     public async Task<ExecuteResult> ExecuteAsync(PlannedAction action, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(action);
-        var result = await RunAsync(action, action.Parameter("command")!, cancellationToken).ConfigureAwait(false);
+        var result = await RunAsync(action, action.Parameter(Command)!, cancellationToken).ConfigureAwait(false);
         var details = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["exit_code"] = result.ExitCode.ToString(CultureInfo.InvariantCulture),
@@ -121,7 +113,7 @@ internal sealed class SshCommandActuator : IActuator
         return new ExecuteResult
         {
             Succeeded = result.ExitCode == 0,
-            Message = Describe(action.Parameter("command")!, FindMember(action), result),
+            Message = Describe(action.Parameter(Command)!, FindMember(action), result),
             Output = result.Combined(),
             Details = details,
         };
@@ -131,7 +123,7 @@ internal sealed class SshCommandActuator : IActuator
     {
         ArgumentNullException.ThrowIfNull(action);
         ArgumentNullException.ThrowIfNull(execution);
-        if (action.Parameter("verify_command") is not { } verify)
+        if (action.Parameter(VerifyCommand) is not { } verify)
         {
             return execution.Succeeded
                 ? VerifyResult.Verified("the command exited 0 (no verify_command declared)")
@@ -148,7 +140,7 @@ internal sealed class SshCommandActuator : IActuator
     public async Task<ReconcileResult> ReconcileAsync(PlannedAction action, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(action);
-        if (action.Parameter("verify_command") is not { } verify || FindMember(action) is null)
+        if (action.Parameter(VerifyCommand) is not { } verify || FindMember(action) is null)
         {
             return new ReconcileResult(ReconcileStatus.Unknown, "no verify_command is declared: cannot tell whether the command ran");
         }
@@ -165,12 +157,12 @@ internal sealed class SshCommandActuator : IActuator
 
     private static PlannedAction? PlanUndoAction(PlannedAction action)
     {
-        if (action.Parameter("undo_command") is not { } undo)
+        if (action.Parameter(UndoCommand) is not { } undo)
         {
             return null;
         }
 
-        var parameters = new Dictionary<string, string>(StringComparer.Ordinal) { ["command"] = undo };
+        var parameters = new Dictionary<string, string>(StringComparer.Ordinal) { [Command] = undo };
         if (action.Parameter("timeout_seconds") is { } timeout)
         {
             parameters["timeout_seconds"] = timeout;
@@ -182,7 +174,7 @@ internal sealed class SshCommandActuator : IActuator
             Parameters = parameters,
             Reversible = false,
             Undo = null,
-            Summary = $"run '{undo}' on {action.Member} over SSH (undo of '{action.Parameter("command")}')",
+            Summary = $"run '{undo}' on {action.Member} over SSH (undo of '{action.Parameter(Command)}')",
         };
     }
 

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using PgRuntimeAgent.Acting;
 using PgRuntimeAgent.Acting.Planning;
+using PgRuntimeAgent.Catalog;
 using PgRuntimeAgent.Incidents;
 using PgRuntimeAgent.Sensing.Snapshot;
 using PgRuntimeAgent.Skills;
@@ -18,17 +19,6 @@ namespace PgRuntimeAgent.Agent;
 /// </summary>
 internal sealed partial class PipelineSkillHost : ISkillHost
 {
-    /// <summary>
-    /// Parameters a skill passes for the reader's benefit that the planner does not take (it senses them itself). A
-    /// failover's <c>leader</c> is not one of them: it names the failed member, and the planner refuses when Patroni
-    /// has given the key to another member since (it once fell back to the current key holder and failed over away
-    /// from the member Patroni had just promoted: 11 acknowledged writes lost in CI).
-    /// </summary>
-    private static readonly Dictionary<string, string[]> Informative = new(StringComparer.Ordinal)
-    {
-        [SkillActionClasses.InventoryProposePatch] = ["cluster"],
-    };
-
     private readonly AgentActing _acting;
     private readonly IncidentManager _incidents;
     private readonly Func<string, CancellationToken, Task<ClusterSnapshot>> _sense;
@@ -131,7 +121,10 @@ internal sealed partial class PipelineSkillHost : ISkillHost
             return (null, parameters);
         }
 
-        var skip = Informative.GetValueOrDefault(request.ActionClass) ?? [];
+        // Parameters a skill passes for the reader's benefit that the planner does not take (it senses them itself),
+        // as the kind's descriptor lists them. A failover's leader is not one of them: it names the failed member, and
+        // the planner refuses when Patroni has given the key to another member since.
+        var skip = AgentCatalog.Default.FindAction(request.ActionClass)?.Informative ?? [];
         foreach (var p in request.Parameters.EnumerateObject())
         {
             var text = p.Value.ValueKind switch

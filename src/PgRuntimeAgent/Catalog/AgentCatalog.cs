@@ -17,7 +17,7 @@ internal sealed record AgentCatalog(IReadOnlyList<ActionDescriptor> Actions, IRe
 
     /// <summary>The catalogue of this build.</summary>
     public static AgentCatalog Default { get; } = new(
-        [.. ActionPlanner.Kinds.Order(StringComparer.Ordinal).Select(k => new ActionDescriptor { Kind = k, Summary = k })],
+        [.. ActionKinds.All.Select(k => k.Descriptor)],
         global::PgRuntimeAgent.Reads.ReadCatalog.Descriptors,
         Detection.Detectors.Descriptors);
 

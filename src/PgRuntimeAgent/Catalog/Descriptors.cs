@@ -50,6 +50,44 @@ internal sealed record ActionDescriptor
 
     /// <summary>The policy class the action is judged under.</summary>
     public string PolicyClass => Class ?? Kind;
+
+    /// <summary>
+    /// True when verification waits as long as the pipeline's verify timeout (<see cref="VerifyTimeout"/> shows its
+    /// default); false when the action carries <see cref="VerifyTimeout"/> itself.
+    /// </summary>
+    public bool VerifyTimeoutFromPipeline { get; init; }
+
+    /// <summary>Names a caller may pass for a reader's benefit that planning ignores (a skill's <c>cluster:</c>).</summary>
+    public IReadOnlyList<string> Informative { get; init; } = [];
+
+    public ParameterSpec? FindParameter(string name) => Parameters.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.Ordinal));
+
+    /// <summary>The parameters' names, comma-separated ("it takes no parameters" when there are none).</summary>
+    public string DescribeParameters() => Parameters.Count == 0 ? "it takes no parameters" : $"parameters: {string.Join(", ", Parameters.Select(p => p.Name))}";
+
+    /// <summary>
+    /// A fresh action of this kind: id, kind, class, risk, reversibility, loss bound and verify timeout from this
+    /// descriptor, the rest from the arguments. A kind whose risk or reversibility depends on its parameters (an
+    /// undo command given or not) adjusts the result with <c>with</c>.
+    /// </summary>
+    public PlannedAction Plan(string cluster, string? member, IReadOnlyDictionary<string, string>? parameters, string summary, ActionTrigger trigger,
+        string? initiator, string? reason) => new()
+        {
+            Id = PlannedAction.NewId(),
+            Kind = Kind,
+            Class = Class,
+            Cluster = cluster,
+            Member = member,
+            Parameters = parameters ?? new Dictionary<string, string>(StringComparer.Ordinal),
+            Risk = Risk,
+            Reversible = Reversible,
+            LossBounded = !Reversible && LossBound is not null,
+            Trigger = trigger,
+            Initiator = initiator,
+            Reason = reason,
+            VerifyTimeoutSeconds = VerifyTimeoutFromPipeline ? null : VerifyTimeout.TotalSeconds,
+            Summary = summary,
+        };
 }
 
 /// <summary>What one detector raises and how it is judged: code, severity, persistence defaults, root-cause rank, explanation.</summary>

@@ -1,10 +1,12 @@
+using PgRuntimeAgent.Catalog;
+
 namespace PgRuntimeAgent.Skills;
 
 /// <summary>
 /// Action classes a skill may name (<c>actions:</c> in the front matter, <c>action:</c> in a step). These are the
 /// classes the action pipeline (src/PgRuntimeAgent/Acting) executes and the policy (autonomy per class) governs;
-/// the pipeline's registry is the source of truth once it exists and passes its own list through
-/// <see cref="SkillVocabulary"/>.
+/// <see cref="Known"/> is read from the action catalogue (<see cref="AgentCatalog"/>), the names here are for code
+/// that refers to one class.
 /// </summary>
 public static class SkillActionClasses
 {
@@ -40,30 +42,8 @@ public static class SkillActionClasses
     /// never changes the inventory file itself.</summary>
     public const string InventoryProposePatch = "inventory.propose_patch";
 
-    public static IReadOnlyList<string> Known { get; } =
-    [
-        PatroniSwitchover,
-        PatroniFailover,
-        PatroniConfig,
-        PatroniRestart,
-        PatroniReload,
-        PatroniReinit,
-        PatroniPause,
-        PatroniResume,
-        MemberFence,
-        SqlCreateIndex,
-        SqlDropIndex,
-        SqlAnalyze,
-        SqlVacuum,
-        SqlCheckpoint,
-        SqlCancelBackend,
-        SqlTerminateBackend,
-        SqlAlterSystem,
-        BackupRun,
-        AnsiblePlaybook,
-        SshCommand,
-        InventoryProposePatch,
-    ];
+    /// <summary>Every action class of the catalogue, sorted.</summary>
+    public static IReadOnlyList<string> Known { get; } = [.. AgentCatalog.Default.Actions.Select(a => a.PolicyClass).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
 
     /// <summary>True when <paramref name="actionClass"/> matches <paramref name="pattern"/>: the same class, or a
     /// family wildcard such as <c>sql.*</c>.</summary>
@@ -81,12 +61,19 @@ public static class SkillActionClasses
 }
 
 /// <summary>
-/// What the linter accepts as finding codes and action classes. Detection and the action pipeline pass their own
-/// registries here when they have them; <see cref="Default"/> uses the stable lists shipped with the code.
+/// What the linter accepts as finding codes and action classes, and the parameters each action takes. Detection and
+/// the action pipeline pass their own registries here when they have them; <see cref="Default"/> uses the stable
+/// finding codes and the action catalogue shipped with the code.
 /// </summary>
 public sealed record SkillVocabulary(IReadOnlySet<string> FindingCodes, IReadOnlySet<string> ActionClasses)
 {
     public static SkillVocabulary Default { get; } = new(
         new HashSet<string>(Detection.FindingCodes.Stable, StringComparer.Ordinal),
-        new HashSet<string>(SkillActionClasses.Known, StringComparer.Ordinal));
+        new HashSet<string>(SkillActionClasses.Known, StringComparer.Ordinal))
+    {
+        Actions = AgentCatalog.Default.Actions.ToDictionary(a => a.Kind, StringComparer.Ordinal),
+    };
+
+    /// <summary>Descriptors by action kind: a step's <c>with:</c> is checked against its action's parameters (none: not checked).</summary>
+    internal IReadOnlyDictionary<string, ActionDescriptor> Actions { get; init; } = new Dictionary<string, ActionDescriptor>(StringComparer.Ordinal);
 }

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Cronos;
+using PgRuntimeAgent.Catalog;
 using PgRuntimeAgent.Inventory;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -717,6 +718,7 @@ public sealed partial class SkillParser
                 if (actionClass is not null)
                 {
                     stepActions.Add((actionClass, At(kindNode, b)));
+                    CheckActionParameters(actionClass, kindNode, Get("with"), b);
                 }
 
                 step = step with
@@ -769,6 +771,82 @@ public sealed partial class SkillParser
         }
 
         return id;
+    }
+
+    /// <summary>
+    /// Checks a step's <c>with:</c> against its action's descriptor: every name is a parameter (or <c>member</c>, or
+    /// informative), the required ones are there, and a literal value (not a <c>{{ expression }}</c>) has the
+    /// parameter's type and one of its allowed values.
+    /// </summary>
+    private void CheckActionParameters(string actionClass, YamlNode actionNode, YamlNode? withNode, int b)
+    {
+        if (!vocabulary.Actions.TryGetValue(actionClass, out var action))
+        {
+            return;
+        }
+
+        var given = new HashSet<string>(StringComparer.Ordinal);
+        IEnumerable<KeyValuePair<YamlNode, YamlNode>> pairs = withNode is YamlMappingNode map ? map.Children : [];
+        foreach (var (keyNode, valueNode) in pairs)
+        {
+            if (keyNode is not YamlScalarNode { Value: { } name })
+            {
+                continue;
+            }
+
+            given.Add(name);
+            if (name == "member")
+            {
+                if (action.Member == MemberUse.None)
+                {
+                    Error(At(keyNode, b), SkillDiagnosticCodes.UnknownParameter, $"{actionClass} acts on the cluster as a whole: it takes no member");
+                }
+
+                continue;
+            }
+
+            if (action.Informative.Contains(name, StringComparer.Ordinal))
+            {
+                continue;
+            }
+
+            if (action.FindParameter(name) is not { } spec)
+            {
+                Error(At(keyNode, b), SkillDiagnosticCodes.UnknownParameter,
+                    $"{actionClass} takes no parameter '{name}' ({action.DescribeParameters()}{(action.Member == MemberUse.None ? "" : ", member")})");
+            }
+            else if (LiteralParameter(valueNode) is { } literal && spec.Check(literal) is { } problem)
+            {
+                Error(At(valueNode, b), SkillDiagnosticCodes.BadValue, $"{actionClass}: {problem}");
+            }
+        }
+
+        foreach (var spec in action.Parameters.Where(p => p.Required && !given.Contains(p.Name)))
+        {
+            Error(At(actionNode, b), SkillDiagnosticCodes.MissingKey, $"{actionClass} needs '{spec.Name}' under with: ({spec.Description})");
+        }
+
+        if (action.Member == MemberUse.Required && !given.Contains("member"))
+        {
+            Error(At(actionNode, b), SkillDiagnosticCodes.MissingKey, $"{actionClass} needs 'member' under with: (the member it acts on)");
+        }
+    }
+
+    /// <summary>A scalar's value as the action receives it (YAML's true, numbers and null read as the skill host passes them); null for an expression, a null or a structure.</summary>
+    private static string? LiteralParameter(YamlNode node)
+    {
+        if (node is not YamlScalarNode scalar || (scalar.Value ?? "").Contains("{{", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var raw = scalar.Value ?? "";
+        if (scalar.Style == ScalarStyle.Plain && scalar.Tag.IsEmpty && PlainLiteral(raw) is { } literal)
+        {
+            return literal == "null" ? null : literal;
+        }
+
+        return raw;
     }
 
     private SkillValue? ReadWith(YamlNode node, int b)

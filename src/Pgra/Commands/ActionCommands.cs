@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using PgRuntimeAgent.Acting;
 using PgRuntimeAgent.Acting.Patroni;
 using PgRuntimeAgent.Acting.Planning;
+using PgRuntimeAgent.Catalog;
 using PgRuntimeAgent.Journal;
 using PgRuntimeAgent.Secrets;
 
@@ -90,9 +91,9 @@ internal sealed class ActionCommands : ICommandGroup
         show.SetAction((parse, ct) => ShowConfigAsync(options, parse, parse.GetValue(showCluster)!, ct));
         var config = new Command("config", "Patroni's dynamic configuration of a cluster.") { set, show };
 
-        var actKind = new Argument<string>("KIND") { Description = $"The action ({string.Join(", ", ActionPlanner.Kinds.Order(StringComparer.Ordinal))})." };
+        var actKind = new Argument<string>("KIND") { Description = $"The action ({string.Join(", ", ActionKinds.Names)}; 'pgra catalog' describes each and its parameters)." };
         var actCluster = new Argument<string>("CLUSTER") { Description = "The cluster (pg_cluster)." };
-        var actMember = new Option<string?>("--member") { Description = "The member acted on (restart, reload, reinit, fence, a backend's member; checkpoint: default the leader; backup.run: must be the leader)." };
+        var actMember = new Option<string?>("--member") { Description = MemberDescription() };
         var actParams = new Option<string[]>("--param") { Description = "A parameter NAME=VALUE (repeatable), for example --param table=orders --param columns=customer_id." };
         var actDry = DryRun();
         var actReason = Reason();
@@ -118,6 +119,14 @@ internal sealed class ActionCommands : ICommandGroup
         reconcile.SetAction((parse, ct) => ReconcileAsync(options, parse, parse.GetValue(recCluster), ct));
 
         return [switchover, failover, config, act, reconcile];
+    }
+
+    /// <summary>What <c>pgra act --member</c> means, by the kinds' member use in the catalogue.</summary>
+    private static string MemberDescription()
+    {
+        string Kinds(MemberUse use) => string.Join(", ", AgentCatalog.Default.Actions.Where(a => a.Member == use).Select(a => a.Kind));
+        return $"The member acted on. Required by {Kinds(MemberUse.Required)}; refused by {Kinds(MemberUse.None)}; "
+            + "optional elsewhere (a backend's member, checkpoint: default the leader, backup.run: must be the leader).";
     }
 
     /// <summary><c>K=V</c> pairs; a malformed one is an input error.</summary>

@@ -40,6 +40,7 @@ public sealed class SkillParserTests
     [Fact]
     public void Parse_ValidSkill_ReadsFrontMatterAndSteps()
     {
+        // The step passes made-up parameters to show how values are read: parsed without the catalogue's parameter lists.
         var result = SkillParser.Parse("t.md", WithSteps("""
             - id: leader_known
               title: Someone holds the key
@@ -59,7 +60,7 @@ public sealed class SkillParserTests
                 note: "to {{ leader }} now"
               timeout: 1m
 
-            """));
+            """), SkillTestKit.AnyParameters);
 
         Assert.Empty(result.Diagnostics);
         var skill = result.Skill!;

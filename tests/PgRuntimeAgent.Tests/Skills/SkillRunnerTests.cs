@@ -5,7 +5,8 @@ namespace PgRuntimeAgent.Tests.Skills;
 
 public sealed class SkillRunnerTests
 {
-    private static Skill Skill(string steps, string actions = "[patroni.failover, member.fence, patroni.switchover]", string extra = "") => SkillTestKit.Parse($"""
+    private static Skill Skill(string steps, string actions = "[patroni.failover, member.fence, patroni.switchover]", string extra = "", SkillVocabulary? vocabulary = null) =>
+        SkillTestKit.Parse($"""
         ---
         name: test-skill
         description: Runner test.
@@ -17,7 +18,7 @@ public sealed class SkillRunnerTests
         ```yaml steps
         {steps}
         ```
-        """);
+        """, vocabulary: vocabulary);
 
     private static ScriptedSkillHost Host(SnapshotBuilder? snapshot = null) => new((snapshot ?? SnapshotBuilder.Healthy()).Build());
 
@@ -132,7 +133,7 @@ public sealed class SkillRunnerTests
             - id: verify
               verify: "leader == $steps.candidate.value"
               timeout: 10s
-            """, extra: "autonomy:\n  patroni.failover: 2");
+            """, extra: "autonomy:\n  patroni.failover: 2", vocabulary: SkillTestKit.AnyParameters);
         var host = Host(SnapshotBuilder.Healthy().FrozenLeader()).AfterAction(SnapshotBuilder.Healthy().FailedOverTo("pg-test-3").Build());
 
         var run = await SkillTestKit.RunAsync(skill, host, SkillTestKit.Trigger("primary-frozen"));

@@ -218,10 +218,16 @@ internal static class SkillTestKit
             $"skill {name} did not load: {string.Join(Environment.NewLine, catalog.Diagnostics)}");
     }
 
+    /// <summary>
+    /// The default vocabulary without the action catalogue's parameter lists: for tests of how values are read and
+    /// evaluated, whose steps pass made-up parameters.
+    /// </summary>
+    internal static SkillVocabulary AnyParameters { get; } = SkillVocabulary.Default with { Actions = new Dictionary<string, PgRuntimeAgent.Catalog.ActionDescriptor>() };
+
     /// <summary>Parses skill text that must be valid; fails the test with the diagnostics otherwise.</summary>
-    public static Skill Parse(string text, string file = "test-skill.md")
+    public static Skill Parse(string text, string file = "test-skill.md", SkillVocabulary? vocabulary = null)
     {
-        var result = SkillParser.Parse(file, text);
+        var result = SkillParser.Parse(file, text, vocabulary);
         Assert.True(result.Skill is not null, string.Join(Environment.NewLine, result.Diagnostics));
         return result.Skill!;
     }

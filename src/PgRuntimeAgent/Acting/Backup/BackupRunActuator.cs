@@ -134,22 +134,8 @@ internal sealed class BackupRunActuator : IActuator
             parameters[TimeoutSeconds] = timeoutSeconds;
         }
 
-        return new PlannedAction
-        {
-            Id = PlannedAction.NewId(),
-            Kind = Kind,
-            Cluster = cluster,
-            Member = member,
-            Parameters = parameters,
-            Risk = ActionRisk.Medium, // read IO on the leader for the backup's duration
-            Reversible = false,
-            LossBounded = true, // a backup adds a copy; it discards nothing the cluster holds
-            Trigger = trigger,
-            Initiator = initiator,
-            Reason = reason,
-            VerifyTimeoutSeconds = 120,
-            Summary = $"pgBackRest {type} backup of stanza {stanza} on {member ?? "the leader"} of {cluster}",
-        };
+        return BackupRunAction.Info.Plan(cluster, member, parameters, $"pgBackRest {type} backup of stanza {stanza} on {member ?? "the leader"} of {cluster}", trigger,
+            initiator, reason);
     }
 
     /// <summary>

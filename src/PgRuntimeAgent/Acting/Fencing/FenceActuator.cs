@@ -69,22 +69,8 @@ internal sealed partial class FenceActuator : IActuator
             parameters[SshCommandParameter] = sshCommand;
         }
 
-        return new PlannedAction
-        {
-            Id = PlannedAction.NewId(),
-            Kind = Kind,
-            Cluster = cluster,
-            Member = member,
-            Parameters = parameters,
-            Risk = ActionRisk.High,
-            Reversible = false,
-            LossBounded = true, // the precheck refuses a leader that still serves
-            Trigger = trigger,
-            Initiator = initiator,
-            Reason = reason,
-            VerifyTimeoutSeconds = 20,
-            Summary = $"fence {member} ({cluster}): kill -9 its Patroni and PostgreSQL so it cannot return as leader, and release its leader key",
-        };
+        return FenceAction.Info.Plan(cluster, member, parameters,
+            $"fence {member} ({cluster}): kill -9 its Patroni and PostgreSQL so it cannot return as leader, and release its leader key", trigger, initiator, reason);
     }
 
     public async Task<PrecheckResult> PrecheckAsync(PlannedAction action, CancellationToken cancellationToken)

@@ -66,23 +66,13 @@ internal sealed class InventoryPatchActuator : IActuator
         string? initiator = null, string? reason = null)
     {
         ArgumentNullException.ThrowIfNull(changes);
-        return new PlannedAction
+        var parameters = new Dictionary<string, string>(StringComparer.Ordinal)
         {
-            Id = PlannedAction.NewId(),
-            Kind = Kind,
-            Cluster = cluster,
-            Parameters = new Dictionary<string, string>(StringComparer.Ordinal)
-            {
-                [File] = Path.GetFullPath(file),
-                [Changes] = InventoryChange.ToJson(changes),
-            },
-            Risk = ActionRisk.Low,
-            Reversible = true,
-            Trigger = trigger,
-            Initiator = initiator,
-            Reason = reason,
-            Summary = $"propose an inventory patch of {Path.GetFileName(file)} for {cluster}: {string.Join("; ", changes)}",
+            [File] = Path.GetFullPath(file),
+            [Changes] = InventoryChange.ToJson(changes),
         };
+        return InventoryPatchAction.Info.Plan(cluster, null, parameters,
+            $"propose an inventory patch of {Path.GetFileName(file)} for {cluster}: {string.Join("; ", changes)}", trigger, initiator, reason);
     }
 
     /// <summary>

@@ -43,21 +43,7 @@ internal static class PatroniActions
             parameters[Timeline] = t.ToString(CultureInfo.InvariantCulture);
         }
 
-        var action = new PlannedAction
-        {
-            Id = PlannedAction.NewId(),
-            Kind = Switchover,
-            Cluster = cluster,
-            Member = candidate,
-            Parameters = parameters,
-            Risk = ActionRisk.High,
-            Reversible = true,
-            Trigger = trigger,
-            Initiator = initiator,
-            Reason = reason,
-            VerifyTimeoutSeconds = 60,
-            Summary = $"switchover {cluster} from {leader} to {candidate}",
-        };
+        var action = PatroniSwitchoverAction.Info.Plan(cluster, candidate, parameters, $"switchover {cluster} from {leader} to {candidate}", trigger, initiator, reason);
         return action with { Undo = SwitchBack(action) };
     }
 
@@ -70,23 +56,13 @@ internal static class PatroniActions
             return null;
         }
 
-        return new PlannedAction
+        var parameters = new Dictionary<string, string>(StringComparer.Ordinal)
         {
-            Id = "",
-            Kind = Switchover,
-            Cluster = action.Cluster,
-            Member = leader,
-            Parameters = new Dictionary<string, string>(StringComparer.Ordinal)
-            {
-                [ActionParameters.Leader] = candidate,
-                [ActionParameters.Candidate] = leader,
-            },
-            Risk = ActionRisk.High,
-            Reversible = true,
-            Trigger = action.Trigger,
-            VerifyTimeoutSeconds = action.VerifyTimeoutSeconds,
-            Summary = $"switchover {action.Cluster} from {candidate} back to {leader}",
+            [ActionParameters.Leader] = candidate,
+            [ActionParameters.Candidate] = leader,
         };
+        return PatroniSwitchoverAction.Info.Plan(action.Cluster, leader, parameters, $"switchover {action.Cluster} from {candidate} back to {leader}", action.Trigger, null, null)
+            with { Id = "", VerifyTimeoutSeconds = action.VerifyTimeoutSeconds };
     }
 
     /// <summary>
@@ -107,22 +83,8 @@ internal static class PatroniActions
             parameters[Timeline] = t.ToString(CultureInfo.InvariantCulture);
         }
 
-        return new PlannedAction
-        {
-            Id = PlannedAction.NewId(),
-            Kind = Failover,
-            Cluster = cluster,
-            Member = candidate,
-            Parameters = parameters,
-            Risk = ActionRisk.High,
-            Reversible = false,
-            LossBounded = true, // the precheck refuses a candidate past maximum_lag_on_failover or of unknown lag
-            Trigger = trigger,
-            Initiator = initiator,
-            Reason = reason,
-            VerifyTimeoutSeconds = 60,
-            Summary = leader is null ? $"failover {cluster} to {candidate} (no leader)" : $"failover {cluster} from {leader} to {candidate}",
-        };
+        return PatroniFailoverAction.Info.Plan(cluster, candidate, parameters,
+            leader is null ? $"failover {cluster} to {candidate} (no leader)" : $"failover {cluster} from {leader} to {candidate}", trigger, initiator, reason);
     }
 
     /// <summary>A PATCH of the dynamic configuration. Reversible: the undo PATCHes the previous values back (null for keys that were absent).</summary>
@@ -137,20 +99,7 @@ internal static class PatroniActions
             parameters[Inverse] = inverse.ToJsonString();
         }
 
-        var action = new PlannedAction
-        {
-            Id = PlannedAction.NewId(),
-            Kind = Config,
-            Cluster = cluster,
-            Parameters = parameters,
-            Risk = ActionRisk.Medium,
-            Reversible = true,
-            Trigger = trigger,
-            Initiator = initiator,
-            Reason = reason,
-            VerifyTimeoutSeconds = 30,
-            Summary = $"change {cluster} config: {DescribeChanges(changes, patch)}",
-        };
+        var action = PatroniConfigAction.Info.Plan(cluster, null, parameters, $"change {cluster} config: {DescribeChanges(changes, patch)}", trigger, initiator, reason);
         return inverse is null ? action : action with { Undo = ConfigUndo(action, inverse, null) };
     }
 
@@ -165,36 +114,15 @@ internal static class PatroniActions
             parameters[Restores] = restores.ToJsonString();
         }
 
-        return new PlannedAction
-        {
-            Id = "",
-            Kind = Config,
-            Cluster = original.Cluster,
-            Parameters = parameters,
-            Risk = original.Risk,
-            Reversible = true,
-            Trigger = original.Trigger,
-            VerifyTimeoutSeconds = original.VerifyTimeoutSeconds,
-            Summary = $"change {original.Cluster} config back: {DescribeChanges([], inverse)}",
-        };
+        return PatroniConfigAction.Info.Plan(original.Cluster, null, parameters, $"change {original.Cluster} config back: {DescribeChanges([], inverse)}", original.Trigger,
+            null, null) with { Id = "", Risk = original.Risk, VerifyTimeoutSeconds = original.VerifyTimeoutSeconds };
     }
 
     /// <summary>Maintenance mode on (Patroni stops acting on failures) or off. Each is the undo of the other.</summary>
     public static PlannedAction PlanPause(string cluster, bool pause, ActionTrigger trigger = ActionTrigger.Operator, string? initiator = null, string? reason = null)
     {
-        var action = new PlannedAction
-        {
-            Id = PlannedAction.NewId(),
-            Kind = pause ? Pause : Resume,
-            Cluster = cluster,
-            Risk = ActionRisk.Medium,
-            Reversible = true,
-            Trigger = trigger,
-            Initiator = initiator,
-            Reason = reason,
-            VerifyTimeoutSeconds = 30,
-            Summary = pause ? $"pause Patroni on {cluster} (maintenance mode)" : $"resume Patroni on {cluster}",
-        };
+        var action = (pause ? PatroniPauseAction.Info : PatroniResumeAction.Info).Plan(cluster, null, null,
+            pause ? $"pause Patroni on {cluster} (maintenance mode)" : $"resume Patroni on {cluster}", trigger, initiator, reason);
         return action with
         {
             Undo = action with
@@ -210,38 +138,15 @@ internal static class PatroniActions
 
     /// <summary>A restart of one member's PostgreSQL through its Patroni (irreversible: nothing to take back).</summary>
     public static PlannedAction PlanRestart(string cluster, string member, DateTimeOffset plannedAt, ActionTrigger trigger = ActionTrigger.Operator,
-        string? initiator = null, string? reason = null) => new()
-        {
-            Id = PlannedAction.NewId(),
-            Kind = Restart,
-            Cluster = cluster,
-            Member = member,
-            Parameters = new Dictionary<string, string>(StringComparer.Ordinal) { [PlannedAt] = plannedAt.ToString("O", CultureInfo.InvariantCulture) },
-            Risk = ActionRisk.High,
-            Reversible = false,
-            Trigger = trigger,
-            Initiator = initiator,
-            Reason = reason,
-            VerifyTimeoutSeconds = 120,
-            Summary = $"restart PostgreSQL of {member} ({cluster}) through Patroni",
-        };
+        string? initiator = null, string? reason = null) =>
+        PatroniRestartAction.Info.Plan(cluster, member,
+            new Dictionary<string, string>(StringComparer.Ordinal) { [PlannedAt] = plannedAt.ToString("O", CultureInfo.InvariantCulture) },
+            $"restart PostgreSQL of {member} ({cluster}) through Patroni", trigger, initiator, reason);
 
     /// <summary>A reload of one member's Patroni and PostgreSQL configuration (low risk, nothing to take back).</summary>
     public static PlannedAction PlanReload(string cluster, string member, ActionTrigger trigger = ActionTrigger.Operator, string? initiator = null,
-        string? reason = null) => new()
-        {
-            Id = PlannedAction.NewId(),
-            Kind = Reload,
-            Cluster = cluster,
-            Member = member,
-            Risk = ActionRisk.Low,
-            Reversible = false,
-            Trigger = trigger,
-            Initiator = initiator,
-            Reason = reason,
-            VerifyTimeoutSeconds = 30,
-            Summary = $"reload the configuration of {member} ({cluster})",
-        };
+        string? reason = null) =>
+        PatroniReloadAction.Info.Plan(cluster, member, null, $"reload the configuration of {member} ({cluster})", trigger, initiator, reason);
 
     private static string DescribeChanges(IReadOnlyList<ConfigChange> changes, JsonObject patch)
     {

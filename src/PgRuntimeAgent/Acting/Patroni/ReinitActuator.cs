@@ -47,22 +47,8 @@ internal sealed class ReinitActuator : IActuator
             parameters[PatroniActions.Timeline] = t.ToString(CultureInfo.InvariantCulture);
         }
 
-        return new PlannedAction
-        {
-            Id = PlannedAction.NewId(),
-            Kind = Kind,
-            Cluster = cluster,
-            Member = member,
-            Parameters = parameters,
-            Risk = ActionRisk.High,
-            Reversible = false,
-            LossBounded = true, // the precheck refuses the leader: only a replica's own copy is discarded, the cluster's writes stay on the leader
-            Trigger = trigger,
-            Initiator = initiator,
-            Reason = reason,
-            VerifyTimeoutSeconds = verifySeconds,
-            Summary = $"rebuild {member} ({cluster}) from the leader through Patroni (its data directory is replaced)",
-        };
+        return PatroniReinitAction.Info.Plan(cluster, member, parameters, $"rebuild {member} ({cluster}) from the leader through Patroni (its data directory is replaced)",
+            trigger, initiator, reason) with { VerifyTimeoutSeconds = verifySeconds };
     }
 
     /// <summary>The planner's entry: the cluster's timeline from <paramref name="snapshot"/>; <paramref name="timeoutSeconds"/> bounds verification (default 300).</summary>

@@ -53,22 +53,7 @@ internal sealed class CheckpointActuator(SqlTargets targets, TimeProvider time) 
             parameters[SqlActions.TimeoutSeconds] = timeoutSeconds;
         }
 
-        return new PlannedAction
-        {
-            Id = PlannedAction.NewId(),
-            Kind = Kind,
-            Cluster = cluster,
-            Member = member,
-            Parameters = parameters,
-            Risk = ActionRisk.Low,
-            Reversible = false,
-            LossBounded = true, // a checkpoint writes dirty pages out; nothing is discarded
-            Trigger = trigger,
-            Initiator = initiator,
-            Reason = reason,
-            VerifyTimeoutSeconds = 30,
-            Summary = $"CHECKPOINT on {member ?? "the leader"} of {cluster}",
-        };
+        return SqlCheckpointAction.Info.Plan(cluster, member, parameters, $"CHECKPOINT on {member ?? "the leader"} of {cluster}", trigger, initiator, reason);
     }
 
     public async Task<PrecheckResult> PrecheckAsync(PlannedAction action, CancellationToken cancellationToken)

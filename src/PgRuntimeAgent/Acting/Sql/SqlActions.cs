@@ -72,44 +72,27 @@ internal static class SqlActions
             [Method] = method,
             [Unique] = unique ? "true" : "false",
         };
-        var action = new PlannedAction
-        {
-            Id = PlannedAction.NewId(),
-            Kind = CreateIndex,
-            Cluster = cluster,
-            Parameters = parameters,
-            Risk = ActionRisk.Medium,
-            Reversible = true,
-            Trigger = trigger,
-            Initiator = initiator,
-            Reason = reason,
-            VerifyTimeoutSeconds = 30,
-            Summary = $"create {(unique ? "unique " : "")}index {name} concurrently on {schema}.{table} ({string.Join(", ", columns)}) using {method} in {database} on {cluster}",
-        };
+        var action = SqlCreateIndexAction.Info.Plan(cluster, null, parameters,
+            $"create {(unique ? "unique " : "")}index {name} concurrently on {schema}.{table} ({string.Join(", ", columns)}) using {method} in {database} on {cluster}",
+            trigger, initiator, reason);
         return action with { Undo = PlanDropIndex(cluster, database, schema, name, trigger) with { Id = "" } };
     }
 
     /// <summary>The create_index that rebuilds a dropped index from its recorded definition (the undo of a drop).</summary>
     public static PlannedAction PlanRecreateIndex(string cluster, string database, string schema, string table, string index, string definition,
-        ActionTrigger trigger = ActionTrigger.Operator) => new()
+        ActionTrigger trigger = ActionTrigger.Operator)
+    {
+        var parameters = new Dictionary<string, string>(StringComparer.Ordinal)
         {
-            Id = "",
-            Kind = CreateIndex,
-            Cluster = cluster,
-            Parameters = new Dictionary<string, string>(StringComparer.Ordinal)
-            {
-                [Database] = database,
-                [Schema] = schema,
-                [Table] = table,
-                [Index] = index,
-                [Definition] = definition,
-            },
-            Risk = ActionRisk.Medium,
-            Reversible = true,
-            Trigger = trigger,
-            VerifyTimeoutSeconds = 30,
-            Summary = $"recreate index {schema}.{index} concurrently in {database} on {cluster} ({definition})",
+            [Database] = database,
+            [Schema] = schema,
+            [Table] = table,
+            [Index] = index,
+            [Definition] = definition,
         };
+        return SqlCreateIndexAction.Info.Plan(cluster, null, parameters, $"recreate index {schema}.{index} concurrently in {database} on {cluster} ({definition})",
+            trigger, null, null) with { Id = "" };
+    }
 
     public static PlannedAction PlanDropIndex(string cluster, string database, string schema, string index, ActionTrigger trigger = ActionTrigger.Operator,
         string? initiator = null, string? reason = null)
@@ -117,20 +100,9 @@ internal static class SqlActions
         Check(database, "database");
         Check(schema, "schema");
         Check(index, "index");
-        return new PlannedAction
-        {
-            Id = PlannedAction.NewId(),
-            Kind = DropIndex,
-            Cluster = cluster,
-            Parameters = new Dictionary<string, string>(StringComparer.Ordinal) { [Database] = database, [Schema] = schema, [Index] = index },
-            Risk = ActionRisk.Medium,
-            Reversible = true,
-            Trigger = trigger,
-            Initiator = initiator,
-            Reason = reason,
-            VerifyTimeoutSeconds = 30,
-            Summary = $"drop index {schema}.{index} concurrently in {database} on {cluster}",
-        };
+        return SqlDropIndexAction.Info.Plan(cluster, null,
+            new Dictionary<string, string>(StringComparer.Ordinal) { [Database] = database, [Schema] = schema, [Index] = index },
+            $"drop index {schema}.{index} concurrently in {database} on {cluster}", trigger, initiator, reason);
     }
 
     public static PlannedAction PlanAnalyze(string cluster, string database, string? schema, string? table, DateTimeOffset plannedAt,
@@ -161,23 +133,9 @@ internal static class SqlActions
         }
 
         var terminate = kind == TerminateBackend;
-        return new PlannedAction
-        {
-            Id = PlannedAction.NewId(),
-            Kind = kind,
-            Cluster = cluster,
-            Member = member,
-            Parameters = parameters,
-            Risk = terminate ? ActionRisk.High : ActionRisk.Medium,
-            Reversible = false,
-            Trigger = trigger,
-            Initiator = initiator,
-            Reason = reason,
-            VerifyTimeoutSeconds = 15,
-            Summary = terminate
-                ? $"terminate backend {pid.ToString(CultureInfo.InvariantCulture)} on {member ?? "the leader"} of {cluster} (its session and open transaction end)"
-                : $"cancel the running query of backend {pid.ToString(CultureInfo.InvariantCulture)} on {member ?? "the leader"} of {cluster}",
-        };
+        return (terminate ? SqlTerminateBackendAction.Info : SqlCancelBackendAction.Info).Plan(cluster, member, parameters, terminate
+            ? $"terminate backend {pid.ToString(CultureInfo.InvariantCulture)} on {member ?? "the leader"} of {cluster} (its session and open transaction end)"
+            : $"cancel the running query of backend {pid.ToString(CultureInfo.InvariantCulture)} on {member ?? "the leader"} of {cluster}", trigger, initiator, reason);
     }
 
     /// <summary>ALTER SYSTEM SET name TO value (or RESET) and a reload, on one member (the leader when none is named).</summary>
@@ -206,23 +164,9 @@ internal static class SqlActions
             parameters[Database] = database;
         }
 
-        return new PlannedAction
-        {
-            Id = PlannedAction.NewId(),
-            Kind = AlterSystem,
-            Cluster = cluster,
-            Member = member,
-            Parameters = parameters,
-            Risk = ActionRisk.Medium,
-            Reversible = true,
-            Trigger = trigger,
-            Initiator = initiator,
-            Reason = reason,
-            VerifyTimeoutSeconds = 15,
-            Summary = value is null
-                ? $"ALTER SYSTEM RESET {name} on {member ?? "the leader"} of {cluster}, then reload"
-                : $"ALTER SYSTEM SET {name} = '{value}' on {member ?? "the leader"} of {cluster}, then reload",
-        };
+        return SqlAlterSystemAction.Info.Plan(cluster, member, parameters, value is null
+            ? $"ALTER SYSTEM RESET {name} on {member ?? "the leader"} of {cluster}, then reload"
+            : $"ALTER SYSTEM SET {name} = '{value}' on {member ?? "the leader"} of {cluster}, then reload", trigger, initiator, reason);
     }
 
     /// <summary><c>&lt;table&gt;_&lt;col&gt;_..._idx</c>, cut to 63 bytes as PostgreSQL would.</summary>
@@ -275,19 +219,7 @@ internal static class SqlActions
 
         var what = table is null ? $"every table of {database}" : $"{parameters[Schema]}.{table} in {database}";
         var verb = kind == Analyze ? "ANALYZE" : "VACUUM" + (analyze || freeze ? $" ({string.Join(", ", new[] { analyze ? "ANALYZE" : null, freeze ? "FREEZE" : null }.OfType<string>())})" : "");
-        return new PlannedAction
-        {
-            Id = PlannedAction.NewId(),
-            Kind = kind,
-            Cluster = cluster,
-            Parameters = parameters,
-            Risk = ActionRisk.Low,
-            Reversible = false,
-            Trigger = trigger,
-            Initiator = initiator,
-            Reason = reason,
-            VerifyTimeoutSeconds = 15,
-            Summary = $"{verb} {what} on the leader of {cluster}",
-        };
+        return (kind == Analyze ? SqlAnalyzeAction.Info : SqlVacuumAction.Info).Plan(cluster, null, parameters, $"{verb} {what} on the leader of {cluster}", trigger, initiator,
+            reason);
     }
 }

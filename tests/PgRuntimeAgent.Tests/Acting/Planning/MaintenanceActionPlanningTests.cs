@@ -123,14 +123,14 @@ public sealed class MaintenanceActionPlanningTests
 
         var ex = await Assert.ThrowsAsync<InputException>(() => Planner().PlanAsync(request, Ct));
 
-        Assert.Contains("backup type must be one of full, diff, incr", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("type must be one of full, diff, incr, got 'differential'", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Kinds_IncludeTheThreeMaintenanceActions()
     {
-        Assert.Contains("patroni.reinit", ActionPlanner.Kinds);
-        Assert.Contains("sql.checkpoint", ActionPlanner.Kinds);
-        Assert.Contains("backup.run", ActionPlanner.Kinds);
+        Assert.Contains("patroni.reinit", ActionKinds.Names);
+        Assert.Contains("sql.checkpoint", ActionKinds.Names);
+        Assert.Contains("backup.run", ActionKinds.Names);
     }
 }
