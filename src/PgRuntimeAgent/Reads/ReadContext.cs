@@ -12,6 +12,7 @@ using PgRuntimeAgent.Sensing.Patroni;
 using PgRuntimeAgent.Sensing.Postgres;
 using PgRuntimeAgent.Sensing.Snapshot;
 using PgRuntimeAgent.Settings;
+using PgRuntimeAgent.Transport;
 using Refit;
 
 namespace PgRuntimeAgent.Reads;

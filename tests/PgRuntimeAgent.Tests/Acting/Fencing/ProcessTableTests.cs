@@ -114,7 +114,7 @@ public sealed class ProcessTableTests : IDisposable
     }
 
     [Fact]
-    public void Signals_StopThenKill_ReachARealProcessAndReportTheGoneOnes()
+    public async Task Signals_StopThenKill_ReachARealProcessAndReportTheGoneOnes()
     {
         using var sleeper = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("sleep", "60") { UseShellExecute = false })!;
 
@@ -124,7 +124,7 @@ public sealed class ProcessTableTests : IDisposable
         string State() => File.ReadAllText($"/proc/{sleeper.Id}/status").Split('\n').Single(l => l.StartsWith("State:", StringComparison.Ordinal));
         for (var i = 0; i < 100 && !State().Contains("\tT", StringComparison.Ordinal); i++)
         {
-            Thread.Sleep(20);
+            await Task.Delay(20, TestContext.Current.CancellationToken);
         }
 
         Assert.Contains("\tT", State(), StringComparison.Ordinal);
