@@ -117,7 +117,7 @@ internal sealed record ParameterSpec(string Name, ParameterType Type, string Des
 
         if (Default is not null)
         {
-            schema["default"] = Default;
+            schema["default"] = Typed(Default);
         }
 
         if (Minimum is { } min)
@@ -152,6 +152,15 @@ internal sealed record ParameterSpec(string Name, ParameterType Type, string Des
             ["additionalProperties"] = false,
         };
     }
+
+    /// <summary>A default as the JSON value a tool passes: a number or a boolean when the type says so, else the text.</summary>
+    private JsonNode? Typed(string value) => Type switch
+    {
+        ParameterType.Integer when long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var i) => JsonValue.Create(i),
+        ParameterType.Number when double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d) => JsonValue.Create(d),
+        ParameterType.Boolean when value is "true" or "false" => JsonValue.Create(value == "true"),
+        _ => JsonValue.Create(value),
+    };
 
     private string? Range(double v) =>
         Minimum is { } min && v < min ? string.Create(CultureInfo.InvariantCulture, $"{Name} must be at least {min}, got {v}")

@@ -92,6 +92,9 @@ public sealed class ActionCatalogTests
 
         Assert.Equal(["full", "diff", "incr"], Property("backup.run", "type")["enum"]!.AsArray().Select(v => (string?)v));
         Assert.Equal("incr", (string?)Property("backup.run", "type")["default"]);
+        // Defaults carry their type: a tool passes 14400 and true, not "14400" and "true".
+        Assert.Equal(14400d, (double)Property("backup.run", "timeout_seconds")["default"]!);
+        Assert.True((bool)Property("ansible.playbook", "check_first")["default"]!);
         Assert.Equal(["btree", "hash", "gist", "spgist", "gin", "brin"], Property("sql.create_index", "method")["enum"]!.AsArray().Select(v => (string?)v));
         Assert.Equal("integer", (string?)Property("sql.cancel_backend", "pid")["type"]);
         var required = actions.Single(a => (string?)a!["kind"] == "sql.create_index")!["input_schema"]!["required"]!.AsArray().Select(v => (string?)v);
