@@ -92,8 +92,7 @@ internal sealed class AgentRuntime : IAsyncDisposable
 
     /// <summary>
     /// The agent's deadlines are timers on the thread pool. Client libraries block pool threads at times (Npgsql sends
-    /// a query's cancel request synchronously, to a frozen postmaster that never answers; SSH.NET connects
-    /// synchronously), and a 2-core host starts with 2 worker threads: measured in the lab, a 2 s Patroni deadline
+    /// a query's cancel request synchronously, to a frozen postmaster that never answers), and a 2-core host starts with 2 worker threads: measured in the lab, a 2 s Patroni deadline
     /// fired after 3.4 s while a frozen leader's queries were being cancelled. The pool keeps at least 32 ready.
     /// </summary>
     private static void ReserveThreads()

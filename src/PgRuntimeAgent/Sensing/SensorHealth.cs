@@ -126,7 +126,7 @@ public static class SensorCall
     public static bool IsExpected(Exception ex) => ex is Refit.ApiException or Refit.ApiRequestException || (ex.InnerException is { } inner && IsExpected(inner))
         || ex is HttpRequestException or SocketException or IOException
         or SensorResponseException or System.Text.Json.JsonException or Npgsql.NpgsqlException or TimeoutException
-        or Renci.SshNet.Common.SshException or UnauthorizedAccessException or InvalidOperationException
+        or UnauthorizedAccessException or InvalidOperationException
         or System.ComponentModel.Win32Exception or CliWrap.Exceptions.CliWrapException or FormatException
         or OperationCanceledException;
 
