@@ -73,7 +73,9 @@ internal sealed record ReadRequest
 
         if (problems.Count > 0)
         {
-            throw new InputException(problems.Count == 1 ? $"read {descriptor.Name}: {problems[0]}" : $"read {descriptor.Name}: {problems.Count} problems", problems);
+            throw problems.Count == 1
+                ? new InputException($"read {descriptor.Name}: {problems[0]}")
+                : new InputException($"read {descriptor.Name}: {problems.Count} problems", problems);
         }
 
         return this with { Descriptor = descriptor };
