@@ -87,8 +87,21 @@ internal sealed class VictoriaLogsLogSource(HttpClient http) : ILogSource
                     throw new SensorResponseException(endpoint, $"line {lineNo} is not a JSON object: {JsonRead.Excerpt(line)}");
                 }
 
-                var msg = o.Str("_msg");
-                var timeText = o.Str("_time");
+                string? msg, timeText, instance, job, level;
+                try
+                {
+                    msg = o.Str("_msg");
+                    timeText = o.Str("_time");
+                    instance = o.Str("ins");
+                    job = o.Str("job");
+                    level = o.Str("level");
+                }
+                catch (InvalidOperationException ex)
+                {
+                    // A value with an unpaired UTF-16 surrogate escape ("\uDBFF") is valid JSON but no string.
+                    throw new SensorResponseException(endpoint, $"line {lineNo} holds text that is not a string ({ex.Message}): {JsonRead.Excerpt(line)}", ex);
+                }
+
                 if (msg is null || timeText is null)
                 {
                     // A stats row or another shape: not a log entry.
@@ -100,7 +113,7 @@ internal sealed class VictoriaLogsLogSource(HttpClient http) : ILogSource
                     throw new SensorResponseException(endpoint, $"line {lineNo}: _time '{timeText}' is not RFC 3339");
                 }
 
-                entries.Add(LogLineParser.ParseSingle(msg, time, o.Str("ins"), LogSeverities.SourceOf(o.Str("job")), o.Str("level")));
+                entries.Add(LogLineParser.ParseSingle(msg, time, instance, LogSeverities.SourceOf(job), level));
             }
         }
 
@@ -116,10 +129,21 @@ internal sealed class VictoriaLogsLogSource(HttpClient http) : ILogSource
         {
             using var doc = JsonRead.Parse(line, endpoint);
             var o = doc.RootElement;
-            var key = o.Str(byField) ?? "";
-            var countProp = o.ValueKind == JsonValueKind.Object
-                ? o.EnumerateObject().FirstOrDefault(p => p.Name.StartsWith("count", StringComparison.Ordinal))
-                : default;
+            string key;
+            JsonProperty countProp;
+            try
+            {
+                key = o.Str(byField) ?? "";
+                countProp = o.ValueKind == JsonValueKind.Object
+                    ? o.EnumerateObject().FirstOrDefault(p => p.Name.StartsWith("count", StringComparison.Ordinal))
+                    : default;
+            }
+            catch (InvalidOperationException ex)
+            {
+                // A name or value with an unpaired UTF-16 surrogate escape ("\uDBFF") is valid JSON but no string.
+                throw new SensorResponseException(endpoint, $"stats row holds text that is not a string ({ex.Message}): {JsonRead.Excerpt(line)}", ex);
+            }
+
             if (countProp.Value.ValueKind == JsonValueKind.Undefined || JsonRead.AsLong(countProp.Value) is not { } n)
             {
                 throw new SensorResponseException(endpoint, $"stats row has no count: {JsonRead.Excerpt(line)}");
