@@ -3,7 +3,6 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PgRuntimeAgent.Journal;
-using PgRuntimeAgent.Policy;
 
 namespace PgRuntimeAgent.Acting;
 
@@ -33,7 +32,7 @@ internal sealed record PipelineOptions
 internal sealed partial class ActionPipeline
 {
     private readonly IJournal _journal;
-    private readonly PolicyGate _gate;
+    private readonly IPolicyStage _gate;
     private readonly ApprovalBook _approvals;
     private readonly ActuatorRegistry _actuators;
     private readonly IClusterStateProvider _state;
@@ -41,7 +40,7 @@ internal sealed partial class ActionPipeline
     private readonly PipelineOptions _options;
     private readonly ILogger _logger;
 
-    public ActionPipeline(IJournal journal, PolicyGate gate, ApprovalBook approvals, ActuatorRegistry actuators, IClusterStateProvider state,
+    public ActionPipeline(IJournal journal, IPolicyStage gate, ApprovalBook approvals, ActuatorRegistry actuators, IClusterStateProvider state,
         TimeProvider time, PipelineOptions? options = null, ILogger<ActionPipeline>? logger = null)
     {
         _journal = journal;
@@ -60,9 +59,12 @@ internal sealed partial class ActionPipeline
 
     public ActuatorRegistry Actuators => _actuators;
 
-    /// <summary>Runs a new action through the whole pipeline.</summary>
-    public Task<ActionRunResult> RunAsync(PlannedAction action, bool dryRun, CancellationToken cancellationToken) =>
-        RunCoreAsync(action, dryRun, approvedBy: null, cancellationToken);
+    /// <summary>
+    /// Runs a new action through the whole pipeline. <paramref name="ceiling"/> (a skill's <c>autonomy:</c>) lowers
+    /// the level the policy stage judges it at; it never raises it.
+    /// </summary>
+    public Task<ActionRunResult> RunAsync(PlannedAction action, bool dryRun, CancellationToken cancellationToken, AutonomyLevel? ceiling = null) =>
+        RunCoreAsync(action, dryRun, approvedBy: null, ceiling, cancellationToken);
 
     /// <summary>
     /// Runs an action an operator approved (<c>pgra approve</c>). Guardrails are checked again: the cluster may have
@@ -77,7 +79,7 @@ internal sealed partial class ActionPipeline
             throw new InputException($"approval {approvalId} is {approval.Status.ToString().ToLowerInvariant()}, not approved; nothing to run.");
         }
 
-        var result = await RunCoreAsync(approval.Action, dryRun: false, approval.DecidedBy ?? "an operator", cancellationToken).ConfigureAwait(false);
+        var result = await RunCoreAsync(approval.Action, dryRun: false, approval.DecidedBy ?? "an operator", ceiling: null, cancellationToken).ConfigureAwait(false);
         return result with { Approval = approval };
     }
 
@@ -130,7 +132,7 @@ internal sealed partial class ActionPipeline
             Initiator = initiator,
             Reason = $"undo of {actionId}",
         };
-        return await RunCoreAsync(undo, dryRun, approvedBy: null, cancellationToken).ConfigureAwait(false);
+        return await RunCoreAsync(undo, dryRun, approvedBy: null, ceiling: null, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -203,7 +205,7 @@ internal sealed partial class ActionPipeline
         return reports;
     }
 
-    private async Task<ActionRunResult> RunCoreAsync(PlannedAction action, bool dryRun, string? approvedBy, CancellationToken cancellationToken)
+    private async Task<ActionRunResult> RunCoreAsync(PlannedAction action, bool dryRun, string? approvedBy, AutonomyLevel? ceiling, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(action);
         var actuator = _actuators.Find(action.Kind)
@@ -214,7 +216,7 @@ internal sealed partial class ActionPipeline
         await ReconcileAsync(action.Cluster, cancellationToken).ConfigureAwait(false);
 
         var state = await _state.GetStateAsync(action.Cluster, cancellationToken).ConfigureAwait(false);
-        var decision = await _gate.EvaluateAsync(new PolicyRequest { Action = action, State = state, DryRun = dryRun, ApprovedBy = approvedBy },
+        var decision = await _gate.EvaluateAsync(new PolicyRequest { Action = action, State = state, DryRun = dryRun, ApprovedBy = approvedBy, Ceiling = ceiling },
             cancellationToken).ConfigureAwait(false);
         seqs.Add((await AppendAsync(JournalKinds.Decision, $"{Kebab(decision.Verdict)}{(decision.DryRun ? " (dry run)" : "")}: {action.Summary} — {decision.Explain()}",
             new DecisionPayload(decision, action), action, cancellationToken).ConfigureAwait(false)).Seq);

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using PgRuntimeAgent.Policy;
 
 namespace PgRuntimeAgent.Acting;
 

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using PgRuntimeAgent.Inventory;
-using PgRuntimeAgent.Policy;
 
 namespace PgRuntimeAgent.Acting;
 
@@ -22,14 +21,15 @@ internal sealed partial class AnsiblePlaybookActuator : IActuator
     public const string UndoPlaybook = "undo_playbook";
 
     private readonly Topology _topology;
-    private readonly PolicySettings _policy;
+    private readonly IReadOnlyList<string> _playbooks;
     private readonly string _playbookDirectory;
     private readonly string _ansiblePlaybook;
 
-    public AnsiblePlaybookActuator(Topology topology, PolicySettings policy, string playbookDirectory, string ansiblePlaybookExecutable = "ansible-playbook")
+    /// <param name="playbooks">The allow-list (<c>policy.ansible_playbooks</c>), paths under <paramref name="playbookDirectory"/>.</param>
+    public AnsiblePlaybookActuator(Topology topology, IReadOnlyList<string> playbooks, string playbookDirectory, string ansiblePlaybookExecutable = "ansible-playbook")
     {
         _topology = topology;
-        _policy = policy;
+        _playbooks = playbooks;
         _playbookDirectory = playbookDirectory;
         _ansiblePlaybook = ansiblePlaybookExecutable;
     }
@@ -79,10 +79,10 @@ internal sealed partial class AnsiblePlaybookActuator : IActuator
                 continue;
             }
 
-            if (!_policy.AnsiblePlaybooks.Contains(playbook, StringComparer.Ordinal))
+            if (!_playbooks.Contains(playbook, StringComparer.Ordinal))
             {
                 checks.Add(new CheckResult($"{key}-allowed", false,
-                    $"{playbook} is not on policy.ansible_playbooks (allowed: {(_policy.AnsiblePlaybooks.Count == 0 ? "none" : string.Join(", ", _policy.AnsiblePlaybooks))})"));
+                    $"{playbook} is not on policy.ansible_playbooks (allowed: {(_playbooks.Count == 0 ? "none" : string.Join(", ", _playbooks))})"));
                 continue;
             }
 
@@ -278,7 +278,7 @@ internal sealed class ShellActuatorFactory : IActuatorFactory
     {
         ArgumentNullException.ThrowIfNull(context);
         var policy = context.Settings.Policy;
-        yield return new SshCommandActuator(context.Topology, policy, connection: context.Settings.Sensing.Ssh);
-        yield return new AnsiblePlaybookActuator(context.Topology, policy, Path.GetFullPath(policy.AnsibleDir, context.BaseDirectory));
+        yield return new SshCommandActuator(context.Topology, policy.SshCommands, connection: context.Settings.Sensing.Ssh);
+        yield return new AnsiblePlaybookActuator(context.Topology, policy.AnsiblePlaybooks, Path.GetFullPath(policy.AnsibleDir, context.BaseDirectory));
     }
 }

@@ -1,6 +1,5 @@
 using System.Globalization;
 using PgRuntimeAgent.Inventory;
-using PgRuntimeAgent.Policy;
 using PgRuntimeAgent.Sensing;
 using PgRuntimeAgent.Transport;
 
@@ -27,14 +26,15 @@ internal sealed class SshCommandActuator : IActuator
     public const int SshConnectionFailed = SshRunner.ConnectionFailed;
 
     private readonly Topology _topology;
-    private readonly PolicySettings _policy;
+    private readonly IReadOnlyDictionary<string, string> _commands;
     private readonly SshSettings _connection;
     private readonly SshRunner _ssh;
 
-    public SshCommandActuator(Topology topology, PolicySettings policy, string sshExecutable = "ssh", SshSettings? connection = null)
+    /// <param name="commands">The allow-list (<c>policy.ssh_commands</c>): name → command line.</param>
+    public SshCommandActuator(Topology topology, IReadOnlyDictionary<string, string> commands, string sshExecutable = "ssh", SshSettings? connection = null)
     {
         _topology = topology;
-        _policy = policy;
+        _commands = commands;
         _connection = connection ?? new SshSettings();
         _ssh = new SshRunner(_connection, sshExecutable);
     }
@@ -68,7 +68,7 @@ internal sealed class SshCommandActuator : IActuator
         {
             if (action.Parameter(key) is { } name)
             {
-                checks.Add(_policy.SshCommands.ContainsKey(name)
+                checks.Add(_commands.ContainsKey(name)
                     ? new CheckResult($"{key}-allowed", true, $"'{name}' is on policy.ssh_commands")
                     : new CheckResult($"{key}-allowed", false, $"'{name}' is not on policy.ssh_commands (allowed: {Allowed()})"));
             }
@@ -198,11 +198,11 @@ internal sealed class SshCommandActuator : IActuator
     private static string LastLine(string text) =>
         text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
 
-    private string Allowed() => _policy.SshCommands.Count == 0 ? "none" : string.Join(", ", _policy.SshCommands.Keys.Order(StringComparer.Ordinal));
+    private string Allowed() => _commands.Count == 0 ? "none" : string.Join(", ", _commands.Keys.Order(StringComparer.Ordinal));
 
     private async Task<ProcessResult> RunAsync(PlannedAction action, string name, CancellationToken cancellationToken)
     {
-        if (!_policy.SshCommands.TryGetValue(name, out var line))
+        if (!_commands.TryGetValue(name, out var line))
         {
             return new ProcessResult(-1, "", $"'{name}' is not on policy.ssh_commands", TimeSpan.Zero, false);
         }

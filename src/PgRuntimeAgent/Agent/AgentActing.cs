@@ -9,14 +9,11 @@ namespace PgRuntimeAgent.Agent;
 
 /// <summary>
 /// The agent's hands: the action pipeline (policy gate, approvals, every discovered actuator, the sensing-backed
-/// cluster state), the planner that turns a skill's <c>action:</c> into a typed action, and a way to run one action
-/// under a skill's autonomy ceiling. The gate knows the policy only; a skill may be more cautious, so an action
-/// whose skill caps its class below the policy's level runs through a pipeline whose policy says the capped level.
+/// cluster state) and the planner that turns a skill's <c>action:</c> into a typed action. A skill more cautious than
+/// the policy passes its autonomy ceiling with each run; the same pipeline serves every action.
 /// </summary>
 internal sealed class AgentActing
 {
-    private readonly ILoggerFactory _logging;
-
     public AgentActing(IJournal journal, PolicySettings policy, ActuatorRegistry actuators, IClusterStateProvider state, ActionPlanner planner,
         TimeProvider time, PipelineOptions? pipelineOptions = null, ILoggerFactory? logging = null)
     {
@@ -27,10 +24,9 @@ internal sealed class AgentActing
         Planner = planner;
         Time = time;
         PipelineOptions = pipelineOptions ?? new PipelineOptions();
-        _logging = logging ?? NullLoggerFactory.Instance;
         Gate = new PolicyGate(policy, journal, time);
-        Approvals = new ApprovalBook(journal, policy, time);
-        Pipeline = new ActionPipeline(journal, Gate, Approvals, actuators, state, time, PipelineOptions, _logging.CreateLogger<ActionPipeline>());
+        Approvals = new ApprovalBook(journal, policy.ApprovalTtl(), time);
+        Pipeline = new ActionPipeline(journal, Gate, Approvals, actuators, state, time, PipelineOptions, (logging ?? NullLoggerFactory.Instance).CreateLogger<ActionPipeline>());
     }
 
     public IJournal Journal { get; }
@@ -51,28 +47,6 @@ internal sealed class AgentActing
 
     public PipelineOptions PipelineOptions { get; }
 
-    /// <summary>The pipeline with the policy as configured (approvals run through it, reconciliation too).</summary>
+    /// <summary>The one pipeline every action runs through (skills', approvals', reconciliation's).</summary>
     public ActionPipeline Pipeline { get; }
-
-    /// <summary>
-    /// The pipeline an action of <paramref name="actionClass"/> on <paramref name="cluster"/> runs through when its
-    /// skill caps the level at <paramref name="ceiling"/>: the configured one when the cap does not lower the level,
-    /// else one whose policy says min(policy level, ceiling) for this class on this cluster.
-    /// </summary>
-    public ActionPipeline PipelineFor(string cluster, string actionClass, int? ceiling)
-    {
-        if (ceiling is not { } cap || Gate.LevelFor(cluster, actionClass) <= cap)
-        {
-            return Pipeline;
-        }
-
-        var perCluster = Policy.Clusters.TryGetValue(cluster, out var existing)
-            ? new Dictionary<string, int>(existing, StringComparer.Ordinal)
-            : new Dictionary<string, int>(StringComparer.Ordinal);
-        perCluster[actionClass] = Math.Max(0, cap);
-        var clusters = new Dictionary<string, IReadOnlyDictionary<string, int>>(Policy.Clusters, StringComparer.Ordinal) { [cluster] = perCluster };
-        var capped = Policy with { Clusters = clusters };
-        return new ActionPipeline(Journal, new PolicyGate(capped, Journal, Time), Approvals, Actuators, State, Time, PipelineOptions,
-            _logging.CreateLogger<ActionPipeline>());
-    }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using PgRuntimeAgent.Acting;
 using PgRuntimeAgent.Detection;
 using PgRuntimeAgent.Incidents;
 using PgRuntimeAgent.Journal;

@@ -88,8 +88,8 @@ internal sealed partial class PipelineSkillHost : ISkillHost
         ActionRunResult result;
         try
         {
-            var pipeline = _acting.PipelineFor(request.Cluster, action.PolicyClass, request.AutonomyCeiling);
-            result = await pipeline.RunAsync(action, request.DryRun, cancellationToken).ConfigureAwait(false);
+            var ceiling = request.AutonomyCeiling is { } cap ? AutonomyLevels.From(cap) : (AutonomyLevel?)null;
+            result = await _acting.Pipeline.RunAsync(action, request.DryRun, cancellationToken, ceiling).ConfigureAwait(false);
         }
         catch (InputException ex)
         {
@@ -160,8 +160,8 @@ internal sealed partial class PipelineSkillHost : ISkillHost
             ["member"] = r.Action.Member,
             ["status"] = ActionPipeline.Kebab(r.Status),
             ["verdict"] = r.Decision is { } d ? ActionPipeline.Kebab(d.Verdict) : null,
-            ["level"] = r.Decision?.Level,
-            ["required_level"] = r.Decision?.RequiredLevel,
+            ["level"] = (int?)r.Decision?.Level,
+            ["required_level"] = (int?)r.Decision?.RequiredLevel,
             ["approval"] = r.Approval?.Id,
             ["intent_seq"] = r.IntentSeq,
             ["outcome_seq"] = r.OutcomeSeq,
@@ -197,8 +197,8 @@ internal sealed partial class PipelineSkillHost : ISkillHost
         };
         if (result?.Decision is { } d)
         {
-            details["level"] = d.Level.ToString(CultureInfo.InvariantCulture);
-            details["required_level"] = d.RequiredLevel.ToString(CultureInfo.InvariantCulture);
+            details["level"] = ((int)d.Level).ToString(CultureInfo.InvariantCulture);
+            details["required_level"] = ((int)d.RequiredLevel).ToString(CultureInfo.InvariantCulture);
         }
 
         var target = result?.Action.Summary ?? request.ActionClass;

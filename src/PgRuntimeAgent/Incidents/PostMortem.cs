@@ -446,7 +446,7 @@ internal static class PostMortemBuilder
             var why = string.Join("; ", new[]
             {
                 action?.Reason,
-                decision is null ? null : $"policy: {ActionPipeline.Kebab(decision.Decision.Verdict)} at level {decision.Decision.Level} (needs {decision.Decision.RequiredLevel} to run alone): {decision.Decision.Explain()}",
+                decision is null ? null : $"policy: {ActionPipeline.Kebab(decision.Decision.Verdict)} at level {(int)decision.Decision.Level} (needs {(int)decision.Decision.RequiredLevel} to run alone): {decision.Decision.Explain()}",
                 outcome?.Message,
             }.OfType<string>());
             actions.Add(new AgentAction(
@@ -456,8 +456,8 @@ internal static class PostMortemBuilder
                 step.Step?.StepId,
                 group.Key,
                 decision is null ? null : ActionPipeline.Kebab(decision.Decision.Verdict),
-                decision?.Decision.Level,
-                decision?.Decision.RequiredLevel,
+                (int?)decision?.Decision.Level,
+                (int?)decision?.Decision.RequiredLevel,
                 state,
                 why,
                 group.Select(e => e.Seq).ToList()));

@@ -4,21 +4,6 @@ using PgRuntimeAgent.Journal;
 
 namespace PgRuntimeAgent.Policy;
 
-/// <summary>What the gate is asked about.</summary>
-internal sealed record PolicyRequest
-{
-    public required PlannedAction Action { get; init; }
-
-    /// <summary>The cluster as last sensed; null when unknown (risky actions are then refused).</summary>
-    public ClusterGuardState? State { get; init; }
-
-    /// <summary>Stop after plan and precheck.</summary>
-    public bool DryRun { get; init; }
-
-    /// <summary>Who approved this exact action, when it was approved (<c>pgra approve</c>).</summary>
-    public string? ApprovedBy { get; init; }
-}
-
 /// <summary>
 /// The policy gate. Guardrails first (they hold at every level and after an approval): forbidden classes, one action
 /// per cluster at a time (an open intent in the journal), cooldown per kind and cluster (from the journal), the lag
@@ -26,7 +11,7 @@ internal sealed record PolicyRequest
 /// sources disagree. Then the autonomy level decides between executing, waiting for an approval, recommending and
 /// observing. A reactive, reversible action needs level 3; proactive adds one; irreversible adds one unless its loss is bounded by a precheck (at most 5).
 /// </summary>
-internal sealed class PolicyGate
+internal sealed class PolicyGate : IPolicyStage
 {
     private readonly PolicySettings _settings;
     private readonly IJournal _journal;
@@ -46,14 +31,14 @@ internal sealed class PolicyGate
     /// global classes, else <see cref="PolicySettings.DefaultLevel"/>. In each table the longest key that equals the
     /// class or is a dotted prefix of it wins (<c>patroni</c> covers <c>patroni.switchover</c>).
     /// </summary>
-    public int LevelFor(string cluster, string actionClass)
+    public AutonomyLevel LevelFor(string cluster, string actionClass)
     {
         if (_settings.Clusters.TryGetValue(cluster, out var perCluster) && Match(perCluster, actionClass) is { } clusterLevel)
         {
-            return Clamp(clusterLevel);
+            return AutonomyLevels.From(clusterLevel);
         }
 
-        return Clamp(Match(_settings.Classes, actionClass) ?? _settings.DefaultLevel);
+        return AutonomyLevels.From(Match(_settings.Classes, actionClass) ?? _settings.DefaultLevel);
     }
 
     private static int? Match(IReadOnlyDictionary<string, int> table, string actionClass)
@@ -76,10 +61,8 @@ internal sealed class PolicyGate
         }
     }
 
-    private static int Clamp(int level) => Math.Clamp(level, 0, 5);
-
     /// <summary>The level an action needs to run without an approval.</summary>
-    public static int RequiredLevel(PlannedAction action)
+    public static AutonomyLevel RequiredLevel(PlannedAction action)
     {
         ArgumentNullException.ThrowIfNull(action);
         var required = (int)AutonomyLevel.ActWithinGuardrails;
@@ -93,7 +76,7 @@ internal sealed class PolicyGate
             required++;
         }
 
-        return Math.Min(required, (int)AutonomyLevel.Full);
+        return AutonomyLevels.From(required);
     }
 
     public bool IsForbidden(string actionClass) =>
@@ -127,7 +110,9 @@ internal sealed class PolicyGate
         CheckCandidateLag(action, request.State, reasons);
         CheckClusterState(action, request.State, now, reasons);
 
-        var level = LevelFor(action.Cluster, action.PolicyClass);
+        var configured = LevelFor(action.Cluster, action.PolicyClass);
+        var ceiling = request.Ceiling is { } cap && cap < configured ? cap : (AutonomyLevel?)null;
+        var level = ceiling ?? configured;
         var required = RequiredLevel(action);
         PolicyVerdict verdict;
         if (reasons.Any(r => r.Blocking))
@@ -145,7 +130,7 @@ internal sealed class PolicyGate
             {
                 verdict = PolicyVerdict.AwaitApproval;
                 reasons.Add(new(PolicyCodes.Level,
-                    $"{action.PolicyClass} is at level {level} on {action.Cluster}; this action needs {required} to run without a second person (policy.four_eyes)."));
+                    $"{action.PolicyClass} is at level {(int)level} on {action.Cluster}; this action needs {(int)required} to run without a second person (policy.four_eyes)."));
             }
             else
             {
@@ -155,15 +140,21 @@ internal sealed class PolicyGate
         }
         else
         {
+            var at = ceiling is { } c
+                ? $"{action.PolicyClass} is at level {(int)configured} on {action.Cluster}, capped at {(int)c} by the skill's autonomy"
+                : $"{action.PolicyClass} is at level {(int)level} on {action.Cluster}";
             (verdict, var message) = level switch
             {
                 _ when level >= required => (PolicyVerdict.Execute,
-                    $"{action.PolicyClass} is at level {level} on {action.Cluster}; this {Describe(action)} action needs {required}: the agent acts."),
-                >= (int)AutonomyLevel.ActAfterApproval => (PolicyVerdict.AwaitApproval,
-                    $"{action.PolicyClass} is at level {level} on {action.Cluster}; this {Describe(action)} action needs {required} to run alone: it waits for approval."),
-                (int)AutonomyLevel.Recommend => (PolicyVerdict.Recommend,
-                    $"{action.PolicyClass} is at level 1 (recommend) on {action.Cluster}: recorded as a recommendation for an operator."),
-                _ => (PolicyVerdict.Observe, $"{action.PolicyClass} is at level 0 (observe) on {action.Cluster}: nothing is proposed."),
+                    $"{at}; this {Describe(action)} action needs {(int)required}: the agent acts."),
+                >= AutonomyLevel.ActAfterApproval => (PolicyVerdict.AwaitApproval,
+                    $"{at}; this {Describe(action)} action needs {(int)required} to run alone: it waits for approval."),
+                AutonomyLevel.Recommend => (PolicyVerdict.Recommend, ceiling is null
+                    ? $"{action.PolicyClass} is at level 1 (recommend) on {action.Cluster}: recorded as a recommendation for an operator."
+                    : $"{at} (recommend): recorded as a recommendation for an operator."),
+                _ => (PolicyVerdict.Observe, ceiling is null
+                    ? $"{action.PolicyClass} is at level 0 (observe) on {action.Cluster}: nothing is proposed."
+                    : $"{at} (observe): nothing is proposed."),
             };
             reasons.Add(new(PolicyCodes.Level, message));
         }
@@ -183,6 +174,7 @@ internal sealed class PolicyGate
             Verdict = verdict,
             Level = level,
             RequiredLevel = required,
+            Ceiling = ceiling,
             DryRun = dryRun,
             Reasons = reasons,
             DecidedAt = now,

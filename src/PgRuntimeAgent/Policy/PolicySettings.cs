@@ -54,6 +54,9 @@ public sealed record PolicySettings
     /// <summary>Minutes a pending approval stays valid (<c>policy.approval_ttl_minutes</c>).</summary>
     public double ApprovalTtlMinutes { get; init; } = 30;
 
+    /// <summary><see cref="ApprovalTtlMinutes"/> as a duration.</summary>
+    public TimeSpan ApprovalTtl() => TimeSpan.FromMinutes(ApprovalTtlMinutes);
+
     /// <summary>A cluster state older than this (seconds) counts as unknown for risky actions (<c>policy.max_state_age_seconds</c>).</summary>
     public double MaxStateAgeSeconds { get; init; } = 30;
 

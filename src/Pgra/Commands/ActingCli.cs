@@ -46,7 +46,7 @@ internal sealed class ActingSession : IAsyncDisposable
         var context = workspace.ActingContext(options.Time);
         var policy = workspace.Settings.Policy;
         var state = ClusterStateProviders.Discover(context);
-        var pipeline = new ActionPipeline(journal, new PolicyGate(policy, journal, options.Time), new ApprovalBook(journal, policy, options.Time),
+        var pipeline = new ActionPipeline(journal, new PolicyGate(policy, journal, options.Time), new ApprovalBook(journal, policy.ApprovalTtl(), options.Time),
             ActuatorCatalog.Discover(context), state, options.Time);
         return new ActingSession(workspace, journal, pipeline, state, options.Time);
     }
@@ -203,7 +203,7 @@ internal static class ActionReport
 
         if (result.Decision is { } d)
         {
-            Line("Policy", $"{ActionPipeline.Kebab(d.Verdict)}{(d.DryRun ? " (dry run)" : "")}: level {d.Level}, this action needs {d.RequiredLevel} to run alone");
+            Line("Policy", $"{ActionPipeline.Kebab(d.Verdict)}{(d.DryRun ? " (dry run)" : "")}: level {(int)d.Level}{(d.Ceiling is null ? "" : " (capped by the skill)")}, this action needs {(int)d.RequiredLevel} to run alone");
             foreach (var reason in d.Reasons)
             {
                 Line("", $"{(reason.Blocking ? "BLOCKED" : "-")} {reason.Code}: {reason.Message}");

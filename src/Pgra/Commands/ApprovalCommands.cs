@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using PgRuntimeAgent.Acting;
 using PgRuntimeAgent.Policy;
 
 namespace PgRuntimeAgent.Cli.Commands;

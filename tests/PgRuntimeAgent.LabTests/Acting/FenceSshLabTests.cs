@@ -34,7 +34,7 @@ public sealed class FenceSshLabTests
         var sensing = new ActionSensing(workspace.Topology, workspace.Settings, workspace.Secrets, TimeProvider.System);
         var leader = (await lab.LeaderAsync(Ct)).Name;
         var target = lab.Members.Select(m => m.Name).Last(m => !string.Equals(m, leader, StringComparison.Ordinal));
-        var fence = new FenceActuator(sensing, Policy(lab), new ProcessTable(), NullLogger.Instance, new SshRunner(ssh))
+        var fence = new FenceActuator(sensing, Policy(lab).SshCommands, new ProcessTable(), NullLogger.Instance, new SshRunner(ssh))
         {
             IsLocal = _ => false,
         };

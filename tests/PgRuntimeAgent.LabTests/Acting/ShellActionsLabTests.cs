@@ -58,7 +58,7 @@ public sealed class ShellActionsLabTests
             };
             var policy = workspace.Settings.Policy;
             var state = ClusterStateProviders.Discover(context);
-            var pipeline = new ActionPipeline(journal, new PolicyGate(policy, journal, time), new ApprovalBook(journal, policy, time),
+            var pipeline = new ActionPipeline(journal, new PolicyGate(policy, journal, time), new ApprovalBook(journal, policy.ApprovalTtl(), time),
                 ActuatorCatalog.Discover(context), state, time);
             return new Session(workspace, journal, pipeline, state);
         }

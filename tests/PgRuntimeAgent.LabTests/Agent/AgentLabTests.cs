@@ -1,4 +1,5 @@
 using System.Globalization;
+using PgRuntimeAgent.Acting;
 using PgRuntimeAgent.Agent;
 using PgRuntimeAgent.Journal;
 using PgRuntimeAgent.Policy;

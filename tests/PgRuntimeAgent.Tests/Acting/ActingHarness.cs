@@ -63,13 +63,13 @@ internal sealed class ActingHarness : IAsyncDisposable
 
     public PolicyGate Gate() => new(Policy, Journal, Time);
 
-    public ApprovalBook Approvals() => new(Journal, Policy, Time);
+    public ApprovalBook Approvals() => new(Journal, Policy.ApprovalTtl(), Time);
 
     public ActionPipeline Pipeline(IJournal? journal = null, TimeProvider? time = null)
     {
         var j = journal ?? Journal;
         var t = time ?? Time;
-        return new ActionPipeline(j, new PolicyGate(Policy, j, t), new ApprovalBook(j, Policy, t), new ActuatorRegistry([Actuator]), State, t, Options);
+        return new ActionPipeline(j, new PolicyGate(Policy, j, t), new ApprovalBook(j, Policy.ApprovalTtl(), t), new ActuatorRegistry([Actuator]), State, t, Options);
     }
 
     public async Task<IJournal> OpenSecondJournalAsync() =>

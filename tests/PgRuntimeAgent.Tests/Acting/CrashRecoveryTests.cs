@@ -71,7 +71,7 @@ public sealed class CrashRecoveryTests : IDisposable
         var action = SshCommandActuator.Plan("pg-test", member, command, verifyCommand: verify, trigger: ActionTrigger.Reactive) with { Risk = ActionRisk.Medium };
         var policy = new PolicySettings { DefaultLevel = 2 };
         var decision = await new PolicyGate(policy, journal, TimeProvider.System).EvaluateAsync(new PolicyRequest { Action = action }, Ct);
-        await new ApprovalBook(journal, policy, TimeProvider.System).RequestAsync(action, decision, null, Ct);
+        await new ApprovalBook(journal, policy.ApprovalTtl(), TimeProvider.System).RequestAsync(action, decision, null, Ct);
         return action;
     }
 

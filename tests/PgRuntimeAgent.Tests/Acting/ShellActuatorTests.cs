@@ -74,7 +74,7 @@ public sealed class ShellActuatorTests : IDisposable
     private async Task<(ActingHarness H, ActionPipeline Pipeline)> PipelineAsync(IActuator actuator, PolicySettings policy)
     {
         var h = await ActingHarness.CreateAsync(policy);
-        var pipeline = new ActionPipeline(h.Journal, new PolicyGate(policy, h.Journal, h.Time), new ApprovalBook(h.Journal, policy, h.Time),
+        var pipeline = new ActionPipeline(h.Journal, new PolicyGate(policy, h.Journal, h.Time), new ApprovalBook(h.Journal, policy.ApprovalTtl(), h.Time),
             new ActuatorRegistry([actuator]), h.State, h.Time);
         return (h, pipeline);
     }
@@ -94,7 +94,7 @@ public sealed class ShellActuatorTests : IDisposable
     public async Task Ssh_AllowListedCommand_RunsOnTheMemberVerifiesAndUndoes()
     {
         var policy = SshPolicy();
-        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy, FakeSsh(), PinnedSsh()), policy);
+        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy.SshCommands, FakeSsh(), PinnedSsh()), policy);
         await using var _ = h;
         var action = SshCommandActuator.Plan("pg-test", "pg-test-2", "make-flag", verifyCommand: "check-flag", undoCommand: "remove-flag");
 
@@ -116,7 +116,7 @@ public sealed class ShellActuatorTests : IDisposable
     public async Task Ssh_CommandNotOnAllowList_FailsPrecheckAndNothingRuns()
     {
         var policy = SshPolicy();
-        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy, FakeSsh(), PinnedSsh()), policy);
+        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy.SshCommands, FakeSsh(), PinnedSsh()), policy);
         await using var _ = h;
 
         var result = await pipeline.RunAsync(SshCommandActuator.Plan("pg-test", "pg-test-1", "rm -rf /"), dryRun: false, Ct);
@@ -130,7 +130,7 @@ public sealed class ShellActuatorTests : IDisposable
     public async Task Ssh_CommandFails_RecordsExecuteFailedWithOutput()
     {
         var policy = SshPolicy();
-        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy, FakeSsh(), PinnedSsh()), policy);
+        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy.SshCommands, FakeSsh(), PinnedSsh()), policy);
         await using var _ = h;
 
         var result = await pipeline.RunAsync(SshCommandActuator.Plan("pg-test", "pg-test-1", "fail"), dryRun: false, Ct);
@@ -160,7 +160,7 @@ public sealed class ShellActuatorTests : IDisposable
     public async Task Ansible_CheckFirstThenApply_VerifiedByACleanCheckRun()
     {
         var policy = AnsiblePolicy();
-        var (h, pipeline) = await PipelineAsync(new AnsiblePlaybookActuator(Topology(), policy, policy.AnsibleDir, FakeAnsible(checkChanged: 1)), policy);
+        var (h, pipeline) = await PipelineAsync(new AnsiblePlaybookActuator(Topology(), policy.AnsiblePlaybooks, policy.AnsibleDir, FakeAnsible(checkChanged: 1)), policy);
         await using var _ = h;
         var action = AnsiblePlaybookActuator.Plan("pg-test", "pgsql-reload.yml", limit: "pg-test", tags: "pg_reload", checkFirst: true);
 
@@ -182,7 +182,7 @@ public sealed class ShellActuatorTests : IDisposable
     public async Task Ansible_PlaybookNotAllowListed_FailsPrecheck()
     {
         var policy = AnsiblePolicy();
-        var (h, pipeline) = await PipelineAsync(new AnsiblePlaybookActuator(Topology(), policy, policy.AnsibleDir, FakeAnsible(0)), policy);
+        var (h, pipeline) = await PipelineAsync(new AnsiblePlaybookActuator(Topology(), policy.AnsiblePlaybooks, policy.AnsibleDir, FakeAnsible(0)), policy);
         await using var _ = h;
 
         var result = await pipeline.RunAsync(AnsiblePlaybookActuator.Plan("pg-test", "../../etc/evil.yml"), dryRun: false, Ct);
@@ -212,7 +212,7 @@ public sealed class ShellActuatorTests : IDisposable
             PrivateKeyPath = Path.Combine(_dir, "id_ed25519"),
             KnownHostsPath = Path.Combine(_dir, "known_hosts"),
         };
-        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy, RecordingSsh(0, ""), ssh), policy);
+        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy.SshCommands, RecordingSsh(0, ""), ssh), policy);
         await using var _ = h;
 
         var result = await pipeline.RunAsync(SshCommandActuator.Plan("pg-test", "pg-test-2", "make-flag"), dryRun: false, Ct);
@@ -231,7 +231,7 @@ public sealed class ShellActuatorTests : IDisposable
     public async Task Ssh_CannotConnect_SaysTheCommandDidNotRunAndReconcilesAsUnknown()
     {
         var policy = SshPolicy();
-        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy, RecordingSsh(255, "ssh: connect to host 127.0.0.11 port 22: Connection refused"), PinnedSsh()), policy);
+        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy.SshCommands, RecordingSsh(255, "ssh: connect to host 127.0.0.11 port 22: Connection refused"), PinnedSsh()), policy);
         await using var _ = h;
 
         var result = await pipeline.RunAsync(SshCommandActuator.Plan("pg-test", "pg-test-1", "make-flag", verifyCommand: "check-flag"), dryRun: false, Ct);
@@ -246,7 +246,7 @@ public sealed class ShellActuatorTests : IDisposable
     {
         var policy = SshPolicy();
         var ssh = new PgRuntimeAgent.Sensing.SshSettings { PrivateKeyPath = Path.Combine(_dir, "no-such-key") };
-        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy, RecordingSsh(0, ""), ssh), policy);
+        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy.SshCommands, RecordingSsh(0, ""), ssh), policy);
         await using var _ = h;
 
         var result = await pipeline.RunAsync(SshCommandActuator.Plan("pg-test", "pg-test-1", "make-flag"), dryRun: false, Ct);
@@ -263,7 +263,7 @@ public sealed class ShellActuatorTests : IDisposable
         var known = Path.Combine(_dir, "known_hosts");
         File.WriteAllText(known, $"127.0.0.12 ssh-ed25519 {HostKey}\n");
         var ssh = new PgRuntimeAgent.Sensing.SshSettings { KnownHostsPath = known };
-        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy, RecordingSsh(0, ""), ssh), policy);
+        var (h, pipeline) = await PipelineAsync(new SshCommandActuator(Topology(), policy.SshCommands, RecordingSsh(0, ""), ssh), policy);
         await using var _ = h;
 
         var result = await pipeline.RunAsync(SshCommandActuator.Plan("pg-test", "pg-test-1", "make-flag"), dryRun: false, Ct);
@@ -278,7 +278,7 @@ public sealed class ShellActuatorTests : IDisposable
     public async Task Ansible_MemberTarget_LimitsToTheMembersInventoryHost()
     {
         var policy = AnsiblePolicy();
-        var (h, pipeline) = await PipelineAsync(new AnsiblePlaybookActuator(Topology(), policy, policy.AnsibleDir, FakeAnsible(0)), policy);
+        var (h, pipeline) = await PipelineAsync(new AnsiblePlaybookActuator(Topology(), policy.AnsiblePlaybooks, policy.AnsibleDir, FakeAnsible(0)), policy);
         await using var _ = h;
         var action = AnsiblePlaybookActuator.Plan("pg-test", "pgsql-reload.yml", checkFirst: false) with { Member = "pg-test-2" };
 

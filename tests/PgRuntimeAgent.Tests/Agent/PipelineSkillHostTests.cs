@@ -57,13 +57,15 @@ public sealed class PipelineSkillHostTests
         Assert.Equal(capped.JournalId, approval.Id);
         Assert.Equal("skill:primary-failure", approval.Action.Initiator);
         Assert.Equal(30, approval.Action.VerifyTimeoutSeconds);
-        Assert.Contains(approval.Reasons, r => r.Code == PolicyCodes.Level && r.Message.Contains("at level 2", StringComparison.Ordinal));
-        Assert.Same(kit.Acting.Pipeline, kit.Acting.PipelineFor(AgentKit.Cluster, "member.fence", 4));
+        Assert.Contains(approval.Reasons, r => r.Code == PolicyCodes.Level && r.Message.Contains("at level 4", StringComparison.Ordinal)
+            && r.Message.Contains("capped at 2", StringComparison.Ordinal));
+        Assert.Equal(AutonomyLevel.ActAfterApproval, host.Actions[^1].Decision!.Ceiling);
 
         var free = await host.ExecuteActionAsync(Request("member.fence", """{"member":"pg-test-3"}""", ceiling: 5), Ct);
         Assert.Equal(SkillActionStatus.Succeeded, free.Status);
         Assert.Equal(["member.fence pg-test-3"], kit.Actuator.Executed);
-        Assert.Equal(4, host.Actions[^1].Decision!.Level);
+        Assert.Equal(4, (int)host.Actions[^1].Decision!.Level);
+        Assert.Null(host.Actions[^1].Decision!.Ceiling);
     }
 
     [Fact]

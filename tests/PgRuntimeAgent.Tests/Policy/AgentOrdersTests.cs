@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using PgRuntimeAgent.Acting;
 using PgRuntimeAgent.Policy;
 using YamlDotNet.RepresentationModel;
 
@@ -43,7 +44,7 @@ public sealed partial class AgentOrdersTests
     {
         var gate = new PolicyGate(new PolicySettings(), null!, TimeProvider.System);
 
-        Assert.Equal((int)AutonomyLevel.Recommend, gate.LevelFor("pg-test", "patroni.failover"));
+        Assert.Equal(AutonomyLevel.Recommend, gate.LevelFor("pg-test", "patroni.failover"));
         Assert.True(gate.IsForbidden("sql.drop_database"));
         Assert.False(gate.IsForbidden("sql.create_index"));
     }

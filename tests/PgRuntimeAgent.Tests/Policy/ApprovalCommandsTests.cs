@@ -20,7 +20,7 @@ public sealed class ApprovalCommandsTests
         var action = ScriptedActuator.SetAction("leader", "pg-test-2", trigger: ActionTrigger.Reactive) with { Kind = kind, Summary = "switchover pg-test to pg-test-2" };
         var policy = new PolicySettings { DefaultLevel = 2 };
         var decision = await new PolicyGate(policy, journal, TimeProvider.System).EvaluateAsync(new PolicyRequest { Action = action }, Ct);
-        await new ApprovalBook(journal, policy, TimeProvider.System).RequestAsync(action, decision, null, Ct);
+        await new ApprovalBook(journal, policy.ApprovalTtl(), TimeProvider.System).RequestAsync(action, decision, null, Ct);
         return action;
     }
 

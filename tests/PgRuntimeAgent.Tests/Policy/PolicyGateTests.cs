@@ -27,11 +27,11 @@ public sealed class PolicyGateTests
         });
         var gate = h.Gate();
 
-        Assert.Equal(3, gate.LevelFor("pg-test", "patroni.failover"));
-        Assert.Equal(2, gate.LevelFor("pg-test", "patroni.switchover"));
-        Assert.Equal(1, gate.LevelFor("pg-test", "sql.analyze"));
-        Assert.Equal(0, gate.LevelFor("pg-meta", "patroni.failover"));
-        Assert.Equal(2, gate.LevelFor("pg-meta", "patroni.restart"));
+        Assert.Equal(3, (int)gate.LevelFor("pg-test", "patroni.failover"));
+        Assert.Equal(2, (int)gate.LevelFor("pg-test", "patroni.switchover"));
+        Assert.Equal(1, (int)gate.LevelFor("pg-test", "sql.analyze"));
+        Assert.Equal(0, (int)gate.LevelFor("pg-meta", "patroni.failover"));
+        Assert.Equal(2, (int)gate.LevelFor("pg-meta", "patroni.restart"));
     }
 
     [Theory]
@@ -45,7 +45,7 @@ public sealed class PolicyGateTests
     {
         var action = ScriptedActuator.SetAction("k", "v", trigger: Enum.Parse<ActionTrigger>(trigger)) with { Reversible = reversible, LossBounded = lossBounded };
 
-        Assert.Equal(expected, PolicyGate.RequiredLevel(action));
+        Assert.Equal(expected, (int)PolicyGate.RequiredLevel(action));
     }
 
     [Fact]
@@ -57,7 +57,7 @@ public sealed class PolicyGateTests
         var decision = await h.Gate().EvaluateAsync(new PolicyRequest { Action = action, State = h.HealthyState() }, Ct);
 
         Assert.False(action.Reversible);
-        Assert.Equal(3, decision.RequiredLevel);
+        Assert.Equal(3, (int)decision.RequiredLevel);
         Assert.Contains("loss bounded", decision.Explain(), StringComparison.Ordinal);
     }
 
@@ -76,9 +76,33 @@ public sealed class PolicyGateTests
         var decision = await h.Gate().EvaluateAsync(new PolicyRequest { Action = action, State = h.HealthyState() }, Ct);
 
         Assert.Equal(expected, decision.Verdict);
-        Assert.Equal(level, decision.Level);
-        Assert.Equal(3, decision.RequiredLevel);
+        Assert.Equal(level, (int)decision.Level);
+        Assert.Equal(3, (int)decision.RequiredLevel);
         Assert.Contains(decision.Reasons, r => r.Code == PolicyCodes.Level);
+    }
+
+    [Theory]
+    [InlineData(2, "AwaitApproval", 2)]
+    [InlineData(1, "Recommend", 1)]
+    [InlineData(5, "Execute", null)]
+    [InlineData(4, "Execute", null)]
+    public async Task Evaluate_CallersCeiling_LowersTheLevelButNeverRaisesIt(int ceiling, string verdict, int? capped)
+    {
+        await using var h = await ActingHarness.CreateAsync(new PolicySettings { Classes = Levels((ScriptedActuator.Set, 4)) });
+        var action = ScriptedActuator.SetAction("k", "v", trigger: ActionTrigger.Reactive);
+
+        var decision = await h.Gate().EvaluateAsync(new PolicyRequest { Action = action, State = h.HealthyState(), Ceiling = (AutonomyLevel)ceiling }, Ct);
+
+        Assert.Equal(Enum.Parse<PolicyVerdict>(verdict), decision.Verdict);
+        Assert.Equal(capped ?? 4, (int)decision.Level);
+        Assert.Equal(capped, (int?)decision.Ceiling);
+        var json = System.Text.Json.JsonSerializer.SerializeToNode(decision, JournalJson.Options)!;
+        Assert.Equal(capped ?? 4, (int)json["level"]!);
+        Assert.Equal(3, (int)json["requiredLevel"]!);
+        Assert.Equal(capped, (int?)json["ceiling"]);
+        var back = System.Text.Json.JsonSerializer.Deserialize<PolicyDecision>(json, JournalJson.Options)!;
+        Assert.Equal(decision.Level, back.Level);
+        Assert.Equal(decision.Ceiling, back.Ceiling);
     }
 
     [Fact]
@@ -90,7 +114,7 @@ public sealed class PolicyGateTests
         var decision = await h.Gate().EvaluateAsync(new PolicyRequest { Action = action, State = h.HealthyState() }, Ct);
 
         Assert.Equal(PolicyVerdict.AwaitApproval, decision.Verdict);
-        Assert.Equal(4, decision.RequiredLevel);
+        Assert.Equal(4, (int)decision.RequiredLevel);
         Assert.Contains("irreversible", decision.Explain(), StringComparison.Ordinal);
     }
 

@@ -4,7 +4,6 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using PgRuntimeAgent.Acting.Patroni;
 using PgRuntimeAgent.Inventory;
-using PgRuntimeAgent.Policy;
 using PgRuntimeAgent.Sensing;
 using PgRuntimeAgent.Sensing.Dcs;
 using PgRuntimeAgent.Transport;
@@ -36,16 +35,17 @@ internal sealed partial class FenceActuator : IActuator
     public const string DefaultSshCommand = "fence-member";
 
     private readonly IClusterSensing _sensing;
-    private readonly PolicySettings _policy;
+    private readonly IReadOnlyDictionary<string, string> _sshCommands;
     private readonly ProcessTable _processes;
     private readonly ILogger _logger;
     private readonly SshRunner _ssh;
 
+    /// <param name="sshCommands">The SSH allow-list (<c>policy.ssh_commands</c>) a remote member's fence command comes from.</param>
     /// <param name="ssh">The SSH transport for remote members (<c>sensing.ssh</c>); null: the default connection settings.</param>
-    public FenceActuator(IClusterSensing sensing, PolicySettings policy, ProcessTable processes, ILogger logger, SshRunner? ssh = null)
+    public FenceActuator(IClusterSensing sensing, IReadOnlyDictionary<string, string> sshCommands, ProcessTable processes, ILogger logger, SshRunner? ssh = null)
     {
         _sensing = sensing;
-        _policy = policy;
+        _sshCommands = sshCommands;
         _processes = processes;
         _logger = logger;
         _ssh = ssh ?? new SshRunner(new SshSettings());
@@ -104,7 +104,7 @@ internal sealed partial class FenceActuator : IActuator
         else
         {
             var name = action.Parameter(SshCommandParameter) ?? DefaultSshCommand;
-            checks.Add(_policy.SshCommands.ContainsKey(name)
+            checks.Add(_sshCommands.ContainsKey(name)
                 ? new CheckResult("how", true, $"over SSH on {_ssh.Destination(member.Ip)}: policy.ssh_commands.{name}")
                 : new CheckResult("how", false, $"{member.Ip} is remote and policy.ssh_commands has no '{name}' (for example: sudo systemctl kill -s SIGKILL patroni)"));
             var refused = _ssh.Refusal(member.Ip);
@@ -202,7 +202,7 @@ internal sealed partial class FenceActuator : IActuator
     private async Task<ExecuteResult> ExecuteRemoteAsync(PlannedAction action, PgCluster cluster, PgMember member, CancellationToken cancellationToken)
     {
         var name = action.Parameter(SshCommandParameter) ?? DefaultSshCommand;
-        if (!_policy.SshCommands.TryGetValue(name, out var line))
+        if (!_sshCommands.TryGetValue(name, out var line))
         {
             return ExecuteResult.Failed($"policy.ssh_commands has no '{name}': nothing run on {member.Ip}");
         }
@@ -300,7 +300,7 @@ internal sealed class FencingActuatorFactory : IActuatorFactory
     public IEnumerable<IActuator> Create(ActuatorContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        yield return new FenceActuator(ActionSensing.For(context), context.Settings.Policy, new ProcessTable(), context.Logging.CreateLogger<FenceActuator>(),
+        yield return new FenceActuator(ActionSensing.For(context), context.Settings.Policy.SshCommands, new ProcessTable(), context.Logging.CreateLogger<FenceActuator>(),
             new SshRunner(context.Settings.Sensing.Ssh));
     }
 }

@@ -307,9 +307,9 @@ internal sealed partial class LeaderChangeActuator : IActuator
 /// stale pg_role in the inventory after a switchover is a warning, not a reason to refuse); a member's lag is
 /// <see cref="CandidateRules.EffectiveLag"/>; the limit is maximum_lag_on_failover as Patroni runs it.
 /// </summary>
-internal sealed class SnapshotClusterStateProvider(IClusterSensing sensing) : Policy.IClusterStateProvider
+internal sealed class SnapshotClusterStateProvider(IClusterSensing sensing) : IClusterStateProvider
 {
-    public async Task<Policy.ClusterGuardState?> GetStateAsync(string cluster, CancellationToken cancellationToken)
+    public async Task<ClusterGuardState?> GetStateAsync(string cluster, CancellationToken cancellationToken)
     {
         if (sensing.Topology.FindCluster(cluster) is null)
         {
@@ -325,12 +325,12 @@ internal sealed class SnapshotClusterStateProvider(IClusterSensing sensing) : Po
     /// </summary>
     public static TimeSpan RecentEnough { get; } = TimeSpan.FromSeconds(2);
 
-    public static Policy.ClusterGuardState FromSnapshot(ClusterSnapshot s)
+    public static ClusterGuardState FromSnapshot(ClusterSnapshot s)
     {
         ArgumentNullException.ThrowIfNull(s);
         var critical = s.Drift.Where(d => d.Severity == "critical").Select(d => $"{d.Code}: {d.Message}").ToList();
         var patroniSaw = s.HealthOf(Sensing.SensorNames.Patroni) != Sensing.SensorHealth.Unknown;
-        return new Policy.ClusterGuardState
+        return new ClusterGuardState
         {
             Cluster = s.Cluster,
             ObservedAt = s.TakenAt,
@@ -351,9 +351,9 @@ internal sealed class SnapshotClusterStateProvider(IClusterSensing sensing) : Po
 }
 
 /// <summary>Registers the sensing-backed cluster state for the policy gate.</summary>
-internal sealed class SnapshotClusterStateProviderFactory : Policy.IClusterStateProviderFactory
+internal sealed class SnapshotClusterStateProviderFactory : IClusterStateProviderFactory
 {
-    public Policy.IClusterStateProvider Create(ActuatorContext context) => new SnapshotClusterStateProvider(ActionSensing.For(context));
+    public IClusterStateProvider Create(ActuatorContext context) => new SnapshotClusterStateProvider(ActionSensing.For(context));
 }
 
 /// <summary>Registers the Patroni actuators (switchover, failover, config, pause, resume, restart, reload).</summary>

@@ -103,7 +103,7 @@ public sealed class BackupRunActuatorTests
         Assert.Equal("diff", action.Parameter("type"));
         Assert.Equal("pg-test", action.Parameter("stanza"));
         Assert.Equal("pgBackRest diff backup of stanza pg-test on pg-test-1 of pg-test", action.Summary);
-        Assert.Equal(4, PolicyGate.RequiredLevel(action with { Trigger = ActionTrigger.Proactive }));
+        Assert.Equal(AutonomyLevel.ActProactively, PolicyGate.RequiredLevel(action with { Trigger = ActionTrigger.Proactive }));
     }
 
     [Theory]

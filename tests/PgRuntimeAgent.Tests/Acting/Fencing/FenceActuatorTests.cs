@@ -25,7 +25,7 @@ public sealed class FenceActuatorTests : IDisposable
         Create(policy, local, null, snapshots);
 
     private static FenceActuator Create(PolicySettings policy, bool local, SshRunner? ssh, params PgRuntimeAgent.Sensing.Snapshot.ClusterSnapshot[] snapshots) =>
-        new(new ScriptedSensing(SensingFixtures.Topology(SensingFixtures.Cluster()), snapshots), policy,
+        new(new ScriptedSensing(SensingFixtures.Topology(SensingFixtures.Cluster()), snapshots), policy.SshCommands,
             new ProcessTable(Directory.CreateTempSubdirectory("pgra-empty-proc-").FullName), NullLogger.Instance, ssh)
         {
             IsLocal = _ => local,
@@ -66,8 +66,8 @@ public sealed class FenceActuatorTests : IDisposable
         Assert.Equal(ActionRisk.High, action.Risk);
         Assert.Equal("member.fence", action.Kind);
         Assert.True(action.LossBounded);
-        Assert.Equal(4, PolicyGate.RequiredLevel(action with { Trigger = ActionTrigger.Proactive }));
-        Assert.Equal(3, PolicyGate.RequiredLevel(action with { Trigger = ActionTrigger.Reactive }));
+        Assert.Equal(AutonomyLevel.ActProactively, PolicyGate.RequiredLevel(action with { Trigger = ActionTrigger.Proactive }));
+        Assert.Equal(AutonomyLevel.ActWithinGuardrails, PolicyGate.RequiredLevel(action with { Trigger = ActionTrigger.Reactive }));
     }
 
     [Fact]

@@ -200,7 +200,7 @@ public sealed class InventoryPatchActuatorTests : IAsyncDisposable
         _harness ??= await ActingHarness.CreateAsync();
         var topology = InventoryLoader.Load(Inventory, new SecretStore(), AgentSettings.Default);
         var time = _harness.Time;
-        var pipeline = new ActionPipeline(_harness.Journal, new PolicyGate(_harness.Policy, _harness.Journal, time), new ApprovalBook(_harness.Journal, _harness.Policy, time),
+        var pipeline = new ActionPipeline(_harness.Journal, new PolicyGate(_harness.Policy, _harness.Journal, time), new ApprovalBook(_harness.Journal, _harness.Policy.ApprovalTtl(), time),
             new ActuatorRegistry([new InventoryPatchActuator(Proposals, time)]), _harness.State, time, _harness.Options);
         return (pipeline, topology);
     }

@@ -52,7 +52,7 @@ public sealed class ReinitActuatorTests
         Assert.Equal("7", action.Parameter(PatroniActions.Timeline));
         Assert.Equal(PlannedAt, DateTimeOffset.Parse(action.Parameter(PatroniActions.PlannedAt)!, CultureInfo.InvariantCulture));
         Assert.Equal(300, action.VerifyTimeoutSeconds);
-        Assert.Equal(3, PolicyGate.RequiredLevel(action with { Trigger = ActionTrigger.Reactive }));
+        Assert.Equal(AutonomyLevel.ActWithinGuardrails, PolicyGate.RequiredLevel(action with { Trigger = ActionTrigger.Reactive }));
     }
 
     [Fact]

@@ -35,7 +35,7 @@ public sealed class CheckpointActuatorTests
         Assert.True(action.LossBounded);
         Assert.Null(action.Member);
         Assert.Equal("CHECKPOINT on the leader of pg-test", action.Summary);
-        Assert.Equal(3, PolicyGate.RequiredLevel(action with { Trigger = ActionTrigger.Reactive }));
+        Assert.Equal(AutonomyLevel.ActWithinGuardrails, PolicyGate.RequiredLevel(action with { Trigger = ActionTrigger.Reactive }));
     }
 
     [Fact]

@@ -1,4 +1,6 @@
-namespace PgRuntimeAgent.Policy;
+using System.Text.Json.Serialization;
+
+namespace PgRuntimeAgent.Acting;
 
 /// <summary>What the policy lets happen to an action.</summary>
 internal enum PolicyVerdict
@@ -53,11 +55,20 @@ internal sealed record PolicyDecision
 
     public required PolicyVerdict Verdict { get; init; }
 
-    /// <summary>The autonomy level configured for the class on this cluster.</summary>
-    public required int Level { get; init; }
+    /// <summary>
+    /// The autonomy level the action ran at: the one configured for the class on this cluster, lowered to
+    /// <see cref="Ceiling"/> when one was given. Journaled as its number (0-5), as the settings write it.
+    /// </summary>
+    [JsonConverter(typeof(JsonNumberEnumConverter<AutonomyLevel>))]
+    public required AutonomyLevel Level { get; init; }
 
     /// <summary>The level this action needs to run without an approval.</summary>
-    public required int RequiredLevel { get; init; }
+    [JsonConverter(typeof(JsonNumberEnumConverter<AutonomyLevel>))]
+    public required AutonomyLevel RequiredLevel { get; init; }
+
+    /// <summary>The caller's ceiling (a skill's <c>autonomy:</c>) when it lowered the configured level; null otherwise.</summary>
+    [JsonConverter(typeof(JsonNumberEnumConverter<AutonomyLevel>))]
+    public AutonomyLevel? Ceiling { get; init; }
 
     /// <summary>Stop after plan and precheck (requested or <c>policy.dry_run</c>).</summary>
     public bool DryRun { get; init; }

@@ -1,4 +1,4 @@
-namespace PgRuntimeAgent.Policy;
+namespace PgRuntimeAgent.Acting;
 
 /// <summary>
 /// What the guardrails need to know about a cluster right now, taken from the latest snapshot. Sensing supplies it
@@ -58,12 +58,12 @@ internal sealed class NoClusterState : IClusterStateProvider
 /// </summary>
 internal interface IClusterStateProviderFactory
 {
-    IClusterStateProvider Create(Acting.ActuatorContext context);
+    IClusterStateProvider Create(ActuatorContext context);
 }
 
 internal static class ClusterStateProviders
 {
-    public static IClusterStateProvider Discover(Acting.ActuatorContext context)
+    public static IClusterStateProvider Discover(ActuatorContext context)
     {
         var types = typeof(ClusterStateProviders).Assembly.GetTypes()
             .Where(t => t is { IsClass: true, IsAbstract: false } && typeof(IClusterStateProviderFactory).IsAssignableFrom(t) && t.GetConstructor(Type.EmptyTypes) is not null)

@@ -1,4 +1,4 @@
-namespace PgRuntimeAgent.Policy;
+namespace PgRuntimeAgent.Acting;
 
 /// <summary>How much the agent may do alone for a class of actions (SAE J3016 in spirit).</summary>
 internal enum AutonomyLevel
@@ -20,4 +20,14 @@ internal enum AutonomyLevel
 
     /// <summary>Full: every action of the class, proactive and irreversible included. Guardrails still hold.</summary>
     Full = 5,
+}
+
+/// <summary>Levels as the settings write them (whole numbers 0-5).</summary>
+internal static class AutonomyLevels
+{
+    /// <summary>A configured number as a level: below 0 is <see cref="AutonomyLevel.Observe"/>, above 5 <see cref="AutonomyLevel.Full"/>.</summary>
+    public static AutonomyLevel From(int level) => (AutonomyLevel)Math.Clamp(level, (int)AutonomyLevel.Observe, (int)AutonomyLevel.Full);
+
+    /// <summary>The lower of two levels (a ceiling applied to a configured level).</summary>
+    public static AutonomyLevel Min(AutonomyLevel a, AutonomyLevel b) => (AutonomyLevel)Math.Min((int)a, (int)b);
 }

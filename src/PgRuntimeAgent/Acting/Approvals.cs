@@ -1,9 +1,8 @@
 using System.Text.Json.Nodes;
-using PgRuntimeAgent.Acting;
 using PgRuntimeAgent.Journal;
 using PgRuntimeAgent.Secrets;
 
-namespace PgRuntimeAgent.Policy;
+namespace PgRuntimeAgent.Acting;
 
 internal enum ApprovalStatus
 {
@@ -59,18 +58,18 @@ internal sealed record ApprovalDecisionPayload(string By, string? Note);
 
 /// <summary>
 /// Pending approvals, kept in the journal (so they survive restarts and every agent sharing the journal sees them).
-/// An approval expires after <see cref="PolicySettings.ApprovalTtlMinutes"/>; approving or denying records who and why.
+/// An approval expires after its time to live (<c>policy.approval_ttl_minutes</c>); approving or denying records who and why.
 /// </summary>
 internal sealed class ApprovalBook
 {
     private readonly IJournal _journal;
-    private readonly PolicySettings _settings;
+    private readonly TimeSpan _ttl;
     private readonly TimeProvider _time;
 
-    public ApprovalBook(IJournal journal, PolicySettings settings, TimeProvider time)
+    public ApprovalBook(IJournal journal, TimeSpan ttl, TimeProvider time)
     {
         _journal = journal;
-        _settings = settings;
+        _ttl = ttl;
         _time = time;
     }
 
@@ -80,7 +79,7 @@ internal sealed class ApprovalBook
         ArgumentNullException.ThrowIfNull(action);
         ArgumentNullException.ThrowIfNull(decision);
         var now = _time.GetUtcNow();
-        var expires = now.AddMinutes(_settings.ApprovalTtlMinutes);
+        var expires = now.Add(_ttl);
         var entry = await _journal.AppendAsync(JournalRecord.Create(JournalKinds.ApprovalRequested,
             $"approval needed: {action.Summary} (expires {expires.UtcDateTime:yyyy-MM-dd HH:mm}Z)",
             new ApprovalRequestPayload(action, expires, decision.Reasons, evidence),
