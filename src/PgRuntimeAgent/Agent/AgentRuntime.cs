@@ -134,13 +134,12 @@ internal sealed class AgentRuntime : IAsyncDisposable
         var acting = new AgentActing(journal, settings.Policy, ActuatorCatalog.Discover(context), state, ActionPlanner.For(context), options.Time,
             logging: options.Logging);
         var snapshots = new SnapshotService(topology, settings, secrets, options.Time, options.SensingOverrides);
-        var schedules = clusters.ToDictionary(c => c, c => ScheduleOf(topology, c), StringComparer.Ordinal);
         // A warning a skill acts on opens an incident of its own (warning severity), so its skill runs.
         var incidents = new IncidentManager(journal, settings.Detection,
             new IncidentOptions { SkillFindings = catalog.Skills.SelectMany(s => s.Triggers.Findings).Distinct(StringComparer.Ordinal).ToList() },
             options.Logging.CreateLogger<IncidentManager>())
         {
-            BackupSchedules = schedules,
+            BackupSchedules = clusters.ToDictionary(c => c, c => topology.FindCluster(c)!.BackupSchedule, StringComparer.Ordinal),
         };
         var notifier = new AgentNotifier(settings.Notify, secrets, options.NotifyOut, options.Logging.CreateLogger<AgentNotifier>());
         var loop = new AgentLoop(
@@ -150,7 +149,7 @@ internal sealed class AgentRuntime : IAsyncDisposable
                 Interval = interval,
                 Run = settings.Agent,
                 Detection = settings.Detection,
-                Context = c => new DetectionContext { BackupSchedule = schedules.GetValueOrDefault(c) ?? BackupSchedule.None },
+                Context = c => DetectionContext.For(topology.FindCluster(c)),
                 PostmortemDirectory = options.PostmortemDirectory ?? PostmortemDirectory(settings, baseDirectory),
             },
             async (cluster, ct) =>
@@ -200,23 +199,6 @@ internal sealed class AgentRuntime : IAsyncDisposable
         return settings.Journal.Backend == JournalBackend.Sqlite
             ? Path.Combine(Path.GetDirectoryName(JournalFactory.ResolvePath(settings.Journal, baseDirectory)) ?? baseDirectory, "postmortems")
             : "/var/lib/pgra/postmortems";
-    }
-
-    private static BackupSchedule ScheduleOf(Topology topology, string cluster)
-    {
-        if (topology.SourcePath is not { } path || topology.FindCluster(cluster) is not { } c || !File.Exists(path))
-        {
-            return BackupSchedule.None;
-        }
-
-        try
-        {
-            return BackupScheduleReader.Read(path, c);
-        }
-        catch (Exception ex) when (ex is IOException or InputException or UnauthorizedAccessException)
-        {
-            return BackupSchedule.None;
-        }
     }
 
     public async ValueTask DisposeAsync()

@@ -1,4 +1,6 @@
 using System.Globalization;
+using PgRuntimeAgent.Acting;
+using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Sensing;
 using PgRuntimeAgent.Sensing.Logs;
 using PgRuntimeAgent.Sensing.Snapshot;
@@ -11,6 +13,9 @@ public sealed record DetectionContext
     public BackupSchedule BackupSchedule { get; init; } = BackupSchedule.None;
 
     public static DetectionContext Empty { get; } = new();
+
+    /// <summary>What the inventory says about <paramref name="cluster"/> (its backup schedule); empty for an unknown cluster.</summary>
+    public static DetectionContext For(PgCluster? cluster) => cluster is null ? Empty : new() { BackupSchedule = cluster.BackupSchedule };
 }
 
 /// <summary>

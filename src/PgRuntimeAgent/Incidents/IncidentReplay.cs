@@ -1,5 +1,6 @@
 using System.Text.Json;
 using PgRuntimeAgent.Detection;
+using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Journal;
 using PgRuntimeAgent.Sensing.Snapshot;
 using PgRuntimeAgent.Skills;

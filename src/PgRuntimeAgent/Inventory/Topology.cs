@@ -85,6 +85,12 @@ public sealed record PgCluster
 
     public required BackupSettings Backup { get; init; }
 
+    /// <summary>
+    /// When backups are scheduled: the pg_crontab (else node_crontab) lines of the cluster's hosts that run
+    /// <c>pg-backup</c> or <c>pgbackrest backup</c>, with <c>file:line</c>. Empty when none do.
+    /// </summary>
+    public BackupSchedule BackupSchedule { get; init; } = BackupSchedule.None;
+
     public required ClusterCredentials Credentials { get; init; }
 
     /// <summary>The member the inventory calls primary (may be stale after a failover: Patroni is the truth).</summary>

@@ -476,6 +476,7 @@ internal sealed partial class TopologyBuilder
             Ha = ha,
             Vip = vip,
             Backup = backup,
+            BackupSchedule = ScheduleOf(drafts),
             Credentials = credentials,
             Mode = mode,
             Shard = Lead("pg_shard"),
@@ -483,6 +484,30 @@ internal sealed partial class TopologyBuilder
             DcsNamespace = Lead("pg_namespace") ?? PigstyDefaults.PgNamespace,
             InventoryGroup = first.Group.Name,
         };
+    }
+
+    /// <summary>The backup lines of every member's pg_crontab (else node_crontab), each once, with its file:line.</summary>
+    private BackupSchedule ScheduleOf(IEnumerable<MemberDraft> drafts)
+    {
+        var lines = new List<(string, string)>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var d in drafts)
+        {
+            if ((d.Get("pg_crontab") ?? d.Get("node_crontab"))?.Value is not YamlSequenceNode sequence)
+            {
+                continue;
+            }
+
+            foreach (var item in sequence.Children.OfType<YamlScalarNode>())
+            {
+                if (item.Value is { Length: > 0 } value && seen.Add(value))
+                {
+                    lines.Add((value, _file.WhereLine(item)));
+                }
+            }
+        }
+
+        return BackupSchedule.Parse(lines);
     }
 
     private PgMember BuildMember(string cluster, MemberDraft d, bool patroniSsl)

@@ -196,23 +196,7 @@ internal sealed class IncidentCommands : ICommandGroup
     internal static DetectionSettings OneShot(DetectionSettings s) =>
         Detectors.Descriptors.Where(d => d.PersistenceSettable).Aggregate(s, (acc, d) => acc.WithPersistence(d.Code, new HeldFor(1, 0)));
 
-    internal static DetectionContext ContextOf(Workspace workspace, string cluster)
-    {
-        var pg = workspace.Topology.FindCluster(cluster);
-        if (pg is null)
-        {
-            return DetectionContext.Empty;
-        }
-
-        try
-        {
-            return new DetectionContext { BackupSchedule = BackupScheduleReader.Read(workspace.Topology.SourcePath, pg) };
-        }
-        catch (IOException)
-        {
-            return DetectionContext.Empty;
-        }
-    }
+    internal static DetectionContext ContextOf(Workspace workspace, string cluster) => DetectionContext.For(workspace.Topology.FindCluster(cluster));
 
     internal static string RenderFindings(string cluster, DetectVerdict verdict, int count)
     {

@@ -1,4 +1,5 @@
 using PgRuntimeAgent.Detection;
+using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Sensing;
 using PgRuntimeAgent.Sensing.Snapshot;
 using static PgRuntimeAgent.Tests.Detection.DetectionKit;
@@ -272,10 +273,10 @@ public sealed class DetectorTests
     }
 
     [Fact]
-    public void BackupSchedule_ReadFromPigstyInventory_TakesPgCrontabBackupLines()
+    public void BackupSchedule_OfTheTopology_TakesPgCrontabBackupLines()
     {
         var topology = PgRuntimeAgent.Inventory.InventoryLoader.Load(TestPaths.Fixture("pigsty", "v4.5.0", "ha-full.yml"), new PgRuntimeAgent.Secrets.SecretStore(), PgRuntimeAgent.Settings.AgentSettings.Default);
-        var schedule = BackupScheduleReader.Read(TestPaths.Fixture("pigsty", "v4.5.0", "ha-full.yml"), topology.FindCluster("pg-test")!);
+        var schedule = topology.FindCluster("pg-test")!.BackupSchedule;
 
         Assert.Equal(["00 01 * * 1 full", "00 01 * * 2,3,4,5,6,7 incr"], schedule.Entries.Select(e => $"{e.Cron} {e.Type}"));
         Assert.Contains("ha-full.yml:", schedule.Entries[0].Origin, StringComparison.Ordinal);

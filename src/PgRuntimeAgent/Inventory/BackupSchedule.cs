@@ -1,9 +1,7 @@
 using System.Globalization;
 using Cronos;
-using PgRuntimeAgent.Inventory;
-using YamlDotNet.RepresentationModel;
 
-namespace PgRuntimeAgent.Detection;
+namespace PgRuntimeAgent.Inventory;
 
 /// <summary>One scheduled backup: the crontab line, its cron expression and the backup type it runs.</summary>
 /// <param name="Origin">Where it came from: <c>file:line</c> of the pg_crontab / node_crontab entry.</param>
@@ -105,41 +103,4 @@ public sealed record BackupSchedule(IReadOnlyList<ScheduledBackup> Entries)
     public string Describe() => IsEmpty
         ? "no backup schedule in the inventory"
         : string.Join("; ", Entries.Select(e => string.Create(CultureInfo.InvariantCulture, $"'{e.Cron}' {e.Type} ({e.Origin})")));
-}
-
-/// <summary>Reads the backup schedule of a cluster from the inventory file (pg_crontab, else node_crontab).</summary>
-internal static class BackupScheduleReader
-{
-    public static BackupSchedule Read(string inventoryPath, PgCluster cluster)
-    {
-        ArgumentNullException.ThrowIfNull(cluster);
-        var problems = new List<InventoryProblem>();
-        var file = YamlFile.Load(Path.GetFullPath(inventoryPath), problems);
-        if (file.Root is null)
-        {
-            return BackupSchedule.None;
-        }
-
-        var inventory = AnsibleInventory.Read(file, problems);
-        var lines = new List<(string, string)>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var host in inventory.Hosts.Values.Where(h => h.InGroup(cluster.InventoryGroup.Length > 0 ? cluster.InventoryGroup : cluster.Name)))
-        {
-            var entry = host.Get("pg_crontab") ?? host.Get("node_crontab");
-            if (entry?.Value is not YamlSequenceNode sequence)
-            {
-                continue;
-            }
-
-            foreach (var item in sequence.Children.OfType<YamlScalarNode>())
-            {
-                if (item.Value is { Length: > 0 } value && seen.Add(value))
-                {
-                    lines.Add((value, file.WhereLine(item)));
-                }
-            }
-        }
-
-        return BackupSchedule.Parse(lines);
-    }
 }
