@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using PgRuntimeAgent.Cli;
 using PgRuntimeAgent.Lab;
 using PgRuntimeAgent.Sensing;
+using PgRuntimeAgent.Workspaces;
 
 namespace PgRuntimeAgent.LabTests;
 

@@ -8,6 +8,7 @@ using PgRuntimeAgent.Journal;
 using PgRuntimeAgent.Policy;
 using PgRuntimeAgent.Sensing.Snapshot;
 using PgRuntimeAgent.Skills;
+using PgRuntimeAgent.Workspaces;
 
 namespace PgRuntimeAgent.Agent;
 
@@ -46,7 +47,7 @@ internal sealed partial class AgentLoop
     private readonly Func<string, CancellationToken, Task<ClusterSnapshot>> _sense;
     private readonly Func<string, CancellationToken, Task<ClusterSnapshot>> _skillSense;
     private readonly IncidentManager _incidents;
-    private readonly AgentActing _acting;
+    private readonly ActingServices _acting;
     private readonly SkillCatalog _skills;
     private readonly SkillRunner _runner;
     private readonly TimeProvider _time;
@@ -58,7 +59,7 @@ internal sealed partial class AgentLoop
 
     /// <param name="sense">Takes the loop's snapshots (full sensing).</param>
     /// <param name="skillSense">Takes the snapshots a skill run asks for (null: <paramref name="sense"/>).</param>
-    public AgentLoop(AgentLoopOptions options, Func<string, CancellationToken, Task<ClusterSnapshot>> sense, IncidentManager incidents, AgentActing acting,
+    public AgentLoop(AgentLoopOptions options, Func<string, CancellationToken, Task<ClusterSnapshot>> sense, IncidentManager incidents, ActingServices acting,
         SkillCatalog skills, SkillRunner runner, TimeProvider time, ILogger logger, IReadOnlyList<IAgentObserver>? observers = null,
         Func<string, CancellationToken, Task<ClusterSnapshot>>? skillSense = null)
     {

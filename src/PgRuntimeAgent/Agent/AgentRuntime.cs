@@ -12,6 +12,7 @@ using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Sensing.Snapshot;
 using PgRuntimeAgent.Settings;
 using PgRuntimeAgent.Skills;
+using PgRuntimeAgent.Workspaces;
 
 namespace PgRuntimeAgent.Agent;
 
@@ -54,17 +55,13 @@ internal sealed record AgentRuntimeOptions
 /// </summary>
 internal sealed class AgentRuntime : IAsyncDisposable
 {
-    private readonly bool _ownsJournal;
     private readonly SnapshotService _snapshots;
-    private readonly IClusterStateProvider _state;
 
-    private AgentRuntime(IJournal journal, bool ownsJournal, SnapshotService snapshots, IClusterStateProvider state, AgentActing acting,
+    private AgentRuntime(IJournal journal, SnapshotService snapshots, ActingServices acting,
         IncidentManager incidents, SkillCatalog catalog, AgentNotifier notifier, AgentLoop loop, IReadOnlyList<string> clusters, TimeSpan interval)
     {
         Journal = journal;
-        _ownsJournal = ownsJournal;
         _snapshots = snapshots;
-        _state = state;
         Acting = acting;
         Incidents = incidents;
         Skills = catalog;
@@ -76,7 +73,7 @@ internal sealed class AgentRuntime : IAsyncDisposable
 
     public IJournal Journal { get; }
 
-    public AgentActing Acting { get; }
+    public ActingServices Acting { get; }
 
     public IncidentManager Incidents { get; }
 
@@ -106,33 +103,21 @@ internal sealed class AgentRuntime : IAsyncDisposable
 
     private const int MinWorkerThreads = 32;
 
-    public static async Task<AgentRuntime> CreateAsync(Topology topology, AgentSettings settings, SecretStore secrets, AgentRuntimeOptions options,
-        CancellationToken cancellationToken)
+    /// <summary>Assembles the agent for <paramref name="workspace"/> (its topology, settings and secrets).</summary>
+    public static async Task<AgentRuntime> CreateAsync(Workspace workspace, AgentRuntimeOptions options, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(topology);
-        ArgumentNullException.ThrowIfNull(settings);
-        ArgumentNullException.ThrowIfNull(secrets);
+        ArgumentNullException.ThrowIfNull(workspace);
         ArgumentNullException.ThrowIfNull(options);
+        var (topology, settings, secrets) = workspace;
         ReserveThreads();
         var clusters = ResolveClusters(topology, options.Clusters ?? settings.Agent.Clusters);
         var interval = options.Interval ?? TimeSpan.FromSeconds(Math.Max(0.2, settings.Sensing.IntervalSeconds));
         var catalog = SkillCatalog.Load(options.SkillsDirectory);
         var logger = options.Logging.CreateLogger("PgRuntimeAgent.Agent");
 
-        var baseDirectory = JournalFactory.BaseDirectory(settings.SourcePath, topology.SourcePath);
-        var journal = options.Journal ?? await JournalFactory.OpenAsync(settings.Journal, baseDirectory, secrets, options.Time, cancellationToken).ConfigureAwait(false);
-        var context = new ActuatorContext
-        {
-            Topology = topology,
-            Settings = settings,
-            Secrets = secrets,
-            Time = options.Time,
-            Logging = options.Logging,
-            BaseDirectory = baseDirectory,
-        };
-        var state = ClusterStateProviders.Discover(context);
-        var acting = new AgentActing(journal, settings.Policy, ActuatorCatalog.Discover(context), state, ActionPlanner.For(context), options.Time,
-            logging: options.Logging);
+        var acting = await workspace.OpenActingAsync(options.Time, options.Logging, options.Journal, cancellationToken).ConfigureAwait(false);
+        var journal = acting.Journal;
+        var sensing = ActionSensing.For(acting.Context!);
         var snapshots = new SnapshotService(topology, settings, secrets, options.Time, options.SensingOverrides);
         // A warning a skill acts on opens an incident of its own (warning severity), so its skill runs.
         var incidents = new IncidentManager(journal, settings.Detection,
@@ -150,12 +135,12 @@ internal sealed class AgentRuntime : IAsyncDisposable
                 Run = settings.Agent,
                 Detection = settings.Detection,
                 Context = c => DetectionContext.For(topology.FindCluster(c)),
-                PostmortemDirectory = options.PostmortemDirectory ?? PostmortemDirectory(settings, baseDirectory),
+                PostmortemDirectory = options.PostmortemDirectory ?? PostmortemDirectory(settings, workspace.BaseDirectory),
             },
             async (cluster, ct) =>
             {
                 var snapshot = await snapshots.TakeAsync(cluster, ct).ConfigureAwait(false);
-                ActionSensing.For(context).Offer(snapshot);
+                sensing.Offer(snapshot);
                 return snapshot;
             },
             incidents, acting, catalog, new SkillRunner(options.Logging.CreateLogger<SkillRunner>()), options.Time, logger,
@@ -165,7 +150,7 @@ internal sealed class AgentRuntime : IAsyncDisposable
             logger.LogWarning(new EventId(7120, "SkillInvalid"), "Skill file left out: {Diagnostic}", d.ToString());
         }
 
-        return new AgentRuntime(journal, options.Journal is null, snapshots, state, acting, incidents, catalog, notifier, loop, clusters, interval);
+        return new AgentRuntime(journal, snapshots, acting, incidents, catalog, notifier, loop, clusters, interval);
     }
 
     /// <summary>Runs the loop until <paramref name="stop"/> is cancelled.</summary>
@@ -205,10 +190,6 @@ internal sealed class AgentRuntime : IAsyncDisposable
     {
         await Notifier.DisposeAsync().ConfigureAwait(false);
         _snapshots.Dispose();
-        (_state as IDisposable)?.Dispose();
-        if (_ownsJournal)
-        {
-            await Journal.DisposeAsync().ConfigureAwait(false);
-        }
+        await Acting.DisposeAsync().ConfigureAwait(false);
     }
 }

@@ -8,6 +8,7 @@ using PgRuntimeAgent.Catalog;
 using PgRuntimeAgent.Incidents;
 using PgRuntimeAgent.Sensing.Snapshot;
 using PgRuntimeAgent.Skills;
+using PgRuntimeAgent.Workspaces;
 
 namespace PgRuntimeAgent.Agent;
 
@@ -19,14 +20,14 @@ namespace PgRuntimeAgent.Agent;
 /// </summary>
 internal sealed partial class PipelineSkillHost : ISkillHost
 {
-    private readonly AgentActing _acting;
+    private readonly ActingServices _acting;
     private readonly IncidentManager _incidents;
     private readonly Func<string, CancellationToken, Task<ClusterSnapshot>> _sense;
     private readonly Action<AgentEvent> _emit;
     private readonly ILogger _logger;
     private readonly List<ActionRunResult> _actions = [];
 
-    public PipelineSkillHost(AgentActing acting, IncidentManager incidents, Func<string, CancellationToken, Task<ClusterSnapshot>> sense,
+    public PipelineSkillHost(ActingServices acting, IncidentManager incidents, Func<string, CancellationToken, Task<ClusterSnapshot>> sense,
         Action<AgentEvent> emit, ILogger logger)
     {
         _acting = acting;

@@ -5,61 +5,25 @@ using PgRuntimeAgent.Acting;
 using PgRuntimeAgent.Journal;
 using PgRuntimeAgent.Policy;
 using PgRuntimeAgent.Secrets;
+using PgRuntimeAgent.Workspaces;
 
 namespace PgRuntimeAgent.Cli.Commands;
 
 /// <summary>
-/// What a verb that acts needs: the deployment, its journal, the policy gate, approvals and the pipeline with every
-/// discovered actuator. Verbs that change something (switchover, approve, undo...) open one.
+/// What a verb that acts opens: the deployment's <see cref="ActingServices"/>, the same the agent acts through (the
+/// journal, the policy gate, approvals, the pipeline with every discovered actuator, the planner).
 /// </summary>
-internal sealed class ActingSession : IAsyncDisposable
+internal static class ActingSession
 {
-    private readonly IClusterStateProvider _state;
-
-    private ActingSession(Workspace workspace, IJournal journal, ActionPipeline pipeline, IClusterStateProvider state, TimeProvider time)
-    {
-        Workspace = workspace;
-        Journal = journal;
-        Pipeline = pipeline;
-        _state = state;
-        Time = time;
-    }
-
-    /// <summary>Where the guardrails get the cluster's state (sensing, when it is built in).</summary>
-    public IClusterStateProvider State => _state;
-
-    public Workspace Workspace { get; }
-
-    public IJournal Journal { get; }
-
-    public ActionPipeline Pipeline { get; }
-
-    public ApprovalBook Approvals => Pipeline.Approvals;
-
-    public TimeProvider Time { get; }
-
-    public static async Task<ActingSession> OpenAsync(GlobalOptions options, ParseResult parse, CancellationToken cancellationToken)
+    public static Task<ActingServices> OpenAsync(GlobalOptions options, ParseResult parse, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var workspace = Workspace.Load(options, parse);
-        var journal = await JournalFactory.OpenAsync(workspace.Settings.Journal, workspace.BaseDirectory, workspace.Secrets, options.Time, cancellationToken).ConfigureAwait(false);
-        var context = workspace.ActingContext(options.Time);
-        var policy = workspace.Settings.Policy;
-        var state = ClusterStateProviders.Discover(context);
-        var pipeline = new ActionPipeline(journal, new PolicyGate(policy, journal, options.Time), new ApprovalBook(journal, policy.ApprovalTtl(), options.Time),
-            ActuatorCatalog.Discover(context), state, options.Time);
-        return new ActingSession(workspace, journal, pipeline, state, options.Time);
+        return CliWorkspace.Load(options, parse).OpenActingAsync(options.Time, logging: null, journal: null, cancellationToken);
     }
 
     /// <summary>Who is at the keyboard: $PGRA_OPERATOR, else the OS user.</summary>
     public static string OperatorName() =>
         Environment.GetEnvironmentVariable("PGRA_OPERATOR") is { Length: > 0 } name ? name : Environment.UserName;
-
-    public async ValueTask DisposeAsync()
-    {
-        (_state as IDisposable)?.Dispose();
-        await Journal.DisposeAsync().ConfigureAwait(false);
-    }
 }
 
 /// <summary>Opening the journal for verbs that only read it (or append a note).</summary>
@@ -83,7 +47,7 @@ internal static class JournalAccess
         var explicitPath = parse.GetValue(journalOption);
         if (explicitPath is null)
         {
-            var workspace = Workspace.Load(options, parse);
+            var workspace = CliWorkspace.Load(options, parse);
             var baseDirectory = workspace.BaseDirectory;
             var journal = !writing && workspace.Settings.Journal.Backend != JournalBackend.Postgres
                 ? await SqliteJournal.OpenReadOnlyAsync(JournalFactory.ResolvePath(workspace.Settings.Journal, baseDirectory), workspace.Secrets, options.Time, cancellationToken).ConfigureAwait(false)
@@ -96,7 +60,7 @@ internal static class JournalAccess
         SecretStore secrets;
         try
         {
-            secrets = Workspace.Load(options, parse).Secrets;
+            secrets = CliWorkspace.Load(options, parse).Secrets;
         }
         catch (InputException) when (!writing)
         {

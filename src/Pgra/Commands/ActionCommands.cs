@@ -158,19 +158,10 @@ internal sealed class ActionCommands : ICommandGroup
     private static string? FreeText(ParseResult parse, Option<string?> reason) =>
         parse.GetValue(reason) is { } text ? SecretText.RedactFreeText(text) : null;
 
-    private static ActuatorContext Context(ActingSession session, GlobalOptions options) => new()
-    {
-        Topology = session.Workspace.Topology,
-        Settings = session.Workspace.Settings,
-        Secrets = session.Workspace.Secrets,
-        Time = options.Time,
-        BaseDirectory = JournalFactory.BaseDirectory(session.Workspace.Settings.SourcePath, session.Workspace.Topology.SourcePath),
-    };
-
     private static async Task<int> RunPlannedAsync(GlobalOptions options, ParseResult parse, ActionRequest request, bool dryRun, CancellationToken cancellationToken)
     {
         await using var session = await ActingSession.OpenAsync(options, parse, cancellationToken).ConfigureAwait(false);
-        var planner = ActionPlanner.For(Context(session, options));
+        var planner = session.Planner;
         planner.Resolve(request.Cluster, request.Member);
         var plan = await planner.PlanAsync(request, cancellationToken).ConfigureAwait(false);
         var json = parse.GetValue(options.Json);
@@ -238,7 +229,7 @@ internal sealed class ActionCommands : ICommandGroup
 
     private static async Task<int> ShowConfigAsync(GlobalOptions options, ParseResult parse, string clusterName, CancellationToken cancellationToken)
     {
-        var workspace = Workspace.Load(options, parse);
+        var workspace = CliWorkspace.Load(options, parse);
         var context = workspace.ActingContext(options.Time);
         var planner = ActionPlanner.For(context);
         var (cluster, _) = planner.Resolve(clusterName, null);
@@ -271,10 +262,9 @@ internal sealed class ActionCommands : ICommandGroup
     private static async Task<int> ReconcileAsync(GlobalOptions options, ParseResult parse, string? cluster, CancellationToken cancellationToken)
     {
         await using var session = await ActingSession.OpenAsync(options, parse, cancellationToken).ConfigureAwait(false);
-        if (cluster is not null && session.Workspace.Topology.FindCluster(cluster) is null)
+        if (cluster is not null)
         {
-            throw new InputException($"no cluster '{cluster}' in {session.Workspace.Topology.SourcePath}",
-                [$"clusters: {string.Join(", ", session.Workspace.Topology.Clusters.Select(c => c.Name))}"]);
+            session.Planner.Resolve(cluster, null);
         }
 
         var reports = await session.Pipeline.ReconcileAsync(cluster, cancellationToken).ConfigureAwait(false);

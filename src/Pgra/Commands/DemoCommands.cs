@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using PgRuntimeAgent.Agent;
 using PgRuntimeAgent.Incidents;
 using PgRuntimeAgent.Lab;
+using PgRuntimeAgent.Workspaces;
 
 namespace PgRuntimeAgent.Cli.Commands;
 
@@ -96,7 +97,7 @@ internal sealed class DemoCommands : ICommandGroup
 
         await Section(o, "2. The agent").ConfigureAwait(false);
         var view = new LiveView(o);
-        await using var agent = await AgentRuntime.CreateAsync(workspace.Topology, settings, workspace.Secrets, new AgentRuntimeOptions
+        await using var agent = await AgentRuntime.CreateAsync(workspace with { Settings = settings }, new AgentRuntimeOptions
         {
             SkillsDirectory = skillsDir,
             Time = time,

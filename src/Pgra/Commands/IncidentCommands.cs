@@ -7,6 +7,7 @@ using PgRuntimeAgent.Detection;
 using PgRuntimeAgent.Incidents;
 using PgRuntimeAgent.Sensing.Snapshot;
 using PgRuntimeAgent.Skills;
+using PgRuntimeAgent.Workspaces;
 
 namespace PgRuntimeAgent.Cli.Commands;
 
@@ -76,7 +77,7 @@ internal sealed class IncidentCommands : ICommandGroup
             context = DetectionContext.Empty;
             try
             {
-                var ws = Workspace.Load(options, parse);
+                var ws = CliWorkspace.Load(options, parse);
                 settings = ws.Settings.Detection;
                 context = ContextOf(ws, cluster);
             }
@@ -87,7 +88,7 @@ internal sealed class IncidentCommands : ICommandGroup
         }
         else
         {
-            var workspace = Workspace.Load(options, parse);
+            var workspace = CliWorkspace.Load(options, parse);
             if (workspace.Topology.FindCluster(cluster) is null)
             {
                 throw new InputException($"unknown cluster '{cluster}'", [$"clusters: {string.Join(", ", workspace.Topology.Clusters.Select(c => c.Name))}"]);

@@ -3,6 +3,7 @@ using System.Globalization;
 using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Settings;
+using PgRuntimeAgent.Workspaces;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
@@ -35,7 +36,7 @@ internal sealed class InventoryCommands : ICommandGroup
     private static async Task<int> ShowAsync(GlobalOptions options, ParseResult parse, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var workspace = Workspace.Load(options, parse);
+        var workspace = CliWorkspace.Load(options, parse);
         var (_, how) = SettingsLoader.Locate(parse.GetValue(options.Settings), workspace.Topology.SourcePath, Workspace.ProcessEnvironment());
         var json = parse.GetValue(options.Json);
         var text = json

@@ -35,7 +35,7 @@ internal static class InventoryDriftCommand
 
     private static async Task<int> RunAsync(GlobalOptions options, ParseResult parse, string clusterName, bool patch, string? reason, CancellationToken cancellationToken)
     {
-        var workspace = Workspace.Load(options, parse);
+        var workspace = CliWorkspace.Load(options, parse);
         var cluster = workspace.Topology.FindCluster(clusterName)
             ?? throw new InputException($"no cluster '{clusterName}' in {workspace.Topology.SourcePath}",
                 [$"clusters: {string.Join(", ", workspace.Topology.Clusters.Select(c => c.Name))}"]);

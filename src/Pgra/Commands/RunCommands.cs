@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using PgRuntimeAgent.Agent;
+using PgRuntimeAgent.Workspaces;
 
 namespace PgRuntimeAgent.Cli.Commands;
 
@@ -58,7 +59,7 @@ internal sealed partial class RunCommands : ICommandGroup
 
     private static async Task<int> RunAsync(GlobalOptions options, ParseResult parse, RunArguments args, CancellationToken cancellationToken)
     {
-        var workspace = Workspace.Load(options, parse);
+        var workspace = CliWorkspace.Load(options, parse);
         if (args.Interval is <= 0)
         {
             throw new InputException($"--interval must be a positive number of seconds, got {args.Interval}");
@@ -127,8 +128,7 @@ internal sealed partial class RunCommands : ICommandGroup
             AgentRuntime? runtime = null;
             try
             {
-                var w = startup.Workspace;
-                runtime = await AgentRuntime.CreateAsync(w.Topology, w.Settings, w.Secrets, new AgentRuntimeOptions
+                runtime = await AgentRuntime.CreateAsync(startup.Workspace, new AgentRuntimeOptions
                 {
                     SkillsDirectory = startup.SkillsDirectory,
                     Time = startup.Options.Time,

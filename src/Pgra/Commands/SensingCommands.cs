@@ -46,7 +46,7 @@ internal sealed partial class SensingCommands : ICommandGroup
 
     private static async Task<int> StatusAsync(GlobalOptions options, ParseResult parse, CancellationToken cancellationToken)
     {
-        var workspace = Workspace.Load(options, parse);
+        var workspace = CliWorkspace.Load(options, parse);
         using var service = new SnapshotService(workspace.Topology, workspace.Settings, workspace.Secrets, options.Time);
         var snapshots = await service.TakeAllAsync(cancellationToken).ConfigureAwait(false);
         var critical = snapshots.Any(s => s.Drift.Any(d => d.Severity == "critical"));
@@ -184,7 +184,7 @@ internal sealed partial class SensingCommands : ICommandGroup
 
     private static async Task<int> SnapshotAsync(GlobalOptions options, ParseResult parse, string cluster, CancellationToken cancellationToken)
     {
-        var workspace = Workspace.Load(options, parse);
+        var workspace = CliWorkspace.Load(options, parse);
         using var service = new SnapshotService(workspace.Topology, workspace.Settings, workspace.Secrets, options.Time);
         var snapshot = await service.TakeAsync(cluster, cancellationToken).ConfigureAwait(false);
         var json = parse.GetValue(options.Json);
@@ -235,7 +235,7 @@ internal sealed partial class SensingCommands : ICommandGroup
 
     private static async Task<int> LogsAsync(GlobalOptions options, ParseResult parse, string clusterName, string? member, string since, string? grep, int limit, CancellationToken cancellationToken)
     {
-        var workspace = Workspace.Load(options, parse);
+        var workspace = CliWorkspace.Load(options, parse);
         var cluster = workspace.Topology.FindCluster(clusterName)
             ?? throw new InputException($"no cluster '{clusterName}' in {workspace.Topology.SourcePath}",
                 [$"clusters: {string.Join(", ", workspace.Topology.Clusters.Select(c => c.Name))}"]);

@@ -8,6 +8,7 @@ using PgRuntimeAgent.Cli;
 using PgRuntimeAgent.Journal;
 using PgRuntimeAgent.Lab;
 using PgRuntimeAgent.Secrets;
+using PgRuntimeAgent.Workspaces;
 
 namespace PgRuntimeAgent.LabTests.Acting;
 

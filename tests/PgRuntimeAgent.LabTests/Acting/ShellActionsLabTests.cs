@@ -3,6 +3,7 @@ using PgRuntimeAgent.Acting;
 using PgRuntimeAgent.Cli;
 using PgRuntimeAgent.Journal;
 using PgRuntimeAgent.Policy;
+using PgRuntimeAgent.Workspaces;
 
 namespace PgRuntimeAgent.LabTests.Acting;
 
@@ -25,49 +26,11 @@ public sealed class ShellActionsLabTests
         ansible_dir: {{Path.Combine(RepoPaths.Root, "ansible")}}
         """;
 
-    /// <summary>The pipeline as <c>pgra</c> builds it (every discovered actuator, guardrails from sensing) over the test's settings.</summary>
-    private sealed class Session : IAsyncDisposable
+    /// <summary>The acting services as <c>pgra</c> opens them (every discovered actuator, guardrails from sensing) over the test's settings.</summary>
+    private static class Session
     {
-        private readonly IClusterStateProvider _state;
-
-        private Session(Workspace workspace, IJournal journal, ActionPipeline pipeline, IClusterStateProvider state)
-        {
-            Workspace = workspace;
-            Journal = journal;
-            Pipeline = pipeline;
-            _state = state;
-        }
-
-        public Workspace Workspace { get; }
-        public IJournal Journal { get; }
-        public ActionPipeline Pipeline { get; }
-
-        public static async Task<Session> OpenAsync(ActingLab acting, string? settingsPath = null)
-        {
-            var workspace = LabSsh.LoadWorkspace(acting.Lab, settingsPath ?? acting.SettingsPath);
-            var baseDirectory = JournalFactory.BaseDirectory(workspace.Settings.SourcePath, workspace.Topology.SourcePath);
-            var time = TimeProvider.System;
-            var journal = await JournalFactory.OpenAsync(workspace.Settings.Journal, baseDirectory, workspace.Secrets, time, Ct);
-            var context = new ActuatorContext
-            {
-                Topology = workspace.Topology,
-                Settings = workspace.Settings,
-                Secrets = workspace.Secrets,
-                Time = time,
-                BaseDirectory = baseDirectory,
-            };
-            var policy = workspace.Settings.Policy;
-            var state = ClusterStateProviders.Discover(context);
-            var pipeline = new ActionPipeline(journal, new PolicyGate(policy, journal, time), new ApprovalBook(journal, policy.ApprovalTtl(), time),
-                ActuatorCatalog.Discover(context), state, time);
-            return new Session(workspace, journal, pipeline, state);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            (_state as IDisposable)?.Dispose();
-            await Journal.DisposeAsync();
-        }
+        public static Task<ActingServices> OpenAsync(ActingLab acting, string? settingsPath = null) =>
+            LabSsh.LoadWorkspace(acting.Lab, settingsPath ?? acting.SettingsPath).OpenActingAsync(TimeProvider.System, null, null, Ct);
     }
 
     private static string Marker(LabInfo lab, string member) => Path.Combine(lab.Dir, member, "run", "pgra-ssh-marker");

@@ -14,6 +14,7 @@ using PgRuntimeAgent.Sensing.Patroni;
 using PgRuntimeAgent.Sensing.Snapshot;
 using PgRuntimeAgent.Skills;
 using PgRuntimeAgent.Tests.Detection;
+using PgRuntimeAgent.Workspaces;
 
 namespace PgRuntimeAgent.Tests.Agent;
 
@@ -36,7 +37,7 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
         Journal = journal;
         Actuator = new WorldActuator(this);
         var planner = new ActionPlanner(Topology, this, new PatroniControl(workspace.Secrets, time), time, "postgres");
-        Acting = new AgentActing(journal, policy, new ActuatorRegistry([Actuator]), new SnapshotClusterStateProvider(this), planner, time,
+        Acting = new ActingServices(journal, policy, new ActuatorRegistry([Actuator]), new SnapshotClusterStateProvider(this), planner, time,
             new PipelineOptions { VerifyInterval = TimeSpan.FromMilliseconds(10) });
         Skills = SkillCatalog.Load(Path.Combine(TestPaths.RepoRoot, "skills"));
         Incidents = new IncidentManager(journal, Detection, new IncidentOptions { SkillFindings = Skills.Skills.SelectMany(s => s.Triggers.Findings).ToList() });
@@ -63,7 +64,7 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
 
     public WorldActuator Actuator { get; }
 
-    public AgentActing Acting { get; }
+    public ActingServices Acting { get; }
 
     public IncidentManager Incidents { get; }
 

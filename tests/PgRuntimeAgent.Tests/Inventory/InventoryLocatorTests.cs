@@ -1,5 +1,6 @@
 using PgRuntimeAgent.Cli;
 using PgRuntimeAgent.Inventory;
+using PgRuntimeAgent.Workspaces;
 
 namespace PgRuntimeAgent.Tests.Inventory;
 

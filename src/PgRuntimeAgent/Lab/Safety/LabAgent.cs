@@ -4,6 +4,7 @@ using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Journal;
 using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Settings;
+using PgRuntimeAgent.Workspaces;
 
 namespace PgRuntimeAgent.Lab.Safety;
 
@@ -50,7 +51,7 @@ internal sealed class LabAgent : IAsyncDisposable
         settings = tweak?.Invoke(settings) ?? settings;
         var dir = Directory.CreateTempSubdirectory("pgra-lab-agent-").FullName;
         var journal = await SqliteJournal.OpenAsync(Path.Combine(dir, "journal.db"), secrets, TimeProvider.System, cancellationToken).ConfigureAwait(false);
-        var runtime = await AgentRuntime.CreateAsync(topology, settings, secrets, new AgentRuntimeOptions
+        var runtime = await AgentRuntime.CreateAsync(new Workspace(topology, settings, secrets), new AgentRuntimeOptions
         {
             SkillsDirectory = skillsDirectory,
             Journal = journal,

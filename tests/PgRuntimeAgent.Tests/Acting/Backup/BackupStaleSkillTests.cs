@@ -15,6 +15,7 @@ using PgRuntimeAgent.Skills;
 using PgRuntimeAgent.Tests.Acting.Patroni;
 using PgRuntimeAgent.Tests.Sensing;
 using PgRuntimeAgent.Tests.Skills;
+using PgRuntimeAgent.Workspaces;
 using static PgRuntimeAgent.Tests.Acting.Patroni.ActingSnapshots;
 
 namespace PgRuntimeAgent.Tests.Acting.Backup;
@@ -55,7 +56,7 @@ public sealed class BackupStaleSkillTests : IAsyncDisposable
         {
             State = new ClusterGuardState { Cluster = "pg-test", ObservedAt = time.GetUtcNow(), LeaderKnown = true, Leader = "pg-test-1" },
         };
-        var acting = new AgentActing(journal, policy, new ActuatorRegistry([actuator]), state, new ActionPlanner(topology, sensing, control, time, "postgres"), time);
+        var acting = new ActingServices(journal, policy, new ActuatorRegistry([actuator]), state, new ActionPlanner(topology, sensing, control, time, "postgres"), time);
         var pipelineHost = new PipelineSkillHost(acting, new IncidentManager(journal, DetectionSettings.Default), (_, _) => throw new InvalidOperationException("no sensing"),
             _ => { }, NullLogger.Instance);
         var host = new ScriptedSkillHost(SnapshotBuilder.Healthy().Set("backup.last_backup_age_seconds", 100000.0).Build())

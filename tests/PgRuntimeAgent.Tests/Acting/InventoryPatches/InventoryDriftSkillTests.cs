@@ -15,6 +15,7 @@ using PgRuntimeAgent.Sensing.Snapshot;
 using PgRuntimeAgent.Settings;
 using PgRuntimeAgent.Skills;
 using PgRuntimeAgent.Tests.Skills;
+using PgRuntimeAgent.Workspaces;
 
 namespace PgRuntimeAgent.Tests.Acting.InventoryPatches;
 
@@ -44,7 +45,7 @@ public sealed class InventoryDriftSkillTests : IAsyncDisposable
         using var control = new PatroniControl(new SecretStore(), time);
         var planner = new ActionPlanner(topology, new NoSensing(topology), control, time, "postgres");
         var policy = new PolicySettings { Classes = new Dictionary<string, int> { [InventoryPatchActuator.Kind] = 3 } };
-        var acting = new AgentActing(journal, policy, new ActuatorRegistry([new InventoryPatchActuator(Path.Combine(_dir, "inventory-patches"), time)]),
+        var acting = new ActingServices(journal, policy, new ActuatorRegistry([new InventoryPatchActuator(Path.Combine(_dir, "inventory-patches"), time)]),
             new StaticClusterState(), planner, time);
         var pipelineHost = new PipelineSkillHost(acting, new IncidentManager(journal, DetectionSettings.Default), (_, _) => throw new InvalidOperationException("no sensing"),
             _ => { }, NullLogger.Instance);

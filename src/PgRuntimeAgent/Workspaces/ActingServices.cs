@@ -5,16 +5,17 @@ using PgRuntimeAgent.Acting.Planning;
 using PgRuntimeAgent.Journal;
 using PgRuntimeAgent.Policy;
 
-namespace PgRuntimeAgent.Agent;
+namespace PgRuntimeAgent.Workspaces;
 
 /// <summary>
-/// The agent's hands: the action pipeline (policy gate, approvals, every discovered actuator, the sensing-backed
-/// cluster state) and the planner that turns a skill's <c>action:</c> into a typed action. A skill more cautious than
-/// the policy passes its autonomy ceiling with each run; the same pipeline serves every action.
+/// The hands, one for the agent and the CLI: the action pipeline (policy gate, approvals, every discovered actuator,
+/// the sensing-backed cluster state) and the planner that turns a skill's <c>action:</c> or an operator's verb into a
+/// typed action. A skill more cautious than the policy passes its autonomy ceiling with each run; the same pipeline
+/// serves every action. <see cref="Workspace.OpenActingAsync"/> opens it for a deployment; tests build it from parts.
 /// </summary>
-internal sealed class AgentActing
+internal sealed class ActingServices : IAsyncDisposable
 {
-    public AgentActing(IJournal journal, PolicySettings policy, ActuatorRegistry actuators, IClusterStateProvider state, ActionPlanner planner,
+    public ActingServices(IJournal journal, PolicySettings policy, ActuatorRegistry actuators, IClusterStateProvider state, ActionPlanner planner,
         TimeProvider time, PipelineOptions? pipelineOptions = null, ILoggerFactory? logging = null)
     {
         Journal = journal;
@@ -49,4 +50,22 @@ internal sealed class AgentActing
 
     /// <summary>The one pipeline every action runs through (skills', approvals', reconciliation's).</summary>
     public ActionPipeline Pipeline { get; }
+
+    /// <summary>The deployment these services were opened for (null when built from parts).</summary>
+    public Workspace? Workspace { get; init; }
+
+    /// <summary>What the actuators were built from; snapshots offered to its action sensing serve the guardrails.</summary>
+    public ActuatorContext? Context { get; init; }
+
+    /// <summary>True when the services opened the journal and close it.</summary>
+    public bool OwnsJournal { get; init; }
+
+    public async ValueTask DisposeAsync()
+    {
+        (State as IDisposable)?.Dispose();
+        if (OwnsJournal)
+        {
+            await Journal.DisposeAsync().ConfigureAwait(false);
+        }
+    }
 }
