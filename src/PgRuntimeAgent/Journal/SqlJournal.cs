@@ -116,7 +116,7 @@ internal abstract class SqlJournal : IJournal
     ];
 
     public Task<JournalEntry> AppendAsync(JournalRecord record, CancellationToken cancellationToken) =>
-        AppendCoreAsync(record, intentLock: false, cancellationToken)!;
+        GuardAsync("append to it", async () => (await AppendCoreAsync(record, intentLock: false, cancellationToken).ConfigureAwait(false))!);
 
     public async Task<JournalEntry?> TryAppendIntentAsync(JournalRecord record, CancellationToken cancellationToken)
     {
@@ -126,7 +126,33 @@ internal abstract class SqlJournal : IJournal
             throw new ArgumentException("An intent needs a cluster and a correlation id (the action id).", nameof(record));
         }
 
-        return await AppendCoreAsync(record, intentLock: true, cancellationToken).ConfigureAwait(false);
+        return await GuardAsync("append an intent to it", () => AppendCoreAsync(record, intentLock: true, cancellationToken)).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs a backend call, turning the backend's own failure (SQLite, PostgreSQL) into a <see cref="JournalException"/>
+    /// that names the journal and what was being done; its message goes through the secret store (a connection
+    /// string or a password in a driver's message is masked) and the driver's exception is not kept, so nothing
+    /// unredacted reaches a log.
+    /// </summary>
+    private async Task<T> GuardAsync<T>(string what, Func<Task<T>> run)
+    {
+        try
+        {
+            return await run().ConfigureAwait(false);
+        }
+        catch (DbException ex)
+        {
+            throw Failure(what, ex);
+        }
+    }
+
+    /// <summary>The journal's own exception for a backend failure while doing <paramref name="what"/> (redacted, see <see cref="GuardAsync"/>).</summary>
+    protected JournalException Failure(string what, DbException ex)
+    {
+        ArgumentNullException.ThrowIfNull(ex);
+        var state = ex.SqlState is { Length: > 0 } code ? $" (SQLSTATE {code})" : "";
+        return new JournalException($"journal {_secrets.Redact(Location)}: could not {what}: {ex.GetType().Name}{state}: {_secrets.Redact(ex.Message)}");
     }
 
     private async Task<JournalEntry?> AppendCoreAsync(JournalRecord record, bool intentLock, CancellationToken cancellationToken)
@@ -225,7 +251,10 @@ internal abstract class SqlJournal : IJournal
 
     private string? RedactNullable(string? text) => text is null ? null : _secrets.Redact(text);
 
-    public async Task<JournalEntry?> GetAsync(long seq, CancellationToken cancellationToken)
+    public Task<JournalEntry?> GetAsync(long seq, CancellationToken cancellationToken) =>
+        GuardAsync("read an entry", () => GetCoreAsync(seq, cancellationToken));
+
+    private async Task<JournalEntry?> GetCoreAsync(long seq, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = Command(connection, null, $"SELECT {Columns} FROM {Table("journal_entries")} WHERE seq = @seq");
@@ -234,9 +263,14 @@ internal abstract class SqlJournal : IJournal
         return list.Count == 0 ? null : list[0];
     }
 
-    public async Task<IReadOnlyList<JournalEntry>> QueryAsync(JournalQuery query, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<JournalEntry>> QueryAsync(JournalQuery query, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
+        return GuardAsync("query it", () => QueryCoreAsync(query, cancellationToken));
+    }
+
+    private async Task<IReadOnlyList<JournalEntry>> QueryCoreAsync(JournalQuery query, CancellationToken cancellationToken)
+    {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         var where = new List<string>();
@@ -307,7 +341,10 @@ internal abstract class SqlJournal : IJournal
         return await ReadEntriesAsync(command, query.IncludeDamaged, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<IReadOnlyList<JournalEntry>> GetOpenIntentsAsync(string? cluster, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<JournalEntry>> GetOpenIntentsAsync(string? cluster, CancellationToken cancellationToken) =>
+        GuardAsync("read its open intents", () => GetOpenIntentsCoreAsync(cluster, cancellationToken));
+
+    private async Task<IReadOnlyList<JournalEntry>> GetOpenIntentsCoreAsync(string? cluster, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         return await QueryOpenIntentsAsync(connection, null, cluster, cancellationToken).ConfigureAwait(false);
@@ -344,7 +381,10 @@ internal abstract class SqlJournal : IJournal
         }
     }
 
-    public async Task<JournalVerification> VerifyAsync(CancellationToken cancellationToken)
+    public Task<JournalVerification> VerifyAsync(CancellationToken cancellationToken) =>
+        GuardAsync("verify its chain", () => VerifyCoreAsync(cancellationToken));
+
+    private async Task<JournalVerification> VerifyCoreAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         long expected = 1;

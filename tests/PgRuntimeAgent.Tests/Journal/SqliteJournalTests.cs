@@ -59,6 +59,37 @@ public sealed class SqliteJournalTests : JournalContractTests
     }
 
     [Fact]
+    public async Task Calls_BackendFailsAfterOpen_ThrowTheJournalsOwnRedactedException()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        Secrets.Add("settings:journal.password", "Journal-Pw-4711", "test");
+        var dir = Path.Combine(_dir, "Journal-Pw-4711");
+        Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, "journal.db");
+        var journal = await SqliteJournal.OpenAsync(path, Secrets, Time, ct);
+        await journal.AppendAsync(JournalRecord.Create(JournalKinds.Note, "before", new { }), ct);
+        await journal.DisposeAsync();
+        foreach (var file in Directory.GetFiles(dir))
+        {
+            await File.WriteAllBytesAsync(file, Enumerable.Repeat((byte)0x5a, 8192).ToArray(), ct);
+        }
+
+        var append = await Assert.ThrowsAsync<JournalException>(() => journal.AppendAsync(JournalRecord.Create(JournalKinds.Note, "after", new { }), ct));
+        var query = await Assert.ThrowsAsync<JournalException>(() => journal.QueryAsync(new JournalQuery(), ct));
+        var verify = await Assert.ThrowsAsync<JournalException>(() => journal.VerifyAsync(ct));
+
+        Assert.StartsWith("journal ", append.Message, StringComparison.Ordinal);
+        Assert.Contains("could not append to it: SqliteException", append.Message, StringComparison.Ordinal);
+        Assert.Contains("could not query it", query.Message, StringComparison.Ordinal);
+        Assert.Contains("could not verify its chain", verify.Message, StringComparison.Ordinal);
+        Assert.All(new[] { append, query, verify }, ex =>
+        {
+            Assert.DoesNotContain("Journal-Pw-4711", ex.Message, StringComparison.Ordinal);
+            Assert.Null(ex.InnerException);
+        });
+    }
+
+    [Fact]
     public async Task Open_FileInWalMode_UsesWal()
     {
         await using var journal = await OpenJournalAsync(TestContext.Current.CancellationToken);
@@ -114,7 +145,8 @@ public sealed class SqliteJournalTests : JournalContractTests
         await (await OpenJournalAsync(TestContext.Current.CancellationToken)).DisposeAsync();
         await using var journal = await SqliteJournal.OpenReadOnlyAsync(DbPath, Secrets, Time, TestContext.Current.CancellationToken);
 
-        await Assert.ThrowsAsync<SqliteException>(() => journal.AppendAsync(JournalRecord.Create(JournalKinds.Note, "x", new { }), TestContext.Current.CancellationToken));
+        var ex = await Assert.ThrowsAsync<JournalException>(() => journal.AppendAsync(JournalRecord.Create(JournalKinds.Note, "x", new { }), TestContext.Current.CancellationToken));
+        Assert.Contains("readonly", ex.Message, StringComparison.Ordinal);
 
         Assert.Empty(await journal.QueryAsync(new JournalQuery(), TestContext.Current.CancellationToken));
     }
