@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PgRuntimeAgent.Journal;
+using PgRuntimeAgent.Telemetry;
 
 namespace PgRuntimeAgent.Acting;
 
@@ -208,6 +210,35 @@ internal sealed partial class ActionPipeline
     private async Task<ActionRunResult> RunCoreAsync(PlannedAction action, bool dryRun, string? approvedBy, AutonomyLevel? ceiling, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(action);
+        using var activity = AgentTelemetry.Acting.Source.StartActivity("pgra.action");
+        activity?.SetTag("pgra.cluster", action.Cluster);
+        activity?.SetTag("pgra.action.kind", action.Kind);
+        activity?.SetTag("pgra.action.id", action.Id);
+        var started = _time.GetTimestamp();
+        var status = "failed";
+        try
+        {
+            var result = await RunStagesAsync(action, dryRun, approvedBy, ceiling, cancellationToken).ConfigureAwait(false);
+            status = Kebab(result.Status);
+            return result;
+        }
+        catch (OperationCanceledException)
+        {
+            status = "cancelled";
+            throw;
+        }
+        finally
+        {
+            activity?.SetTag("pgra.action.status", status);
+            var tags = new TagList { { "kind", action.Kind }, { "status", status } };
+            AgentTelemetry.Acting.ActionDuration.Record(_time.GetElapsedTime(started).TotalSeconds, tags);
+            tags.Add("cluster", action.Cluster);
+            AgentTelemetry.Acting.Actions.Add(1, tags);
+        }
+    }
+
+    private async Task<ActionRunResult> RunStagesAsync(PlannedAction action, bool dryRun, string? approvedBy, AutonomyLevel? ceiling, CancellationToken cancellationToken)
+    {
         var actuator = _actuators.Find(action.Kind)
             ?? throw new InputException($"no actuator handles '{action.Kind}'; known kinds: {string.Join(", ", _actuators.Kinds.Order(StringComparer.Ordinal))}.");
         var seqs = new List<long>();

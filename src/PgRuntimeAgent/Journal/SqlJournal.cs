@@ -1,8 +1,10 @@
 using System.Data.Common;
+using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
 using PgRuntimeAgent.Secrets;
+using PgRuntimeAgent.Telemetry;
 
 namespace PgRuntimeAgent.Journal;
 
@@ -115,8 +117,20 @@ internal abstract class SqlJournal : IJournal
         $"CREATE INDEX IF NOT EXISTS journal_entries_topic ON {Table("journal_entries")} (topic, cluster)",
     ];
 
-    public Task<JournalEntry> AppendAsync(JournalRecord record, CancellationToken cancellationToken) =>
-        GuardAsync("append to it", async () => (await AppendCoreAsync(record, intentLock: false, cancellationToken).ConfigureAwait(false))!);
+    public async Task<JournalEntry> AppendAsync(JournalRecord record, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        return (await TimedAppendAsync(record, intentLock: false, "append to it", cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <summary>An append through <see cref="GuardAsync"/>, its duration recorded (<c>pgra.journal.append.duration</c>).</summary>
+    private async Task<JournalEntry?> TimedAppendAsync(JournalRecord record, bool intentLock, string what, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var entry = await GuardAsync(what, () => AppendCoreAsync(record, intentLock, cancellationToken)).ConfigureAwait(false);
+        AgentTelemetry.Journal.AppendDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("kind", record.Kind));
+        return entry;
+    }
 
     public async Task<JournalEntry?> TryAppendIntentAsync(JournalRecord record, CancellationToken cancellationToken)
     {
@@ -126,7 +140,7 @@ internal abstract class SqlJournal : IJournal
             throw new ArgumentException("An intent needs a cluster and a correlation id (the action id).", nameof(record));
         }
 
-        return await GuardAsync("append an intent to it", () => AppendCoreAsync(record, intentLock: true, cancellationToken)).ConfigureAwait(false);
+        return await TimedAppendAsync(record, intentLock: true, "append an intent to it", cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -143,6 +157,7 @@ internal abstract class SqlJournal : IJournal
         }
         catch (DbException ex)
         {
+            AgentTelemetry.Journal.Failures.Add(1, new KeyValuePair<string, object?>("operation", what));
             throw Failure(what, ex);
         }
     }

@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using System.Globalization;
 using PgRuntimeAgent.Acting;
 using PgRuntimeAgent.Journal;
+using PgRuntimeAgent.Telemetry;
 
 namespace PgRuntimeAgent.Policy;
 
@@ -165,6 +167,7 @@ internal sealed class PolicyGate : IPolicyStage
             reasons.Add(new(PolicyCodes.DryRun, request.DryRun ? "dry run: plan and precheck only." : "policy.dry_run is set: plan and precheck only."));
         }
 
+        AgentTelemetry.Policy.Decisions.Add(1, new TagList { { "cluster", action.Cluster }, { "class", action.PolicyClass }, { "verdict", ActionPipeline.Kebab(verdict) } });
         return new PolicyDecision
         {
             ActionId = action.Id,

@@ -96,6 +96,22 @@ public sealed class SnapshotServiceTests
     }
 
     [Fact]
+    public async Task TakeAsync_MetricsDown_IsTracedAndCountsTheUnknownSensor()
+    {
+        using var recorder = new Telemetry.TelemetryRecorder();
+        await using var lab = await FakeLab.StartAsync();
+        await lab.Metrics.DisposeAsync();
+        using var service = lab.Service();
+        var cluster = lab.Topology.Clusters[0].Name;
+
+        var snapshot = await service.TakeAsync(cluster, TestContext.Current.CancellationToken);
+
+        Assert.Contains(recorder.Stopped, a => a.OperationName == "pgra.snapshot" && Equals(a.GetTagItem("pgra.cluster"), cluster));
+        Assert.True(recorder.Heard("pgra.sensing.sensor.unhealthy", ("cluster", cluster), ("sensor", SensorNames.Metrics), ("health", "unknown")));
+        Assert.Contains(snapshot.DurationMs / 1000.0, recorder.Values("pgra.sensing.snapshot.duration", ("cluster", cluster)));
+    }
+
+    [Fact]
     public async Task TakeAsync_HungPatroniMember_CostsAtMostItsTimeout()
     {
         await using var lab = await FakeLab.StartAsync(hungMember: 0);

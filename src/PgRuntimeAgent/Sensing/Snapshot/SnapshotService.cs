@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Secrets;
@@ -9,6 +10,7 @@ using PgRuntimeAgent.Sensing.Metrics;
 using PgRuntimeAgent.Sensing.Patroni;
 using PgRuntimeAgent.Sensing.Postgres;
 using PgRuntimeAgent.Settings;
+using PgRuntimeAgent.Telemetry;
 using PgRuntimeAgent.Transport;
 
 namespace PgRuntimeAgent.Sensing.Snapshot;
@@ -116,6 +118,19 @@ internal sealed class SnapshotService : IDisposable
         return TakeAsync(cluster, cancellationToken);
     }
 
+    /// <summary>The snapshot's duration and each sensor that could not see, as metrics (<see cref="AgentTelemetry.Sensing"/>).</summary>
+    private static void Record(ClusterSnapshot snapshot)
+    {
+        AgentTelemetry.Sensing.SnapshotDuration.Record(snapshot.DurationMs / 1000.0, new KeyValuePair<string, object?>("cluster", snapshot.Cluster));
+        foreach (var sensor in snapshot.Sensors.Where(x => x.Health != SensorHealth.Ok))
+        {
+            AgentTelemetry.Sensing.SensorUnhealthy.Add(1, new TagList
+            {
+                { "cluster", snapshot.Cluster }, { "sensor", sensor.Sensor }, { "health", sensor.Health.ToString().ToLowerInvariant() },
+            });
+        }
+    }
+
     /// <summary>Snapshots of every cluster, at most max_parallelism at once, in inventory order.</summary>
     public async Task<IReadOnlyList<ClusterSnapshot>> TakeAllAsync(CancellationToken cancellationToken)
     {
@@ -131,6 +146,8 @@ internal sealed class SnapshotService : IDisposable
     public async Task<ClusterSnapshot> TakeAsync(PgCluster cluster, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(cluster);
+        using var activity = AgentTelemetry.Sensing.Source.StartActivity("pgra.snapshot");
+        activity?.SetTag("pgra.cluster", cluster.Name);
         var started = _time.GetTimestamp();
         var takenAt = _time.GetUtcNow();
 
@@ -196,6 +213,7 @@ internal sealed class SnapshotService : IDisposable
             Drift = drift,
         };
         RememberHung(cluster, details);
+        Record(snapshot);
         var withFacts = SnapshotFusion.WithFailoverFacts(snapshot, _lastWritable.TryGetValue(cluster.Name, out var previous) ? previous : null);
         if (withFacts.LastWritable is { } seen)
         {
