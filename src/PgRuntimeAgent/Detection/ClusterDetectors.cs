@@ -2,7 +2,7 @@ using System.Globalization;
 using PgRuntimeAgent.Catalog;
 using PgRuntimeAgent.Sensing;
 using PgRuntimeAgent.Sensing.Snapshot;
-using static PgRuntimeAgent.Detection.SnapshotFacts;
+using static PgRuntimeAgent.Sensing.Snapshot.SnapshotFacts;
 
 namespace PgRuntimeAgent.Detection;
 

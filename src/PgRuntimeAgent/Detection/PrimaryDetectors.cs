@@ -2,7 +2,7 @@ using System.Globalization;
 using PgRuntimeAgent.Catalog;
 using PgRuntimeAgent.Sensing.Logs;
 using PgRuntimeAgent.Sensing.Snapshot;
-using static PgRuntimeAgent.Detection.SnapshotFacts;
+using static PgRuntimeAgent.Sensing.Snapshot.SnapshotFacts;
 
 namespace PgRuntimeAgent.Detection;
 
@@ -39,7 +39,7 @@ public sealed class LeaderMissingDetector : IDetector
             yield break;
         }
 
-        var old = LastKnownLeader(input) ?? input.Current.Inventory.DeclaredPrimary;
+        var old = input.LastKnownLeader() ?? input.Current.Inventory.DeclaredPrimary;
         var current = KeyHolder(input.Current);
         var summary = current is null
             ? $"no member of {input.Current.Cluster} holds the leader key{(old is null ? "" : $" (last leader: {old})")}: writes are down until Patroni elects one"
@@ -303,7 +303,7 @@ public sealed class PrimaryDiskFullDetector : IDetector
     public IEnumerable<Finding> Detect(DetectionInput input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var leader = KeyHolder(input.Current) ?? LastKnownLeader(input);
+        var leader = KeyHolder(input.Current) ?? input.LastKnownLeader();
         if (leader is null)
         {
             yield break;

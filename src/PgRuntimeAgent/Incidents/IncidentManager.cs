@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using PgRuntimeAgent.Acting;
 using PgRuntimeAgent.Detection;
 using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Journal;

@@ -6,7 +6,7 @@ using PgRuntimeAgent.Journal;
 using PgRuntimeAgent.Sensing;
 using PgRuntimeAgent.Sensing.Logs;
 using PgRuntimeAgent.Sensing.Snapshot;
-using static PgRuntimeAgent.Detection.SnapshotFacts;
+using static PgRuntimeAgent.Sensing.Snapshot.SnapshotFacts;
 
 namespace PgRuntimeAgent.Incidents;
 

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using PgRuntimeAgent.Detection;
 using PgRuntimeAgent.Journal;
+using PgRuntimeAgent.Sensing.Snapshot;
 
 namespace PgRuntimeAgent.Incidents;
 

@@ -98,7 +98,7 @@ internal sealed class SnapshotRecorder(IJournal journal)
 
     private static string Summary(ClusterSnapshot s)
     {
-        var writable = Detection.SnapshotFacts.LeaderWritable(s) ? "writable" : "NOT writable";
+        var writable = SnapshotFacts.LeaderWritable(s) ? "writable" : "NOT writable";
         return $"snapshot of {s.Cluster}: leader {s.Leader ?? "none"} ({writable}), timeline {s.Timeline?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"}, "
             + $"{s.Members.Count(m => m.Streaming == true)} streaming, {s.Drift.Count} drift";
     }

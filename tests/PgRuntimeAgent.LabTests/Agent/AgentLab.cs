@@ -1,5 +1,6 @@
 using System.Globalization;
 using PgRuntimeAgent.Agent;
+using PgRuntimeAgent.Lab;
 using PgRuntimeAgent.Lab.Safety;
 using PgRuntimeAgent.Cli;
 using PgRuntimeAgent.Detection;

@@ -2,6 +2,7 @@ using System.Globalization;
 using PgRuntimeAgent.Acting;
 using PgRuntimeAgent.Agent;
 using PgRuntimeAgent.Journal;
+using PgRuntimeAgent.Lab;
 using PgRuntimeAgent.Policy;
 using PgRuntimeAgent.Skills;
 

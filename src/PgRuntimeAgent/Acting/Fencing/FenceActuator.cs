@@ -6,6 +6,7 @@ using PgRuntimeAgent.Acting.Patroni;
 using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Sensing;
 using PgRuntimeAgent.Sensing.Dcs;
+using PgRuntimeAgent.Sensing.Snapshot;
 using PgRuntimeAgent.Transport;
 
 namespace PgRuntimeAgent.Acting.Fencing;
@@ -82,7 +83,7 @@ internal sealed partial class FenceActuator : IActuator
         var checks = new List<CheckResult>();
         var state = s.FindMember(member.Name);
         var healthyLeader = string.Equals(s.Leader, member.Name, StringComparison.Ordinal) && state is { Reachable: true, PostgresReachable: true, InRecovery: false };
-        var stale = healthyLeader ? Detection.SnapshotFacts.NewerTimelineThanHolder(s) : null;
+        var stale = healthyLeader ? SnapshotFacts.NewerTimelineThanHolder(s) : null;
         checks.Add(stale is { } newer
             ? new CheckResult("not-a-healthy-leader", true, string.Create(CultureInfo.InvariantCulture,
                 $"{member.Name} holds the key on timeline {newer.HolderTimeline}, but {newer.Member} is on timeline {newer.Timeline}: a stale leader that took the key back"))

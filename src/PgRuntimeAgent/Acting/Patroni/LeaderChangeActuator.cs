@@ -104,7 +104,7 @@ internal sealed partial class LeaderChangeActuator : IActuator
             var failed = action.Parameter(ActionParameters.Leader);
             if (failed is not null && s.Leader is { } now && !string.Equals(now, failed, StringComparison.Ordinal) && !string.Equals(now, candidate, StringComparison.Ordinal))
             {
-                checks.Add(new CheckResult("not-failed-over", false, Detection.SnapshotFacts.Writable(s.FindMember(now))
+                checks.Add(new CheckResult("not-failed-over", false, SnapshotFacts.Writable(s.FindMember(now))
                     ? $"{now} already leads in place of {failed} and takes writes: Patroni failed over by itself"
                     : $"{now} holds the leader key in place of {failed} (promoting): Patroni is failing over by itself"));
             }
@@ -340,7 +340,7 @@ internal sealed class SnapshotClusterStateProvider(IClusterSensing sensing) : IC
             Leader = s.Leader,
             DcsRead = s.Patroni?.LeaderFromDcs == true,
             DcsHolder = s.Patroni?.LeaderFromDcs == true ? s.Patroni.Leader : null,
-            NewerThanDcsHolder = Detection.SnapshotFacts.NewerTimelineThanHolder(s)?.Member,
+            NewerThanDcsHolder = SnapshotFacts.NewerTimelineThanHolder(s)?.Member,
             Drift = critical,
             MemberLagBytes = s.Members
                 .Where(m => !string.Equals(m.Name, s.Leader, StringComparison.Ordinal))

@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Npgsql;
+using PgRuntimeAgent.Agent;
 using PgRuntimeAgent.Incidents;
-using PgRuntimeAgent.Lab;
 
-namespace PgRuntimeAgent.Agent;
+namespace PgRuntimeAgent.Lab;
 
 /// <summary>How to run one fault drill against the lab.</summary>
 internal sealed record FaultDrillOptions
