@@ -227,7 +227,7 @@ public sealed class DetectorDescriptorTests
     [Fact]
     public void OneShot_EveryDetectorWithPersistence_HoldsForOneSnapshot()
     {
-        var oneShot = IncidentCommands.OneShot(DetectionSettings.Default);
+        var oneShot = OneOffDetection.OneShot(DetectionSettings.Default);
 
         Assert.All(Detectors.Descriptors, d => Assert.Equal(d.PersistenceSettable ? new HeldFor(1, 0) : new HeldFor(d.ConsecutiveSnapshots, d.MinimumSeconds), oneShot.PersistenceOf(d.Code)));
         Assert.Equal((1, 0.0), (oneShot.PrimaryFrozenConsecutive, oneShot.PrimaryFrozenSeconds));
