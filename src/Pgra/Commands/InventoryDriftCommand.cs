@@ -42,32 +42,28 @@ internal static class InventoryDriftCommand
         var context = workspace.ActingContext(options.Time);
         var snapshot = await ActionSensing.For(context).SenseAsync(cluster.Name, cancellationToken).ConfigureAwait(false);
         var json = parse.GetValue(options.Json);
-        var declared = cluster.DeclaredPrimary?.Name;
+        var verdict = InventoryDrift.Judge(cluster, snapshot);
         var result = new JsonObject
         {
             ["cluster"] = cluster.Name,
             ["file"] = workspace.Topology.SourcePath,
-            ["declared_primary"] = declared,
-            ["leader"] = snapshot.Leader,
+            ["declared_primary"] = verdict.DeclaredPrimary,
+            ["leader"] = verdict.Leader,
+            ["status"] = ActionPipeline.Kebab(verdict.Status),
+            ["message"] = verdict.Message,
         };
-        if (snapshot.Leader is not { } leader)
+        if (verdict.Status == InventoryDriftStatus.LeaderUnknown)
         {
-            result["status"] = "leader-unknown";
-            result["message"] = $"no member of {cluster.Name} holds the leader key: cannot tell which member the inventory should call primary";
             return await WriteAsync(options, json, result, ExitCodes.Failure).ConfigureAwait(false);
         }
 
-        var changes = InventoryChange.RoleChanges(cluster, leader);
+        var changes = verdict.Changes;
         result["changes"] = JsonNode.Parse(InventoryChange.ToJson(changes));
-        if (changes.Count == 0)
+        if (verdict.Status == InventoryDriftStatus.InAgreement)
         {
-            result["status"] = "in-agreement";
-            result["message"] = $"the inventory names {leader}, Patroni's leader, as the primary of {cluster.Name}";
             return await WriteAsync(options, json, result, ExitCodes.Ok).ConfigureAwait(false);
         }
 
-        result["status"] = "drift";
-        result["message"] = $"the inventory names {declared ?? "no member"} as the primary of {cluster.Name}; Patroni's leader is {leader}";
         if (!patch)
         {
             result["next"] = $"pgra inventory drift {cluster.Name} --patch   (writes a patch for review; the inventory is not modified)";

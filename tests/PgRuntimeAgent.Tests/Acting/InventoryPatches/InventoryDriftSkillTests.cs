@@ -69,6 +69,27 @@ public sealed class InventoryDriftSkillTests : IAsyncDisposable
         Assert.Equal("pg-test-2", InventoryLoader.Parse(patched, inventory, new SecretStore(), AgentSettings.Default).Topology!.FindCluster("pg-test")!.DeclaredPrimary!.Name);
     }
 
+    [Fact]
+    public void Judge_LeaderAgainstDeclaredPrimary_SaysAgreementDriftOrUnknownWithTheChanges()
+    {
+        var topology = InventoryLoader.Load(Path.Combine(TestPaths.RepoRoot, "inventory", "lab.yml"), new SecretStore(), AgentSettings.Default);
+        var cluster = topology.FindCluster("pg-test")!;
+        var declared = cluster.DeclaredPrimary!.Name;
+        var other = cluster.Members.First(m => m.Name != declared).Name;
+        var snapshot = PgRuntimeAgent.Tests.Detection.DetectionKit.Load("healthy");
+
+        var agree = InventoryDrift.Judge(cluster, snapshot with { Leader = declared });
+        var drift = InventoryDrift.Judge(cluster, snapshot with { Leader = other });
+        var unknown = InventoryDrift.Judge(cluster, snapshot with { Leader = null });
+
+        Assert.Equal((InventoryDriftStatus.InAgreement, 0), (agree.Status, agree.Changes.Count));
+        Assert.Equal(InventoryDriftStatus.Drift, drift.Status);
+        Assert.Equal($"the inventory names {declared} as the primary of pg-test; Patroni's leader is {other}", drift.Message);
+        Assert.Contains(drift.Changes, c => c.Member == other && c.Key == "pg_role" && c.To == "primary");
+        Assert.Contains(drift.Changes, c => c.Member == declared && c.Key == "pg_role" && c.To == "replica");
+        Assert.Equal((InventoryDriftStatus.LeaderUnknown, null, 0), (unknown.Status, unknown.Leader, unknown.Changes.Count));
+    }
+
     private sealed class NoSensing(Topology topology) : IClusterSensing
     {
         public Topology Topology => topology;
