@@ -54,10 +54,6 @@ internal sealed record Workspace(Topology Topology, AgentSettings Settings, Secr
         return result;
     }
 
-    /// <summary>A cluster of the inventory by name; <see cref="InputException"/> naming the clusters there are.</summary>
-    public PgCluster Cluster(string name) => Topology.FindCluster(name)
-        ?? throw new InputException($"no cluster '{name}' in {Topology.SourcePath}", [$"clusters: {string.Join(", ", Topology.Clusters.Select(c => c.Name))}"]);
-
     /// <summary>What actuators, planners and action sensing are built from for this deployment.</summary>
     public ActuatorContext ActingContext(TimeProvider time, ILoggerFactory? logging = null) => new()
     {
