@@ -13,7 +13,6 @@ using PgRuntimeAgent.Sensing.Postgres;
 using PgRuntimeAgent.Sensing.Snapshot;
 using PgRuntimeAgent.Settings;
 using PgRuntimeAgent.Transport;
-using Refit;
 
 namespace PgRuntimeAgent.Reads;
 
@@ -110,8 +109,8 @@ internal sealed class ReadContext : IAsyncDisposable
     public Task<SensorOutcome<PatroniConfigDocument>> GetPatroniConfigAsync(PgCluster cluster, PgMember member, CancellationToken cancellationToken) =>
         PatroniAsync<PatroniConfigDocument>(cluster, member, "config", (_, http) => async ct =>
         {
-            var endpoint = $"GET {new Uri(http.BaseAddress!, "config")}";
-            using var response = await RestService.For<IPatroniApi>(http).GetConfigAsync(ct).ConfigureAwait(false);
+            var endpoint = $"GET {SensingHttp.ApiUrl(http.BaseAddress!, "config")}";
+            using var response = await SensingHttp.CreateApi<IPatroniApi>(http).GetConfigAsync(ct).ConfigureAwait(false);
             var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
             {

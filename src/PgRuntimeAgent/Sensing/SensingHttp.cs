@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text;
 using PgRuntimeAgent.Secrets;
+using Refit;
 
 namespace PgRuntimeAgent.Sensing;
 
@@ -29,6 +30,9 @@ public sealed class SensingHttp : IDisposable
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         ConnectTimeout = TimeSpan.FromSeconds(10),
     });
+
+    /// <summary>The one set of Refit settings every typed API shares (see <see cref="CreateApi{TApi}"/>).</summary>
+    private static readonly RefitSettings ApiSettings = new();
 
     private readonly HttpMessageHandler _handler;
 
@@ -61,6 +65,30 @@ public sealed class SensingHttp : IDisposable
             BaseAddress = baseAddress,
             Timeout = Timeout.InfiniteTimeSpan,
         };
+    }
+
+    /// <summary>
+    /// The typed (Refit) API <typeparamref name="TApi"/> over a client from <see cref="CreateClient"/>: the agent's one
+    /// way to make one, for every protocol (Patroni, Prometheus, Loki, VictoriaLogs). Its methods return the raw
+    /// <see cref="HttpResponseMessage"/> so a non-2xx answer is data for the caller's parser, never a Refit exception;
+    /// a transport failure surfaces as <see cref="ApiRequestException"/>. The method paths are joined under the base
+    /// address's path, with or without its trailing slash (http://host:9090/prom/ + /api/v1/query is /prom/api/v1/query).
+    /// </summary>
+    public static TApi CreateApi<TApi>(HttpClient client)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        return RestService.For<TApi>(client, ApiSettings);
+    }
+
+    /// <summary>
+    /// The URL a typed API sends <paramref name="path"/> (relative, no leading slash) to under <paramref name="baseUrl"/>,
+    /// for naming the endpoint in messages: the base's path is kept whether or not it ends in a slash.
+    /// </summary>
+    public static Uri ApiUrl(Uri baseUrl, string path)
+    {
+        ArgumentNullException.ThrowIfNull(baseUrl);
+        var directory = baseUrl.AbsolutePath.EndsWith('/') ? baseUrl : new Uri(baseUrl.GetLeftPart(UriPartial.Path) + "/");
+        return new Uri(directory, path);
     }
 
     /// <summary>Nothing to release: the pool is shared and a caller's handler stays the caller's.</summary>

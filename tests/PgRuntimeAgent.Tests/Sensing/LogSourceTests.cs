@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Web;
 using PgRuntimeAgent.Sensing;
 using PgRuntimeAgent.Sensing.Logs;
+using PgRuntimeAgent.Tests.Acting.Patroni;
 
 namespace PgRuntimeAgent.Tests.Sensing;
 
@@ -166,6 +167,142 @@ public sealed class LogSourceTests
 
         Assert.StartsWith("GET http://127.0.0.1:9428/select/logsql/query", ex.Message, StringComparison.Ordinal);
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("http://logs.test:3100/loki-proxy/")]
+    [InlineData("http://logs.test:3100/loki-proxy")]
+    public async Task Loki_BaseUrlWithPathPrefix_SendsTheExactQueryUnderThePrefix(string baseUrl)
+    {
+        var streams = SensingFixtures.Documented("loki", "query_range-streams-postgres-errors.json");
+        var matrix = SensingFixtures.Documented("loki", "query_range-matrix-count_over_time.json");
+        var handler = new RecordingHandler((r, _) => (200, r.RequestUri!.Query.Contains("count_over_time", StringComparison.Ordinal) ? matrix : streams));
+        using var http = new SensingHttp(handler);
+        var source = new LokiLogSource(http.CreateClient(new Uri(baseUrl)));
+        var ct = TestContext.Current.CancellationToken;
+
+        await source.QueryAsync(new LogQuery { Cluster = "pg-test", Members = ["pg-test-3"], Since = Since, Until = Until, Grep = "primary", Limit = 1000 }, ct);
+        await source.QueryMetricAsync("sum by (level) (count_over_time({cls=\"pg-test\"}[1m]))", Since, Until, ct);
+
+        Assert.Equal(
+            [
+                "GET http://logs.test:3100/loki-proxy/loki/api/v1/query_range?query=%7Bcls%3D%22pg-test%22%2Cins%3D~%22pg-test-3%22%7D%20%7C~%20%22%28%3Fi%29primary%22"
+                    + "&start=1795369800000000000&end=1795371000000000000&direction=backward&limit=1000",
+                "GET http://logs.test:3100/loki-proxy/loki/api/v1/query_range?query=sum%20by%20%28level%29%20%28count_over_time%28%7Bcls%3D%22pg-test%22%7D%5B1m%5D%29%29"
+                    + "&start=1795369800000000000&end=1795371000000000000&direction=backward",
+            ],
+            handler.Requests.Select(r => $"{r.Method} {r.Url.AbsoluteUri}"));
+    }
+
+    /// <summary>Characters that mean something in a URL (&amp;, +, #, %, spaces, quotes) reach Loki as the LogQL the agent built.</summary>
+    [Fact]
+    public async Task Loki_SpecialCharactersInTheQuery_ArriveUnchanged()
+    {
+        var handler = new RecordingHandler((_, _) => (200, """{"status":"success","data":{"resultType":"streams","result":[]}}"""));
+        using var http = new SensingHttp(handler);
+        var source = new LokiLogSource(http.CreateClient(new Uri("http://logs.test:3100/")));
+        var query = new LogQuery { Cluster = "pg \"test\"", Members = ["a+b", "c&d"], Since = Since, Until = Until, Grep = "50% done #1 = ok?" };
+
+        await source.QueryAsync(query, TestContext.Current.CancellationToken);
+
+        var sent = Assert.Single(handler.Requests).Url;
+        Assert.Equal("/loki/api/v1/query_range", sent.AbsolutePath);
+        Assert.Equal(LokiLogSource.BuildLogQl(query), HttpUtility.ParseQueryString(sent.Query)["query"]);
+        Assert.Equal("query start end direction limit", string.Join(" ", HttpUtility.ParseQueryString(sent.Query).AllKeys));
+    }
+
+    [Theory]
+    [InlineData("query_range-streams-postgres-errors.json", 40)]
+    [InlineData("query_range-streams-patroni.json", 60)]
+    public async Task Loki_DocumentedStreamFixtures_ParseThroughTheTypedClient(string fixture, int entries)
+    {
+        var handler = new RecordingHandler((_, _) => (200, SensingFixtures.Documented("loki", fixture)));
+        using var http = new SensingHttp(handler);
+        var source = new LokiLogSource(http.CreateClient(new Uri("http://logs.test:3100/")));
+
+        var result = await source.QueryAsync(new LogQuery { Cluster = "pg-test", Since = Since, Until = Until, Limit = 1000 }, TestContext.Current.CancellationToken);
+
+        Assert.Equal(entries, result.Entries.Count);
+        Assert.False(result.Truncated);
+        Assert.All(result.Entries, e => Assert.Equal("pg-test-3", e.Member));
+    }
+
+    [Fact]
+    public async Task Loki_DocumentedErrorFixture_UnderAPathPrefix_NamesTheEndpointAndTheParseError()
+    {
+        var handler = new RecordingHandler((_, _) => (400, SensingFixtures.Documented("loki", "error-400-bad-logql.json")));
+        using var http = new SensingHttp(handler);
+        var source = new LokiLogSource(http.CreateClient(new Uri("http://logs.test:3100/loki-proxy/")));
+
+        var ex = await Assert.ThrowsAsync<SensorResponseException>(() =>
+            source.QueryAsync(new LogQuery { Cluster = "pg-test", Since = Since, Until = Until }, TestContext.Current.CancellationToken));
+
+        Assert.Equal("GET http://logs.test:3100/loki-proxy/loki/api/v1/query_range: answered HTTP 400: bad_data: parse error at line 1, col 14: syntax error: unexpected IDENTIFIER",
+            ex.Message);
+    }
+
+    [Fact]
+    public async Task Loki_PlainTextErrorBody_IsReportedAsABoundedExcerpt()
+    {
+        var handler = new RecordingHandler((_, _) => (500, "too many outstanding requests\n" + new string('y', 2000)));
+        using var http = new SensingHttp(handler);
+        var source = new LokiLogSource(http.CreateClient(new Uri("http://logs.test:3100/")));
+
+        var ex = await Assert.ThrowsAsync<SensorResponseException>(() =>
+            source.QueryAsync(new LogQuery { Cluster = "pg-test", Since = Since, Until = Until }, TestContext.Current.CancellationToken));
+
+        Assert.StartsWith("GET http://logs.test:3100/loki/api/v1/query_range: answered HTTP 500: too many outstanding requests yyy", ex.Message, StringComparison.Ordinal);
+        Assert.EndsWith("...", ex.Message, StringComparison.Ordinal);
+        Assert.True(ex.Message.Length < 400, ex.Message);
+    }
+
+    [Theory]
+    [InlineData("http://logs.test:9428/vlogs/")]
+    [InlineData("http://logs.test:9428/vlogs")]
+    public async Task VictoriaLogs_BaseUrlWithPathPrefix_SendsTheExactQueryAndParsesTheDocumentedFixture(string baseUrl)
+    {
+        var handler = new RecordingHandler((_, _) => (200, SensingFixtures.Documented("victorialogs", "select-logsql-query-postgres-errors.jsonl")));
+        using var http = new SensingHttp(handler);
+        var source = new VictoriaLogsLogSource(http.CreateClient(new Uri(baseUrl)));
+
+        var result = await source.QueryAsync(
+            new LogQuery { Cluster = "pg-test", Members = ["pg-test-3"], Since = Since, Until = Until, Grep = "a&b", Limit = 100 }, TestContext.Current.CancellationToken);
+
+        var sent = Assert.Single(handler.Requests);
+        Assert.Equal(
+            "GET http://logs.test:9428/vlogs/select/logsql/query?query=_time%3A%5B2026-11-22T17%3A50%3A00.000Z%2C%202026-11-22T18%3A10%3A00.000Z%29"
+                + "%20cls%3A%3D%22pg-test%22%20ins%3Ain%28%22pg-test-3%22%29%20_msg%3A~%22%28%3Fi%29a%26b%22%20%7C%20sort%20by%20%28_time%20desc%29%20%7C%20limit%20100&limit=100",
+            $"{sent.Method} {sent.Url.AbsoluteUri}");
+        Assert.Equal(40, result.Entries.Count);
+        Assert.False(result.Truncated);
+    }
+
+    [Fact]
+    public async Task VictoriaLogs_ErrorStatusUnderAPathPrefix_NamesThePrefixedEndpointWithABoundedExcerpt()
+    {
+        var handler = new RecordingHandler((_, _) => (400, "cannot parse query [cls:=]: missing value\n" + new string('z', 2000)));
+        using var http = new SensingHttp(handler);
+        var source = new VictoriaLogsLogSource(http.CreateClient(new Uri("http://logs.test:9428/vlogs")));
+
+        var ex = await Assert.ThrowsAsync<SensorResponseException>(() =>
+            source.QueryAsync(new LogQuery { Cluster = "pg-test", Since = Since, Until = Until }, TestContext.Current.CancellationToken));
+
+        Assert.StartsWith("GET http://logs.test:9428/vlogs/select/logsql/query: answered HTTP 400: cannot parse query [cls:=]: missing value zzz", ex.Message, StringComparison.Ordinal);
+        Assert.EndsWith("...", ex.Message, StringComparison.Ordinal);
+        Assert.True(ex.Message.Length < 400, ex.Message);
+    }
+
+    [Fact]
+    public async Task VictoriaLogs_MalformedLine_ThrowsNamingTheEndpointAndLine()
+    {
+        var handler = new RecordingHandler((_, _) => (200, "{\"_msg\":\"ok\",\"_time\":\"2026-11-22T17:55:36Z\"}\n{\"_msg\": oops}\n"));
+        using var http = new SensingHttp(handler);
+        var source = new VictoriaLogsLogSource(http.CreateClient(new Uri("http://logs.test:9428/")));
+
+        var ex = await Assert.ThrowsAsync<SensorResponseException>(() =>
+            source.QueryAsync(new LogQuery { Cluster = "pg-test", Since = Since, Until = Until }, TestContext.Current.CancellationToken));
+
+        Assert.StartsWith("GET http://logs.test:9428/select/logsql/query: line 2 is not JSON", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,6 +1,9 @@
 using System.Web;
+using Microsoft.Extensions.Time.Testing;
+using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Sensing;
 using PgRuntimeAgent.Sensing.Metrics;
+using PgRuntimeAgent.Tests.Acting.Patroni;
 
 namespace PgRuntimeAgent.Tests.Sensing;
 
@@ -229,5 +232,198 @@ public sealed class PrometheusClientTests
         Assert.Equal(MetricsCatalogue.All.Count, MetricsCatalogue.All.Select(q => q.Name).Distinct().Count());
         Assert.All(MetricsCatalogue.All, q => Assert.NotEmpty(q.Candidates));
         Assert.Contains(MetricsCatalogue.Find("max_connections")!.Candidates, c => c.Source == "postgres_exporter");
+    }
+
+    private const string EmptyVector = """{"status":"success","data":{"resultType":"vector","result":[]}}""";
+
+    /// <summary>A base URL with a path prefix keeps it, with or without its trailing slash; the query is escaped whole.</summary>
+    [Theory]
+    [InlineData("http://metrics.test:9090/prom/")]
+    [InlineData("http://metrics.test:9090/prom")]
+    public async Task Client_BaseUrlWithPathPrefix_SendsEveryCallUnderThePrefixWithTheQueryEscaped(string baseUrl)
+    {
+        var handler = new RecordingHandler((r, _) => (200, r.RequestUri!.AbsolutePath switch
+        {
+            "/prom/api/v1/alerts" => AlertsBody,
+            "/prom/api/v1/rules" => RulesBody,
+            _ => EmptyVector,
+        }));
+        using var http = new SensingHttp(handler);
+        using var httpClient = http.CreateClient(new Uri(baseUrl));
+        var client = new PrometheusClient(httpClient);
+        var ct = TestContext.Current.CancellationToken;
+        var at = DateTimeOffset.FromUnixTimeMilliseconds(1795370460541);
+        const string promql = "rate(pg_up{cls=\"pg-test\",ins=~\"pg-test-1|pg-test-2\"}[5m]) + 1 / 2 & x=#é";
+
+        await client.QueryAsync(promql, at, ct);
+        await client.QueryAsync("pg_up", null, ct);
+        await client.QueryRangeAsync("pg_up", at.AddMinutes(-1), at, TimeSpan.FromMilliseconds(2500), ct);
+        await client.GetAlertsAsync(ct);
+        await client.GetRulesAsync(ct);
+
+        Assert.Equal(
+            [
+                "GET http://metrics.test:9090/prom/api/v1/query?query=rate%28pg_up%7Bcls%3D%22pg-test%22%2Cins%3D~%22pg-test-1%7Cpg-test-2%22%7D%5B5m%5D%29%20%2B%201%20%2F%202%20%26%20x%3D%23%C3%A9&time=1795370460.541",
+                "GET http://metrics.test:9090/prom/api/v1/query?query=pg_up",
+                "GET http://metrics.test:9090/prom/api/v1/query_range?query=pg_up&start=1795370400.541&end=1795370460.541&step=2.5",
+                "GET http://metrics.test:9090/prom/api/v1/alerts",
+                "GET http://metrics.test:9090/prom/api/v1/rules",
+            ],
+            handler.Requests.Select(r => $"{r.Method} {r.Url.AbsoluteUri}"));
+        Assert.Equal(promql, HttpUtility.ParseQueryString(handler.Requests.First().Url.Query)["query"]);
+        Assert.Equal(5, client.Requests);
+    }
+
+    [Fact]
+    public async Task Client_ErrorBodyUnderAPathPrefix_NamesThePrefixedEndpoint()
+    {
+        var handler = new RecordingHandler((_, _) => (422, """{"status":"error","errorType":"execution","error":"query timed out in expression evaluation"}"""));
+        using var http = new SensingHttp(handler);
+        using var httpClient = http.CreateClient(new Uri("http://metrics.test:9090/prom"));
+        var client = new PrometheusClient(httpClient);
+
+        var ex = await Assert.ThrowsAsync<SensorResponseException>(() => client.QueryAsync("pg_up", null, TestContext.Current.CancellationToken));
+
+        Assert.Equal("GET http://metrics.test:9090/prom/api/v1/query: answered HTTP 422: execution: query timed out in expression evaluation", ex.Message);
+    }
+
+    /// <summary>A proxy's HTML error page is no JSON: the status and a bounded one-line excerpt of the body are reported.</summary>
+    [Fact]
+    public async Task Client_NonJsonErrorBody_ReportsTheStatusAndABoundedExcerpt()
+    {
+        var page = "<html>\n<head><title>502 Bad Gateway</title></head>\n<body>" + new string('x', 5000) + "</body></html>";
+        var handler = new RecordingHandler((_, _) => (502, page));
+        using var http = new SensingHttp(handler);
+        using var httpClient = http.CreateClient(new Uri("http://metrics.test:9090/"));
+        var client = new PrometheusClient(httpClient);
+
+        var ex = await Assert.ThrowsAsync<SensorResponseException>(() => client.GetAlertsAsync(TestContext.Current.CancellationToken));
+
+        Assert.StartsWith("GET http://metrics.test:9090/api/v1/alerts: answered HTTP 502 BadGateway: <html> <head><title>502 Bad Gateway</title></head> <body>xxx", ex.Message, StringComparison.Ordinal);
+        Assert.EndsWith("...", ex.Message, StringComparison.Ordinal);
+        Assert.True(ex.Message.Length < 300, ex.Message);
+    }
+
+    [Theory]
+    [InlineData("{\"status\":\"success\",\"data\":", "malformed JSON")]
+    [InlineData("""{"status":"success","data":{"resultType":"vector","result":{}}}""", "data.result of a vector is not an array")]
+    [InlineData("""{"status":"success","data":{}}""", "data.alerts is missing or not an array")]
+    public async Task Client_MalformedOkBody_ThrowsNamingTheEndpoint(string body, string expected)
+    {
+        var handler = new RecordingHandler((_, _) => (200, body));
+        using var http = new SensingHttp(handler);
+        using var httpClient = http.CreateClient(new Uri("http://metrics.test:9090/prom/"));
+        var client = new PrometheusClient(httpClient);
+        var ct = TestContext.Current.CancellationToken;
+
+        var ex = await Assert.ThrowsAsync<SensorResponseException>(() => expected.StartsWith("data.alerts", StringComparison.Ordinal)
+            ? client.GetAlertsAsync(ct)
+            : client.QueryAsync("pg_up", null, ct));
+
+        Assert.StartsWith("GET http://metrics.test:9090/prom/api/v1/", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Client_BasicAuth_IsSentOnEveryTypedCall()
+    {
+        var secrets = new SecretStore();
+        var password = secrets.Add("metrics/password", "Metrics.secret", "test");
+        var handler = new RecordingHandler((_, _) => (200, EmptyVector));
+        using var http = new SensingHttp(handler);
+        using var httpClient = http.CreateClient(new Uri("http://metrics.test:9090/prom/"), "prom", password, secrets);
+        var client = new PrometheusClient(httpClient);
+        var ct = TestContext.Current.CancellationToken;
+
+        await client.QueryAsync("pg_up", null, ct);
+        await client.QueryRangeAsync("pg_up", DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddMinutes(1), TimeSpan.FromSeconds(15), ct);
+
+        var expected = "Basic " + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("prom:Metrics.secret"));
+        Assert.Equal([expected, expected], handler.Requests.Select(r => r.Authorization));
+    }
+
+    /// <summary>No answer at all (connection refused) is an expected failure: an outcome with the reason, not a throw.</summary>
+    [Fact]
+    public async Task Client_TransportFailure_IsAnExpectedFailureWithItsReason()
+    {
+        using var http = new SensingHttp(new FailingHandler());
+        using var httpClient = http.CreateClient(new Uri("http://metrics.test:9090/"));
+        var client = new PrometheusClient(httpClient);
+
+        var thrown = await Assert.ThrowsAnyAsync<Exception>(() => client.QueryAsync("pg_up", null, TestContext.Current.CancellationToken));
+        var outcome = await SensorCall.RunAsync("metrics", TimeSpan.FromSeconds(5), TimeProvider.System,
+            ct => client.QueryAsync("pg_up", null, ct), TestContext.Current.CancellationToken);
+
+        Assert.True(SensorCall.IsExpected(thrown), thrown.GetType().FullName);
+        Assert.Equal(SensorHealth.Unknown, outcome.Health);
+        Assert.False(outcome.TimedOut);
+        Assert.Contains("Connection refused (metrics.test:9090)", outcome.Reason, StringComparison.Ordinal);
+        Assert.Equal(2, client.Requests);
+    }
+
+    /// <summary>The per-call timeout comes from the caller's token and reaches the handler through the typed API.</summary>
+    [Fact]
+    public async Task Client_HungServer_TimesOutOnTheCallersDeadline()
+    {
+        var time = new FakeTimeProvider();
+        var handler = new HangingHandler();
+        using var http = new SensingHttp(handler);
+        using var httpClient = http.CreateClient(new Uri("http://metrics.test:9090/"));
+        var client = new PrometheusClient(httpClient);
+
+        var call = SensorCall.RunAsync("metrics", TimeSpan.FromSeconds(2), time, ct => client.QueryAsync("pg_up", null, ct), TestContext.Current.CancellationToken);
+        await handler.Entered.Task.WaitAsync(TestContext.Current.CancellationToken);
+        time.Advance(TimeSpan.FromSeconds(2));
+        var outcome = await call;
+
+        Assert.True(outcome.TimedOut);
+        Assert.Equal("metrics: timed out after 2s", outcome.Reason);
+        Assert.True(handler.Cancelled);
+    }
+
+    [Fact]
+    public async Task Client_CallerCancels_CancellationPropagates()
+    {
+        var handler = new HangingHandler();
+        using var http = new SensingHttp(handler);
+        using var httpClient = http.CreateClient(new Uri("http://metrics.test:9090/"));
+        var client = new PrometheusClient(httpClient);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+
+        var call = SensorCall.RunAsync("metrics", TimeSpan.FromMinutes(1), TimeProvider.System, ct => client.QueryAsync("pg_up", null, ct), cts.Token);
+        await handler.Entered.Task.WaitAsync(TestContext.Current.CancellationToken);
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+    }
+
+    private sealed class FailingHandler : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            throw new HttpRequestException($"Connection refused ({request.RequestUri!.Authority})");
+    }
+
+    /// <summary>Never answers; says when a request arrived and whether its token was cancelled.</summary>
+    private sealed class HangingHandler : HttpMessageHandler
+    {
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public bool Cancelled { get; private set; }
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Entered.TrySetResult();
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                Cancelled = true;
+                throw;
+            }
+
+            throw new InvalidOperationException("unreachable");
+        }
     }
 }

@@ -148,11 +148,11 @@ internal sealed class PatroniControl : IDisposable
         Func<IPatroniControlApi, CancellationToken, Task<HttpResponseMessage>> call, CancellationToken cancellationToken)
     {
         var url = ApiUrlOf(member);
-        var endpoint = $"{method} {new Uri(url, path)}";
+        var endpoint = $"{method} {SensingHttp.ApiUrl(url, path)}";
         var (_, api) = _apis.GetOrAdd((url, cluster.Name), key =>
         {
             var client = _http.CreateClient(key.Url, cluster.Credentials.PatroniUsername, cluster.Credentials.PatroniPassword, _secrets);
-            return (client, RestService.For<IPatroniControlApi>(client));
+            return (client, SensingHttp.CreateApi<IPatroniControlApi>(client));
         });
         var outcome = await SensorCall.RunAsync(endpoint, timeout, _time, async ct =>
         {

@@ -3,18 +3,41 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using PgRuntimeAgent.Sensing.Metrics;
+using Refit;
 
 namespace PgRuntimeAgent.Sensing.Logs;
 
 /// <summary>
-/// Grafana Loki (Pigsty 3.x): LogQL over <c>/loki/api/v1/query_range</c> with nanosecond start/end,
-/// <c>direction=backward</c> and a limit. Streams carry Pigsty's labels (cls, ins, job, level).
+/// Loki's query API. The raw response is returned: the body, whatever its status, is read by
+/// <see cref="LokiLogSource"/>'s parsers. Start and end are Unix nanoseconds; without a limit Loki applies its own.
 /// </summary>
-internal sealed class LokiLogSource(HttpClient http) : ILogSource
+internal interface ILokiApi
 {
+    [Get("/loki/api/v1/query_range")]
+    Task<HttpResponseMessage> QueryRangeAsync([AliasAs("query")] string query, [AliasAs("start")] string start, [AliasAs("end")] string end,
+        [AliasAs("direction")] string direction, [AliasAs("limit")] int? limit, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Grafana Loki (Pigsty 3.x): LogQL over <c>/loki/api/v1/query_range</c> (<see cref="ILokiApi"/>) with nanosecond
+/// start/end, <c>direction=backward</c> and a limit. Streams carry Pigsty's labels (cls, ins, job, level).
+/// </summary>
+internal sealed class LokiLogSource : ILogSource
+{
+    private const string QueryRangePath = "loki/api/v1/query_range";
+
+    private readonly ILokiApi _api;
+
+    public LokiLogSource(HttpClient http)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        BaseUrl = http.BaseAddress ?? throw new ArgumentException("The Loki client needs a base address.", nameof(http));
+        _api = SensingHttp.CreateApi<ILokiApi>(http);
+    }
+
     public string Kind => "loki";
 
-    public Uri BaseUrl { get; } = http.BaseAddress ?? throw new ArgumentException("The Loki client needs a base address.", nameof(http));
+    public Uri BaseUrl { get; }
 
     public async Task<LogQueryResult> QueryAsync(LogQuery query, CancellationToken cancellationToken)
     {
@@ -108,21 +131,8 @@ internal sealed class LokiLogSource(HttpClient http) : ILogSource
 
     private async Task<(string Body, string Endpoint)> GetAsync(string logql, DateTimeOffset since, DateTimeOffset until, int? limit, CancellationToken cancellationToken)
     {
-        var args = new List<string>
-        {
-            "query=" + Uri.EscapeDataString(logql),
-            "start=" + Nanoseconds(since),
-            "end=" + Nanoseconds(until),
-            "direction=backward",
-        };
-        if (limit is { } l)
-        {
-            args.Add("limit=" + l.ToString(CultureInfo.InvariantCulture));
-        }
-
-        const string path = "loki/api/v1/query_range";
-        var endpoint = $"GET {new Uri(BaseUrl, path)}";
-        using var response = await http.GetAsync(new Uri($"{path}?{string.Join("&", args)}", UriKind.Relative), cancellationToken).ConfigureAwait(false);
+        var endpoint = $"GET {SensingHttp.ApiUrl(BaseUrl, QueryRangePath)}";
+        using var response = await _api.QueryRangeAsync(logql, Nanoseconds(since), Nanoseconds(until), "backward", limit, cancellationToken).ConfigureAwait(false);
         var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
         if (response.StatusCode != HttpStatusCode.OK)
         {

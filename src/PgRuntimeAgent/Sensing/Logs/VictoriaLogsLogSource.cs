@@ -2,27 +2,47 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Refit;
 
 namespace PgRuntimeAgent.Sensing.Logs;
 
 /// <summary>
-/// VictoriaLogs (Pigsty 4.x): LogsQL over <c>/select/logsql/query</c>, answered as JSON lines, one object per entry
-/// with <c>_time</c>, <c>_msg</c> and Pigsty's fields (cls, ins, job, level).
+/// VictoriaLogs' LogsQL query API. The raw response is returned: the body (JSON lines), whatever its status, is read
+/// by <see cref="VictoriaLogsLogSource"/>'s parsers.
 /// </summary>
-internal sealed class VictoriaLogsLogSource(HttpClient http) : ILogSource
+internal interface IVictoriaLogsApi
 {
+    [Get("/select/logsql/query")]
+    Task<HttpResponseMessage> QueryAsync([AliasAs("query")] string query, [AliasAs("limit")] int limit, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// VictoriaLogs (Pigsty 4.x): LogsQL over <c>/select/logsql/query</c> (<see cref="IVictoriaLogsApi"/>), answered as
+/// JSON lines, one object per entry with <c>_time</c>, <c>_msg</c> and Pigsty's fields (cls, ins, job, level).
+/// </summary>
+internal sealed class VictoriaLogsLogSource : ILogSource
+{
+    private const string QueryPath = "select/logsql/query";
+
+    private readonly IVictoriaLogsApi _api;
+
+    public VictoriaLogsLogSource(HttpClient http)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        BaseUrl = http.BaseAddress ?? throw new ArgumentException("The VictoriaLogs client needs a base address.", nameof(http));
+        _api = SensingHttp.CreateApi<IVictoriaLogsApi>(http);
+    }
+
     public string Kind => "victorialogs";
 
-    public Uri BaseUrl { get; } = http.BaseAddress ?? throw new ArgumentException("The VictoriaLogs client needs a base address.", nameof(http));
+    public Uri BaseUrl { get; }
 
     public async Task<LogQueryResult> QueryAsync(LogQuery query, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
         var logsql = BuildLogsQl(query);
-        const string path = "select/logsql/query";
-        var endpoint = $"GET {new Uri(BaseUrl, path)}";
-        var uri = $"{path}?query={Uri.EscapeDataString(logsql)}&limit={query.Limit.ToString(CultureInfo.InvariantCulture)}";
-        using var response = await http.GetAsync(new Uri(uri, UriKind.Relative), cancellationToken).ConfigureAwait(false);
+        var endpoint = $"GET {SensingHttp.ApiUrl(BaseUrl, QueryPath)}";
+        using var response = await _api.QueryAsync(logsql, query.Limit, cancellationToken).ConfigureAwait(false);
         var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
         if (response.StatusCode != HttpStatusCode.OK)
         {

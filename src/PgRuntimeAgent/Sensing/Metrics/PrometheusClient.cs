@@ -1,51 +1,71 @@
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using Refit;
 
 namespace PgRuntimeAgent.Sensing.Metrics;
 
 /// <summary>
-/// The Prometheus HTTP API (v1), as served by Prometheus and VictoriaMetrics: instant and range queries, alerts and
-/// rules. Error bodies (<c>{"status":"error","errorType":..,"error":..}</c>) become
-/// <see cref="SensorResponseException"/>s naming the endpoint.
+/// The Prometheus HTTP API (v1) as served by Prometheus and VictoriaMetrics. Each method returns the raw response:
+/// the body, whatever its status, is read by <see cref="PrometheusClient"/>'s parsers. Times are Unix seconds and the
+/// step seconds, as the API takes them.
 /// </summary>
-internal sealed class PrometheusClient(HttpClient http)
+internal interface IPrometheusApi
 {
-    public Uri BaseUrl { get; } = http.BaseAddress ?? throw new ArgumentException("The metrics client needs a base address.", nameof(http));
+    [Get("/api/v1/query")]
+    Task<HttpResponseMessage> QueryAsync([AliasAs("query")] string query, [AliasAs("time")] string? time, CancellationToken cancellationToken);
+
+    [Get("/api/v1/query_range")]
+    Task<HttpResponseMessage> QueryRangeAsync([AliasAs("query")] string query, [AliasAs("start")] string start, [AliasAs("end")] string end,
+        [AliasAs("step")] string step, CancellationToken cancellationToken);
+
+    [Get("/api/v1/alerts")]
+    Task<HttpResponseMessage> GetAlertsAsync(CancellationToken cancellationToken);
+
+    [Get("/api/v1/rules")]
+    Task<HttpResponseMessage> GetRulesAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Instant and range queries, alerts and rules over <see cref="IPrometheusApi"/>. Error bodies
+/// (<c>{"status":"error","errorType":..,"error":..}</c>) become <see cref="SensorResponseException"/>s naming the endpoint.
+/// </summary>
+internal sealed class PrometheusClient
+{
+    private readonly IPrometheusApi _api;
+
+    private int _requests;
+
+    public PrometheusClient(HttpClient http)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        BaseUrl = http.BaseAddress ?? throw new ArgumentException("The metrics client needs a base address.", nameof(http));
+        _api = SensingHttp.CreateApi<IPrometheusApi>(http);
+    }
+
+    public Uri BaseUrl { get; }
 
     /// <summary>Number of HTTP requests this client has sent (for the benchmark's query counts).</summary>
     public int Requests => _requests;
 
-    private int _requests;
-
     public async Task<PromQueryResult> QueryAsync(string query, DateTimeOffset? at, CancellationToken cancellationToken)
     {
-        var args = new List<KeyValuePair<string, string>> { new("query", query) };
-        if (at is { } t)
-        {
-            args.Add(new("time", Unix(t)));
-        }
-
-        using var doc = await GetAsync("api/v1/query", args, cancellationToken).ConfigureAwait(false);
+        var time = at is { } t ? Unix(t) : null;
+        using var doc = await GetAsync("api/v1/query", (api, ct) => api.QueryAsync(query, time, ct), cancellationToken).ConfigureAwait(false);
         return ParseData(doc.Document.RootElement, doc.Endpoint);
     }
 
     public async Task<PromQueryResult> QueryRangeAsync(string query, DateTimeOffset start, DateTimeOffset end, TimeSpan step, CancellationToken cancellationToken)
     {
-        var args = new List<KeyValuePair<string, string>>
-        {
-            new("query", query),
-            new("start", Unix(start)),
-            new("end", Unix(end)),
-            new("step", step.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)),
-        };
-        using var doc = await GetAsync("api/v1/query_range", args, cancellationToken).ConfigureAwait(false);
+        var seconds = step.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
+        using var doc = await GetAsync("api/v1/query_range", (api, ct) => api.QueryRangeAsync(query, Unix(start), Unix(end), seconds, ct), cancellationToken)
+            .ConfigureAwait(false);
         return ParseData(doc.Document.RootElement, doc.Endpoint);
     }
 
     public async Task<IReadOnlyList<PromAlert>> GetAlertsAsync(CancellationToken cancellationToken)
     {
-        using var doc = await GetAsync("api/v1/alerts", [], cancellationToken).ConfigureAwait(false);
+        using var doc = await GetAsync("api/v1/alerts", (api, ct) => api.GetAlertsAsync(ct), cancellationToken).ConfigureAwait(false);
         var data = Data(doc.Document.RootElement, doc.Endpoint);
         if (data.Prop("alerts") is not { ValueKind: JsonValueKind.Array } alerts)
         {
@@ -64,7 +84,7 @@ internal sealed class PrometheusClient(HttpClient http)
 
     public async Task<IReadOnlyList<PromRuleGroup>> GetRulesAsync(CancellationToken cancellationToken)
     {
-        using var doc = await GetAsync("api/v1/rules", [], cancellationToken).ConfigureAwait(false);
+        using var doc = await GetAsync("api/v1/rules", (api, ct) => api.GetRulesAsync(ct), cancellationToken).ConfigureAwait(false);
         var data = Data(doc.Document.RootElement, doc.Endpoint);
         if (data.Prop("groups") is not { ValueKind: JsonValueKind.Array } groups)
         {
@@ -87,13 +107,13 @@ internal sealed class PrometheusClient(HttpClient http)
         return ParseData(doc.RootElement, endpoint);
     }
 
-    private async Task<DisposableDoc> GetAsync(string path, IReadOnlyList<KeyValuePair<string, string>> args, CancellationToken cancellationToken)
+    /// <summary>Sends one call and parses its body as JSON; <paramref name="path"/> (as the API declares it) names the endpoint.</summary>
+    private async Task<DisposableDoc> GetAsync(string path, Func<IPrometheusApi, CancellationToken, Task<HttpResponseMessage>> call,
+        CancellationToken cancellationToken)
     {
-        var query = string.Join("&", args.Select(a => $"{Uri.EscapeDataString(a.Key)}={Uri.EscapeDataString(a.Value)}"));
-        var relative = query.Length == 0 ? path : $"{path}?{query}";
-        var endpoint = $"GET {new Uri(BaseUrl, path)}";
+        var endpoint = $"GET {SensingHttp.ApiUrl(BaseUrl, path)}";
         Interlocked.Increment(ref _requests);
-        using var response = await http.GetAsync(new Uri(relative, UriKind.Relative), cancellationToken).ConfigureAwait(false);
+        using var response = await call(_api, cancellationToken).ConfigureAwait(false);
         var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
         JsonDocument doc;
         try

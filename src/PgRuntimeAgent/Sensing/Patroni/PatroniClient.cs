@@ -31,7 +31,7 @@ internal sealed class PatroniClient
     {
         ArgumentNullException.ThrowIfNull(http);
         BaseUrl = http.BaseAddress ?? throw new ArgumentException("The Patroni client needs a base address.", nameof(http));
-        _api = RestService.For<IPatroniApi>(http);
+        _api = SensingHttp.CreateApi<IPatroniApi>(http);
     }
 
     public Uri BaseUrl { get; }
@@ -68,7 +68,7 @@ internal sealed class PatroniClient
     private async Task<(HttpStatusCode Status, string Body, string Endpoint)> ReadAsync(
         Func<CancellationToken, Task<HttpResponseMessage>> call, string path, CancellationToken cancellationToken)
     {
-        var endpoint = $"GET {new Uri(BaseUrl, path)}";
+        var endpoint = $"GET {SensingHttp.ApiUrl(BaseUrl, path)}";
         using var response = await call(cancellationToken).ConfigureAwait(false);
         var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
         return (response.StatusCode, body, endpoint);
