@@ -84,9 +84,12 @@ internal sealed partial class FenceActuator : IActuator
         var state = s.FindMember(member.Name);
         var healthyLeader = string.Equals(s.Leader, member.Name, StringComparison.Ordinal) && state is { Reachable: true, PostgresReachable: true, InRecovery: false };
         var stale = healthyLeader ? SnapshotFacts.NewerTimelineThanHolder(s) : null;
+        var notRenewing = healthyLeader && stale is null ? SnapshotFacts.NotRenewingUnreplicated(s, member.Name) : null;
         checks.Add(stale is { } newer
             ? new CheckResult("not-a-healthy-leader", true, string.Create(CultureInfo.InvariantCulture,
                 $"{member.Name} holds the key on timeline {newer.HolderTimeline}, but {newer.Member} is on timeline {newer.Timeline}: a stale leader that took the key back"))
+            : notRenewing is { } why
+            ? new CheckResult("not-a-healthy-leader", true, why)
             : healthyLeader
             ? new CheckResult("not-a-healthy-leader", false, $"{member.Name} is the leader and serves: fence only a frozen or broken member, or switch over first")
             : new CheckResult("not-a-healthy-leader", true, $"{member.Name} is {CandidateRules.RoleOf(s, member.Name)}, PostgreSQL answers: {Show(state?.PostgresReachable)}"));

@@ -16,6 +16,29 @@ namespace PgRuntimeAgent.Sensing.Dcs;
 /// <param name="Error">Why the key could not be read.</param>
 public sealed record DcsLeaderObservation(bool Read, string? Holder, string Key, string? Endpoint, long? Revision, long? ModRevision, string? Error)
 {
+    /// <summary>
+    /// Seconds left on the key's etcd lease (etcd's <c>lease/timetolive</c>): the holder's Patroni renews it every
+    /// loop_wait, so it stays near <see cref="LeaseGrantedSeconds"/> while that Patroni runs its loop; null when the
+    /// key has no lease or etcd did not say.
+    /// </summary>
+    public long? LeaseRemainingSeconds { get; init; }
+
+    /// <summary>The lease's granted time to live (Patroni's ttl).</summary>
+    public long? LeaseGrantedSeconds { get; init; }
+
+    /// <summary>
+    /// The holder's Patroni missed at least two renewals (the lease has at most granted minus twice loop_wait left):
+    /// its loop is stuck, and the key expires unless it resumes. Set when the snapshot is fused (it needs loop_wait);
+    /// null when unknown.
+    /// </summary>
+    public bool? RenewalOverdue { get; init; }
+
+    /// <summary>Whether the lease shows at least two missed renewals of a <paramref name="loopWaitSeconds"/> loop.</summary>
+    public bool? Overdue(int? loopWaitSeconds) =>
+        LeaseRemainingSeconds is { } left && LeaseGrantedSeconds is { } granted && loopWaitSeconds is { } loop && loop > 0
+            ? left <= granted - (2L * loop)
+            : null;
+
     public static DcsLeaderObservation Unknown(string key, string error) => new(false, null, key, null, null, null, error);
 }
 
@@ -86,7 +109,25 @@ public sealed class DcsLeaderKey
         var kv = kvs[0];
         var holder = kv.TryGetProperty("value", out var v) && v.ValueKind == JsonValueKind.String && TryBase64(v.GetString()!) is { } text ? text : null;
         long? mod = kv.TryGetProperty("mod_revision", out var m) ? Number(m) : null;
-        return new DcsLeaderObservation(true, string.IsNullOrEmpty(holder) ? null : holder, Key, endpoint, revision, mod, null);
+        var observed = new DcsLeaderObservation(true, string.IsNullOrEmpty(holder) ? null : holder, Key, endpoint, revision, mod, null);
+        return kv.TryGetProperty("lease", out var l) && Number(l) is { } lease and not 0
+            ? await WithLeaseAsync(observed, lease, timeout, cancellationToken).ConfigureAwait(false)
+            : observed;
+    }
+
+    /// <summary>The key's lease, from etcd (<c>v3/lease/timetolive</c>); an answer without it leaves the lease unknown.</summary>
+    private async Task<DcsLeaderObservation> WithLeaseAsync(DcsLeaderObservation observed, long lease, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var (_, root, _) = await PostAsync("v3/lease/timetolive", new JsonObject { ["ID"] = lease.ToString(CultureInfo.InvariantCulture) }, timeout, cancellationToken).ConfigureAwait(false);
+        if (root is not { } r)
+        {
+            return observed;
+        }
+
+        // etcd answers TTL -1 for a lease that has expired or been revoked meanwhile.
+        long? left = r.TryGetProperty("TTL", out var ttl) ? Number(ttl) : null;
+        long? granted = r.TryGetProperty("grantedTTL", out var g) ? Number(g) : null;
+        return observed with { LeaseRemainingSeconds = left is >= 0 ? left : null, LeaseGrantedSeconds = granted is > 0 ? granted : null };
     }
 
     private static long? Number(JsonElement e) => e.ValueKind switch

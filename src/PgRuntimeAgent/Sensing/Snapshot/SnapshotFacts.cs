@@ -111,6 +111,28 @@ public static class SnapshotFacts
         return newer is null ? null : (newer.Name, newer.Timeline!.Value, held);
     }
 
+    /// <summary>
+    /// Why <paramref name="holder"/> serves but is failing all the same, or null: it holds the key, its Patroni has missed
+    /// two renewals of the key's etcd lease, and no other member has received its latest WAL (every write it
+    /// acknowledges until the key expires is lost at the failover).
+    /// </summary>
+    public static string? NotRenewingUnreplicated(ClusterSnapshot s, string holder)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        if (!string.Equals(KeyHolder(s), holder, StringComparison.Ordinal) || s.Patroni?.Dcs is not { RenewalOverdue: true } dcs
+            || Lsn.Parse(s.FindMember(holder)?.WalLsn) is not { } wal)
+        {
+            return null;
+        }
+
+        var others = s.Members.Where(m => m.Name != holder).ToList();
+        var received = others.Select(m => Lsn.Parse(m.ReceiveLsn) ?? Lsn.Parse(m.ReplayLsn)).ToList();
+        return others.Count > 0 && received.All(r => r is null || r < wal)
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"{holder} holds the key but its Patroni no longer renews it (etcd lease: {dcs.LeaseRemainingSeconds} of {dcs.LeaseGrantedSeconds} s left) and no replica has its WAL up to {Lsn.Format(wal)}")
+            : null;
+    }
+
     public static string Short(string text, int max = 240)
     {
         ArgumentNullException.ThrowIfNull(text);

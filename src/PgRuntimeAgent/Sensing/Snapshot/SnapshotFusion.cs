@@ -124,6 +124,8 @@ public static class SnapshotFusion
             return patroni with { Dcs = dcs };
         }
 
+        dcs = dcs with { RenewalOverdue = dcs.Holder is null ? null : dcs.Overdue(patroni.Config?.LoopWaitSeconds) };
+
         var stale = patroni.LeaderByView.Where(kv => !string.Equals(kv.Value.Length == 0 ? null : kv.Value, dcs.Holder, StringComparison.Ordinal))
             .Select(kv => $"{kv.Key} sees {(kv.Value.Length == 0 ? "no leader" : kv.Value)}").ToList();
         var claimants = patroni.Members.Where(v => v.Node is { Role: PatroniRole.Leader } && !string.Equals(v.Member, dcs.Holder, StringComparison.Ordinal))
