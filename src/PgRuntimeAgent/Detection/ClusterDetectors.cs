@@ -83,11 +83,10 @@ public sealed class ReplicationBrokenDetector : IDetector
 }
 
 /// <summary>
-/// <c>replication-lag</c>: a replica's lag is past the limit (bytes: <c>detection.replication_lag_bytes</c>, else
-/// Patroni's maximum_lag_on_failover, else pg_rpo; seconds: <c>detection.replication_lag_seconds</c>) for a while, or
-/// its replay stalled: its receive position moves while its replay position stands still, behind it, for
-/// <c>detection.replication_lag_seconds</c> (fires even while the byte lag is under the limit; the summary then says
-/// "replay stalled on ...").
+/// <c>replication-lag</c>: a replica's lag is past the limit (bytes: threshold <c>lag_bytes</c>, else Patroni's
+/// maximum_lag_on_failover, else pg_rpo; seconds: threshold <c>lag_seconds</c>) for a while, or its replay stalled:
+/// its receive position moves while its replay position stands still, behind it, for <c>lag_seconds</c> (fires even
+/// while the byte lag is under the limit; the summary then says "replay stalled on ...").
 /// </summary>
 public sealed class ReplicationLagDetector : IDetector
 {
@@ -345,8 +344,8 @@ public sealed class ArchiveFailingDetector : IDetector
 
 /// <summary>
 /// <c>backup-stale</c>: the newest good backup is older than the schedule allows. With a pg_crontab (or node_crontab)
-/// backup schedule in the inventory: no backup finished after the last scheduled start that is more than
-/// <c>detection.backup_grace_minutes</c> old. Without one: older than <c>detection.backup_max_age_hours</c>.
+/// backup schedule in the inventory: no backup finished after the last scheduled start that is more than threshold
+/// <c>grace_minutes</c> old. Without one: older than threshold <c>max_age_hours</c>.
 /// No backup at all is stale too. Nothing is said while the backup sensor cannot see.
 /// </summary>
 public sealed class BackupStaleDetector : IDetector
