@@ -64,6 +64,17 @@ internal sealed record AgentCatalog(IReadOnlyList<ActionDescriptor> Actions, IRe
             ["consecutive_snapshots"] = d.ConsecutiveSnapshots,
             ["minimum_seconds"] = d.MinimumSeconds,
             ["root_cause_rank"] = d.RootCauseRank,
+            ["thresholds"] = new JsonArray([.. d.Thresholds.Select(t => (JsonNode)new JsonObject
+            {
+                ["name"] = t.Name,
+                ["type"] = Name(t.Type),
+                ["default"] = Number(t.Type, t.Default),
+                ["unit"] = t.Unit,
+                ["minimum"] = t.Minimum,
+                ["maximum"] = t.Maximum,
+                ["description"] = t.Description,
+                ["setting"] = $"detection.thresholds.{d.Code}.{t.Name}",
+            })]),
             ["settings"] = ParameterList(d.Settings),
         })]),
     };
@@ -79,6 +90,11 @@ internal sealed record AgentCatalog(IReadOnlyList<ActionDescriptor> Actions, IRe
         ["maximum"] = p.Maximum,
         ["description"] = p.Description,
     })]);
+
+    /// <summary>A threshold's default as a JSON number (whole for an integer), or null when it has none.</summary>
+    private static JsonNode? Number(ParameterType type, string? text) => text is null ? null
+        : type == ParameterType.Integer ? JsonValue.Create(long.Parse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture))
+        : JsonValue.Create(double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture));
 
     private static string Name<T>(T value)
         where T : struct, Enum => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(Convert.ToString(value, CultureInfo.InvariantCulture)!);

@@ -90,7 +90,7 @@ internal sealed record ActionDescriptor
         };
 }
 
-/// <summary>What one detector raises and how it is judged: code, severity, persistence defaults, root-cause rank, explanation.</summary>
+/// <summary>What one detector raises and how it is judged: code, severity, persistence defaults, root-cause rank, explanation, thresholds.</summary>
 internal sealed record DetectorDescriptor
 {
     public required string Code { get; init; }
@@ -112,7 +112,15 @@ internal sealed record DetectorDescriptor
     /// <summary>Lower ranks win when a post-mortem picks the root cause among several findings.</summary>
     public int RootCauseRank { get; init; } = 100;
 
-    /// <summary>Thresholds and other settings of the detector (under <c>detection:</c>).</summary>
+    /// <summary>
+    /// The detector's thresholds: snake_case name, type (<see cref="ParameterType.Integer"/> or
+    /// <see cref="ParameterType.Number"/>), default, unit and description. Settable per code under
+    /// <c>detection.thresholds: { &lt;code&gt;: { &lt;name&gt;: value } }</c> (checked against this list) and read with
+    /// <see cref="DetectionSettings.Threshold(string, string)"/>.
+    /// </summary>
+    public IReadOnlyList<ParameterSpec> Thresholds { get; init; } = [];
+
+    /// <summary>Other keys of <c>detection:</c> the detector reads that are not thresholds (a list of sensors to ignore).</summary>
     public IReadOnlyList<ParameterSpec> Settings { get; init; } = [];
 
     /// <summary>Where the detector runs among the others (ascending); findings come out in this order, and so do the codes.</summary>
@@ -123,6 +131,9 @@ internal sealed record DetectorDescriptor
     /// (<c>detection.persistence</c>); false for a detector that fires on one snapshot by design.
     /// </summary>
     public bool PersistenceSettable { get; init; } = true;
+
+    /// <summary>The threshold named <paramref name="name"/>, or null.</summary>
+    public ParameterSpec? FindThreshold(string name) => Thresholds.FirstOrDefault(t => string.Equals(t.Name, name, StringComparison.Ordinal));
 }
 
 /// <summary>Where a read's data comes from.</summary>

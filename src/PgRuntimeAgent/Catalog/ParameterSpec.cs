@@ -40,6 +40,9 @@ internal sealed record ParameterSpec(string Name, ParameterType Type, string Des
 
     public double? Maximum { get; init; }
 
+    /// <summary>What a number counts (<c>seconds</c>, <c>bytes</c>, <c>ratio</c>), for a reader; null when it says nothing useful.</summary>
+    public string? Unit { get; init; }
+
     /// <summary>A number as a parameter's text value (invariant culture), for <see cref="Default"/>.</summary>
     public static string Text(double value) => value.ToString(CultureInfo.InvariantCulture);
 

@@ -83,14 +83,21 @@ public sealed class ReplicationBrokenDetector : IDetector
 }
 
 /// <summary>
-/// <c>replication-lag</c>: a replica's lag is past the limit (bytes: <c>detection.replication_lag_bytes</c>, else
-/// Patroni's maximum_lag_on_failover, else pg_rpo; seconds: <c>detection.replication_lag_seconds</c>) for a while, or
-/// its replay stalled: its receive position moves while its replay position stands still, behind it, for
-/// <c>detection.replication_lag_seconds</c> (fires even while the byte lag is under the limit; the summary then says
-/// "replay stalled on ...").
+/// <c>replication-lag</c>: a replica's lag is past the limit (bytes: threshold <c>lag_bytes</c>, else Patroni's
+/// maximum_lag_on_failover, else pg_rpo; seconds: threshold <c>lag_seconds</c>) for a while, or its replay stalled:
+/// its receive position moves while its replay position stands still, behind it, for <c>lag_seconds</c> (fires even
+/// while the byte lag is under the limit; the summary then says "replay stalled on ...").
 /// </summary>
 public sealed class ReplicationLagDetector : IDetector
 {
+    /// <summary>Lag limit in bytes; unset: Patroni's maximum_lag_on_failover, else pg_rpo. Older key: <c>detection.replication_lag_bytes</c>.</summary>
+    private static readonly ParameterSpec LagBytes = new("lag_bytes", ParameterType.Integer,
+        "Lag limit in bytes; unset: Patroni's maximum_lag_on_failover, else the inventory's pg_rpo.") { Minimum = 0, Unit = "bytes" };
+
+    /// <summary>Replay lag limit; also how long a replay stall must last. Older key: <c>detection.replication_lag_seconds</c>.</summary>
+    private static readonly ParameterSpec LagSeconds = new("lag_seconds", ParameterType.Number,
+        "Replay lag limit in seconds; also how long a replay stall must last.") { Default = "60", Minimum = 0, Unit = "seconds" };
+
     private static readonly DetectorDescriptor Described = new()
     {
         Code = FindingCodes.ReplicationLag,
@@ -101,11 +108,7 @@ public sealed class ReplicationLagDetector : IDetector
         ConsecutiveSnapshots = 3,
         MinimumSeconds = 10,
         RootCauseRank = 100,
-        Settings =
-        [
-            new ParameterSpec("replication_lag_bytes", ParameterType.Integer, "Lag limit in bytes; absent: Patroni's maximum_lag_on_failover, else the inventory's pg_rpo.") { Minimum = 0 },
-            new ParameterSpec("replication_lag_seconds", ParameterType.Number, "Replay lag limit in seconds; also how long a replay stall must last.") { Default = ParameterSpec.Text(DetectionSettings.Default.ReplicationLagSeconds), Minimum = 0 },
-        ],
+        Thresholds = [LagBytes, LagSeconds],
     };
 
     public string Code => Described.Code;
@@ -116,7 +119,8 @@ public sealed class ReplicationLagDetector : IDetector
     {
         ArgumentNullException.ThrowIfNull(s);
         ArgumentNullException.ThrowIfNull(settings);
-        return settings.ReplicationLagBytes ?? s.Patroni?.Config?.MaximumLagOnFailoverBytes ?? s.Inventory.MaximumLagOnFailoverBytes;
+        return (settings.Threshold(FindingCodes.ReplicationLag, LagBytes.Name) is { } bytes ? (long?)(long)bytes : null)
+            ?? s.Patroni?.Config?.MaximumLagOnFailoverBytes ?? s.Inventory.MaximumLagOnFailoverBytes;
     }
 
     public IEnumerable<Finding> Detect(DetectionInput input)
@@ -130,11 +134,12 @@ public sealed class ReplicationLagDetector : IDetector
 
         var settings = input.Settings;
         var held = settings.PersistenceOf(Code);
+        var lagSeconds = settings.Threshold(Code, LagSeconds);
         foreach (var replica in input.Current.Members.Where(m => m.Name != leader).Select(m => m.Name))
         {
             var run = Persistence.Held(input, s => Symptom(s, replica, settings), held);
             var stall = ReplayStall.Find(input, replica, Math.Max(2, held.Consecutive));
-            var stallHeld = stall is not null && stall.Seconds >= settings.ReplicationLagSeconds;
+            var stallHeld = stall is not null && stall.Seconds >= lagSeconds;
             if (run is null && !stallHeld)
             {
                 continue;
@@ -145,7 +150,7 @@ public sealed class ReplicationLagDetector : IDetector
             var last = input.Current.FindMember(replica);
             var trend = first is { } a && last?.LagBytes is { } b ? (b > a ? ", rising" : b < a ? ", falling" : ", steady") : "";
             var lag = $"{replica} lags {Describe(last)} behind {leader} (limit {Bytes(LimitBytes(input.Current, settings))} / "
-                + string.Create(CultureInfo.InvariantCulture, $"{settings.ReplicationLagSeconds:0.#} s){trend}");
+                + string.Create(CultureInfo.InvariantCulture, $"{lagSeconds:0.#} s){trend}");
             yield return Persistence.ToFinding(input, stall is null ? basis : Merge(stall.Run, run), Code, Described.Severity, [replica],
                 stall is null ? lag : $"{stall.Describe(replica)}; {lag}");
         }
@@ -168,7 +173,7 @@ public sealed class ReplicationLagDetector : IDetector
 
         var limit = LimitBytes(s, settings);
         var overBytes = m.LagBytes is { } b && b > limit;
-        var overSeconds = m.LagSeconds is { } sec && sec > settings.ReplicationLagSeconds;
+        var overSeconds = m.LagSeconds is { } sec && sec > settings.Threshold(FindingCodes.ReplicationLag, LagSeconds);
         if (!overBytes && !overSeconds)
         {
             return null;
@@ -339,12 +344,20 @@ public sealed class ArchiveFailingDetector : IDetector
 
 /// <summary>
 /// <c>backup-stale</c>: the newest good backup is older than the schedule allows. With a pg_crontab (or node_crontab)
-/// backup schedule in the inventory: no backup finished after the last scheduled start that is more than
-/// <c>detection.backup_grace_minutes</c> old. Without one: older than <c>detection.backup_max_age_hours</c>.
+/// backup schedule in the inventory: no backup finished after the last scheduled start that is more than threshold
+/// <c>grace_minutes</c> old. Without one: older than threshold <c>max_age_hours</c>.
 /// No backup at all is stale too. Nothing is said while the backup sensor cannot see.
 /// </summary>
 public sealed class BackupStaleDetector : IDetector
 {
+    /// <summary>Newest backup allowed age without a backup schedule. Older key: <c>detection.backup_max_age_hours</c>.</summary>
+    private static readonly ParameterSpec MaxAge = new("max_age_hours", ParameterType.Number,
+        "Newest backup allowed age when the inventory has no backup schedule (hours).") { Default = "26", Minimum = 0, Unit = "hours" };
+
+    /// <summary>A scheduled backup counts as missed this long after its start. Older key: <c>detection.backup_grace_minutes</c>.</summary>
+    private static readonly ParameterSpec Grace = new("grace_minutes", ParameterType.Number,
+        "A scheduled backup counts as missed this long after its start time (minutes).") { Default = "120", Minimum = 0, Unit = "minutes" };
+
     private static readonly DetectorDescriptor Described = new()
     {
         Code = FindingCodes.BackupStale,
@@ -356,11 +369,7 @@ public sealed class BackupStaleDetector : IDetector
         MinimumSeconds = 0,
         RootCauseRank = 120,
         PersistenceSettable = false,
-        Settings =
-        [
-            new ParameterSpec("backup_max_age_hours", ParameterType.Number, "Newest backup allowed age when the inventory has no backup schedule (hours).") { Default = ParameterSpec.Text(DetectionSettings.Default.BackupMaxAgeHours), Minimum = 0 },
-            new ParameterSpec("backup_grace_minutes", ParameterType.Number, "A scheduled backup counts as missed this long after its start time (minutes).") { Default = ParameterSpec.Text(DetectionSettings.Default.BackupGraceMinutes), Minimum = 0 },
-        ],
+        Thresholds = [MaxAge, Grace],
     };
 
     public string Code => Described.Code;
@@ -379,9 +388,10 @@ public sealed class BackupStaleDetector : IDetector
         var stanza = backup.Stanza;
         DateTimeOffset? lastEnd = backup.LastBackupAgeSeconds is { } age ? s.TakenAt.AddSeconds(-age) : null;
         var schedule = input.Context.BackupSchedule;
+        var maxAgeHours = input.Settings.Threshold(Code, MaxAge);
         string? why = null;
         string allowed;
-        if (!schedule.IsEmpty && schedule.LastDue(s.TakenAt.AddMinutes(-input.Settings.BackupGraceMinutes)) is { } due)
+        if (!schedule.IsEmpty && schedule.LastDue(s.TakenAt.AddMinutes(-input.Settings.Threshold(Code, Grace))) is { } due)
         {
             allowed = $"a backup after every scheduled start ({schedule.Describe()})";
             if (lastEnd is null || lastEnd < due.At)
@@ -391,8 +401,8 @@ public sealed class BackupStaleDetector : IDetector
         }
         else
         {
-            allowed = string.Create(CultureInfo.InvariantCulture, $"at most {input.Settings.BackupMaxAgeHours:0.#} h old (detection.backup_max_age_hours; {schedule.Describe()})");
-            if (lastEnd is null || (s.TakenAt - lastEnd.Value).TotalHours > input.Settings.BackupMaxAgeHours)
+            allowed = string.Create(CultureInfo.InvariantCulture, $"at most {maxAgeHours:0.#} h old (detection.backup_max_age_hours; {schedule.Describe()})");
+            if (lastEnd is null || (s.TakenAt - lastEnd.Value).TotalHours > maxAgeHours)
             {
                 why = "the newest backup is older than allowed";
             }

@@ -1,3 +1,6 @@
+using System.Globalization;
+using PgRuntimeAgent.Catalog;
+
 namespace PgRuntimeAgent.Detection;
 
 /// <summary>One entry of <c>detection.persistence</c>: what replaces a detector's persistence defaults (either or both).</summary>
@@ -19,6 +22,9 @@ public readonly record struct HeldFor(int Consecutive, double Seconds);
 /// sensing interval of a few seconds (docs/detection.md lists every key). Each detector's persistence defaults are its
 /// own (its descriptor); <see cref="Persistence"/> sets them per finding code, and the older per-detector keys
 /// (<c>primary_frozen_consecutive</c>, ...) still do: the map wins, then the older key, then the detector's default.
+/// A detector's thresholds are declared in its descriptor too (<see cref="DetectorDescriptor.Thresholds"/>) and set the
+/// same way: <see cref="Thresholds"/> per finding code, else the older key (<c>disk_full_free_ratio</c>, ...), else the
+/// declared default; detectors read them with <see cref="Threshold(string, string)"/>.
 /// </summary>
 public sealed record DetectionSettings
 {
@@ -42,6 +48,13 @@ public sealed record DetectionSettings
     private double? _inventoryDriftSeconds;
     private int? _sensorBlindConsecutive;
     private double? _sensorBlindSeconds;
+    private double? _promotionGraceSeconds;
+    private double? _diskFullLogWindowSeconds;
+    private double? _diskFullFreeRatio;
+    private long? _replicationLagBytes;
+    private double? _replicationLagSeconds;
+    private double? _backupMaxAgeHours;
+    private double? _backupGraceMinutes;
 
     /// <summary>
     /// Persistence per finding code (<c>detection.persistence: { primary-frozen: { consecutive: 2, seconds: 5 } }</c>):
@@ -50,6 +63,16 @@ public sealed record DetectionSettings
     /// </summary>
     [Settings.SettingsKeys(typeof(Detectors), nameof(Detectors.CheckPersistenceCode))]
     public IReadOnlyDictionary<string, PersistenceOverride> Persistence { get; init; } = new Dictionary<string, PersistenceOverride>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Thresholds per finding code (<c>detection.thresholds: { primary-disk-full: { free_ratio: 0.02 } }</c>): each name
+    /// is one its detector declares (<see cref="DetectorDescriptor.Thresholds"/>, listed by <c>pgra catalog</c>); an
+    /// unknown code or name, or a value of the wrong type or out of bounds, is a settings error at its line. A name not
+    /// listed keeps the older key's value when one was set, else the declared default.
+    /// </summary>
+    [Settings.SettingsKeys(typeof(Detectors), nameof(Detectors.CheckThresholdCode), Entries = nameof(Detectors.CheckThreshold))]
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> Thresholds { get; init; } =
+        new Dictionary<string, IReadOnlyDictionary<string, double>>(StringComparer.Ordinal);
 
     /// <summary>Previous snapshots kept per cluster for "for N seconds" and "rising" judgements (<c>detection.history_size</c>).</summary>
     public int HistorySize { get; init; } = 30;
@@ -69,7 +92,8 @@ public sealed record DetectionSettings
     /// <c>primary-down-holding-lock</c> waits that out. On a loaded host a promotion took over 3 s in CI, the agent
     /// fenced the new leader as "down" and lost what it had acknowledged meanwhile.
     /// </summary>
-    public double PromotionGraceSeconds { get; init; } = 10;
+    /// <remarks>Older key of <c>detection.thresholds.primary-down-holding-lock.promotion_grace_seconds</c>; reads the effective value.</remarks>
+    public double PromotionGraceSeconds { get => Threshold(FindingCodes.PrimaryDownHoldingLock, "promotion_grace_seconds") ?? 0; init => _promotionGraceSeconds = value; }
 
     /// <summary>SQL (and usually REST) on the leader time out: <c>primary-frozen</c>. Never fires on one slow probe.</summary>
     public int PrimaryFrozenConsecutive { get => ConsecutiveOf(FindingCodes.PrimaryFrozen); init => _primaryFrozenConsecutive = value; }
@@ -82,10 +106,12 @@ public sealed record DetectionSettings
     public double DiskFullSeconds { get => SecondsOf(FindingCodes.PrimaryDiskFull); init => _diskFullSeconds = value; }
 
     /// <summary>How recent an ENOSPC log line of the leader must be to count (seconds before the snapshot).</summary>
-    public double DiskFullLogWindowSeconds { get; init; } = 120;
+    /// <remarks>Older key of <c>detection.thresholds.primary-disk-full.log_window_seconds</c>; reads the effective value.</remarks>
+    public double DiskFullLogWindowSeconds { get => Threshold(FindingCodes.PrimaryDiskFull, "log_window_seconds") ?? 0; init => _diskFullLogWindowSeconds = value; }
 
     /// <summary>The leader's lowest filesystem free ratio at or below this counts as full (metrics <c>fs_free_ratio</c>).</summary>
-    public double DiskFullFreeRatio { get; init; } = 0.01;
+    /// <remarks>Older key of <c>detection.thresholds.primary-disk-full.free_ratio</c>; reads the effective value.</remarks>
+    public double DiskFullFreeRatio { get => Threshold(FindingCodes.PrimaryDiskFull, "free_ratio") ?? 0; init => _diskFullFreeRatio = value; }
 
     /// <summary>Two members accept writes (or claim the key): <c>split-brain</c>.</summary>
     public int SplitBrainConsecutive { get => ConsecutiveOf(FindingCodes.SplitBrain); init => _splitBrainConsecutive = value; }
@@ -98,10 +124,16 @@ public sealed record DetectionSettings
     public double ReplicationBrokenSeconds { get => SecondsOf(FindingCodes.ReplicationBroken); init => _replicationBrokenSeconds = value; }
 
     /// <summary>Lag limit in bytes; null: Patroni's maximum_lag_on_failover, else the inventory's pg_rpo.</summary>
-    public long? ReplicationLagBytes { get; init; }
+    /// <remarks>Older key of <c>detection.thresholds.replication-lag.lag_bytes</c>; reads the effective value.</remarks>
+    public long? ReplicationLagBytes
+    {
+        get => Threshold(FindingCodes.ReplicationLag, "lag_bytes") is { } bytes ? (long)bytes : null;
+        init => _replicationLagBytes = value;
+    }
 
     /// <summary>Replay lag limit in seconds (<c>replication-lag</c> also fires on time lag).</summary>
-    public double ReplicationLagSeconds { get; init; } = 60;
+    /// <remarks>Older key of <c>detection.thresholds.replication-lag.lag_seconds</c>; reads the effective value.</remarks>
+    public double ReplicationLagSeconds { get => Threshold(FindingCodes.ReplicationLag, "lag_seconds") ?? 0; init => _replicationLagSeconds = value; }
 
     public int ReplicationLagConsecutive { get => ConsecutiveOf(FindingCodes.ReplicationLag); init => _replicationLagConsecutive = value; }
 
@@ -113,10 +145,12 @@ public sealed record DetectionSettings
     public double ArchiveFailingSeconds { get => SecondsOf(FindingCodes.ArchiveFailing); init => _archiveFailingSeconds = value; }
 
     /// <summary>Newest backup allowed age when the inventory has no pg_crontab backup schedule (hours).</summary>
-    public double BackupMaxAgeHours { get; init; } = 26;
+    /// <remarks>Older key of <c>detection.thresholds.backup-stale.max_age_hours</c>; reads the effective value.</remarks>
+    public double BackupMaxAgeHours { get => Threshold(FindingCodes.BackupStale, "max_age_hours") ?? 0; init => _backupMaxAgeHours = value; }
 
     /// <summary>A scheduled backup counts as missed this long after its start time (minutes).</summary>
-    public double BackupGraceMinutes { get; init; } = 120;
+    /// <remarks>Older key of <c>detection.thresholds.backup-stale.grace_minutes</c>; reads the effective value.</remarks>
+    public double BackupGraceMinutes { get => Threshold(FindingCodes.BackupStale, "grace_minutes") ?? 0; init => _backupGraceMinutes = value; }
 
     /// <summary>Inventory and Patroni disagree: <c>inventory-drift</c>.</summary>
     public int InventoryDriftConsecutive { get => ConsecutiveOf(FindingCodes.InventoryDrift); init => _inventoryDriftConsecutive = value; }
@@ -165,6 +199,52 @@ public sealed record DetectionSettings
         return this with { Persistence = map };
     }
 
+    /// <summary>
+    /// The value of threshold <paramref name="name"/> of <paramref name="code"/>'s detector: <see cref="Thresholds"/>'s
+    /// entry, else the older key when one was set, else the declared default; null only for a threshold declared
+    /// without a default that nobody set. A name the detector does not declare is a bug.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The detector of <paramref name="code"/> declares no threshold <paramref name="name"/>.</exception>
+    public double? Threshold(string code, string name)
+    {
+        ArgumentNullException.ThrowIfNull(code);
+        ArgumentNullException.ThrowIfNull(name);
+        var declared = Detectors.Describe(code)?.FindThreshold(name)
+            ?? throw new InvalidOperationException($"the detector of '{code}' declares no threshold '{name}'");
+        if (Thresholds.TryGetValue(code, out var set) && set.TryGetValue(name, out var value))
+        {
+            return value;
+        }
+
+        return LegacyThreshold(code, name) ?? (declared.Default is { } d ? double.Parse(d, NumberStyles.Float, CultureInfo.InvariantCulture) : null);
+    }
+
+    /// <summary>The value of <paramref name="threshold"/>, declared by <paramref name="code"/>'s detector with a default (<see cref="Threshold(string, string)"/>).</summary>
+    internal double Threshold(string code, ParameterSpec threshold)
+    {
+        ArgumentNullException.ThrowIfNull(threshold);
+        return Threshold(code, threshold.Name) ?? throw new InvalidOperationException($"threshold '{threshold.Name}' of '{code}' has no default");
+    }
+
+    /// <summary>A copy whose <see cref="Thresholds"/> sets <paramref name="name"/> of <paramref name="code"/> to <paramref name="value"/> (the other entries kept).</summary>
+    public DetectionSettings WithThreshold(string code, string name, double value)
+    {
+        ArgumentNullException.ThrowIfNull(code);
+        ArgumentNullException.ThrowIfNull(name);
+        var entry = new Dictionary<string, double>(StringComparer.Ordinal);
+        if (Thresholds.TryGetValue(code, out var existing))
+        {
+            foreach (var (k, v) in existing)
+            {
+                entry[k] = v;
+            }
+        }
+
+        entry[name] = value;
+        var map = new Dictionary<string, IReadOnlyDictionary<string, double>>(Thresholds, StringComparer.Ordinal) { [code] = entry };
+        return this with { Thresholds = map };
+    }
+
     private int ConsecutiveOf(string code) => PersistenceOf(code).Consecutive;
 
     private double SecondsOf(string code) => PersistenceOf(code).Seconds;
@@ -183,5 +263,18 @@ public sealed record DetectionSettings
         FindingCodes.InventoryDrift => (_inventoryDriftConsecutive, _inventoryDriftSeconds),
         FindingCodes.SensorBlind => (_sensorBlindConsecutive, _sensorBlindSeconds),
         _ => (null, null),
+    };
+
+    /// <summary>The older key of threshold <paramref name="name"/> of <paramref name="code"/>, when one exists and was set.</summary>
+    private double? LegacyThreshold(string code, string name) => (code, name) switch
+    {
+        (FindingCodes.PrimaryDownHoldingLock, "promotion_grace_seconds") => _promotionGraceSeconds,
+        (FindingCodes.PrimaryDiskFull, "log_window_seconds") => _diskFullLogWindowSeconds,
+        (FindingCodes.PrimaryDiskFull, "free_ratio") => _diskFullFreeRatio,
+        (FindingCodes.ReplicationLag, "lag_bytes") => _replicationLagBytes,
+        (FindingCodes.ReplicationLag, "lag_seconds") => _replicationLagSeconds,
+        (FindingCodes.BackupStale, "max_age_hours") => _backupMaxAgeHours,
+        (FindingCodes.BackupStale, "grace_minutes") => _backupGraceMinutes,
+        _ => null,
     };
 }

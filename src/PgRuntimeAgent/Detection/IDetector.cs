@@ -1,3 +1,4 @@
+using System.Globalization;
 using PgRuntimeAgent.Catalog;
 
 namespace PgRuntimeAgent.Detection;
@@ -61,6 +62,65 @@ public static class Detectors
         };
     }
 
+    /// <summary>
+    /// Null when <paramref name="code"/> may be a key of <c>detection.thresholds</c> (its detector declares thresholds);
+    /// otherwise what is wrong and a hint (the codes that have thresholds).
+    /// </summary>
+    internal static (string Message, string Hint)? CheckThresholdCode(string code)
+    {
+        var known = "codes with thresholds: " + string.Join(", ", All.Where(d => d.Descriptor.Thresholds.Count > 0).Select(d => d.Code));
+        return Find(code) switch
+        {
+            null => ($"unknown finding code '{code}' in detection.thresholds", known),
+            { Descriptor.Thresholds.Count: 0 } => ($"'{code}' declares no thresholds", known),
+            _ => null,
+        };
+    }
+
+    /// <summary>
+    /// Null when <paramref name="name"/> is a threshold <paramref name="code"/>'s detector declares and
+    /// <paramref name="value"/> (when given, as text) suits its type and bounds; otherwise what is wrong and a hint.
+    /// </summary>
+    internal static (string Message, string Hint)? CheckThreshold(string code, string name, string? value)
+    {
+        if (Describe(code) is not { } descriptor)
+        {
+            return CheckThresholdCode(code);
+        }
+
+        if (descriptor.FindThreshold(name) is not { } threshold)
+        {
+            return ($"unknown threshold '{name}' of {code} in detection.thresholds",
+                $"thresholds of {code}: {string.Join(", ", descriptor.Thresholds.Select(t => t.Name))}");
+        }
+
+        return value is not null && threshold.Check(value) is { } wrong ? (wrong, DescribeThreshold(threshold)) : null;
+    }
+
+    /// <summary>A threshold in words: type, unit, bounds, default and what it is.</summary>
+    internal static string DescribeThreshold(ParameterSpec threshold)
+    {
+        ArgumentNullException.ThrowIfNull(threshold);
+        var parts = new List<string> { threshold.Type == ParameterType.Integer ? "a whole number" : "a number" };
+        if (threshold.Unit is { } unit)
+        {
+            parts.Add("in " + unit);
+        }
+
+        if (threshold.Minimum is { } min)
+        {
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"at least {min}"));
+        }
+
+        if (threshold.Maximum is { } max)
+        {
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"at most {max}"));
+        }
+
+        parts.Add(threshold.Default is { } d ? $"default {d}" : "no default");
+        return $"{threshold.Name}: {string.Join(", ", parts)} ({threshold.Description})";
+    }
+
     /// <summary>Runs every detector (minus silenced codes) and returns the findings in detector order. Pure.</summary>
     public static IReadOnlyList<Finding> Run(DetectionInput input, IReadOnlyList<IDetector>? detectors = null)
     {
@@ -99,6 +159,33 @@ public static class Detectors
             throw new InvalidOperationException($"{d.GetType().Name} raises '{d.Code}' but its descriptor says '{d.Descriptor.Code}'");
         }
 
+        foreach (var d in detectors)
+        {
+            CheckDeclarations(d);
+        }
+
         return detectors;
+    }
+
+    private static bool IsSnakeCase(string name) => name.Length > 0 && char.IsAsciiLetterLower(name[0]) && !name.EndsWith('_')
+        && !name.Contains("__", StringComparison.Ordinal) && name.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '_');
+
+    /// <summary>A detector's thresholds are numbers with distinct snake_case names, a unit, a description and a default of their type (or none).</summary>
+    private static void CheckDeclarations(IDetector detector)
+    {
+        var thresholds = detector.Descriptor.Thresholds;
+        foreach (var t in thresholds)
+        {
+            var wrong = t.Type is not (ParameterType.Integer or ParameterType.Number) ? "is neither an integer nor a number"
+                : !IsSnakeCase(t.Name) ? "is not named in snake_case"
+                : string.IsNullOrWhiteSpace(t.Unit) || string.IsNullOrWhiteSpace(t.Description) ? "has no unit or no description"
+                : t.Default is { } d && t.Check(d) is { } bad ? "has a default that is wrong: " + bad
+                : thresholds.Count(o => string.Equals(o.Name, t.Name, StringComparison.Ordinal)) > 1 ? "is declared twice"
+                : null;
+            if (wrong is not null)
+            {
+                throw new InvalidOperationException($"{detector.GetType().Name}: threshold '{t.Name}' {wrong}");
+            }
+        }
     }
 }

@@ -81,6 +81,14 @@ public sealed class LeaderMissingDetector : IDetector
 /// </summary>
 public sealed class PrimaryDownHoldingLockDetector : IDetector
 {
+    /// <summary>
+    /// A member seen taking the leader key from another (or from none) is promoting, not down, for this long. On a
+    /// loaded host a promotion took over 3 s in CI, the agent fenced the new leader as "down" and lost what it had
+    /// acknowledged meanwhile. Older key: <c>detection.promotion_grace_seconds</c>.
+    /// </summary>
+    private static readonly ParameterSpec PromotionGrace = new("promotion_grace_seconds", ParameterType.Number,
+        "A member seen taking the leader key is promoting, not down, for this long.") { Default = "10", Minimum = 0, Unit = "seconds" };
+
     private static readonly DetectorDescriptor Described = new()
     {
         Code = FindingCodes.PrimaryDownHoldingLock,
@@ -92,10 +100,7 @@ public sealed class PrimaryDownHoldingLockDetector : IDetector
         ConsecutiveSnapshots = 2,
         MinimumSeconds = 2,
         RootCauseRank = 70,
-        Settings =
-        [
-            new ParameterSpec("promotion_grace_seconds", ParameterType.Number, "A member seen taking the leader key is promoting, not down, for this long.") { Default = ParameterSpec.Text(DetectionSettings.Default.PromotionGraceSeconds), Minimum = 0 },
-        ],
+        Thresholds = [PromotionGrace],
     };
 
     private static readonly HashSet<string> Up = new(StringComparer.Ordinal) { "running", "streaming" };
@@ -126,7 +131,7 @@ public sealed class PrimaryDownHoldingLockDetector : IDetector
     }
 
     /// <summary>
-    /// The holder took the key within <see cref="DetectionSettings.PromotionGraceSeconds"/> and has not been writable
+    /// The holder took the key within <see cref="PromotionGrace"/> and has not been writable
     /// since: Patroni is promoting it. "Within" is measured from the last snapshot that showed another holder (or
     /// none), the earliest it can have taken the key; a holder whose taking of the key the history does not show is
     /// judged as before.
@@ -137,7 +142,7 @@ public sealed class PrimaryDownHoldingLockDetector : IDetector
         {
             if (!string.Equals(KeyHolder(s), holder, StringComparison.Ordinal))
             {
-                return (input.Current.TakenAt - s.TakenAt).TotalSeconds < input.Settings.PromotionGraceSeconds;
+                return (input.Current.TakenAt - s.TakenAt).TotalSeconds < input.Settings.Threshold(FindingCodes.PrimaryDownHoldingLock, PromotionGrace);
             }
 
             if (Writable(s.FindMember(holder)))
@@ -278,6 +283,14 @@ public sealed class PrimaryFrozenDetector : IDetector
 /// </summary>
 public sealed class PrimaryDiskFullDetector : IDetector
 {
+    /// <summary>How recent an ENOSPC log line of the leader must be to count. Older key: <c>detection.disk_full_log_window_seconds</c>.</summary>
+    private static readonly ParameterSpec LogWindow = new("log_window_seconds", ParameterType.Number,
+        "How recent an ENOSPC log line of the leader must be to count (seconds before the snapshot).") { Default = "120", Minimum = 0, Unit = "seconds" };
+
+    /// <summary>The leader's lowest filesystem free ratio at or below this counts as full. Older key: <c>detection.disk_full_free_ratio</c>.</summary>
+    private static readonly ParameterSpec FreeRatio = new("free_ratio", ParameterType.Number,
+        "The leader's lowest filesystem free ratio (metrics fs_free_ratio, else df) at or below this counts as full.") { Default = "0.01", Minimum = 0, Maximum = 1, Unit = "ratio" };
+
     private static readonly DetectorDescriptor Described = new()
     {
         Code = FindingCodes.PrimaryDiskFull,
@@ -289,11 +302,7 @@ public sealed class PrimaryDiskFullDetector : IDetector
         ConsecutiveSnapshots = 2,
         MinimumSeconds = 0,
         RootCauseRank = 40,
-        Settings =
-        [
-            new ParameterSpec("disk_full_log_window_seconds", ParameterType.Number, "How recent an ENOSPC log line of the leader must be to count (seconds before the snapshot).") { Default = ParameterSpec.Text(DetectionSettings.Default.DiskFullLogWindowSeconds), Minimum = 0 },
-            new ParameterSpec("disk_full_free_ratio", ParameterType.Number, "The leader's lowest filesystem free ratio at or below this counts as full.") { Default = ParameterSpec.Text(DetectionSettings.Default.DiskFullFreeRatio), Minimum = 0, Maximum = 1 },
-        ],
+        Thresholds = [LogWindow, FreeRatio],
     };
 
     public string Code => Described.Code;
@@ -328,8 +337,8 @@ public sealed class PrimaryDiskFullDetector : IDetector
         var evidence = new List<FindingEvidence>();
         var m = s.FindMember(leader);
         var (free, where) = OwnFreeRatio(s, leader);
-        var lowDisk = free is { } f && !double.IsNaN(f) && f <= settings.DiskFullFreeRatio;
-        var enospc = Logs(s, leader, s.TakenAt.AddSeconds(-settings.DiskFullLogWindowSeconds)).Where(IsEnospc).ToList();
+        var lowDisk = free is { } f && !double.IsNaN(f) && f <= settings.Threshold(FindingCodes.PrimaryDiskFull, FreeRatio);
+        var enospc = Logs(s, leader, s.TakenAt.AddSeconds(-settings.Threshold(FindingCodes.PrimaryDiskFull, LogWindow))).Where(IsEnospc).ToList();
         if (enospc.Count == 0 && !lowDisk)
         {
             return null;

@@ -161,11 +161,10 @@ internal sealed class FaultDrill(LabManifest lab, TimeProvider time)
         // instead of three: the lab runs Patroni's fast preset (ttl 10), which a freeze detected on the third snapshot
         // could not beat. Fencing refuses a leader that still serves, so a slow probe cannot cost a healthy leader.
         var frozen = settings.PersistenceOf(Detection.FindingCodes.PrimaryFrozen);
-        return (settings with
-        {
-            DiskFullFreeRatio = 0,
-            DiskFullLogWindowSeconds = Math.Min(settings.DiskFullLogWindowSeconds, 20),
-        }).WithPersistence(Detection.FindingCodes.PrimaryFrozen, new Detection.HeldFor(Math.Min(frozen.Consecutive, 2), Math.Min(frozen.Seconds, 2)));
+        return settings
+            .WithThreshold(Detection.FindingCodes.PrimaryDiskFull, "free_ratio", 0)
+            .WithThreshold(Detection.FindingCodes.PrimaryDiskFull, "log_window_seconds", Math.Min(settings.DiskFullLogWindowSeconds, 20))
+            .WithPersistence(Detection.FindingCodes.PrimaryFrozen, new Detection.HeldFor(Math.Min(frozen.Consecutive, 2), Math.Min(frozen.Seconds, 2)));
     }
 
     public async Task<FaultDrillResult> RunAsync(FaultDrillOptions options, AgentRuntime? agent, Action<string>? progress, CancellationToken cancellationToken)

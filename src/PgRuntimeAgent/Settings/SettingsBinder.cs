@@ -256,6 +256,11 @@ internal sealed class SettingsBinder
                 continue;
             }
 
+            if (keys?.Entries is not null && value is YamlMappingNode entries && !CheckEntries(keys, name, entries, Join(path, name)))
+            {
+                continue;
+            }
+
             var before = _problems.Count;
             var item = Bind(valueType, value, Join(path, name), null);
             if (_problems.Count == before && item is null && valueType.IsValueType && Nullable.GetUnderlyingType(valueType) is null)
@@ -270,6 +275,26 @@ internal sealed class SettingsBinder
         }
 
         return type.IsAssignableFrom(dictType) ? dict : throw new NotSupportedException($"settings type {type} is not a supported dictionary shape");
+    }
+
+    /// <summary>Checks the names and values inside map entry <paramref name="key"/> (<see cref="SettingsKeysAttribute.Entries"/>); false when one was refused.</summary>
+    private bool CheckEntries(SettingsKeysAttribute keys, string key, YamlMappingNode entries, string path)
+    {
+        var before = _problems.Count;
+        foreach (var (entryKey, entryValue) in YamlNodes.Entries(entries))
+        {
+            var name = entryKey.Value ?? "";
+            if (keys.CheckEntry(key, name, null) is { } refusedName)
+            {
+                Problem(entryKey, Join(path, name), refusedName.Message, refusedName.Hint);
+            }
+            else if (YamlNodes.Text(entryValue) is { } text && keys.CheckEntry(key, name, text) is { } refusedValue)
+            {
+                Problem(entryValue, Join(path, name), refusedValue.Message, refusedValue.Hint);
+            }
+        }
+
+        return _problems.Count == before;
     }
 
     private object? BindList(Type type, Type elementType, YamlNode node, string path, object? current)

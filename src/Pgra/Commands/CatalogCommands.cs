@@ -58,6 +58,12 @@ internal sealed class CatalogCommands : ICommandGroup
         {
             sb.AppendLine(CultureInfo.InvariantCulture, $"  {d.Code}  {d.Severity.ToString().ToLowerInvariant()}, {d.ConsecutiveSnapshots} snapshot(s), {d.MinimumSeconds.ToString(CultureInfo.InvariantCulture)} s, root-cause rank {d.RootCauseRank}");
             sb.AppendLine(CultureInfo.InvariantCulture, $"      {d.Summary}");
+            foreach (var t in d.Thresholds)
+            {
+                var extra = string.Join(", ", new[] { t.Type.ToString().ToLowerInvariant(), t.Unit, t.Default is null ? "no default" : $"default {t.Default}" }.OfType<string>());
+                sb.AppendLine(CultureInfo.InvariantCulture, $"      - threshold {t.Name} ({extra}): {t.Description}");
+            }
+
             Parameters(sb, d.Settings);
         }
 

@@ -113,14 +113,16 @@ public sealed class DetectorDescriptorTests
     }
 
     [Fact]
-    public void Descriptor_Thresholds_CarryTheSettingsDefaults()
+    public void Descriptor_Thresholds_CarryTheFormerSettingsDefaults()
     {
-        var disk = Detectors.Describe(FindingCodes.PrimaryDiskFull)!.Settings;
-        Assert.Equal("0.01", disk.Single(p => p.Name == "disk_full_free_ratio").Default);
-        Assert.Equal("120", disk.Single(p => p.Name == "disk_full_log_window_seconds").Default);
-        Assert.Equal("10", Detectors.Describe(FindingCodes.PrimaryDownHoldingLock)!.Settings.Single(p => p.Name == "promotion_grace_seconds").Default);
-        Assert.Equal("60", Detectors.Describe(FindingCodes.ReplicationLag)!.Settings.Single(p => p.Name == "replication_lag_seconds").Default);
-        Assert.Equal("26", Detectors.Describe(FindingCodes.BackupStale)!.Settings.Single(p => p.Name == "backup_max_age_hours").Default);
+        var disk = Detectors.Describe(FindingCodes.PrimaryDiskFull)!.Thresholds;
+        Assert.Equal("0.01", disk.Single(p => p.Name == "free_ratio").Default);
+        Assert.Equal("120", disk.Single(p => p.Name == "log_window_seconds").Default);
+        Assert.Equal("10", Detectors.Describe(FindingCodes.PrimaryDownHoldingLock)!.Thresholds.Single(p => p.Name == "promotion_grace_seconds").Default);
+        Assert.Equal("60", Detectors.Describe(FindingCodes.ReplicationLag)!.Thresholds.Single(p => p.Name == "lag_seconds").Default);
+        Assert.Null(Detectors.Describe(FindingCodes.ReplicationLag)!.Thresholds.Single(p => p.Name == "lag_bytes").Default);
+        Assert.Equal("26", Detectors.Describe(FindingCodes.BackupStale)!.Thresholds.Single(p => p.Name == "max_age_hours").Default);
+        Assert.Equal("120", Detectors.Describe(FindingCodes.BackupStale)!.Thresholds.Single(p => p.Name == "grace_minutes").Default);
     }
 
     /// <summary>

@@ -463,4 +463,84 @@ public sealed class SettingsLoaderTests : IDisposable
         Assert.StartsWith($"{path}:5:20: detection.persistence.split-brain.consecutiv: unknown key 'consecutiv'", texts[2], StringComparison.Ordinal);
         Assert.Throws<InputException>(() => SettingsLoader.Load(path, Inventory, new SecretStore(), NoEnvironment, SystemDir));
     }
+
+    [Fact]
+    public void Load_DetectionThresholdsMap_SetsPerCodeAndWinsOverTheOlderKey()
+    {
+        var path = Write("lab.pgra.yml", """
+            detection:
+              disk_full_free_ratio: 0.05
+              backup_max_age_hours: 30
+              thresholds:
+                primary-disk-full: { free_ratio: 0.02 }
+                replication-lag:
+                  lag_bytes: 1048576
+            """);
+
+        var result = TryLoad();
+
+        Assert.Empty(result.Problems);
+        var d = result.Settings.Detection;
+        Assert.Equal(0.02, d.Threshold(PgRuntimeAgent.Detection.FindingCodes.PrimaryDiskFull, "free_ratio"));
+        Assert.Equal(0.02, d.DiskFullFreeRatio);
+        Assert.Equal(120, d.Threshold(PgRuntimeAgent.Detection.FindingCodes.PrimaryDiskFull, "log_window_seconds"));
+        Assert.Equal(30, d.Threshold(PgRuntimeAgent.Detection.FindingCodes.BackupStale, "max_age_hours"));
+        Assert.Equal(1048576, d.ReplicationLagBytes);
+        Assert.Equal(60, d.ReplicationLagSeconds);
+        Assert.Equal($"{path}:5:5", result.Settings.OriginOf("detection.thresholds")?.Where);
+    }
+
+    [Fact]
+    public void Load_DetectionOlderThresholdKeys_StillTakeEffect()
+    {
+        Write("lab.pgra.yml", """
+            detection:
+              disk_full_log_window_seconds: 30
+              promotion_grace_seconds: 15
+              replication_lag_bytes: 4096
+              replication_lag_seconds: 90
+              backup_grace_minutes: 10
+            """);
+
+        var result = TryLoad();
+
+        Assert.Empty(result.Problems);
+        var d = result.Settings.Detection;
+        Assert.Empty(d.Thresholds);
+        Assert.Equal(30, d.Threshold(PgRuntimeAgent.Detection.FindingCodes.PrimaryDiskFull, "log_window_seconds"));
+        Assert.Equal(15, d.Threshold(PgRuntimeAgent.Detection.FindingCodes.PrimaryDownHoldingLock, "promotion_grace_seconds"));
+        Assert.Equal(4096, d.Threshold(PgRuntimeAgent.Detection.FindingCodes.ReplicationLag, "lag_bytes"));
+        Assert.Equal(90, d.Threshold(PgRuntimeAgent.Detection.FindingCodes.ReplicationLag, "lag_seconds"));
+        Assert.Equal(10, d.Threshold(PgRuntimeAgent.Detection.FindingCodes.BackupStale, "grace_minutes"));
+        Assert.Equal(0.01, d.DiskFullFreeRatio);
+    }
+
+    [Fact]
+    public void Load_DetectionThresholdsUnknownCodeNameOrWrongType_AreErrorsAtTheirLines()
+    {
+        var path = Write("lab.pgra.yml", """
+            detection:
+              thresholds:
+                primary-disk-ful: { free_ratio: 0.02 }
+                split-brain: { lag_bytes: 1 }
+                primary-disk-full:
+                  free_ration: 0.02
+                  log_window_seconds: soon
+                replication-lag: { lag_bytes: 1.5 }
+            """);
+
+        var result = TryLoad();
+
+        var texts = result.Problems.Select(p => p.ToString()).ToList();
+        Assert.Equal(5, texts.Count);
+        Assert.StartsWith($"{path}:3:5: detection.thresholds.primary-disk-ful: unknown finding code 'primary-disk-ful' in detection.thresholds; codes with thresholds: primary-down-holding-lock, primary-disk-full, replication-lag, backup-stale",
+            texts[0], StringComparison.Ordinal);
+        Assert.StartsWith($"{path}:4:5: detection.thresholds.split-brain: 'split-brain' declares no thresholds", texts[1], StringComparison.Ordinal);
+        Assert.StartsWith($"{path}:6:7: detection.thresholds.primary-disk-full.free_ration: unknown threshold 'free_ration' of primary-disk-full in detection.thresholds; thresholds of primary-disk-full: log_window_seconds, free_ratio",
+            texts[2], StringComparison.Ordinal);
+        Assert.StartsWith($"{path}:7:27: detection.thresholds.primary-disk-full.log_window_seconds: log_window_seconds must be a number, got 'soon'; log_window_seconds: a number, in seconds",
+            texts[3], StringComparison.Ordinal);
+        Assert.StartsWith($"{path}:8:35: detection.thresholds.replication-lag.lag_bytes: lag_bytes must be an integer, got '1.5'", texts[4], StringComparison.Ordinal);
+        Assert.Throws<InputException>(() => SettingsLoader.Load(path, Inventory, new SecretStore(), NoEnvironment, SystemDir));
+    }
 }
