@@ -22,7 +22,7 @@ public sealed class LeaderNotRenewingDetector : IDetector
     private static readonly DetectorDescriptor Described = new()
     {
         Code = FindingCode,
-        Order = 32,
+        Order = 150,
         Severity = FindingSeverity.Critical,
         Summary = "The leader takes writes no replica receives while its Patroni no longer renews the leader key (etcd lease running out).",
         Explanation = "The primary's Patroni stopped renewing the leader key while PostgreSQL kept acknowledging writes that never reached "

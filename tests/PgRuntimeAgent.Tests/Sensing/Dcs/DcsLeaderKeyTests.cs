@@ -73,4 +73,49 @@ public sealed class DcsLeaderKeyTests
         Assert.Contains("http 401", detail, StringComparison.Ordinal);
         Assert.Contains("expires by itself within ttl", detail, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Read_KeyWithALease_AddsTheLeasesTimeToLiveFromEtcd()
+    {
+        var holder = Convert.ToBase64String(Encoding.UTF8.GetBytes("pg-test-2"));
+        var leaseBodies = new ConcurrentQueue<string>();
+        await using var etcd = new LoopbackHttpServer(request =>
+        {
+            using var reader = new StreamReader(request.InputStream);
+            var body = reader.ReadToEnd();
+            if (request.Url!.AbsolutePath == "/v3/lease/timetolive")
+            {
+                leaseBodies.Enqueue(body);
+                return new LoopbackHttpServer.Reply(200, """{"header":{"revision":"33121"},"ID":"1696346571916577923","TTL":"4","grantedTTL":"10"}""");
+            }
+
+            return new LoopbackHttpServer.Reply(200, $$"""{"header":{"revision":"33119"},"kvs":[{"key":"L3BnL3BnLXRlc3QvbGVhZGVy","mod_revision":"32578","value":"{{holder}}","lease":"1696346571916577923"}],"count":"1"}""");
+        });
+
+        var seen = await new DcsLeaderKey(SensingFixtures.Cluster(), [etcd.BaseUrl]).ReadAsync(TimeSpan.FromSeconds(5), Ct);
+
+        Assert.Equal("pg-test-2", seen.Holder);
+        Assert.Equal(4, seen.LeaseRemainingSeconds);
+        Assert.Equal(10, seen.LeaseGrantedSeconds);
+        using var asked = JsonDocument.Parse(Assert.Single(leaseBodies));
+        Assert.Equal("1696346571916577923", asked.RootElement.GetProperty("ID").GetString());
+        Assert.True(seen.Overdue(2)); // 4 of 10 s left: two renewals of a 2 s loop missed
+        Assert.False(seen.Overdue(4)); // 4 of 10 s left is one missed renewal of a 4 s loop
+        Assert.Null(seen.Overdue(null));
+    }
+
+    [Fact]
+    public async Task Read_LeaseExpiredOrUnanswered_LeaseUnknownHolderStillRead()
+    {
+        var holder = Convert.ToBase64String(Encoding.UTF8.GetBytes("pg-test-2"));
+        await using var etcd = new LoopbackHttpServer(request => request.Url!.AbsolutePath == "/v3/lease/timetolive"
+            ? new LoopbackHttpServer.Reply(200, """{"ID":"7","TTL":"-1"}""")
+            : new LoopbackHttpServer.Reply(200, $$"""{"header":{"revision":"9"},"kvs":[{"mod_revision":"8","value":"{{holder}}","lease":"7"}]}"""));
+
+        var seen = await new DcsLeaderKey(SensingFixtures.Cluster(), [etcd.BaseUrl]).ReadAsync(TimeSpan.FromSeconds(5), Ct);
+
+        Assert.Equal("pg-test-2", seen.Holder);
+        Assert.Null(seen.LeaseRemainingSeconds);
+        Assert.Null(seen.Overdue(2));
+    }
 }
