@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.Extensions.Logging;
 using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Sensing;
+using PgRuntimeAgent.Sensing.Host;
 using PgRuntimeAgent.Sensing.Snapshot;
 using PgRuntimeAgent.Settings;
 using PgRuntimeAgent.Tests.Telemetry;
@@ -66,7 +67,34 @@ public sealed class SensingLogTests
         Assert.Single(logs.WithId(2003));
     }
 
-    private static SnapshotService Service(FakePatroni patroni, LogRecorder logs, out SecretStore secrets)
+    [Fact]
+    public async Task TakeAsync_SnapshotLongerThanTheInterval_LogsASlowSnapshot()
+    {
+        var logs = new LogRecorder();
+        using var service = Service(new FakePatroni(), logs, out _, new SteppingClock(), timeoutSeconds: 60);
+
+        await service.TakeAsync("pg-test", Ct);
+
+        var slow = logs.Single(2002, LogLevel.Warning);
+        Assert.Contains("longer than the sensing interval of 200 ms", slow.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TakeAsync_SensorFailsWithABug_LogsTheInternalErrorRedacted()
+    {
+        var logs = new LogRecorder();
+        using var service = Service(new FakePatroni(), logs, out _, backupRunner: new BuggyRunner());
+
+        var snapshot = await service.TakeAsync("pg-test", Ct);
+
+        Assert.Equal(SensorHealth.Unknown, snapshot.Sensors.Single(s => s.Sensor == SensorNames.Backup).Health);
+        var crashed = logs.Single(2005, LogLevel.Error);
+        Assert.Contains("Internal error in the backup sensor on pg-test: NotSupportedException", crashed.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(logs.Logs, l => l.Everything.Contains(Leaked, StringComparison.Ordinal));
+    }
+
+    private static SnapshotService Service(FakePatroni patroni, LogRecorder logs, out SecretStore secrets, TimeProvider? time = null, double timeoutSeconds = 0.2,
+        ICommandRunner? backupRunner = null)
     {
         secrets = new SecretStore();
         var topology = SensingFixtures.Topology(SensingFixtures.Cluster(secrets: secrets));
@@ -74,8 +102,12 @@ public sealed class SensingLogTests
         {
             Sensing = new SensingSettings
             {
-                TimeoutSeconds = 0.2,
-                Disabled = [SensorNames.Metrics, SensorNames.Logs, SensorNames.Backup, SensorNames.Postgres, SensorNames.Host],
+                TimeoutSeconds = timeoutSeconds,
+                IntervalSeconds = 0.2,
+                Disabled = backupRunner is null
+                    ? [SensorNames.Metrics, SensorNames.Logs, SensorNames.Backup, SensorNames.Postgres, SensorNames.Host]
+                    : [SensorNames.Metrics, SensorNames.Logs, SensorNames.Postgres, SensorNames.Host],
+                Pgbackrest = new PgBackRestSettings { RunAs = null },
             },
         };
         var overrides = new SensingOverrides
@@ -83,8 +115,27 @@ public sealed class SensingLogTests
             HttpHandler = patroni,
             PatroniUrl = m => new Uri($"http://patroni-{m.Seq}.invalid:8008/"),
             EtcdEndpoints = [],
+            LocalRunner = backupRunner,
+            SshRunner = backupRunner,
         };
-        return new SnapshotService(topology, settings, secrets, null, overrides, logs.CreateLogger<SnapshotService>());
+        return new SnapshotService(topology, settings, secrets, time, overrides, logs.CreateLogger<SnapshotService>());
+    }
+
+    /// <summary>A command runner that fails as a bug would (an exception no sensor expects), its message holding a password.</summary>
+    private sealed class BuggyRunner : ICommandRunner
+    {
+        public Task<ShellResult> RunAsync(string host, string command, CancellationToken cancellationToken) =>
+            Task.FromException<ShellResult>(new NotSupportedException($"a bug holding password={Leaked}"));
+    }
+
+    /// <summary>A clock whose every timestamp is one second after the last (timers and wall time are the system's).</summary>
+    private sealed class SteppingClock : TimeProvider
+    {
+        private long _ticks;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => Interlocked.Add(ref _ticks, TimeSpan.TicksPerSecond);
     }
 
     /// <summary>Patroni of three members in process: down (refused, its error carrying a password), hung until the caller gives up, or answering.</summary>
@@ -96,6 +147,7 @@ public sealed class SensingLogTests
         private readonly string _replica = SensingFixtures.Recorded("patroni-3.0.2", "patroni-replica.json");
 
         public volatile bool Down;
+
 
         /// <summary>The seq of the member that never answers (null: none).</summary>
         public volatile string? Hung;
