@@ -133,7 +133,7 @@ internal sealed partial class AgentLoop
             }
             catch (Exception ex)
             {
-                Log.ObserverFailed(_logger, o.GetType().Name, ex.Message);
+                Log.ObserverFailed(_logger, o.GetType().Name, Redact(ex));
             }
         }
     }

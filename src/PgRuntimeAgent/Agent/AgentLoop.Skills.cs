@@ -79,7 +79,7 @@ internal sealed partial class AgentLoop
         }
         catch (Exception ex) when (ex is InputException or JournalException)
         {
-            Log.ApprovedRunFailed(_logger, awaiting.ApprovalId, ex.Message);
+            Log.ApprovedRunFailed(_logger, awaiting.ApprovalId, Redact(ex));
         }
 
         return null;
@@ -131,7 +131,7 @@ internal sealed partial class AgentLoop
         }
         else if (task.IsFaulted)
         {
-            Log.SkillCrashed(_logger, st.Cluster, task.Exception?.GetBaseException().Message ?? "?");
+            Log.SkillCrashed(_logger, st.Cluster, task.Exception is { } crash ? Redact(crash.GetBaseException()) : "?");
         }
     }
 
@@ -327,7 +327,7 @@ internal sealed partial class AgentLoop
         }
         catch (Exception ex) when (ex is JournalException or IOException or Microsoft.Data.Sqlite.SqliteException or Npgsql.NpgsqlException or OperationCanceledException)
         {
-            Log.JournalFailed(_logger, st.Cluster, ex.Message);
+            Log.JournalFailed(_logger, st.Cluster, Redact(ex));
         }
 
         if (incident is not null)
@@ -340,7 +340,7 @@ internal sealed partial class AgentLoop
             }
             catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or Npgsql.NpgsqlException or OperationCanceledException)
             {
-                Log.JournalFailed(_logger, st.Cluster, ex.Message);
+                Log.JournalFailed(_logger, st.Cluster, Redact(ex));
             }
         }
 
@@ -358,7 +358,7 @@ internal sealed partial class AgentLoop
                 ["steps"] = string.Join(" > ", run.Steps.Select(s => $"{s.StepId}:{JsonNamingPolicy.KebabCaseLower.ConvertName(s.Status.ToString())}")),
             },
         });
-        Log.SkillFinished(_logger, skill.Name, st.Cluster, run.Status, run.Message);
+        Log.SkillFinished(_logger, skill.Name, st.Cluster, run.Status, Redact(run.Message));
         return new SkillRunOutcome(skill, trigger, run, live.Actions);
     }
 

@@ -6,6 +6,7 @@ using PgRuntimeAgent.Detection;
 using PgRuntimeAgent.Incidents;
 using PgRuntimeAgent.Journal;
 using PgRuntimeAgent.Policy;
+using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Sensing.Snapshot;
 using PgRuntimeAgent.Skills;
 using PgRuntimeAgent.Workspaces;
@@ -56,6 +57,12 @@ internal sealed partial class AgentLoop
     private readonly Dictionary<string, ClusterState> _states = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _runStop = new();
     private readonly SemaphoreSlim _postMortems = new(1, 1);
+
+    /// <summary>An exception's message for a log line, with the deployment's secrets and secret-shaped text masked.</summary>
+    private string Redact(Exception ex) => LogRedaction.Exception(ex, _acting.Workspace?.Secrets);
+
+    /// <summary>Text built from an exception or a remote answer, for a log line, redacted as <see cref="Redact(Exception)"/>.</summary>
+    private string Redact(string? text) => LogRedaction.Text(text, _acting.Workspace?.Secrets);
 
     /// <param name="sense">Takes the loop's snapshots (full sensing).</param>
     /// <param name="skillSense">Takes the snapshots a skill run asks for (null: <paramref name="sense"/>).</param>
@@ -161,7 +168,7 @@ internal sealed partial class AgentLoop
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            Log.ReconcileFailed(_logger, ex.Message);
+            Log.ReconcileFailed(_logger, Redact(ex));
             reports = [];
         }
 
@@ -233,7 +240,7 @@ internal sealed partial class AgentLoop
             catch (Exception ex)
             {
                 // A bug or an unexpected failure (the journal's disk, a parser): say so, keep watching.
-                Log.TickFailed(_logger, st.Cluster, ex.GetType().Name, ex.Message);
+                Log.TickFailed(_logger, st.Cluster, ex.GetType().Name, Redact(ex));
             }
 
             var wait = st.Failures >= _options.Run.OutageAfter
@@ -265,7 +272,7 @@ internal sealed partial class AgentLoop
         catch (Exception ex) when (ex is not OperationCanceledException || !stop.IsCancellationRequested)
         {
             st.Failures++;
-            Log.SenseFailed(_logger, st.Cluster, st.Failures, ex.Message);
+            Log.SenseFailed(_logger, st.Cluster, st.Failures, Redact(ex));
             if (st.Failures == _options.Run.OutageAfter)
             {
                 Emit(new AgentEvent
@@ -309,7 +316,7 @@ internal sealed partial class AgentLoop
         }
         catch (Exception ex) when (ex is JournalException or IOException or Microsoft.Data.Sqlite.SqliteException or Npgsql.NpgsqlException)
         {
-            Log.JournalFailed(_logger, st.Cluster, ex.Message);
+            Log.JournalFailed(_logger, st.Cluster, Redact(ex));
             update = IncidentUpdate.None;
         }
 
@@ -345,7 +352,7 @@ internal sealed partial class AgentLoop
         }
         catch (Exception ex) when (ex is JournalException or IOException or Microsoft.Data.Sqlite.SqliteException or Npgsql.NpgsqlException)
         {
-            Log.JournalFailed(_logger, st.Cluster, ex.Message);
+            Log.JournalFailed(_logger, st.Cluster, Redact(ex));
         }
     }
 
@@ -410,7 +417,7 @@ internal sealed partial class AgentLoop
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JournalException or JsonException)
         {
-            Log.PostMortemFailed(_logger, incidentId, dir, ex.Message);
+            Log.PostMortemFailed(_logger, incidentId, dir, Redact(ex));
             return null;
         }
         finally
@@ -436,7 +443,7 @@ internal sealed partial class AgentLoop
             }
             catch (Exception ex)
             {
-                Log.SkillCrashed(_logger, "-", ex.Message);
+                Log.SkillCrashed(_logger, "-", Redact(ex));
             }
         }
 

@@ -136,7 +136,7 @@ internal sealed partial class AgentNotifier : IAgentObserver, IAsyncDisposable
                 }
                 catch (Exception ex) when (ex is IOException or ObjectDisposedException)
                 {
-                    LogStdoutFailed(_logger, ex.Message);
+                    LogStdoutFailed(_logger, LogRedaction.Exception(ex, _secrets));
                 }
             }
 
@@ -182,7 +182,7 @@ internal sealed partial class AgentNotifier : IAgentObserver, IAsyncDisposable
         }
 
         Failed++;
-        LogWebhookFailed(_logger, e.Name, e.Cluster ?? "-", _secrets.Redact(error));
+        LogWebhookFailed(_logger, e.Name, e.Cluster ?? "-", LogRedaction.Text(error, _secrets));
     }
 
     [LoggerMessage(EventId = 7150, Level = LogLevel.Warning, Message = "Notification {Event} for {Cluster} not delivered to the webhook: {Error}")]

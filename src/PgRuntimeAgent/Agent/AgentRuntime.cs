@@ -118,7 +118,8 @@ internal sealed class AgentRuntime : IAsyncDisposable
         var acting = await workspace.OpenActingAsync(options.Time, options.Logging, options.Journal, cancellationToken).ConfigureAwait(false);
         var journal = acting.Journal;
         var sensing = ActionSensing.For(acting.Context!);
-        var snapshots = new SnapshotService(topology, settings, secrets, options.Time, options.SensingOverrides);
+        var snapshots = new SnapshotService(topology, settings, secrets, options.Time, options.SensingOverrides,
+            options.Logging.CreateLogger<SnapshotService>());
         // A warning a skill acts on opens an incident of its own (warning severity), so its skill runs.
         var incidents = new IncidentManager(journal, settings.Detection,
             new IncidentOptions { SkillFindings = catalog.Skills.SelectMany(s => s.Triggers.Findings).Distinct(StringComparer.Ordinal).ToList() },
@@ -143,11 +144,11 @@ internal sealed class AgentRuntime : IAsyncDisposable
                 sensing.Offer(snapshot);
                 return snapshot;
             },
-            incidents, acting, catalog, new SkillRunner(options.Logging.CreateLogger<SkillRunner>()), options.Time, logger,
+            incidents, acting, catalog, new SkillRunner(options.Logging.CreateLogger<SkillRunner>(), new SkillRunnerOptions { Secrets = secrets }), options.Time, logger,
             [notifier, .. options.Observers]);
         foreach (var d in catalog.Diagnostics.Where(d => d.IsError))
         {
-            logger.LogWarning(new EventId(7120, "SkillInvalid"), "Skill file left out: {Diagnostic}", d.ToString());
+            logger.LogWarning(new EventId(7120, "SkillInvalid"), "Skill file left out: {Diagnostic}", LogRedaction.Text(d.ToString(), secrets));
         }
 
         return new AgentRuntime(journal, snapshots, acting, incidents, catalog, notifier, loop, clusters, interval);

@@ -6,6 +6,7 @@ using PgRuntimeAgent.Acting;
 using PgRuntimeAgent.Acting.Planning;
 using PgRuntimeAgent.Catalog;
 using PgRuntimeAgent.Incidents;
+using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Sensing.Snapshot;
 using PgRuntimeAgent.Skills;
 using PgRuntimeAgent.Workspaces;
@@ -229,7 +230,7 @@ internal sealed partial class PipelineSkillHost : ISkillHost
             Message = outcome.Message,
             Details = details,
         });
-        Log.ActionFinished(_logger, request.Skill, request.StepId, request.ActionClass, request.Cluster, outcome.Status, outcome.Message ?? "");
+        Log.ActionFinished(_logger, request.Skill, request.StepId, request.ActionClass, request.Cluster, outcome.Status, LogRedaction.Text(outcome.Message, _acting.Workspace?.Secrets));
         return outcome;
     }
 }

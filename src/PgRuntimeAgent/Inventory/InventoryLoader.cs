@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Settings;
 
@@ -10,15 +12,46 @@ namespace PgRuntimeAgent.Inventory;
 internal static class InventoryLoader
 {
     /// <summary>Loads and validates; throws <see cref="InputException"/> listing every problem (file:line:column).</summary>
-    public static Topology Load(string path, SecretStore secrets, AgentSettings settings)
+    /// <remarks><paramref name="logger"/> hears the result (event ids 1000-1099): the clusters loaded, each warning, or the problems.</remarks>
+    public static Topology Load(string path, SecretStore secrets, AgentSettings settings, ILogger? logger = null)
     {
         var report = Check(path, secrets, settings);
+        LogReport(logger ?? NullLogger.Instance, report, secrets);
         if (!report.IsValid)
         {
             throw Failure(report, secrets);
         }
 
         return report.Topology!;
+    }
+
+    /// <summary>Logs what reading an inventory found (redacted): its warnings, then its problems or what it holds.</summary>
+    public static void LogReport(ILogger logger, InventoryReport report, SecretStore secrets)
+    {
+        ArgumentNullException.ThrowIfNull(logger);
+        ArgumentNullException.ThrowIfNull(report);
+        ArgumentNullException.ThrowIfNull(secrets);
+        foreach (var warning in report.Warnings)
+        {
+            Log.Warning(logger, report.DisplayPath, LogRedaction.Text(warning.ToString(), secrets));
+        }
+
+        if (!report.IsValid)
+        {
+            Log.Invalid(logger, report.DisplayPath, report.Problems.Count, LogRedaction.Text(report.Problems[0].ToString(), secrets));
+        }
+        else if (report.Topology is { } topology)
+        {
+            LogLoaded(logger, topology);
+        }
+    }
+
+    /// <summary>Logs that <paramref name="topology"/> was loaded, with its clusters and members (event 1000).</summary>
+    public static void LogLoaded(ILogger logger, Topology topology)
+    {
+        ArgumentNullException.ThrowIfNull(logger);
+        ArgumentNullException.ThrowIfNull(topology);
+        Log.Loaded(logger, topology.SourcePath, topology.Clusters.Count, topology.AllMembers.Count());
     }
 
     /// <summary>Reads and validates without throwing for bad input: the report lists every problem and warning.</summary>

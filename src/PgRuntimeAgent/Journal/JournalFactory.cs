@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using PgRuntimeAgent.Secrets;
 
 namespace PgRuntimeAgent.Journal;
@@ -27,8 +28,13 @@ internal static class JournalFactory
             ? System.IO.Path.GetFullPath(dir)
             : Directory.GetCurrentDirectory();
 
+    public static Task<IJournal> OpenAsync(JournalSettings settings, string baseDirectory, SecretStore secrets, TimeProvider time,
+        CancellationToken cancellationToken) =>
+        OpenAsync(settings, baseDirectory, secrets, time, null, cancellationToken);
+
+    /// <summary>Opens the journal <paramref name="settings"/> names; the journal logs to <paramref name="logger"/> (event ids 3000-3099).</summary>
     public static async Task<IJournal> OpenAsync(JournalSettings settings, string baseDirectory, SecretStore secrets, TimeProvider time,
-        CancellationToken cancellationToken)
+        ILogger? logger, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(secrets);
@@ -46,9 +52,9 @@ internal static class JournalFactory
                     throw new InputException($"journal.password refers to a secret that is not loaded ({settings.Password.Origin}).");
                 }
 
-                return await PostgresJournal.OpenAsync(settings.ConnectionString, password, settings.Schema, secrets, time, cancellationToken).ConfigureAwait(false);
+                return await PostgresJournal.OpenAsync(settings.ConnectionString, password, settings.Schema, secrets, time, logger, cancellationToken).ConfigureAwait(false);
             default:
-                return await SqliteJournal.OpenAsync(ResolvePath(settings, baseDirectory), secrets, time, cancellationToken).ConfigureAwait(false);
+                return await SqliteJournal.OpenAsync(ResolvePath(settings, baseDirectory), secrets, time, logger, cancellationToken).ConfigureAwait(false);
         }
     }
 }

@@ -1,5 +1,7 @@
 using System.Data.Common;
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using PgRuntimeAgent.Secrets;
 
@@ -16,8 +18,8 @@ internal sealed partial class PostgresJournal : SqlJournal
     private readonly string _schema;
     private readonly string _location;
 
-    private PostgresJournal(NpgsqlDataSource dataSource, string schema, string location, SecretStore secrets, TimeProvider time)
-        : base(secrets, time)
+    private PostgresJournal(NpgsqlDataSource dataSource, string schema, string location, SecretStore secrets, TimeProvider time, ILogger? logger)
+        : base(secrets, time, logger)
     {
         _dataSource = dataSource;
         _schema = schema;
@@ -32,9 +34,15 @@ internal sealed partial class PostgresJournal : SqlJournal
     /// Opens the journal in <paramref name="schema"/> of the database <paramref name="connectionString"/> names,
     /// creating or migrating it. <paramref name="password"/> (from the secret store) overrides any in the string.
     /// </summary>
+    public static Task<PostgresJournal> OpenAsync(string connectionString, string? password, string schema, SecretStore secrets,
+        TimeProvider time, CancellationToken cancellationToken) =>
+        OpenAsync(connectionString, password, schema, secrets, time, null, cancellationToken);
+
+    /// <summary>As <see cref="OpenAsync(string, string?, string, SecretStore, TimeProvider, CancellationToken)"/>, logging to <paramref name="logger"/>.</summary>
     public static async Task<PostgresJournal> OpenAsync(string connectionString, string? password, string schema, SecretStore secrets,
-        TimeProvider time, CancellationToken cancellationToken)
+        TimeProvider time, ILogger? logger, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(secrets);
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
         if (!SchemaName().IsMatch(schema))
         {
@@ -56,7 +64,7 @@ internal sealed partial class PostgresJournal : SqlJournal
         var csb = builder.ConnectionStringBuilder;
         var location = $"postgresql://{csb.Host}:{csb.Port}/{csb.Database} schema {schema}";
         var dataSource = builder.Build();
-        var journal = new PostgresJournal(dataSource, schema, location, secrets, time);
+        var journal = new PostgresJournal(dataSource, schema, location, secrets, time, logger);
         try
         {
             await journal.InitializeAsync(cancellationToken).ConfigureAwait(false);
@@ -64,7 +72,9 @@ internal sealed partial class PostgresJournal : SqlJournal
         catch (NpgsqlException ex)
         {
             await journal.DisposeAsync().ConfigureAwait(false);
-            throw new JournalException($"cannot open the journal at {location}: {secrets.Redact(ex.Message)}", ex);
+            var error = LogRedaction.Exception(ex, secrets);
+            Log.OpenFailed(logger ?? NullLogger.Instance, secrets.Redact(location), error);
+            throw new JournalException($"cannot open the journal at {location}: {error}", ex);
         }
 
         return journal;

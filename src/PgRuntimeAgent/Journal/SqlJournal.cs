@@ -3,6 +3,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Telemetry;
 
@@ -24,11 +26,15 @@ internal abstract class SqlJournal : IJournal
     private readonly SecretStore _secrets;
     private readonly TimeProvider _time;
 
-    protected SqlJournal(SecretStore secrets, TimeProvider time)
+    protected SqlJournal(SecretStore secrets, TimeProvider time, ILogger? logger = null)
     {
         _secrets = secrets;
         _time = time;
+        Logger = logger ?? NullLogger.Instance;
     }
+
+    /// <summary>Where the journal logs (<see cref="Log"/>, event ids 3000-3099); null logger when none was given.</summary>
+    protected ILogger Logger { get; }
 
     public abstract string Location { get; }
 
@@ -69,6 +75,12 @@ internal abstract class SqlJournal : IJournal
         }
 
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        if (version < SchemaVersion)
+        {
+            Log.Migrated(Logger, _secrets.Redact(Location), version, SchemaVersion);
+        }
+
+        Log.Opened(Logger, _secrets.Redact(Location), SchemaVersion);
     }
 
     /// <summary>The schema version the journal records (0: none yet); refuses one newer than this code or unreadable.</summary>
@@ -158,7 +170,9 @@ internal abstract class SqlJournal : IJournal
         catch (DbException ex)
         {
             AgentTelemetry.Journal.Failures.Add(1, new KeyValuePair<string, object?>("operation", what));
-            throw Failure(what, ex);
+            var failure = Failure(what, ex);
+            Log.CallFailed(Logger, _secrets.Redact(Location), what, LogRedaction.Exception(failure, _secrets));
+            throw failure;
         }
     }
 
@@ -167,7 +181,7 @@ internal abstract class SqlJournal : IJournal
     {
         ArgumentNullException.ThrowIfNull(ex);
         var state = ex.SqlState is { Length: > 0 } code ? $" (SQLSTATE {code})" : "";
-        return new JournalException($"journal {_secrets.Redact(Location)}: could not {what}: {ex.GetType().Name}{state}: {_secrets.Redact(ex.Message)}");
+        return new JournalException($"journal {_secrets.Redact(Location)}: could not {what}: {ex.GetType().Name}{state}: {LogRedaction.Exception(ex, _secrets)}");
     }
 
     private async Task<JournalEntry?> AppendCoreAsync(JournalRecord record, bool intentLock, CancellationToken cancellationToken)
@@ -396,8 +410,21 @@ internal abstract class SqlJournal : IJournal
         }
     }
 
-    public Task<JournalVerification> VerifyAsync(CancellationToken cancellationToken) =>
-        GuardAsync("verify its chain", () => VerifyCoreAsync(cancellationToken));
+    public async Task<JournalVerification> VerifyAsync(CancellationToken cancellationToken)
+    {
+        var result = await GuardAsync("verify its chain", () => VerifyCoreAsync(cancellationToken)).ConfigureAwait(false);
+        if (result.Ok)
+        {
+            Log.Verified(Logger, _secrets.Redact(Location), result.Checked, result.LastSeq);
+        }
+        else
+        {
+            Log.VerificationFailed(Logger, _secrets.Redact(Location), result.FirstBadSeq ?? result.LastSeq, result.Problem ?? "unknown",
+                LogRedaction.Text(result.Message, _secrets));
+        }
+
+        return result;
+    }
 
     private async Task<JournalVerification> VerifyCoreAsync(CancellationToken cancellationToken)
     {

@@ -1,5 +1,7 @@
 using System.Data.Common;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using PgRuntimeAgent.Secrets;
 
 namespace PgRuntimeAgent.Journal;
@@ -17,8 +19,8 @@ internal sealed class SqliteJournal : SqlJournal
 
     private readonly bool _readOnly;
 
-    private SqliteJournal(string path, SecretStore secrets, TimeProvider time, bool readOnly = false)
-        : base(secrets, time)
+    private SqliteJournal(string path, SecretStore secrets, TimeProvider time, bool readOnly = false, ILogger? logger = null)
+        : base(secrets, time, logger)
     {
         FilePath = path;
         _readOnly = readOnly;
@@ -36,8 +38,13 @@ internal sealed class SqliteJournal : SqlJournal
     public override string Location => FilePath;
 
     /// <summary>Opens (creating or migrating) the journal file at <paramref name="path"/>.</summary>
-    public static async Task<SqliteJournal> OpenAsync(string path, SecretStore secrets, TimeProvider time, CancellationToken cancellationToken)
+    public static Task<SqliteJournal> OpenAsync(string path, SecretStore secrets, TimeProvider time, CancellationToken cancellationToken) =>
+        OpenAsync(path, secrets, time, null, cancellationToken);
+
+    /// <summary>Opens (creating or migrating) the journal file at <paramref name="path"/>, logging to <paramref name="logger"/>.</summary>
+    public static async Task<SqliteJournal> OpenAsync(string path, SecretStore secrets, TimeProvider time, ILogger? logger, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(secrets);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         var full = Path.GetFullPath(path);
         var dir = Path.GetDirectoryName(full);
@@ -46,7 +53,7 @@ internal sealed class SqliteJournal : SqlJournal
             Directory.CreateDirectory(dir);
         }
 
-        var journal = new SqliteJournal(full, secrets, time);
+        var journal = new SqliteJournal(full, secrets, time, logger: logger);
         try
         {
             await journal.InitializeAsync(cancellationToken).ConfigureAwait(false);
@@ -54,7 +61,9 @@ internal sealed class SqliteJournal : SqlJournal
         catch (SqliteException ex)
         {
             await journal.DisposeAsync().ConfigureAwait(false);
-            throw new JournalException($"cannot open the journal {full}: {ex.Message}", ex);
+            var error = LogRedaction.Exception(ex, secrets);
+            Log.OpenFailed(logger ?? NullLogger.Instance, secrets.Redact(full), error);
+            throw new JournalException($"cannot open the journal {full}: {error}", ex);
         }
 
         return journal;
@@ -66,8 +75,13 @@ internal sealed class SqliteJournal : SqlJournal
     /// is not a SQLite database or holds no journal tables is refused with a <see cref="JournalException"/> that
     /// says which.
     /// </summary>
-    public static async Task<SqliteJournal> OpenReadOnlyAsync(string path, SecretStore secrets, TimeProvider time, CancellationToken cancellationToken)
+    public static Task<SqliteJournal> OpenReadOnlyAsync(string path, SecretStore secrets, TimeProvider time, CancellationToken cancellationToken) =>
+        OpenReadOnlyAsync(path, secrets, time, null, cancellationToken);
+
+    /// <summary>As <see cref="OpenReadOnlyAsync(string, SecretStore, TimeProvider, CancellationToken)"/>, logging to <paramref name="logger"/>.</summary>
+    public static async Task<SqliteJournal> OpenReadOnlyAsync(string path, SecretStore secrets, TimeProvider time, ILogger? logger, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(secrets);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         var full = Path.GetFullPath(path);
         if (Directory.Exists(full))
@@ -85,7 +99,7 @@ internal sealed class SqliteJournal : SqlJournal
             throw new JournalException($"{full} is an empty file, not a pgra journal: point --journal or journal.path at the journal file.");
         }
 
-        var journal = new SqliteJournal(full, secrets, time, readOnly: true);
+        var journal = new SqliteJournal(full, secrets, time, readOnly: true, logger: logger);
         try
         {
             await using var connection = await journal.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -104,7 +118,7 @@ internal sealed class SqliteJournal : SqlJournal
             await journal.DisposeAsync().ConfigureAwait(false);
             throw new JournalException(ex.SqliteErrorCode == 26 // SQLITE_NOTADB
                 ? $"{full} is not a pgra journal (not a SQLite database): point --journal or journal.path at the journal file."
-                : $"cannot read the journal {full}: {ex.Message}", ex);
+                : $"cannot read the journal {full}: {LogRedaction.Exception(ex, secrets)}", ex);
         }
         catch
         {

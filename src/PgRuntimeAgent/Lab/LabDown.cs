@@ -1,3 +1,7 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using PgRuntimeAgent.Secrets;
+
 namespace PgRuntimeAgent.Lab;
 
 internal sealed record LabDownResult(bool Ok, IReadOnlyList<string> Stopped, IReadOnlyList<string> Listening, IReadOnlyList<string> Problems, bool Purged);
@@ -6,8 +10,10 @@ internal sealed record LabDownResult(bool Ok, IReadOnlyList<string> Stopped, IRe
 /// <c>pgra lab down</c>: stops every process the lab started, by pid file (never by name), unmounts the WAL
 /// filesystems and checks that nothing listens on the lab's addresses any more. <c>--purge</c> removes the directory.
 /// </summary>
-internal sealed class LabDown(TimeProvider time)
+internal sealed class LabDown(TimeProvider time, ILogger? logger = null)
 {
+    private readonly ILogger _logger = logger ?? NullLogger.Instance;
+
     public async Task<LabDownResult> RunAsync(string dir, bool purge, CancellationToken cancellationToken)
     {
         var stopped = new List<string>();
@@ -70,6 +76,12 @@ internal sealed class LabDown(TimeProvider time)
             }
         }
 
+        foreach (var problem in problems)
+        {
+            Log.DownProblem(_logger, dir, LogRedaction.Text(problem));
+        }
+
+        Log.Down(_logger, dir, stopped.Count, listening.Count, purged);
         return new LabDownResult(problems.Count == 0 && listening.Count == 0, stopped, listening, problems, purged);
     }
 

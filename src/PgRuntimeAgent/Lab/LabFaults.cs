@@ -1,7 +1,10 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using PgRuntimeAgent.Secrets;
 
 namespace PgRuntimeAgent.Lab;
 
@@ -21,11 +24,13 @@ internal sealed class LabFaults : IDisposable
     private readonly LabCluster _cluster;
     private readonly List<LabFaultStep> _steps = [];
     private DateTimeOffset _injectStartedAt;
+    private readonly ILogger _logger;
 
-    public LabFaults(LabManifest manifest, TimeProvider time)
+    public LabFaults(LabManifest manifest, TimeProvider time, ILogger? logger = null)
     {
         _manifest = manifest ?? throw new ArgumentNullException(nameof(manifest));
         _time = time ?? throw new ArgumentNullException(nameof(time));
+        _logger = logger ?? NullLogger.Instance;
         _cluster = new LabCluster(manifest, time);
     }
 
@@ -87,6 +92,7 @@ internal sealed class LabFaults : IDisposable
         };
         var fault = new LabActiveFault { Scenario = info.Name, Target = target.Name, InjectedAt = at, Summary = summary, Steps = [.. _steps], State = state };
         LabFaultBook.SaveActive(_manifest, fault);
+        Log.FaultInjected(_logger, info.Name, target.Name, LogRedaction.Text(summary));
         return new LabFaultResult(info.Name, target.Name, true, summary, fault.Steps, _time.GetElapsedTime(started));
     }
 
@@ -124,6 +130,7 @@ internal sealed class LabFaults : IDisposable
             Step("wait for a healthy cluster", healthy ? health.Describe() : "NOT healthy: " + health.Describe());
             var ok = healthy;
             LabFaultBook.RemoveActive(_manifest, fault, _time.GetUtcNow(), summary, [.. _steps]);
+            Log.FaultHealed(_logger, fault.Scenario, fault.Target, ok, LogRedaction.Text(ok ? summary : summary + "; not healthy yet: " + health.Describe()));
             results.Add(new LabFaultResult(fault.Scenario, fault.Target, ok, ok ? summary : summary + "; the cluster is not healthy yet: " + health.Describe(), [.. _steps], _time.GetElapsedTime(started)));
         }
 
@@ -196,6 +203,7 @@ internal sealed class LabFaults : IDisposable
 
         steps.AddRange(_steps);
         var summary = healthy ? $"healthy: {health.Describe()}" : $"NOT healthy: {health.Describe()}";
+        Log.Repaired(_logger, healthy, Math.Round(_time.GetElapsedTime(started).TotalSeconds, 1), steps.Count, LogRedaction.Text(summary));
         return new LabFaultResult("repair", health.Leader ?? "-", healthy, summary, steps, _time.GetElapsedTime(started));
     }
 
@@ -799,7 +807,11 @@ internal sealed class LabFaults : IDisposable
         Step($"kill -{signal} {string.Join(' ', pids)}", (ok ? "sent to " : "partly sent to ") + string.Join("; ", commands));
     }
 
-    private void Step(string command, string outcome) => _steps.Add(new LabFaultStep(_time.GetUtcNow(), command, outcome));
+    private void Step(string command, string outcome)
+    {
+        _steps.Add(new LabFaultStep(_time.GetUtcNow(), command, outcome));
+        Log.Step(_logger, LogRedaction.Text(command), LogRedaction.Text(outcome));
+    }
 
     private static string Show(int? pid) => pid?.ToString(CultureInfo.InvariantCulture) ?? "(not running)";
 

@@ -1,6 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using PgRuntimeAgent.Secrets;
 
 namespace PgRuntimeAgent.Lab;
 
@@ -26,8 +29,10 @@ internal sealed record LabUpResult(bool Ok, IReadOnlyList<LabStage> Stages, Time
 /// Brings the loopback lab up: packages (apt), the playbook (ansible/lab.yml), then waits for a leader, two
 /// streaming replicas, a full backup and every Prometheus scrape target up. Idempotent.
 /// </summary>
-internal sealed partial class LabUp(TimeProvider time)
+internal sealed partial class LabUp(TimeProvider time, ILogger? logger = null)
 {
+    private readonly ILogger _logger = logger ?? NullLogger.Instance;
+
     public static readonly IReadOnlyList<string> HaPresets = ["fast", "norm"];
 
     public async Task<LabUpResult> RunAsync(LabUpOptions options, Action<LabStage> progress, CancellationToken cancellationToken)
@@ -51,6 +56,15 @@ internal sealed partial class LabUp(TimeProvider time)
             var (ok, detail) = await body().ConfigureAwait(false);
             var stage = new LabStage(name, ok, time.GetElapsedTime(t0), detail);
             stages.Add(stage);
+            if (ok)
+            {
+                Log.UpStage(_logger, name, Math.Round(stage.Duration.TotalSeconds, 1), LogRedaction.Text(detail));
+            }
+            else
+            {
+                Log.UpStageFailed(_logger, name, Math.Round(stage.Duration.TotalSeconds, 1), LogRedaction.Text(detail));
+            }
+
             progress(stage);
             return ok;
         }

@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using PgRuntimeAgent.Acting;
 using PgRuntimeAgent.Journal;
+using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Telemetry;
 
 namespace PgRuntimeAgent.Policy;
@@ -18,12 +21,14 @@ internal sealed class PolicyGate : IPolicyStage
     private readonly PolicySettings _settings;
     private readonly IJournal _journal;
     private readonly TimeProvider _time;
+    private readonly ILogger _logger;
 
-    public PolicyGate(PolicySettings settings, IJournal journal, TimeProvider time)
+    public PolicyGate(PolicySettings settings, IJournal journal, TimeProvider time, ILogger? logger = null)
     {
         _settings = settings;
         _journal = journal;
         _time = time;
+        _logger = logger ?? NullLogger.Instance;
     }
 
     public PolicySettings Settings => _settings;
@@ -168,6 +173,20 @@ internal sealed class PolicyGate : IPolicyStage
         }
 
         AgentTelemetry.Policy.Decisions.Add(1, new TagList { { "cluster", action.Cluster }, { "class", action.PolicyClass }, { "verdict", ActionPipeline.Kebab(verdict) } });
+        switch (verdict)
+        {
+            case PolicyVerdict.Refuse:
+                var blocking = reasons.Where(r => r.Blocking).ToList();
+                Log.Refused(_logger, action.Id, action.Kind, action.Cluster, string.Join(",", blocking.Select(r => r.Code)), LogRedaction.Text(blocking[0].Message));
+                break;
+            case PolicyVerdict.AwaitApproval:
+                Log.AwaitingApproval(_logger, action.Id, action.Kind, action.Cluster, action.PolicyClass, (int)level, (int)required);
+                break;
+            default:
+                Log.Decided(_logger, action.Id, action.Kind, action.Cluster, verdict, action.PolicyClass, (int)level, (int)required, dryRun);
+                break;
+        }
+
         return new PolicyDecision
         {
             ActionId = action.Id,

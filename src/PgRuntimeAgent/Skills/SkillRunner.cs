@@ -6,6 +6,7 @@ using DevLab.JmesPath.Expressions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Newtonsoft.Json.Linq;
+using PgRuntimeAgent.Secrets;
 
 namespace PgRuntimeAgent.Skills;
 
@@ -31,6 +32,9 @@ public sealed record SkillRunnerOptions
 {
     /// <summary>Step executions allowed in one run before it stops as an error (guards against jump loops).</summary>
     public int MaxStepExecutions { get; init; } = 200;
+
+    /// <summary>Known secrets masked in the run's messages before they are logged (null: secret-shaped text only).</summary>
+    public SecretStore? Secrets { get; init; }
 }
 
 /// <summary>
@@ -68,7 +72,7 @@ public sealed partial class SkillRunner(ILogger<SkillRunner>? logger = null, Ski
             (status, message) = (SkillRunStatus.Error, $"no snapshot of {request.Cluster}: {ex.GetType().Name}: {ex.Message}");
         }
 
-        LogRunFinished(logger, skill.Name, request.Cluster, status, message);
+        LogRunFinished(logger, skill.Name, request.Cluster, status, LogRedaction.Text(message, options.Secrets));
         return new SkillRun
         {
             Skill = skill.Name,

@@ -25,7 +25,7 @@ internal sealed class ActingServices : IAsyncDisposable
         Planner = planner;
         Time = time;
         PipelineOptions = pipelineOptions ?? new PipelineOptions();
-        Gate = new PolicyGate(policy, journal, time);
+        Gate = new PolicyGate(policy, journal, time, (logging ?? NullLoggerFactory.Instance).CreateLogger<PolicyGate>());
         Approvals = new ApprovalBook(journal, policy.ApprovalTtl(), time);
         Pipeline = new ActionPipeline(journal, Gate, Approvals, actuators, state, time, PipelineOptions, (logging ?? NullLoggerFactory.Instance).CreateLogger<ActionPipeline>());
     }

@@ -32,13 +32,14 @@ internal sealed record Workspace(Topology Topology, AgentSettings Settings, Secr
         string? settingsPath,
         IReadOnlyDictionary<string, string?> environment,
         string currentDirectory,
-        string? homeDirectory)
+        string? homeDirectory,
+        ILoggerFactory? logging = null)
     {
         var inventory = InventoryLocator.Locate(inventoryPath, environment, currentDirectory, homeDirectory);
         var secrets = new SecretStore();
         var settings = SettingsLoader.Load(
             settingsPath is null ? null : Path.GetFullPath(settingsPath, currentDirectory), inventory, secrets, environment);
-        var topology = InventoryLoader.Load(inventory, secrets, settings);
+        var topology = InventoryLoader.Load(inventory, secrets, settings, logging?.CreateLogger("PgRuntimeAgent.Inventory"));
         return new Workspace(topology, settings, secrets);
     }
 
@@ -67,7 +68,11 @@ internal sealed record Workspace(Topology Topology, AgentSettings Settings, Secr
 
     /// <summary>The journal <c>journal:</c> names (created and migrated when it is a new SQLite file).</summary>
     public Task<IJournal> OpenJournalAsync(TimeProvider time, CancellationToken cancellationToken) =>
-        JournalFactory.OpenAsync(Settings.Journal, BaseDirectory, Secrets, time, cancellationToken);
+        OpenJournalAsync(time, null, cancellationToken);
+
+    /// <summary>The journal <c>journal:</c> names, logging through <paramref name="logging"/> (null: no logs).</summary>
+    public Task<IJournal> OpenJournalAsync(TimeProvider time, ILoggerFactory? logging, CancellationToken cancellationToken) =>
+        JournalFactory.OpenAsync(Settings.Journal, BaseDirectory, Secrets, time, logging?.CreateLogger("PgRuntimeAgent.Journal"), cancellationToken);
 
     /// <summary>
     /// The hands: the journal (<paramref name="journal"/> when given, kept open by the caller; else the one the
@@ -78,7 +83,7 @@ internal sealed record Workspace(Topology Topology, AgentSettings Settings, Secr
     {
         var context = ActingContext(time, logging);
         var owned = journal is null;
-        journal ??= await OpenJournalAsync(time, cancellationToken).ConfigureAwait(false);
+        journal ??= await OpenJournalAsync(time, logging, cancellationToken).ConfigureAwait(false);
         try
         {
             return new ActingServices(journal, Settings.Policy, ActuatorCatalog.Discover(context), ClusterStateProviders.Discover(context),

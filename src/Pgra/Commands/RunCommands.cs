@@ -4,6 +4,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using PgRuntimeAgent.Agent;
+using PgRuntimeAgent.Inventory;
+using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Workspaces;
 
 namespace PgRuntimeAgent.Cli.Commands;
@@ -128,6 +130,8 @@ internal sealed partial class RunCommands : ICommandGroup
             AgentRuntime? runtime = null;
             try
             {
+                // The inventory was read before the host (and its logging) existed: say now what it holds.
+                InventoryLoader.LogLoaded(logging.CreateLogger("PgRuntimeAgent.Inventory"), startup.Workspace.Topology);
                 runtime = await AgentRuntime.CreateAsync(startup.Workspace, new AgentRuntimeOptions
                 {
                     SkillsDirectory = startup.SkillsDirectory,
@@ -150,7 +154,7 @@ internal sealed partial class RunCommands : ICommandGroup
             }
             catch (Exception ex) when (ex is Journal.JournalException or IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException or Npgsql.NpgsqlException)
             {
-                Failure = $"{ex.GetType().Name}: {ex.Message}";
+                Failure = $"{ex.GetType().Name}: {LogRedaction.Exception(ex, startup.Workspace.Secrets)}";
                 lifetime.StopApplication();
             }
             finally

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using PgRuntimeAgent.Acting;
@@ -29,7 +30,7 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
 
     private readonly string _dir;
 
-    private AgentKit(string dir, Workspace workspace, FakeTimeProvider time, IJournal journal, PolicySettings policy, AgentRunSettings run)
+    private AgentKit(string dir, Workspace workspace, FakeTimeProvider time, IJournal journal, PolicySettings policy, AgentRunSettings run, ILogger? logger)
     {
         _dir = dir;
         Workspace = workspace;
@@ -38,12 +39,15 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
         Actuator = new WorldActuator(this);
         var planner = new ActionPlanner(Topology, this, new PatroniControl(workspace.Secrets, time), time, "postgres");
         Acting = new ActingServices(journal, policy, new ActuatorRegistry([Actuator]), new SnapshotClusterStateProvider(this), planner, time,
-            new PipelineOptions { VerifyInterval = TimeSpan.FromMilliseconds(10) });
+            new PipelineOptions { VerifyInterval = TimeSpan.FromMilliseconds(10) })
+        {
+            Workspace = workspace,
+        };
         Skills = SkillCatalog.Load(Path.Combine(TestPaths.RepoRoot, "skills"));
         Incidents = new IncidentManager(journal, Detection, new IncidentOptions { SkillFindings = Skills.Skills.SelectMany(s => s.Triggers.Findings).ToList() });
         Loop = new AgentLoop(
             new AgentLoopOptions { Clusters = [Cluster], Interval = TimeSpan.FromSeconds(1), Run = run, Detection = Detection, PostmortemDirectory = PostmortemDirectory },
-            SenseAsync, Incidents, Acting, Skills, new SkillRunner(), time, NullLogger.Instance, [new DelegateObserver(e =>
+            SenseAsync, Incidents, Acting, Skills, new SkillRunner(), time, logger ?? NullLogger.Instance, [new DelegateObserver(e =>
             {
                 lock (Events)
                 {
@@ -86,19 +90,22 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
     /// <summary>Sensing throws this many more times before it sees again.</summary>
     public int FailNext { get; set; }
 
+    /// <summary>What sensing throws while <see cref="FailNext"/> lasts (null: an IOException saying sensing is down).</summary>
+    public Exception? FailWith { get; set; }
+
     public int SenseCalls { get; private set; }
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>A kit whose policy puts patroni.failover and member.fence at <paramref name="level"/>.</summary>
-    public static async Task<AgentKit> CreateAsync(int level = 4, AgentRunSettings? run = null)
+    public static async Task<AgentKit> CreateAsync(int level = 4, AgentRunSettings? run = null, ILogger? logger = null)
     {
         var dir = Directory.CreateTempSubdirectory("pgra-agent-").FullName;
         var workspace = Workspace.Load(Path.Combine(TestPaths.RepoRoot, "inventory", "lab.yml"), null, new Dictionary<string, string?>(), dir, null);
         var time = new FakeTimeProvider(DetectionKit.Load("healthy").TakenAt.AddMinutes(-5));
         var journal = await SqliteJournal.OpenAsync(Path.Combine(dir, "journal.db"), workspace.Secrets, time, Ct);
         var policy = new PolicySettings { Classes = new Dictionary<string, int> { ["patroni.failover"] = level, ["member.fence"] = level } };
-        return new AgentKit(dir, workspace, time, journal, policy, run ?? new AgentRunSettings());
+        return new AgentKit(dir, workspace, time, journal, policy, run ?? new AgentRunSettings(), logger);
     }
 
     public Task<ClusterSnapshot> SenseAsync(string cluster, CancellationToken cancellationToken)
@@ -107,7 +114,7 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
         if (FailNext > 0)
         {
             FailNext--;
-            throw new IOException("sensing is down (test)");
+            throw FailWith ?? new IOException("sensing is down (test)");
         }
 
         var world = World ?? throw new InvalidOperationException("no world yet");

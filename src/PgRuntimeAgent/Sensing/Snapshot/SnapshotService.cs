@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Sensing.Backup;
@@ -53,6 +55,10 @@ internal sealed class SnapshotService : IDisposable
     private readonly LogsKind _logsKind;
     private readonly ICommandRunner _local;
     private readonly ICommandRunner _ssh;
+    private readonly ILogger _logger;
+
+    /// <summary>Per cluster/sensor, the health of the last snapshot (a change is logged, not every unhealthy snapshot).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SensorHealth> _lastHealth = new(StringComparer.Ordinal);
 
     /// <summary>Per cluster, the last leader seen taking writes (see <see cref="ClusterSnapshot.LastWritable"/>).</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, WritablePosition> _lastWritable = new(StringComparer.Ordinal);
@@ -80,16 +86,22 @@ internal sealed class SnapshotService : IDisposable
             var key = $"{cluster.Name}/{m.Name}";
             if (hung.Contains(m.Name))
             {
-                _hung[key] = true;
+                if (_hung.TryAdd(key, true))
+                {
+                    var timedOut = details.First(d => d.Sensor is SensorNames.Patroni or SensorNames.Postgres && string.Equals(d.Target, m.Name, StringComparison.Ordinal)
+                        && d.Reason?.Contains("timed out", StringComparison.OrdinalIgnoreCase) == true);
+                    Log.MemberDeadlineHit(_logger, m.Name, cluster.Name, timedOut.Sensor, LogRedaction.Text(timedOut.Reason, _secrets));
+                }
             }
-            else
+            else if (_hung.TryRemove(key, out _))
             {
-                _hung.TryRemove(key, out _);
+                Log.MemberDeadlineCleared(_logger, m.Name, cluster.Name);
             }
         }
     }
 
-    public SnapshotService(Topology topology, AgentSettings settings, SecretStore secrets, TimeProvider? time = null, SensingOverrides? overrides = null)
+    public SnapshotService(Topology topology, AgentSettings settings, SecretStore secrets, TimeProvider? time = null, SensingOverrides? overrides = null,
+        ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(topology);
         ArgumentNullException.ThrowIfNull(settings);
@@ -105,6 +117,7 @@ internal sealed class SnapshotService : IDisposable
         _logsUrl = _overrides.LogsUrl ?? settings.Endpoints.LogsUrl ?? topology.Infra.Logs?.Url;
         _local = _overrides.LocalRunner ?? new LocalCommandRunner();
         _ssh = _overrides.SshRunner ?? new SshRunner(_settings.Ssh);
+        _logger = logger ?? NullLogger.Instance;
     }
 
     public Topology Topology => _topology;
@@ -118,9 +131,41 @@ internal sealed class SnapshotService : IDisposable
         return TakeAsync(cluster, cancellationToken);
     }
 
-    /// <summary>The snapshot's duration and each sensor that could not see, as metrics (<see cref="AgentTelemetry.Sensing"/>).</summary>
-    private static void Record(ClusterSnapshot snapshot)
+    /// <summary>
+    /// The snapshot's duration and each sensor that could not see, as metrics (<see cref="AgentTelemetry.Sensing"/>);
+    /// as logs, a sensor whose health changed since the last snapshot of the cluster and a snapshot slower than the
+    /// sensing interval.
+    /// </summary>
+    private void Record(ClusterSnapshot snapshot)
     {
+        foreach (var sensor in snapshot.Sensors.Where(x => _settings.IsEnabled(x.Sensor)))
+        {
+            var key = $"{snapshot.Cluster}/{sensor.Sensor}";
+            var previous = _lastHealth.TryGetValue(key, out var p) ? p : SensorHealth.Ok;
+            _lastHealth[key] = sensor.Health;
+            if (sensor.Health == previous)
+            {
+                continue;
+            }
+
+            if (sensor.Health == SensorHealth.Ok)
+            {
+                Log.SensorRecovered(_logger, sensor.Sensor, snapshot.Cluster, previous);
+            }
+            else
+            {
+                Log.SensorUnhealthy(_logger, sensor.Sensor, snapshot.Cluster, sensor.Health, LogRedaction.Text(sensor.Reason ?? "no reason given", _secrets));
+            }
+        }
+
+        var intervalMs = Math.Max(0.2, _settings.IntervalSeconds) * 1000;
+        if (snapshot.DurationMs > intervalMs)
+        {
+            Log.SlowSnapshot(_logger, snapshot.Cluster, snapshot.DurationMs, intervalMs);
+        }
+
+        Log.SnapshotTaken(_logger, snapshot.Cluster, snapshot.DurationMs, snapshot.Leader ?? "unknown");
+
         AgentTelemetry.Sensing.SnapshotDuration.Record(snapshot.DurationMs / 1000.0, new KeyValuePair<string, object?>("cluster", snapshot.Cluster));
         foreach (var sensor in snapshot.Sensors.Where(x => x.Health != SensorHealth.Ok))
         {
@@ -151,13 +196,13 @@ internal sealed class SnapshotService : IDisposable
         var started = _time.GetTimestamp();
         var takenAt = _time.GetUtcNow();
 
-        var patroniTask = Guard(SensorNames.Patroni, cluster.Name, ObservePatroniAsync(cluster, cancellationToken));
-        var metricsTask = Guard(SensorNames.Metrics, null, ObserveMetricsAsync(cluster, cancellationToken));
-        var postgresTask = Guard(SensorNames.Postgres, cluster.Name, ObservePostgresAsync(cluster, cancellationToken));
+        var patroniTask = Guard(SensorNames.Patroni, cluster.Name, cluster.Name, ObservePatroniAsync(cluster, cancellationToken));
+        var metricsTask = Guard(SensorNames.Metrics, null, cluster.Name, ObserveMetricsAsync(cluster, cancellationToken));
+        var postgresTask = Guard(SensorNames.Postgres, cluster.Name, cluster.Name, ObservePostgresAsync(cluster, cancellationToken));
         var leadership = Task.WhenAll(patroniTask, postgresTask);
-        var logsTask = BehindAsync($"{cluster.Name}/logs", () => Guard(SensorNames.Logs, null, ObserveLogsAsync(cluster, takenAt, cancellationToken)), leadership, cancellationToken);
-        var backupTask = BehindAsync($"{cluster.Name}/backup", () => Guard(SensorNames.Backup, cluster.Name, ObserveBackupAsync(cluster, cancellationToken)), leadership, cancellationToken);
-        var hostTask = Guard(SensorNames.Host, null, ObserveHostsAsync(cluster, metricsTask, cancellationToken));
+        var logsTask = BehindAsync($"{cluster.Name}/logs", () => Guard(SensorNames.Logs, null, cluster.Name, ObserveLogsAsync(cluster, takenAt, cancellationToken)), leadership, cancellationToken);
+        var backupTask = BehindAsync($"{cluster.Name}/backup", () => Guard(SensorNames.Backup, cluster.Name, cluster.Name, ObserveBackupAsync(cluster, cancellationToken)), leadership, cancellationToken);
+        var hostTask = Guard(SensorNames.Host, null, cluster.Name, ObserveHostsAsync(cluster, metricsTask, cancellationToken));
         await Task.WhenAll(patroniTask, metricsTask, logsTask, backupTask, postgresTask, hostTask).ConfigureAwait(false);
 
         var (patroni, patroniHealth) = patroniTask.Result;
@@ -498,7 +543,7 @@ internal sealed class SnapshotService : IDisposable
         return await call.ConfigureAwait(false);
     }
 
-    private static async Task<(T?, IReadOnlyList<SensorStatus>)> Guard<T>(string sensor, string? target, Task<(T?, IReadOnlyList<SensorStatus>)> task)
+    private async Task<(T?, IReadOnlyList<SensorStatus>)> Guard<T>(string sensor, string? target, string cluster, Task<(T?, IReadOnlyList<SensorStatus>)> task)
     {
         try
         {
@@ -506,7 +551,9 @@ internal sealed class SnapshotService : IDisposable
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            return (default, [new SensorStatus(sensor, target, SensorHealth.Unknown, $"internal error in the {sensor} sensor: {ex.GetType().Name}: {ex.Message}", 0)]);
+            var error = LogRedaction.Exception(ex, _secrets);
+            Log.SensorCrashed(_logger, sensor, cluster, ex.GetType().Name, error);
+            return (default, [new SensorStatus(sensor, target, SensorHealth.Unknown, $"internal error in the {sensor} sensor: {ex.GetType().Name}: {error}", 0)]);
         }
     }
 }
