@@ -38,7 +38,7 @@ internal sealed record Workspace(Topology Topology, AgentSettings Settings, Secr
         var secrets = new SecretStore();
         var settings = SettingsLoader.Load(
             settingsPath is null ? null : Path.GetFullPath(settingsPath, currentDirectory), inventory, secrets, environment);
-        var topology = InventoryLoader.Load(inventory, secrets, settings);
+        var topology = InventoryLoader.Load(inventory, secrets, InventoryOverrides.From(settings));
         return new Workspace(topology, settings, secrets);
     }
 
@@ -58,7 +58,10 @@ internal sealed record Workspace(Topology Topology, AgentSettings Settings, Secr
     public ActuatorContext ActingContext(TimeProvider time, ILoggerFactory? logging = null) => new()
     {
         Topology = Topology,
-        Settings = Settings,
+        Sensing = Settings.Sensing,
+        Endpoints = Settings.Endpoints,
+        Policy = Settings.Policy,
+        Journal = Settings.Journal,
         Secrets = Secrets,
         Time = time,
         Logging = logging ?? NullLoggerFactory.Instance,
