@@ -1,17 +1,31 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PgRuntimeAgent.Inventory;
+using PgRuntimeAgent.Journal;
+using PgRuntimeAgent.Policy;
 using PgRuntimeAgent.Secrets;
+using PgRuntimeAgent.Sensing;
 using PgRuntimeAgent.Settings;
 
 namespace PgRuntimeAgent.Acting;
 
-/// <summary>What an actuator factory may use to build its actuators.</summary>
+/// <summary>What an actuator factory may use to build its actuators: the topology and the settings sections actuators
+/// read, as the workspace (the composition root) hands them out.</summary>
 internal sealed record ActuatorContext
 {
     public required Topology Topology { get; init; }
 
-    public required AgentSettings Settings { get; init; }
+    /// <summary>The <c>sensing:</c> section (SSH connection, PostgreSQL database, pgBackRest, timeouts).</summary>
+    public required SensingSettings Sensing { get; init; }
+
+    /// <summary>The <c>endpoints:</c> section (metrics and logs URLs).</summary>
+    public required EndpointSettings Endpoints { get; init; }
+
+    /// <summary>The <c>policy:</c> section (allowed SSH commands).</summary>
+    public required PolicySettings Policy { get; init; }
+
+    /// <summary>The <c>journal:</c> section (where a SQLite journal lives decides where proposals go).</summary>
+    public required JournalSettings Journal { get; init; }
 
     public required SecretStore Secrets { get; init; }
 

@@ -277,8 +277,8 @@ internal sealed class ShellActuatorFactory : IActuatorFactory
     public IEnumerable<IActuator> Create(ActuatorContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var policy = context.Settings.Policy;
-        yield return new SshCommandActuator(context.Topology, policy.SshCommands, connection: context.Settings.Sensing.Ssh);
+        var policy = context.Policy;
+        yield return new SshCommandActuator(context.Topology, policy.SshCommands, connection: context.Sensing.Ssh);
         yield return new AnsiblePlaybookActuator(context.Topology, policy.AnsiblePlaybooks, Path.GetFullPath(policy.AnsibleDir, context.BaseDirectory));
     }
 }

@@ -118,7 +118,7 @@ internal sealed class AgentRuntime : IAsyncDisposable
         var acting = await workspace.OpenActingAsync(options.Time, options.Logging, options.Journal, cancellationToken).ConfigureAwait(false);
         var journal = acting.Journal;
         var sensing = ActionSensing.For(acting.Context!);
-        var snapshots = new SnapshotService(topology, settings, secrets, options.Time, options.SensingOverrides,
+        var snapshots = new SnapshotService(topology, settings.Sensing, settings.Endpoints, secrets, options.Time, options.SensingOverrides,
             options.Logging.CreateLogger<SnapshotService>());
         // A warning a skill acts on opens an incident of its own (warning severity), so its skill runs.
         var incidents = new IncidentManager(journal, settings.Detection,
@@ -136,7 +136,7 @@ internal sealed class AgentRuntime : IAsyncDisposable
                 Run = settings.Agent,
                 Detection = settings.Detection,
                 Context = c => DetectionContext.For(topology.FindCluster(c)),
-                PostmortemDirectory = options.PostmortemDirectory ?? PostmortemDirectory(settings, workspace.BaseDirectory),
+                PostmortemDirectory = options.PostmortemDirectory ?? PostmortemDirectory(settings.Agent, settings.Journal, workspace.BaseDirectory),
             },
             async (cluster, ct) =>
             {
@@ -174,16 +174,17 @@ internal sealed class AgentRuntime : IAsyncDisposable
     }
 
     /// <summary><c>agent.postmortem_dir</c> (relative to the settings file), else <c>postmortems/</c> beside a SQLite journal, else /var/lib/pgra/postmortems.</summary>
-    public static string PostmortemDirectory(AgentSettings settings, string baseDirectory)
+    public static string PostmortemDirectory(AgentRunSettings agent, JournalSettings journal, string baseDirectory)
     {
-        ArgumentNullException.ThrowIfNull(settings);
-        if (settings.Agent.PostmortemDir is { Length: > 0 } dir)
+        ArgumentNullException.ThrowIfNull(agent);
+        ArgumentNullException.ThrowIfNull(journal);
+        if (agent.PostmortemDir is { Length: > 0 } dir)
         {
             return Path.GetFullPath(dir, baseDirectory);
         }
 
-        return settings.Journal.Backend == JournalBackend.Sqlite
-            ? Path.Combine(Path.GetDirectoryName(JournalFactory.ResolvePath(settings.Journal, baseDirectory)) ?? baseDirectory, "postmortems")
+        return journal.Backend == JournalBackend.Sqlite
+            ? Path.Combine(Path.GetDirectoryName(JournalFactory.ResolvePath(journal, baseDirectory)) ?? baseDirectory, "postmortems")
             : "/var/lib/pgra/postmortems";
     }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using PgRuntimeAgent.Yaml;
 using YamlDotNet.RepresentationModel;
 
 namespace PgRuntimeAgent.Inventory;
@@ -170,9 +171,9 @@ internal sealed partial class AnsibleInventory
     public const string AllGroup = "all";
 
     private readonly YamlFile _file;
-    private readonly ICollection<InventoryProblem> _problems;
+    private readonly ICollection<YamlProblem> _problems;
 
-    private AnsibleInventory(YamlFile file, ICollection<InventoryProblem> problems)
+    private AnsibleInventory(YamlFile file, ICollection<YamlProblem> problems)
     {
         _file = file;
         _problems = problems;
@@ -193,7 +194,7 @@ internal sealed partial class AnsibleInventory
     /// <summary>False when the file is YAML but not an inventory (no top-level 'all:' mapping): nothing else is read from it.</summary>
     public bool IsInventory { get; private set; } = true;
 
-    public static AnsibleInventory Read(YamlFile file, ICollection<InventoryProblem> problems)
+    public static AnsibleInventory Read(YamlFile file, ICollection<YamlProblem> problems)
     {
         ArgumentNullException.ThrowIfNull(file);
         var inventory = new AnsibleInventory(file, problems);

@@ -1,5 +1,6 @@
 using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Settings;
+using PgRuntimeAgent.Yaml;
 
 namespace PgRuntimeAgent.Inventory;
 
@@ -12,20 +13,23 @@ internal static class InventoryJson
 {
     public const int SchemaVersion = 1;
 
-    public static ShowJson Show(Topology topology, AgentSettings settings, string settingsHow)
+    /// <param name="settingsPath">The settings file read, null when only defaults apply.</param>
+    /// <param name="settingsHow">How that file was found.</param>
+    /// <param name="overrides">What the settings laid over the inventory (for where each endpoint came from).</param>
+    public static ShowJson Show(Topology topology, string? settingsPath, string settingsHow, InventoryOverrides overrides)
     {
         ArgumentNullException.ThrowIfNull(topology);
-        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(overrides);
         return new ShowJson(
             SchemaVersion,
             topology.SourcePath,
-            new SettingsFileJson(settings.SourcePath, settingsHow),
+            new SettingsFileJson(settingsPath, settingsHow),
             topology.Generation,
             topology.GenerationReason,
             topology.Version,
             topology.AdminIp,
             topology.Clusters.Select(Cluster).ToArray(),
-            Endpoints(topology, settings),
+            Endpoints(topology, overrides),
             topology.Etcd.Select(e => new EtcdJson(e.Name, e.Ip, e.ClientPort)).ToArray(),
             topology.InfraNodes,
             topology.RemoteInstances.Select(r => new RemoteJson(r.Name, r.Cluster, r.Seq, r.Host, r.Port, r.ExporterPort, r.ExporterHost, r.MonitorUsername, Secret(r.MonitorPassword))).ToArray(),
@@ -33,7 +37,7 @@ internal static class InventoryJson
             topology.Warnings);
     }
 
-    public static CheckJson Check(InventoryReport report, SettingsLoadResult settings, IReadOnlyList<InventoryProblem> problems, IReadOnlyList<InventoryProblem> warnings)
+    public static CheckJson Check(InventoryReport report, SettingsLoadResult settings, IReadOnlyList<YamlProblem> problems, IReadOnlyList<YamlProblem> warnings)
     {
         ArgumentNullException.ThrowIfNull(report);
         ArgumentNullException.ThrowIfNull(settings);
@@ -48,12 +52,12 @@ internal static class InventoryJson
             t is null ? null : new SummaryJson(t.Generation, t.Version, t.Clusters.Count, t.AllMembers.Count(), t.Etcd.Count, t.RemoteInstances.Count));
     }
 
-    public static EndpointsJson Endpoints(Topology topology, AgentSettings settings)
+    public static EndpointsJson Endpoints(Topology topology, InventoryOverrides overrides)
     {
         ArgumentNullException.ThrowIfNull(topology);
-        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(overrides);
         var infra = topology.Infra;
-        var logsKindOrigin = settings.OriginOf("endpoints.logs_kind");
+        var logsKindOrigin = overrides.OriginOf("endpoints.logs_kind");
         var logs = infra.LogsKind == LogsKind.Files
             ? new EndpointJson("logs", null, Kebab(LogsKind.Files.ToString()), logsKindOrigin?.Source ?? ValueSource.Settings,
                 $"logs are read from files ({logsKindOrigin?.Where ?? "endpoints.logs_kind"}); see sensing.log_files")
@@ -94,7 +98,7 @@ internal static class InventoryJson
 
     private static SecretJson? Secret(SecretRef? secret) => secret is null ? null : new SecretJson(SecretRef.Mask, secret.Origin);
 
-    private static ProblemJson Problem(InventoryProblem p) => new(p.File, p.Line, p.Column, p.Subject, p.Message, p.Hint, p.ToString());
+    private static ProblemJson Problem(YamlProblem p) => new(p.File, p.Line, p.Column, p.Subject, p.Message, p.Hint, p.ToString());
 
     private static string Kebab(string pascal) => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(pascal);
 }

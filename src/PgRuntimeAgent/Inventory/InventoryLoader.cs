@@ -1,21 +1,21 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PgRuntimeAgent.Secrets;
-using PgRuntimeAgent.Settings;
+using PgRuntimeAgent.Yaml;
 
 namespace PgRuntimeAgent.Inventory;
 
 /// <summary>
 /// Reads a Pigsty inventory (Ansible YAML, Pigsty 3 or 4) into a <see cref="Topology"/>. Secrets go to the
-/// <see cref="SecretStore"/>; settings overrides (endpoints, credentials) are applied on top.
+/// <see cref="SecretStore"/>; the settings' overrides (<see cref="InventoryOverrides"/>: endpoints, credentials) are applied on top.
 /// </summary>
 internal static class InventoryLoader
 {
     /// <summary>Loads and validates; throws <see cref="InputException"/> listing every problem (file:line:column).</summary>
     /// <remarks><paramref name="logger"/> hears the result (event ids 1000-1099): the clusters loaded, each warning, or the problems.</remarks>
-    public static Topology Load(string path, SecretStore secrets, AgentSettings settings, ILogger? logger = null)
+    public static Topology Load(string path, SecretStore secrets, InventoryOverrides overrides, ILogger? logger = null)
     {
-        var report = Check(path, secrets, settings);
+        var report = Check(path, secrets, overrides);
         LogReport(logger ?? NullLogger.Instance, report, secrets);
         if (!report.IsValid)
         {
@@ -55,30 +55,30 @@ internal static class InventoryLoader
     }
 
     /// <summary>Reads and validates without throwing for bad input: the report lists every problem and warning.</summary>
-    public static InventoryReport Check(string path, SecretStore secrets, AgentSettings settings)
+    public static InventoryReport Check(string path, SecretStore secrets, InventoryOverrides overrides)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(secrets);
-        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(overrides);
         var full = Path.GetFullPath(path);
         if (!File.Exists(full))
         {
             throw new InputException($"inventory file {full} does not exist; pass -i FILE or set $PGRA_INVENTORY.");
         }
 
-        var problems = new List<InventoryProblem>();
+        var problems = new List<YamlProblem>();
         var file = YamlFile.Load(full, problems);
-        return TopologyBuilder.Build(file, secrets, settings, problems);
+        return TopologyBuilder.Build(file, secrets, overrides, problems);
     }
 
     /// <summary>Reads inventory text (tests, benchmarks); <paramref name="path"/> only names it in messages.</summary>
-    public static InventoryReport Parse(string yaml, string path, SecretStore secrets, AgentSettings settings)
+    public static InventoryReport Parse(string yaml, string path, SecretStore secrets, InventoryOverrides overrides)
     {
         ArgumentNullException.ThrowIfNull(secrets);
-        ArgumentNullException.ThrowIfNull(settings);
-        var problems = new List<InventoryProblem>();
+        ArgumentNullException.ThrowIfNull(overrides);
+        var problems = new List<YamlProblem>();
         var file = YamlFile.Parse(yaml, Path.GetFullPath(path), path, problems);
-        return TopologyBuilder.Build(file, secrets, settings, problems);
+        return TopologyBuilder.Build(file, secrets, overrides, problems);
     }
 
     /// <summary>The exception that reports an invalid inventory (messages redacted, never a stack trace).</summary>

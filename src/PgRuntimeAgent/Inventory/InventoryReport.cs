@@ -1,3 +1,5 @@
+using PgRuntimeAgent.Yaml;
+
 namespace PgRuntimeAgent.Inventory;
 
 /// <summary>What reading an inventory found: the topology (when it is valid), every problem and every warning.</summary>
@@ -13,10 +15,10 @@ internal sealed record InventoryReport
     public Topology? Topology { get; init; }
 
     /// <summary>Errors: the inventory must be fixed before the agent uses it.</summary>
-    public IReadOnlyList<InventoryProblem> Problems { get; init; } = [];
+    public IReadOnlyList<YamlProblem> Problems { get; init; } = [];
 
     /// <summary>Things worth telling the operator that do not stop the agent.</summary>
-    public IReadOnlyList<InventoryProblem> Warnings { get; init; } = [];
+    public IReadOnlyList<YamlProblem> Warnings { get; init; } = [];
 
     public bool IsValid => Problems.Count == 0;
 }

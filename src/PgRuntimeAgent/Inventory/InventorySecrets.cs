@@ -1,4 +1,5 @@
 using PgRuntimeAgent.Secrets;
+using PgRuntimeAgent.Yaml;
 using YamlDotNet.RepresentationModel;
 
 namespace PgRuntimeAgent.Inventory;

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Settings;
+using PgRuntimeAgent.Yaml;
 using YamlDotNet.RepresentationModel;
 
 namespace PgRuntimeAgent.Inventory;
@@ -17,9 +18,9 @@ internal sealed partial class TopologyBuilder
     private readonly AnsibleInventory _inv;
     private readonly YamlFile _file;
     private readonly InventorySecrets _secrets;
-    private readonly AgentSettings _settings;
-    private readonly List<InventoryProblem> _problems;
-    private readonly List<InventoryProblem> _warnings = [];
+    private readonly InventoryOverrides _overrides;
+    private readonly List<YamlProblem> _problems;
+    private readonly List<YamlProblem> _warnings = [];
     private readonly HashSet<(YamlNode, string)> _reported = new(NodeMessageComparer.Instance);
     private readonly List<(string Var, YamlNode Node)> _publishedDefaults = [];
     private readonly List<string> _unsetDefaults = [];
@@ -27,16 +28,16 @@ internal sealed partial class TopologyBuilder
     private string? _adminIp;
     private string? _version;
 
-    private TopologyBuilder(AnsibleInventory inv, InventorySecrets secrets, AgentSettings settings, List<InventoryProblem> problems)
+    private TopologyBuilder(AnsibleInventory inv, InventorySecrets secrets, InventoryOverrides overrides, List<YamlProblem> problems)
     {
         _inv = inv;
         _file = inv.File;
         _secrets = secrets;
-        _settings = settings;
+        _overrides = overrides;
         _problems = problems;
     }
 
-    public static InventoryReport Build(YamlFile file, SecretStore store, AgentSettings settings, List<InventoryProblem> problems)
+    public static InventoryReport Build(YamlFile file, SecretStore store, InventoryOverrides overrides, List<YamlProblem> problems)
     {
         ArgumentNullException.ThrowIfNull(file);
         var warnings = problems.Where(p => p.Severity == ProblemSeverity.Warning).ToList();
@@ -51,7 +52,7 @@ internal sealed partial class TopologyBuilder
             return new InventoryReport { SourcePath = file.FullPath, DisplayPath = file.DisplayPath, Problems = problems, Warnings = warnings };
         }
 
-        var structural = new List<InventoryProblem>();
+        var structural = new List<YamlProblem>();
         var inv = AnsibleInventory.Read(file, structural);
         problems.AddRange(structural.Where(p => p.Severity == ProblemSeverity.Error));
         warnings.AddRange(structural.Where(p => p.Severity == ProblemSeverity.Warning));
@@ -61,7 +62,7 @@ internal sealed partial class TopologyBuilder
         }
 
         var secrets = InventorySecrets.Scan(file, store, inv.Groups.Values.Select(g => g.NameNode).OfType<YamlScalarNode>());
-        var builder = new TopologyBuilder(inv, secrets, settings, problems);
+        var builder = new TopologyBuilder(inv, secrets, overrides, problems);
         builder._warnings.AddRange(warnings);
         var topology = builder.BuildTopology();
         return new InventoryReport
@@ -775,7 +776,7 @@ internal sealed partial class TopologyBuilder
 
     private ClusterCredentials BuildCredentials(MemberDraft lead)
     {
-        var creds = _settings.Credentials;
+        var creds = _overrides.Credentials;
         return new ClusterCredentials
         {
             PatroniUsername = creds.PatroniUsername ?? Text(lead.Get("patroni_username"), GlobalResolver) ?? PigstyDefaults.PatroniUsername,
@@ -997,7 +998,7 @@ internal sealed partial class TopologyBuilder
             alertmanager = InfraEndpoint(host, "Alertmanager", "alertmanager", "alertmanager_enabled", "alertmanager_port", PigstyDefaults.AlertmanagerPort);
         }
 
-        var ep = _settings.Endpoints;
+        var ep = _overrides.Endpoints;
         var metricsKind = ep.MetricsKind ?? (v4 ? MetricsKind.VictoriaMetrics : MetricsKind.Prometheus);
         var logsKind = ep.LogsKind ?? (v4 ? LogsKind.VictoriaLogs : LogsKind.Loki);
         metrics = Override(ep.MetricsUrl, "endpoints.metrics_url") ?? metrics;
@@ -1032,7 +1033,7 @@ internal sealed partial class TopologyBuilder
             return null;
         }
 
-        var origin = _settings.OriginOf(key);
+        var origin = _overrides.OriginOf(key);
         return new Endpoint(url, origin?.Source ?? ValueSource.Settings) { Origin = origin?.Where ?? key };
     }
 

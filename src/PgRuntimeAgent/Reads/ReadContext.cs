@@ -27,7 +27,7 @@ internal sealed record PatroniConfigDocument(PatroniDynamicConfig Config, JsonNo
 /// </summary>
 internal sealed class ReadContext : IAsyncDisposable
 {
-    private readonly AgentSettings _settings;
+    private readonly SensingSettings _sensing;
     private readonly SecretStore _secrets;
     private readonly SensingOverrides _overrides;
     private readonly SensingHttp _http;
@@ -37,25 +37,30 @@ internal sealed class ReadContext : IAsyncDisposable
     private readonly Lazy<SnapshotService> _snapshots;
     private IJournal? _journal;
 
-    /// <param name="openJournal">How the journal is opened (null: read-only, as the settings name it).</param>
-    public ReadContext(Topology topology, AgentSettings settings, SecretStore secrets, TimeProvider time, string baseDirectory,
-        SensingOverrides? overrides = null, Func<CancellationToken, Task<IJournal>>? openJournal = null)
+    /// <param name="sensing">The <c>sensing:</c> section: timeouts, SSH, the PostgreSQL probe and pgBackRest settings.</param>
+    /// <param name="endpoints">The <c>endpoints:</c> section: the metrics URL that overrides the inventory's.</param>
+    /// <param name="journal">The <c>journal:</c> section: the journal reads open read-only.</param>
+    /// <param name="openJournal">How the journal is opened (null: read-only, as <paramref name="journal"/> names it).</param>
+    public ReadContext(Topology topology, SensingSettings sensing, EndpointSettings endpoints, JournalSettings journal, SecretStore secrets,
+        TimeProvider time, string baseDirectory, SensingOverrides? overrides = null, Func<CancellationToken, Task<IJournal>>? openJournal = null)
     {
         ArgumentNullException.ThrowIfNull(topology);
-        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(sensing);
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentNullException.ThrowIfNull(journal);
         ArgumentNullException.ThrowIfNull(secrets);
         ArgumentNullException.ThrowIfNull(time);
         Topology = topology;
         Time = time;
-        _settings = settings;
+        _sensing = sensing;
         _secrets = secrets;
         _overrides = overrides ?? new SensingOverrides();
         _http = new SensingHttp(_overrides.HttpHandler);
         _local = _overrides.LocalRunner ?? new LocalCommandRunner();
-        _ssh = _overrides.SshRunner ?? new SshRunner(settings.Sensing.Ssh);
-        _snapshots = new Lazy<SnapshotService>(() => new SnapshotService(topology, settings, secrets, time, _overrides));
-        _openJournal = openJournal ?? (ct => OpenJournalReadOnlyAsync(settings, baseDirectory, secrets, time, ct));
-        MetricsUrl = _overrides.MetricsUrl ?? settings.Endpoints.MetricsUrl ?? topology.Infra.Metrics?.Url;
+        _ssh = _overrides.SshRunner ?? new SshRunner(sensing.Ssh);
+        _snapshots = new Lazy<SnapshotService>(() => new SnapshotService(topology, sensing, endpoints, secrets, time, _overrides));
+        _openJournal = openJournal ?? (ct => OpenJournalReadOnlyAsync(journal, baseDirectory, secrets, time, ct));
+        MetricsUrl = _overrides.MetricsUrl ?? endpoints.MetricsUrl ?? topology.Infra.Metrics?.Url;
     }
 
     public Topology Topology { get; }
@@ -84,8 +89,8 @@ internal sealed class ReadContext : IAsyncDisposable
         CancellationToken cancellationToken)
     {
         var skip = PostgresProbeCatalogue.All.Select(p => p.Name).Where(n => n != "server" && n != probe)
-            .Concat(_settings.Sensing.Postgres.Skip).Distinct(StringComparer.Ordinal).ToList();
-        var sensor = new PostgresSensor(_secrets, _settings.Sensing.Postgres with { Skip = skip }, Time, _settings.Sensing.TimeoutFor(SensorNames.Postgres))
+            .Concat(_sensing.Postgres.Skip).Distinct(StringComparer.Ordinal).ToList();
+        var sensor = new PostgresSensor(_secrets, _sensing.Postgres with { Skip = skip }, Time, _sensing.TimeoutFor(SensorNames.Postgres))
         {
             AddressOf = _overrides.PostgresAddress ?? (m => (m.Ip, m.Ports.Postgres)),
         };
@@ -125,13 +130,13 @@ internal sealed class ReadContext : IAsyncDisposable
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(cluster);
-        var settings = _settings.Sensing.Pgbackrest;
+        var settings = _sensing.Pgbackrest;
         var stanza = string.IsNullOrEmpty(cluster.Backup.Stanza) ? cluster.Name : cluster.Backup.Stanza;
-        var sensor = new BackupSensor(settings, _local, _ssh, Time, _settings.Sensing.TimeoutFor(SensorNames.Backup));
+        var sensor = new BackupSensor(settings, _local, _ssh, Time, _sensing.TimeoutFor(SensorNames.Backup));
         var command = sensor.CommandFor(stanza);
         var endpoint = settings.SshHost is { } h ? $"ssh {h}: {command}" : command;
         var runner = settings.SshHost is null ? _local : _ssh;
-        var outcome = await SensorCall.RunAsync(endpoint, _settings.Sensing.TimeoutFor(SensorNames.Backup) * 2, Time, async ct =>
+        var outcome = await SensorCall.RunAsync(endpoint, _sensing.TimeoutFor(SensorNames.Backup) * 2, Time, async ct =>
         {
             var result = await runner.RunAsync(settings.SshHost ?? "localhost", command, ct).ConfigureAwait(false);
             if (result.ExitCode != 0 && string.IsNullOrWhiteSpace(result.StandardOutput))
@@ -181,11 +186,11 @@ internal sealed class ReadContext : IAsyncDisposable
     private async Task<IJournal> JournalAsync(CancellationToken cancellationToken) =>
         _journal ??= await _openJournal(cancellationToken).ConfigureAwait(false);
 
-    private static async Task<IJournal> OpenJournalReadOnlyAsync(AgentSettings settings, string baseDirectory, SecretStore secrets, TimeProvider time,
+    private static async Task<IJournal> OpenJournalReadOnlyAsync(JournalSettings journal, string baseDirectory, SecretStore secrets, TimeProvider time,
         CancellationToken cancellationToken) =>
-        settings.Journal.Backend == JournalBackend.Postgres
-            ? await JournalFactory.OpenAsync(settings.Journal, baseDirectory, secrets, time, cancellationToken).ConfigureAwait(false)
-            : await SqliteJournal.OpenReadOnlyAsync(JournalFactory.ResolvePath(settings.Journal, baseDirectory), secrets, time, cancellationToken).ConfigureAwait(false);
+        journal.Backend == JournalBackend.Postgres
+            ? await JournalFactory.OpenAsync(journal, baseDirectory, secrets, time, cancellationToken).ConfigureAwait(false)
+            : await SqliteJournal.OpenReadOnlyAsync(JournalFactory.ResolvePath(journal, baseDirectory), secrets, time, cancellationToken).ConfigureAwait(false);
 
     private async Task<SensorOutcome<PromQueryResult>> MetricsAsync(string what, Func<PrometheusClient, Func<CancellationToken, Task<PromQueryResult>>> call,
         CancellationToken cancellationToken)
@@ -198,7 +203,7 @@ internal sealed class ReadContext : IAsyncDisposable
 
         using var http = _http.CreateClient(MetricsUrl);
         var client = new PrometheusClient(http);
-        return await SensorCall.RunAsync($"{MetricsUrl} {what}", _settings.Sensing.TimeoutFor(SensorNames.Metrics) * 4, Time, call(client), cancellationToken)
+        return await SensorCall.RunAsync($"{MetricsUrl} {what}", _sensing.TimeoutFor(SensorNames.Metrics) * 4, Time, call(client), cancellationToken)
             .ConfigureAwait(false);
     }
 
@@ -210,7 +215,7 @@ internal sealed class ReadContext : IAsyncDisposable
         var url = (_overrides.PatroniUrl ?? (m => m.PatroniUrl))(member);
         using var http = _http.CreateClient(url, cluster.Credentials.PatroniUsername, cluster.Credentials.PatroniPassword, _secrets);
         var client = new PatroniClient(http);
-        return await SensorCall.RunAsync($"GET {url}{path}", _settings.Sensing.TimeoutFor(SensorNames.Patroni) * 2, Time, call(client, http), cancellationToken)
+        return await SensorCall.RunAsync($"GET {url}{path}", _sensing.TimeoutFor(SensorNames.Patroni) * 2, Time, call(client, http), cancellationToken)
             .ConfigureAwait(false);
     }
 }

@@ -4,6 +4,7 @@ using System.Reflection;
 using System.Text.Json;
 using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Secrets;
+using PgRuntimeAgent.Yaml;
 using YamlDotNet.RepresentationModel;
 using YamlDotNet.Serialization;
 
@@ -21,12 +22,12 @@ internal sealed class SettingsBinder
 {
     private readonly string _displayPath;
     private readonly SecretStore _secrets;
-    private readonly List<InventoryProblem> _problems;
+    private readonly List<YamlProblem> _problems;
     private readonly Dictionary<string, SettingOrigin> _origins = new(StringComparer.Ordinal);
     private readonly Dictionary<YamlNode, string> _environmentNodes = new(ReferenceEqualityComparer.Instance);
     private readonly NullabilityInfoContext _nullability = new();
 
-    public SettingsBinder(string displayPath, SecretStore secrets, List<InventoryProblem> problems)
+    public SettingsBinder(string displayPath, SecretStore secrets, List<YamlProblem> problems)
     {
         _displayPath = displayPath;
         _secrets = secrets;
@@ -427,11 +428,11 @@ internal sealed class SettingsBinder
 
     private YamlNode? ParseEnvironmentYaml(string text, string variable, string path)
     {
-        var problems = new List<InventoryProblem>();
+        var problems = new List<YamlProblem>();
         var file = YamlFile.Parse(text, "$" + variable, "$" + variable, problems);
         if (problems.Count > 0 || file.Root is null)
         {
-            _problems.Add(new InventoryProblem("$" + variable, 0, 0, path, $"cannot read '{text}' as YAML ({string.Join("; ", problems.Select(p => p.Message))})",
+            _problems.Add(new YamlProblem("$" + variable, 0, 0, path, $"cannot read '{text}' as YAML ({string.Join("; ", problems.Select(p => p.Message))})",
                 "give lists as [a, b] and maps as { key: value }"));
             return null;
         }
@@ -482,11 +483,11 @@ internal sealed class SettingsBinder
         message = SecretText.MaskUrlUserInfo(message);
         if (_environmentNodes.TryGetValue(node, out var variable))
         {
-            _problems.Add(new InventoryProblem("$" + variable, 0, 0, path, message, hint));
+            _problems.Add(new YamlProblem("$" + variable, 0, 0, path, message, hint));
             return;
         }
 
-        _problems.Add(new InventoryProblem(_displayPath, node.Start.Line, node.Start.Column, path, message, hint));
+        _problems.Add(new YamlProblem(_displayPath, node.Start.Line, node.Start.Column, path, message, hint));
     }
 
     private static object? Keep(object? current) => current;

@@ -1,13 +1,14 @@
 using System.Reflection;
 using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Secrets;
+using PgRuntimeAgent.Yaml;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace PgRuntimeAgent.Settings;
 
 /// <summary>What loading the settings found: the bound settings, every problem and which file was used.</summary>
-internal sealed record SettingsLoadResult(AgentSettings Settings, IReadOnlyList<InventoryProblem> Problems, string? Path, string How);
+internal sealed record SettingsLoadResult(AgentSettings Settings, IReadOnlyList<YamlProblem> Problems, string? Path, string How);
 
 /// <summary>
 /// Finds and binds the agent settings file (YAML, snake_case keys) and applies single-value environment overrides
@@ -44,7 +45,7 @@ internal static class SettingsLoader
         ArgumentNullException.ThrowIfNull(secrets);
         ArgumentNullException.ThrowIfNull(environment);
         var (path, how) = Locate(explicitPath, inventoryPath, environment, systemDirectory);
-        var problems = new List<InventoryProblem>();
+        var problems = new List<YamlProblem>();
         YamlFile? file = null;
         if (path is not null)
         {
@@ -123,7 +124,7 @@ internal static class SettingsLoader
     /// Writes every <c>PGRA_SECTION__KEY[__SUBKEY]</c> variable into the YAML tree before binding, so the binder treats
     /// it like a file value (types, unknown keys) while remembering it came from the environment.
     /// </summary>
-    private static void ApplyEnvironment(YamlMappingNode root, IReadOnlyDictionary<string, string?> environment, SettingsBinder binder, List<InventoryProblem> problems)
+    private static void ApplyEnvironment(YamlMappingNode root, IReadOnlyDictionary<string, string?> environment, SettingsBinder binder, List<YamlProblem> problems)
     {
         foreach (var (name, value) in environment.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
@@ -135,7 +136,7 @@ internal static class SettingsLoader
             var parts = name[OverridePrefix.Length..].Split("__");
             if (parts.Any(string.IsNullOrEmpty))
             {
-                problems.Add(new InventoryProblem("$" + name, 0, 0, null, "malformed settings override", "write PGRA_<SECTION>__<KEY>, for example PGRA_ENDPOINTS__METRICS_URL"));
+                problems.Add(new YamlProblem("$" + name, 0, 0, null, "malformed settings override", "write PGRA_<SECTION>__<KEY>, for example PGRA_ENDPOINTS__METRICS_URL"));
                 continue;
             }
 
@@ -158,7 +159,7 @@ internal static class SettingsLoader
                 }
                 else
                 {
-                    problems.Add(new InventoryProblem("$" + name, 0, 0, string.Join('.', keys.Take(i + 1)),
+                    problems.Add(new YamlProblem("$" + name, 0, 0, string.Join('.', keys.Take(i + 1)),
                         $"cannot override inside '{string.Join('.', keys.Take(i + 1))}': the settings file gives it a single value", "remove the key from the file or drop the variable"));
                     ok = false;
                 }

@@ -1,4 +1,5 @@
 using PgRuntimeAgent.Inventory;
+using PgRuntimeAgent.Yaml;
 
 namespace PgRuntimeAgent.Skills;
 

@@ -5,7 +5,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Cronos;
 using PgRuntimeAgent.Catalog;
-using PgRuntimeAgent.Inventory;
+using PgRuntimeAgent.Yaml;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -1181,49 +1181,30 @@ public sealed partial class SkillParser
 
     // ---------------------------------------------------------------- YAML and positions
 
+    /// <summary>
+    /// Reads embedded YAML (front matter, steps block) starting at offset <paramref name="b"/>, the start of a line,
+    /// through the one YAML loader (<see cref="YamlFile"/>, with its limits); its problems keep the .md file's lines.
+    /// Skills are strict: every problem the loader reports, a second document included, is an error.
+    /// </summary>
     private YamlNode? LoadYaml(string yaml, int b, string what)
     {
-        YamlStream stream;
-        try
+        var problems = new List<YamlProblem>();
+        var start = Pos(b);
+        var loaded = YamlFile.Parse(yaml, file, file, problems, start.Line);
+        foreach (var problem in problems)
         {
-            stream = YamlLimits.Load(yaml);
-        }
-        catch (YamlException ex) when (YamlLimits.Exceeded(ex) is { } limit)
-        {
-            Error(b + (int)Math.Clamp(limit.Start.Index, 0, yaml.Length), SkillDiagnosticCodes.BadYaml, $"{what}: {limit.Reason} (see docs/inventory.md, 'Limits on input')");
-            return null;
-        }
-        catch (YamlException ex)
-        {
-            var message = ex.InnerException is YamlException inner ? inner.Message : ex.Message;
-            var mark = ex.InnerException is YamlException i2 ? i2.Start : ex.Start;
-            if (message.Contains("tag", StringComparison.OrdinalIgnoreCase))
-            {
-                message += " (YAML reads a value starting with '!' as a tag: put an expression like !contains(...) in double quotes)";
-            }
-
-            Error(b + (int)Math.Clamp(mark.Index, 0, yaml.Length), SkillDiagnosticCodes.BadYaml, $"{what}: {message}");
-            return null;
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
-        {
-            // YamlDotNet gives up without a mark on some broken input (found by the mutation corpus, docs/fuzzing.md).
-            Error(b, SkillDiagnosticCodes.BadYaml, $"{what}: the YAML parser cannot read it ({ex.Message.TrimEnd('.')}); look for an unclosed quote, '[' or '{{' or bytes that are not UTF-8");
-            return null;
+            var hint = string.IsNullOrEmpty(problem.Hint) ? "" : $" ({problem.Hint})";
+            var line = problem.Line > 0 ? (int)problem.Line : start.Line;
+            var column = problem.Column > 0 ? (int)problem.Column : start.Column;
+            diagnostics.Add(new SkillDiagnostic(file, line, column, SkillDiagnosticSeverity.Error, SkillDiagnosticCodes.BadYaml, $"{what}: {problem.Message}{hint}"));
         }
 
-        if (stream.Documents.Count == 0)
+        if (loaded.Root is null && problems.Count == 0)
         {
             Error(b, SkillDiagnosticCodes.BadYaml, $"the {what} is empty");
-            return null;
         }
 
-        if (stream.Documents.Count > 1)
-        {
-            Error(b + (int)stream.Documents[1].RootNode.Start.Index, SkillDiagnosticCodes.BadYaml, $"the {what} holds more than one YAML document");
-        }
-
-        return stream.Documents[0].RootNode;
+        return loaded.Root; // null after every problem but a second document, which is reported above
     }
 
     private string? KeyName(YamlNode keyNode, int b)

@@ -39,7 +39,7 @@ internal sealed record Workspace(Topology Topology, AgentSettings Settings, Secr
         var secrets = new SecretStore();
         var settings = SettingsLoader.Load(
             settingsPath is null ? null : Path.GetFullPath(settingsPath, currentDirectory), inventory, secrets, environment);
-        var topology = InventoryLoader.Load(inventory, secrets, settings, logging?.CreateLogger("PgRuntimeAgent.Inventory"));
+        var topology = InventoryLoader.Load(inventory, secrets, InventoryOverrides.From(settings), logging?.CreateLogger("PgRuntimeAgent.Inventory"));
         return new Workspace(topology, settings, secrets);
     }
 
@@ -59,7 +59,10 @@ internal sealed record Workspace(Topology Topology, AgentSettings Settings, Secr
     public ActuatorContext ActingContext(TimeProvider time, ILoggerFactory? logging = null) => new()
     {
         Topology = Topology,
-        Settings = Settings,
+        Sensing = Settings.Sensing,
+        Endpoints = Settings.Endpoints,
+        Policy = Settings.Policy,
+        Journal = Settings.Journal,
         Secrets = Secrets,
         Time = time,
         Logging = logging ?? NullLoggerFactory.Instance,

@@ -96,7 +96,7 @@ internal sealed class IncidentCommands : ICommandGroup
 
             settings = workspace.Settings.Detection;
             context = ContextOf(workspace, cluster);
-            using var service = new SnapshotService(workspace.Topology, workspace.Settings, workspace.Secrets, options.Time);
+            using var service = new SnapshotService(workspace.Topology, workspace.Settings.Sensing, workspace.Settings.Endpoints, workspace.Secrets, options.Time);
             for (var i = 0; i < samples; i++)
             {
                 if (i > 0)

@@ -4,6 +4,7 @@ using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Settings;
 using PgRuntimeAgent.Workspaces;
+using PgRuntimeAgent.Yaml;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
@@ -40,7 +41,7 @@ internal sealed class InventoryCommands : ICommandGroup
         var (_, how) = SettingsLoader.Locate(parse.GetValue(options.Settings), workspace.Topology.SourcePath, Workspace.ProcessEnvironment());
         var json = parse.GetValue(options.Json);
         var text = json
-            ? System.Text.Json.JsonSerializer.Serialize(InventoryJson.Show(workspace.Topology, workspace.Settings, how), CliOutput.Json)
+            ? System.Text.Json.JsonSerializer.Serialize(InventoryJson.Show(workspace.Topology, workspace.Settings.SourcePath, how, InventoryOverrides.From(workspace.Settings)), CliOutput.Json)
             : RenderShow(workspace.Topology, workspace.Settings, how);
         await options.Out.WriteLineAsync((json ? workspace.Secrets.RedactJson(text) : workspace.Secrets.Redact(text)).TrimEnd()).ConfigureAwait(false);
         return ExitCodes.Ok;
@@ -114,7 +115,7 @@ internal sealed class InventoryCommands : ICommandGroup
             endpoints.AddColumn(new TableColumn(column));
         }
 
-        foreach (var e in InventoryJson.Endpoints(topology, settings).All())
+        foreach (var e in InventoryJson.Endpoints(topology, InventoryOverrides.From(settings)).All())
         {
             endpoints.AddRow(Cells(e.Name, e.Url ?? "-", e.Kind, e.Source is null ? "-" : Kebab(e.Source.Value.ToString()), e.Origin ?? "-"));
         }
@@ -179,7 +180,7 @@ internal sealed class InventoryCommands : ICommandGroup
             Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
         var secrets = new SecretStore();
         var settingsResult = SettingsLoader.TryLoad(parse.GetValue(options.Settings), path, secrets, environment);
-        var report = InventoryLoader.Check(path, secrets, settingsResult.Settings);
+        var report = InventoryLoader.Check(path, secrets, InventoryOverrides.From(settingsResult.Settings));
         var problems = settingsResult.Problems.Where(p => p.Severity == ProblemSeverity.Error).Concat(report.Problems).ToList();
         var warnings = settingsResult.Problems.Where(p => p.Severity == ProblemSeverity.Warning).Concat(report.Warnings).ToList();
         var valid = problems.Count == 0;

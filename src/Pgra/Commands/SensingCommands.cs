@@ -47,7 +47,7 @@ internal sealed partial class SensingCommands : ICommandGroup
     private static async Task<int> StatusAsync(GlobalOptions options, ParseResult parse, CancellationToken cancellationToken)
     {
         var workspace = CliWorkspace.Load(options, parse);
-        using var service = new SnapshotService(workspace.Topology, workspace.Settings, workspace.Secrets, options.Time);
+        using var service = new SnapshotService(workspace.Topology, workspace.Settings.Sensing, workspace.Settings.Endpoints, workspace.Secrets, options.Time);
         var snapshots = await service.TakeAllAsync(cancellationToken).ConfigureAwait(false);
         var critical = snapshots.Any(s => s.Drift.Any(d => d.Severity == "critical"));
         string text;
@@ -185,7 +185,7 @@ internal sealed partial class SensingCommands : ICommandGroup
     private static async Task<int> SnapshotAsync(GlobalOptions options, ParseResult parse, string cluster, CancellationToken cancellationToken)
     {
         var workspace = CliWorkspace.Load(options, parse);
-        using var service = new SnapshotService(workspace.Topology, workspace.Settings, workspace.Secrets, options.Time);
+        using var service = new SnapshotService(workspace.Topology, workspace.Settings.Sensing, workspace.Settings.Endpoints, workspace.Secrets, options.Time);
         var snapshot = await service.TakeAsync(cluster, cancellationToken).ConfigureAwait(false);
         var json = parse.GetValue(options.Json);
         var text = json ? SnapshotJson.Serialize(snapshot) : RenderSnapshot(snapshot, Colour(options));
@@ -251,7 +251,7 @@ internal sealed partial class SensingCommands : ICommandGroup
 
         var now = options.Time.GetUtcNow();
         var from = ParseSince(since, now);
-        using var service = new SnapshotService(workspace.Topology, workspace.Settings, workspace.Secrets, options.Time);
+        using var service = new SnapshotService(workspace.Topology, workspace.Settings.Sensing, workspace.Settings.Endpoints, workspace.Secrets, options.Time);
         var query = new LogQuery
         {
             Cluster = cluster.Name,

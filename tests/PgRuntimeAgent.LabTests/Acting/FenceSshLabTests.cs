@@ -31,7 +31,7 @@ public sealed class FenceSshLabTests
     private static async Task<(FenceActuator Fence, ActionSensing Sensing, string Target)> CreateAsync(LabInfo lab, PgRuntimeAgent.Sensing.SshSettings ssh)
     {
         var workspace = LabSsh.LoadWorkspace(lab);
-        var sensing = new ActionSensing(workspace.Topology, workspace.Settings, workspace.Secrets, TimeProvider.System);
+        var sensing = new ActionSensing(workspace.Topology, workspace.Settings.Sensing, workspace.Settings.Endpoints, workspace.Secrets, TimeProvider.System);
         var leader = (await lab.LeaderAsync(Ct)).Name;
         var target = lab.Members.Select(m => m.Name).Last(m => !string.Equals(m, leader, StringComparison.Ordinal));
         var fence = new FenceActuator(sensing, Policy(lab).SshCommands, new ProcessTable(), NullLogger.Instance, new SshRunner(ssh))

@@ -30,7 +30,7 @@ public sealed class InventoryPatchLabTests
         File.Copy(lab.Lab.InventoryPath, inventory);
         var labInventoryHash = Sha256(lab.Lab.InventoryPath);
         var original = await File.ReadAllBytesAsync(inventory, Ct);
-        var declared = InventoryLoader.Load(inventory, new SecretStore(), AgentSettings.Default).FindCluster(lab.Lab.Cluster)!.DeclaredPrimary!.Name;
+        var declared = InventoryLoader.Load(inventory, new SecretStore(), InventoryOverrides.None).FindCluster(lab.Lab.Cluster)!.DeclaredPrimary!.Name;
 
         if (await lab.LeaderAsync() == declared)
         {
@@ -65,7 +65,7 @@ public sealed class InventoryPatchLabTests
         var patch = await CliWrap.Cli.Wrap("patch").WithArguments(["-p1", "--batch", "-i", path]).WithWorkingDirectory(applyDir)
             .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync(Ct);
         Assert.True(patch.ExitCode == 0, patch.StandardOutput + patch.StandardError);
-        var cluster = InventoryLoader.Load(applied, new SecretStore(), AgentSettings.Default).FindCluster(lab.Lab.Cluster)!;
+        var cluster = InventoryLoader.Load(applied, new SecretStore(), InventoryOverrides.None).FindCluster(lab.Lab.Cluster)!;
         Assert.Equal(leader, cluster.DeclaredPrimary!.Name);
         Assert.Single(cluster.Members, m => m.DeclaredRole == DeclaredRole.Primary);
 

@@ -138,7 +138,7 @@ public sealed class HostSensorLabTests
         {
             Sensing = workspace.Settings.Sensing with { SensorTimeouts = new Dictionary<string, double>(StringComparer.Ordinal) { [SensorNames.Host] = 15 } },
         };
-        using var service = new SnapshotService(workspace.Topology, settings, workspace.Secrets, TimeProvider.System,
+        using var service = new SnapshotService(workspace.Topology, settings.Sensing, settings.Endpoints, workspace.Secrets, TimeProvider.System,
             new SensingOverrides { MetricsUrl = new Uri("http://127.0.0.10:1") });
 
         var snapshot = await service.TakeAsync(lab.Cluster, Ct);

@@ -275,7 +275,7 @@ public sealed class DetectorTests
     [Fact]
     public void BackupSchedule_OfTheTopology_TakesPgCrontabBackupLines()
     {
-        var topology = PgRuntimeAgent.Inventory.InventoryLoader.Load(TestPaths.Fixture("pigsty", "v4.5.0", "ha-full.yml"), new PgRuntimeAgent.Secrets.SecretStore(), PgRuntimeAgent.Settings.AgentSettings.Default);
+        var topology = PgRuntimeAgent.Inventory.InventoryLoader.Load(TestPaths.Fixture("pigsty", "v4.5.0", "ha-full.yml"), new PgRuntimeAgent.Secrets.SecretStore(), PgRuntimeAgent.Inventory.InventoryOverrides.None);
         var schedule = topology.FindCluster("pg-test")!.BackupSchedule;
 
         Assert.Equal(["00 01 * * 1 full", "00 01 * * 2,3,4,5,6,7 incr"], schedule.Entries.Select(e => $"{e.Cron} {e.Type}"));

@@ -72,8 +72,8 @@ internal static class ParserTargets
         settings ??= AgentSettings.Default;
         try
         {
-            var topology = InventoryLoader.Load(path, store, settings);
-            var json = store.Redact(JsonSerializer.Serialize(InventoryJson.Show(topology, settings, "defaults"), Json));
+            var topology = InventoryLoader.Load(path, store, InventoryOverrides.From(settings));
+            var json = store.Redact(JsonSerializer.Serialize(InventoryJson.Show(topology, settings.SourcePath, "defaults", InventoryOverrides.From(settings)), Json));
             using (JsonDocument.Parse(json))
             {
                 // Throws JsonException (a defect: the writer produced something that is not JSON) when it does not parse.

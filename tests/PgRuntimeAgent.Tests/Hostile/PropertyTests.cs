@@ -129,9 +129,9 @@ public sealed class PropertyTests
             {
                 var path = dir.Write("inventory.yml", inv.Yaml());
                 var store = new SecretStore();
-                var report = InventoryLoader.Check(path, store, AgentSettings.Default);
+                var report = InventoryLoader.Check(path, store, InventoryOverrides.None);
                 Assert.True(report.IsValid, "generated inventory refused:\n" + string.Join('\n', report.Problems) + "\n" + inv.Yaml());
-                var json = JsonSerializer.Serialize(InventoryJson.Show(report.Topology!, AgentSettings.Default, "defaults"), CliOutput.Json);
+                var json = JsonSerializer.Serialize(InventoryJson.Show(report.Topology!, null, "defaults", InventoryOverrides.None), CliOutput.Json);
                 AssertTopology(inv, json, "InventoryJson.Show (before redaction)");
                 AssertNoSecret(inv.Secrets(), json, "InventoryJson.Show (before redaction)");
                 var printed = store.Redact(json);

@@ -11,7 +11,7 @@ public sealed class FixtureInventoryTests
     [MemberData(nameof(Fixtures))]
     public void Check_EveryFixture_IsValidAndReadsItsVersion(string fixture)
     {
-        var report = InventoryLoader.Check(InventoryTestKit.FixturePath(fixture), new SecretStore(), PgRuntimeAgent.Settings.AgentSettings.Default);
+        var report = InventoryLoader.Check(InventoryTestKit.FixturePath(fixture), new SecretStore(), PgRuntimeAgent.Inventory.InventoryOverrides.None);
 
         Assert.True(report.IsValid, string.Join("\n", report.Problems));
         var expected = fixture.StartsWith("v4", StringComparison.Ordinal) ? PigstyGeneration.V4 : PigstyGeneration.V3;
@@ -185,7 +185,7 @@ public sealed class FixtureInventoryTests
 
         var secrets = new SecretStore();
         var settings = PgRuntimeAgent.Settings.SettingsLoader.Load(null, path, secrets, new Dictionary<string, string?>(), "/nonexistent");
-        var t = InventoryLoader.Load(path, secrets, settings);
+        var t = InventoryLoader.Load(path, secrets, InventoryOverrides.From(settings));
 
         Assert.Equal(["pg-test-1", "pg-test-2", "pg-test-3"], t.Clusters[0].Members.Select(m => m.Name));
         Assert.Equal(ValueSource.Settings, t.Infra.Metrics!.Source);

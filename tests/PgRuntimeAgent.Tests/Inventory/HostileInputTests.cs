@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Secrets;
+using PgRuntimeAgent.Yaml;
 
 namespace PgRuntimeAgent.Tests.Inventory;
 
@@ -158,7 +159,7 @@ public sealed class HostileInputTests : IDisposable
         }
 
 
-        var report = InventoryLoader.Check(path, new SecretStore(), PgRuntimeAgent.Settings.AgentSettings.Default);
+        var report = InventoryLoader.Check(path, new SecretStore(), PgRuntimeAgent.Inventory.InventoryOverrides.None);
 
         var problem = Assert.Single(report.Problems);
         Assert.StartsWith("the document is larger than 8 MiB", problem.Message, StringComparison.Ordinal);

@@ -14,7 +14,7 @@ public sealed class InventoryLogTests
         var logs = new LogRecorder();
         var path = Path.Combine(TestPaths.RepoRoot, "inventory", "lab.yml");
 
-        var topology = InventoryLoader.Load(path, new SecretStore(), AgentSettings.Default, logs.Logger());
+        var topology = InventoryLoader.Load(path, new SecretStore(), InventoryOverrides.None, logs.Logger());
 
         var log = logs.Single(1000, LogLevel.Information);
         Assert.Contains($"{topology.Clusters.Count} cluster(s), {topology.AllMembers.Count()} member(s)", log.Message, StringComparison.Ordinal);
@@ -37,7 +37,7 @@ public sealed class InventoryLogTests
             """);
         try
         {
-            Assert.Throws<InputException>(() => InventoryLoader.Load(path, new SecretStore(), AgentSettings.Default, logs.Logger()));
+            Assert.Throws<InputException>(() => InventoryLoader.Load(path, new SecretStore(), InventoryOverrides.None, logs.Logger()));
 
             var log = logs.Single(1001, LogLevel.Error);
             Assert.Contains("3 problem(s)", log.Message, StringComparison.Ordinal);

@@ -30,7 +30,7 @@ internal static class InventoryTestKit
     public static string FixturePath(string relative) => Path.Combine(PigstyFixtures, relative);
 
     public static InventoryReport Parse(string yaml, AgentSettings? settings = null, SecretStore? secrets = null) =>
-        InventoryLoader.Parse(yaml, Name, secrets ?? new SecretStore(), settings ?? AgentSettings.Default);
+        InventoryLoader.Parse(yaml, Name, secrets ?? new SecretStore(), settings is null ? InventoryOverrides.None : InventoryOverrides.From(settings));
 
     public static Topology Valid(string yaml, AgentSettings? settings = null, SecretStore? secrets = null)
     {
@@ -41,7 +41,7 @@ internal static class InventoryTestKit
 
     public static Topology Fixture(string relative, AgentSettings? settings = null, SecretStore? secrets = null)
     {
-        var report = InventoryLoader.Check(FixturePath(relative), secrets ?? new SecretStore(), settings ?? AgentSettings.Default);
+        var report = InventoryLoader.Check(FixturePath(relative), secrets ?? new SecretStore(), settings is null ? InventoryOverrides.None : InventoryOverrides.From(settings));
         Assert.True(report.IsValid, "unexpected problems:\n" + string.Join("\n", report.Problems));
         return report.Topology!;
     }

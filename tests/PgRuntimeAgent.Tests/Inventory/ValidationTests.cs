@@ -331,7 +331,7 @@ public sealed class ValidationTests
             """);
         try
         {
-            var ex = Assert.Throws<InputException>(() => InventoryLoader.Load(path, new PgRuntimeAgent.Secrets.SecretStore(), PgRuntimeAgent.Settings.AgentSettings.Default));
+            var ex = Assert.Throws<InputException>(() => InventoryLoader.Load(path, new PgRuntimeAgent.Secrets.SecretStore(), PgRuntimeAgent.Inventory.InventoryOverrides.None));
 
             Assert.Contains("3 problems in the inventory", ex.Message, StringComparison.Ordinal);
             Assert.Equal(3, ex.Problems.Count);

@@ -139,7 +139,7 @@ internal sealed class ReadsKit : IAsyncDisposable
             LocalRunner = new FixedRunner(new ShellResult(0, SensingFixtures.Recorded("pgbackrest-2.45", "info.json"), "")),
             SshRunner = new FixedRunner(null),
         };
-        return new ReadContext(Topology, settings, Secrets, new ClockOnly(Now), _dir, overrides);
+        return new ReadContext(Topology, settings.Sensing, settings.Endpoints, settings.Journal, Secrets, new ClockOnly(Now), _dir, overrides);
     }
 
     /// <summary>Runs a read and returns its envelope.</summary>

@@ -118,7 +118,7 @@ public sealed class SensingLogTests
             LocalRunner = backupRunner,
             SshRunner = backupRunner,
         };
-        return new SnapshotService(topology, settings, secrets, time, overrides, logs.CreateLogger<SnapshotService>());
+        return new SnapshotService(topology, settings.Sensing, settings.Endpoints, secrets, time, overrides, logs.CreateLogger<SnapshotService>());
     }
 
     /// <summary>A command runner that fails as a bug would (an exception no sensor expects), its message holding a password.</summary>

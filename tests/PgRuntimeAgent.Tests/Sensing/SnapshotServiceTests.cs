@@ -253,7 +253,7 @@ public sealed class SnapshotServiceTests
                 LocalRunner = new FixedRunner(new ShellResult(0, SensingFixtures.Recorded("pgbackrest-2.45", "info.json"), "")),
                 SshRunner = new FixedRunner(null),
             };
-            return new SnapshotService(Topology, settings, Secrets, realClock ? null : new ClockOnly(Now), overrides);
+            return new SnapshotService(Topology, settings.Sensing, settings.Endpoints, Secrets, realClock ? null : new ClockOnly(Now), overrides);
         }
 
         public async ValueTask DisposeAsync()

@@ -1,6 +1,7 @@
 using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Settings;
+using PgRuntimeAgent.Yaml;
 using YamlDotNet.RepresentationModel;
 using YamlDotNet.Serialization;
 
@@ -53,11 +54,11 @@ public sealed class SettingsBinderTests
 
     public sealed record Point(int X, int Y, string Label = "p");
 
-    private static (Probe? Value, List<InventoryProblem> Problems, SettingsBinder Binder, SecretStore Secrets) Bind(string yaml)
+    private static (Probe? Value, List<YamlProblem> Problems, SettingsBinder Binder, SecretStore Secrets) Bind(string yaml)
     {
         var stream = new YamlStream();
         stream.Load(new StringReader(yaml));
-        var problems = new List<InventoryProblem>();
+        var problems = new List<YamlProblem>();
         var secrets = new SecretStore();
         var binder = new SettingsBinder("probe.yml", secrets, problems);
         var value = (Probe?)binder.Bind(typeof(Probe), stream.Documents[0].RootNode, "probe", null);
@@ -175,7 +176,7 @@ public sealed class SettingsBinderTests
     {
         var stream = new YamlStream();
         stream.Load(new StringReader("name: x\n"));
-        var problems = new List<InventoryProblem>();
+        var problems = new List<YamlProblem>();
         var secrets = new SecretStore();
         var binder = new SettingsBinder("s.yml", secrets, problems);
         stream.Load(new StringReader("api_token: Abc.Def-123\n"));

@@ -464,4 +464,56 @@ public sealed class SkillParserTests
         Assert.Equal(3, error.Line);
         Assert.StartsWith("front matter: nesting deeper than 64 levels", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Parse_FrontMatterBuiltFromAliases_IsALocatedErrorBeforeExpanding()
+    {
+        // Billion laughs in the front matter: the same loader and limits as inventory and settings.
+        var text = "---\nname: t\ndescription: A test skill.\nparameters:\n" + PgRuntimeAgent.Tests.Inventory.HostileInputTests.Laughs("  ", 9) + "---\n# T\n";
+
+        var result = SkillParser.Parse("t.md", text);
+
+        Assert.Null(result.Skill);
+        var error = Single(result.Diagnostics, SkillDiagnosticCodes.BadYaml);
+        Assert.Equal("t.md", error.File);
+        Assert.Equal(9, error.Line); // l4, on line 9 of the markdown file: ten aliases of l3 (11,111 nodes each) pass 100,000
+        Assert.StartsWith("front matter: aliases expand to more than 100,000 nodes (at *l3)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Limits on input", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_FrontMatterNestedPastTheLimit_ReportsItsLineAndColumn()
+    {
+        var nested = string.Concat(Enumerable.Repeat("[", 65)) + string.Concat(Enumerable.Repeat("]", 65));
+        var text = "---\nname: t\ndescription: A test skill.\nparameters:\n  deep: " + nested + "\n---\n# T\n";
+
+        var error = Single(Diagnose(text), SkillDiagnosticCodes.BadYaml);
+
+        // The root mapping and parameters' body are levels 1-2; the 63rd '[' (column 9 + 62) on line 5 is level 65.
+        AssertAt(error, 5, 71);
+        Assert.StartsWith("front matter: nesting deeper than 64 levels", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_YamlSyntaxErrorInFrontMatter_ReportsTheLineOfTheMarkdownFile()
+    {
+        // A second ': ' in a plain value on 'description' (line 3 of the file, line 2 of the YAML).
+        var text = "---\nname: t\ndescription: A test: skill.\ncooldown: 10m\n---\n# T\n";
+
+        var error = Single(Diagnose(text), SkillDiagnosticCodes.BadYaml);
+
+        Assert.Equal("t.md", error.File);
+        Assert.StartsWith("front matter: YAML syntax error", error.Message, StringComparison.Ordinal);
+        Assert.Equal(3, error.Line);
+    }
+
+    [Fact]
+    public void Parse_YamlSyntaxErrorInSteps_ReportsTheExactLineOfTheMarkdownFile()
+    {
+        // A second ': ' in a plain value on the step's third line, line 14 of the file.
+        var d = Single(Diagnose(WithSteps("- id: a\n  check: \"leader\"\n  then: b: c\n")), SkillDiagnosticCodes.BadYaml);
+
+        Assert.Equal(14, d.Line);
+        Assert.StartsWith("steps block: YAML syntax error", d.Message, StringComparison.Ordinal);
+    }
 }

@@ -442,7 +442,7 @@ internal sealed class BackupActuatorFactory : IActuatorFactory
     public IEnumerable<IActuator> Create(ActuatorContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        yield return new BackupRunActuator(ActionSensing.For(context), new SqlConnector(context.Secrets, context.Settings.Sensing.Postgres.Database),
-            context.Settings.Sensing.Pgbackrest, new BackupCommandRunner(context.Settings.Sensing.Ssh), context.Secrets, context.Time);
+        yield return new BackupRunActuator(ActionSensing.For(context), new SqlConnector(context.Secrets, context.Sensing.Postgres.Database),
+            context.Sensing.Pgbackrest, new BackupCommandRunner(context.Sensing.Ssh), context.Secrets, context.Time);
     }
 }

@@ -304,7 +304,7 @@ internal sealed class FencingActuatorFactory : IActuatorFactory
     public IEnumerable<IActuator> Create(ActuatorContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        yield return new FenceActuator(ActionSensing.For(context), context.Settings.Policy.SshCommands, new ProcessTable(), context.Logging.CreateLogger<FenceActuator>(),
-            new SshRunner(context.Settings.Sensing.Ssh));
+        yield return new FenceActuator(ActionSensing.For(context), context.Policy.SshCommands, new ProcessTable(), context.Logging.CreateLogger<FenceActuator>(),
+            new SshRunner(context.Sensing.Ssh));
     }
 }

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using PgRuntimeAgent.Journal;
-using PgRuntimeAgent.Settings;
 
 namespace PgRuntimeAgent.Acting.InventoryPatches;
 
@@ -53,11 +52,11 @@ internal sealed class InventoryPatchActuator : IActuator
     public string Directory => _directory;
 
     /// <summary><c>inventory-patches/</c> beside a SQLite journal, else <c>/var/lib/pgra/inventory-patches</c> (as post-mortems choose theirs).</summary>
-    public static string ProposalDirectory(AgentSettings settings, string baseDirectory)
+    public static string ProposalDirectory(JournalSettings journal, string baseDirectory)
     {
-        ArgumentNullException.ThrowIfNull(settings);
-        return settings.Journal.Backend == JournalBackend.Sqlite
-            ? Path.Combine(Path.GetDirectoryName(JournalFactory.ResolvePath(settings.Journal, baseDirectory)) ?? baseDirectory, "inventory-patches")
+        ArgumentNullException.ThrowIfNull(journal);
+        return journal.Backend == JournalBackend.Sqlite
+            ? Path.Combine(Path.GetDirectoryName(JournalFactory.ResolvePath(journal, baseDirectory)) ?? baseDirectory, "inventory-patches")
             : "/var/lib/pgra/inventory-patches";
     }
 
@@ -427,6 +426,6 @@ internal sealed class InventoryPatchActuatorFactory : IActuatorFactory
     public IEnumerable<IActuator> Create(ActuatorContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        yield return new InventoryPatchActuator(InventoryPatchActuator.ProposalDirectory(context.Settings, context.BaseDirectory), context.Time);
+        yield return new InventoryPatchActuator(InventoryPatchActuator.ProposalDirectory(context.Journal, context.BaseDirectory), context.Time);
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 using PgRuntimeAgent.Inventory;
+using PgRuntimeAgent.Yaml;
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
@@ -177,7 +178,7 @@ internal static partial class InventoryPatcher
 
     private static Model? Read(string text, string fileName, List<string> problems)
     {
-        var yamlProblems = new List<InventoryProblem>();
+        var yamlProblems = new List<YamlProblem>();
         var file = YamlFile.Parse(text, fileName, fileName, yamlProblems);
         foreach (var p in yamlProblems.Where(p => p.Severity == ProblemSeverity.Error))
         {

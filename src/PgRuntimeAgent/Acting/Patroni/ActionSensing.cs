@@ -44,21 +44,22 @@ internal sealed class ActionSensing : IClusterSensing, IDisposable
     private readonly TimeProvider _time;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (ClusterSnapshot Snapshot, long FinishedAt)> _recent = new(StringComparer.Ordinal);
 
-    public ActionSensing(Topology topology, AgentSettings settings, SecretStore secrets, TimeProvider time, SensingOverrides? overrides = null)
+    public ActionSensing(Topology topology, SensingSettings sensing, EndpointSettings endpoints, SecretStore secrets, TimeProvider time,
+        SensingOverrides? overrides = null)
     {
         ArgumentNullException.ThrowIfNull(topology);
-        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(sensing);
         Topology = topology;
         _time = time;
-        var sensing = settings.Sensing with
+        var narrowed = sensing with
         {
             Disabled = [SensorNames.Metrics, SensorNames.Logs, SensorNames.Backup, SensorNames.Host],
-            Postgres = settings.Sensing.Postgres with
+            Postgres = sensing.Postgres with
             {
                 Skip = PostgresProbeCatalogue.All.Select(p => p.Name).Where(n => !Probes.Contains(n, StringComparer.Ordinal)).ToList(),
             },
         };
-        _snapshots = new SnapshotService(topology, settings with { Sensing = sensing }, secrets, time, overrides);
+        _snapshots = new SnapshotService(topology, narrowed, endpoints, secrets, time, overrides);
     }
 
     public Topology Topology { get; }
@@ -67,7 +68,7 @@ internal sealed class ActionSensing : IClusterSensing, IDisposable
     public static ActionSensing For(ActuatorContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        return Shared.GetValue(context, c => new ActionSensing(c.Topology, c.Settings, c.Secrets, c.Time));
+        return Shared.GetValue(context, c => new ActionSensing(c.Topology, c.Sensing, c.Endpoints, c.Secrets, c.Time));
     }
 
     public async Task<ClusterSnapshot> SenseAsync(string cluster, CancellationToken cancellationToken)

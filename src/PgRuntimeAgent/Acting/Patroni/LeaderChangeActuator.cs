@@ -364,7 +364,7 @@ internal sealed class PatroniActuatorFactory : IActuatorFactory
         ArgumentNullException.ThrowIfNull(context);
         var sensing = ActionSensing.For(context);
         var control = new PatroniControl(context.Secrets, context.Time);
-        var connector = new Sql.SqlConnector(context.Secrets, context.Settings.Sensing.Postgres.Database);
+        var connector = new Sql.SqlConnector(context.Secrets, context.Sensing.Postgres.Database);
         yield return new LeaderChangeActuator(sensing, control, context.Time, context.Logging.CreateLogger<LeaderChangeActuator>());
         yield return new PatroniConfigActuator(sensing, control, connector, context.Time, context.Logging.CreateLogger<PatroniConfigActuator>());
         yield return new PatroniMemberActuator(sensing, control, context.Time);

@@ -62,7 +62,7 @@ internal sealed class ActionPlanner
     {
         ArgumentNullException.ThrowIfNull(context);
         return new ActionPlanner(context.Topology, ActionSensing.For(context), new PatroniControl(context.Secrets, context.Time), context.Time,
-            context.Settings.Sensing.Postgres.Database);
+            context.Sensing.Postgres.Database);
     }
 
     /// <summary>Checks the cluster and member names against the inventory (<see cref="InputException"/> with the valid names).</summary>

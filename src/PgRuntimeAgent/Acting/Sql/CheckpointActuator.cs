@@ -222,6 +222,6 @@ internal sealed class CheckpointActuatorFactory : IActuatorFactory
     public IEnumerable<IActuator> Create(ActuatorContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        yield return new CheckpointActuator(new SqlTargets(ActionSensing.For(context), new SqlConnector(context.Secrets, context.Settings.Sensing.Postgres.Database)), context.Time);
+        yield return new CheckpointActuator(new SqlTargets(ActionSensing.For(context), new SqlConnector(context.Secrets, context.Sensing.Postgres.Database)), context.Time);
     }
 }

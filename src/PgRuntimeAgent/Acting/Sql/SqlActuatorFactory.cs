@@ -8,7 +8,7 @@ internal sealed class SqlActuatorFactory : IActuatorFactory
     public IEnumerable<IActuator> Create(ActuatorContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var targets = new SqlTargets(ActionSensing.For(context), new SqlConnector(context.Secrets, context.Settings.Sensing.Postgres.Database));
+        var targets = new SqlTargets(ActionSensing.For(context), new SqlConnector(context.Secrets, context.Sensing.Postgres.Database));
         yield return new IndexActuator(targets);
         yield return new MaintenanceActuator(targets);
         yield return new BackendActuator(targets);

@@ -37,7 +37,7 @@ internal sealed class LabAgent : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(manifest);
         var secrets = new SecretStore();
         var settings = SettingsLoader.Load(manifest.Settings, manifest.Inventory, secrets, new Dictionary<string, string?>());
-        var topology = InventoryLoader.Load(manifest.Inventory, secrets, settings);
+        var topology = InventoryLoader.Load(manifest.Inventory, secrets, InventoryOverrides.From(settings));
         settings = settings with
         {
             Sensing = settings.Sensing with { IntervalSeconds = 1 },

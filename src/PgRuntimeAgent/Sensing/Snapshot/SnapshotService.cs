@@ -100,21 +100,24 @@ internal sealed class SnapshotService : IDisposable
         }
     }
 
-    public SnapshotService(Topology topology, AgentSettings settings, SecretStore secrets, TimeProvider? time = null, SensingOverrides? overrides = null,
-        ILogger? logger = null)
+    /// <param name="sensing">The <c>sensing:</c> section: sensors, timeouts, parallelism, SSH, log files.</param>
+    /// <param name="endpoints">The <c>endpoints:</c> section: metrics and logs URLs that override the inventory's.</param>
+    public SnapshotService(Topology topology, SensingSettings sensing, EndpointSettings endpoints, SecretStore secrets, TimeProvider? time = null,
+        SensingOverrides? overrides = null, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(topology);
-        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(sensing);
+        ArgumentNullException.ThrowIfNull(endpoints);
         ArgumentNullException.ThrowIfNull(secrets);
         _topology = topology;
-        _settings = settings.Sensing;
+        _settings = sensing;
         _secrets = secrets;
         _time = time ?? TimeProvider.System;
         _overrides = overrides ?? new SensingOverrides();
         _http = new SensingHttp(_overrides.HttpHandler);
-        _metricsUrl = _overrides.MetricsUrl ?? settings.Endpoints.MetricsUrl ?? topology.Infra.Metrics?.Url;
-        _logsKind = _overrides.LogsKind ?? settings.Endpoints.LogsKind ?? topology.Infra.LogsKind;
-        _logsUrl = _overrides.LogsUrl ?? settings.Endpoints.LogsUrl ?? topology.Infra.Logs?.Url;
+        _metricsUrl = _overrides.MetricsUrl ?? endpoints.MetricsUrl ?? topology.Infra.Metrics?.Url;
+        _logsKind = _overrides.LogsKind ?? endpoints.LogsKind ?? topology.Infra.LogsKind;
+        _logsUrl = _overrides.LogsUrl ?? endpoints.LogsUrl ?? topology.Infra.Logs?.Url;
         _local = _overrides.LocalRunner ?? new LocalCommandRunner();
         _ssh = _overrides.SshRunner ?? new SshRunner(_settings.Ssh);
         _logger = logger ?? NullLogger.Instance;

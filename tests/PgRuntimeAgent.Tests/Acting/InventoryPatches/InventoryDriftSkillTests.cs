@@ -39,7 +39,7 @@ public sealed class InventoryDriftSkillTests : IAsyncDisposable
         var inventory = Path.Combine(_dir, "lab.yml");
         File.Copy(Path.Combine(TestPaths.RepoRoot, "inventory", "lab.yml"), inventory);
         var before = await File.ReadAllBytesAsync(inventory, Ct);
-        var topology = InventoryLoader.Load(inventory, new SecretStore(), AgentSettings.Default);
+        var topology = InventoryLoader.Load(inventory, new SecretStore(), InventoryOverrides.None);
         var time = TimeProvider.System;
         await using var journal = await SqliteJournal.OpenAsync(Path.Combine(_dir, "journal.db"), new SecretStore(), time, Ct);
         using var control = new PatroniControl(new SecretStore(), time);
@@ -66,13 +66,13 @@ public sealed class InventoryDriftSkillTests : IAsyncDisposable
         Assert.Contains($"Review and apply the patch {path};", note.Text, StringComparison.Ordinal);
         Assert.Equal(before, await File.ReadAllBytesAsync(inventory, Ct));
         var patched = await InventoryPatcherTests.ApplyWithPatchAsync(inventory, await File.ReadAllTextAsync(path, Ct));
-        Assert.Equal("pg-test-2", InventoryLoader.Parse(patched, inventory, new SecretStore(), AgentSettings.Default).Topology!.FindCluster("pg-test")!.DeclaredPrimary!.Name);
+        Assert.Equal("pg-test-2", InventoryLoader.Parse(patched, inventory, new SecretStore(), InventoryOverrides.None).Topology!.FindCluster("pg-test")!.DeclaredPrimary!.Name);
     }
 
     [Fact]
     public void Judge_LeaderAgainstDeclaredPrimary_SaysAgreementDriftOrUnknownWithTheChanges()
     {
-        var topology = InventoryLoader.Load(Path.Combine(TestPaths.RepoRoot, "inventory", "lab.yml"), new SecretStore(), AgentSettings.Default);
+        var topology = InventoryLoader.Load(Path.Combine(TestPaths.RepoRoot, "inventory", "lab.yml"), new SecretStore(), InventoryOverrides.None);
         var cluster = topology.FindCluster("pg-test")!;
         var declared = cluster.DeclaredPrimary!.Name;
         var other = cluster.Members.First(m => m.Name != declared).Name;

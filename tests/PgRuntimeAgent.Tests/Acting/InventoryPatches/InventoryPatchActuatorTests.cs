@@ -64,7 +64,7 @@ public sealed class InventoryPatchActuatorTests : IAsyncDisposable
 
         Assert.Equal("patch -p1 applied it to a copy; the result is the planned inventory", result.Verification!.Evidence["patch_check"]);
         var patched = await InventoryPatcherTests.ApplyWithPatchAsync(Inventory, diff);
-        var report = InventoryLoader.Parse(patched, Inventory, new SecretStore(), AgentSettings.Default);
+        var report = InventoryLoader.Parse(patched, Inventory, new SecretStore(), InventoryOverrides.None);
         Assert.Equal("pg-test-2", report.Topology!.FindCluster("pg-test")!.DeclaredPrimary!.Name);
 
         var undo = await pipeline.UndoAsync(action.Id, "alice", dryRun: false, Ct);
@@ -81,7 +81,7 @@ public sealed class InventoryPatchActuatorTests : IAsyncDisposable
             + "    10.0.0.2: { pg_seq: 2, pg_role: replica }\r\n  vars: { pg_cluster: pg-test }\r\n";
         byte[] bom = [0xEF, 0xBB, 0xBF];
         await File.WriteAllBytesAsync(Inventory, [.. bom, .. System.Text.Encoding.UTF8.GetBytes(text)], Ct);
-        var topology = InventoryLoader.Load(Inventory, new SecretStore(), AgentSettings.Default);
+        var topology = InventoryLoader.Load(Inventory, new SecretStore(), InventoryOverrides.None);
         var actuator = new InventoryPatchActuator(Proposals, TimeProvider.System);
         var action = InventoryPatchActuator.PlanRequest(topology, "pg-test", null, "pg-test-1 primary->replica, pg-test-2 replica->primary", ActionTrigger.Operator, null, null);
 
@@ -198,7 +198,7 @@ public sealed class InventoryPatchActuatorTests : IAsyncDisposable
     private async Task<(ActionPipeline Pipeline, Topology Topology)> PipelineAsync()
     {
         _harness ??= await ActingHarness.CreateAsync();
-        var topology = InventoryLoader.Load(Inventory, new SecretStore(), AgentSettings.Default);
+        var topology = InventoryLoader.Load(Inventory, new SecretStore(), InventoryOverrides.None);
         var time = _harness.Time;
         var pipeline = new ActionPipeline(_harness.Journal, new PolicyGate(_harness.Policy, _harness.Journal, time), new ApprovalBook(_harness.Journal, _harness.Policy.ApprovalTtl(), time),
             new ActuatorRegistry([new InventoryPatchActuator(Proposals, time)]), _harness.State, time, _harness.Options);

@@ -18,7 +18,7 @@ public sealed class InventoryPatcherTests
         var data = new TheoryData<string, string>();
         foreach (var file in Directory.GetFiles(TestPaths.Fixture("pigsty"), "*.yml", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {
-            var topology = InventoryLoader.Load(file, new SecretStore(), AgentSettings.Default);
+            var topology = InventoryLoader.Load(file, new SecretStore(), InventoryOverrides.None);
             foreach (var c in topology.Clusters.Where(c => c.DeclaredPrimary is not null && c.Members.Any(m => m.DeclaredRole == DeclaredRole.Replica)))
             {
                 data.Add(Path.GetRelativePath(TestPaths.Fixture("pigsty"), file), c.Name);
@@ -34,7 +34,7 @@ public sealed class InventoryPatcherTests
     {
         var source = TestPaths.Fixture("pigsty", fixture);
         var original = await File.ReadAllTextAsync(source, Ct);
-        var before = InventoryLoader.Load(source, new SecretStore(), AgentSettings.Default).FindCluster(clusterName)!;
+        var before = InventoryLoader.Load(source, new SecretStore(), InventoryOverrides.None).FindCluster(clusterName)!;
         var oldPrimary = before.DeclaredPrimary!;
         var newPrimary = before.Members.First(m => m.DeclaredRole == DeclaredRole.Replica);
         InventoryChange[] changes =
@@ -64,7 +64,7 @@ public sealed class InventoryPatcherTests
                 newLines[i].Replace("primary", "?", StringComparison.Ordinal).Replace("replica", "?", StringComparison.Ordinal));
         }
 
-        var after = InventoryLoader.Parse(patched, source, new SecretStore(), AgentSettings.Default);
+        var after = InventoryLoader.Parse(patched, source, new SecretStore(), InventoryOverrides.None);
         Assert.True(after.IsValid, string.Join("\n", after.Problems));
         var cluster = after.Topology!.FindCluster(clusterName)!;
         Assert.Equal(newPrimary.Name, cluster.DeclaredPrimary!.Name);
@@ -186,7 +186,7 @@ public sealed class InventoryPatcherTests
         {
             var patched = await ApplyWithPatchAsync(text, "pigsty.yml", proposal.Diff!);
             Assert.Equal(proposal.PatchedText, patched);
-            var report = InventoryLoader.Parse(patched, "pigsty.yml", new SecretStore(), AgentSettings.Default);
+            var report = InventoryLoader.Parse(patched, "pigsty.yml", new SecretStore(), InventoryOverrides.None);
             Assert.True(report.IsValid, string.Join("\n", report.Problems));
             Assert.Equal(primary, report.Topology!.FindCluster(cluster)!.DeclaredPrimary!.Name);
         }

@@ -15,7 +15,7 @@ public sealed class ActionSensingTests
     public async Task Offer_SnapshotWithinTheWindow_ServedWithoutSensing()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero));
-        using var sensing = new ActionSensing(SensingFixtures.Topology(SensingFixtures.Cluster()), AgentSettings.Default, new SecretStore(), time);
+        using var sensing = new ActionSensing(SensingFixtures.Topology(SensingFixtures.Cluster()), AgentSettings.Default.Sensing, AgentSettings.Default.Endpoints, new SecretStore(), time);
         var offered = ActingSnapshots.Snapshot("pg-test-2", [ActingSnapshots.Leader("pg-test-2"), ActingSnapshots.Replica("pg-test-1")]);
 
         sensing.Offer(offered);
@@ -28,7 +28,7 @@ public sealed class ActionSensingTests
     public async Task Offer_OlderSnapshotThanTheKeptOne_KeepsTheNewer()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero));
-        using var sensing = new ActionSensing(SensingFixtures.Topology(SensingFixtures.Cluster()), AgentSettings.Default, new SecretStore(), time);
+        using var sensing = new ActionSensing(SensingFixtures.Topology(SensingFixtures.Cluster()), AgentSettings.Default.Sensing, AgentSettings.Default.Endpoints, new SecretStore(), time);
         var newer = ActingSnapshots.Snapshot("pg-test-2", [ActingSnapshots.Leader("pg-test-2"), ActingSnapshots.Replica("pg-test-1")]);
         var older = newer with { TakenAt = newer.TakenAt.AddSeconds(-3), Leader = "pg-test-1" };
 

@@ -43,7 +43,7 @@ internal sealed class InventoryParseBenchmark : IBenchmark
                 var cpuBefore = process.TotalProcessorTime;
                 var before = GC.GetAllocatedBytesForCurrentThread();
                 var start = Stopwatch.GetTimestamp();
-                last = InventoryLoader.Check(path, new SecretStore(), AgentSettings.Default);
+                last = InventoryLoader.Check(path, new SecretStore(), InventoryOverrides.None);
                 var elapsed = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
                 var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
                 process.Refresh();

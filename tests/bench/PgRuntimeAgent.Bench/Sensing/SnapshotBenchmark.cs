@@ -46,8 +46,8 @@ internal sealed partial class SnapshotBenchmark : IBenchmark
         var env = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
             .ToDictionary(e => (string)e.Key, e => e.Value as string, StringComparer.Ordinal);
         var settings = SettingsLoader.Load(null, inventory, secrets, env);
-        var topology = InventoryLoader.Load(inventory, secrets, settings);
-        using var service = new SnapshotService(topology, settings, secrets);
+        var topology = InventoryLoader.Load(inventory, secrets, InventoryOverrides.From(settings));
+        using var service = new SnapshotService(topology, settings.Sensing, settings.Endpoints, secrets);
         var cluster = topology.Clusters[0];
         await service.TakeAsync(cluster, cancellationToken).ConfigureAwait(false); // warm-up: JIT, pools
         var times = new List<double>();
@@ -105,7 +105,7 @@ internal sealed partial class SnapshotBenchmark : IBenchmark
             LocalRunner = new InfoRunner(info),
             SshRunner = new InfoRunner(info),
         };
-        using var service = new SnapshotService(topology, settings, secrets, null, overrides);
+        using var service = new SnapshotService(topology, settings.Sensing, settings.Endpoints, secrets, null, overrides);
 
         GC.Collect();
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);

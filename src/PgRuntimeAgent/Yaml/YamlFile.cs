@@ -3,20 +3,23 @@ using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
-namespace PgRuntimeAgent.Inventory;
+namespace PgRuntimeAgent.Yaml;
 
 /// <summary>
 /// A YAML file read with YamlDotNet's representation model, so every node keeps its line and column. Syntax errors
-/// become <see cref="InventoryProblem"/>s with the location the parser stopped at, never exceptions. Every read goes
+/// become <see cref="YamlProblem"/>s with the location the parser stopped at, never exceptions. Every read goes
 /// through <see cref="YamlLimits"/> (nesting depth, alias expansion, size), so recursive walks over the nodes are bounded.
+/// The one reader of the YAML pgra takes in: inventory, settings, and a skill's front matter and steps block (YAML
+/// embedded in a markdown file, whose problems carry the markdown file's line numbers).
 /// </summary>
 internal sealed class YamlFile
 {
-    private YamlFile(string fullPath, string displayPath, YamlNode? root)
+    private YamlFile(string fullPath, string displayPath, YamlNode? root, int firstLine = 1)
     {
         FullPath = fullPath;
         DisplayPath = displayPath;
         Root = root;
+        FirstLine = firstLine;
     }
 
     public string FullPath { get; }
@@ -27,6 +30,10 @@ internal sealed class YamlFile
     /// <summary>The first document's root node; null when the file is empty or does not parse.</summary>
     public YamlNode? Root { get; }
 
+    /// <summary>The line of the enclosing file the YAML text starts on (1 for a file of its own); nodes keep their
+    /// positions in the YAML text, problems and <see cref="Where(YamlNode)"/> give lines of the enclosing file.</summary>
+    public int FirstLine { get; }
+
     public static string Display(string fullPath)
     {
         var cwd = Directory.GetCurrentDirectory();
@@ -34,7 +41,7 @@ internal sealed class YamlFile
         return relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? fullPath : relative;
     }
 
-    public static YamlFile Load(string fullPath, ICollection<InventoryProblem> problems)
+    public static YamlFile Load(string fullPath, ICollection<YamlProblem> problems)
     {
         ArgumentNullException.ThrowIfNull(problems);
         var display = Display(fullPath);
@@ -43,7 +50,7 @@ internal sealed class YamlFile
         {
             if (YamlLimits.ReadBounded(fullPath, out var read) is not { } bounded)
             {
-                problems.Add(new InventoryProblem(display, 1, 1, null, YamlLimits.TooLargeMessage(read), "point pgra at the YAML file itself (inventory, settings), not at a log, dump or device"));
+                problems.Add(new YamlProblem(display, 1, 1, null, YamlLimits.TooLargeMessage(read), "point pgra at the YAML file itself (inventory, settings), not at a log, dump or device"));
                 return new YamlFile(fullPath, display, null);
             }
 
@@ -51,17 +58,28 @@ internal sealed class YamlFile
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            problems.Add(new InventoryProblem(display, 0, 0, null, $"cannot read the file ({ex.GetType().Name}: {ex.Message})", "check the path and its permissions"));
+            problems.Add(new YamlProblem(display, 0, 0, null, $"cannot read the file ({ex.GetType().Name}: {ex.Message})", "check the path and its permissions"));
             return new YamlFile(fullPath, display, null);
         }
 
         return Parse(text, fullPath, display, problems);
     }
 
-    public static YamlFile Parse(string text, string fullPath, string displayPath, ICollection<InventoryProblem> problems)
+    /// <summary>
+    /// Parses YAML text. <paramref name="firstLine"/> is the line of the enclosing file the text starts on, at its
+    /// first column (a markdown file's front matter or fenced block); the problems reported count lines from there.
+    /// </summary>
+    public static YamlFile Parse(string text, string fullPath, string displayPath, ICollection<YamlProblem> problems, int firstLine = 1)
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(problems);
+        ArgumentOutOfRangeException.ThrowIfLessThan(firstLine, 1);
+        var file = Parse(text, fullPath, displayPath, new Shifted(problems, firstLine - 1));
+        return file.Root is null ? file : new YamlFile(fullPath, displayPath, file.Root, firstLine);
+    }
+
+    private static YamlFile Parse(string text, string fullPath, string displayPath, Shifted problems)
+    {
         YamlStream stream;
         try
         {
@@ -69,13 +87,13 @@ internal sealed class YamlFile
         }
         catch (YamlException ex) when (YamlLimits.Exceeded(ex) is { } limit)
         {
-            problems.Add(new InventoryProblem(displayPath, limit.Start.Line, limit.Start.Column, null, limit.Reason,
+            problems.Add(new YamlProblem(displayPath, limit.Start.Line, limit.Start.Column, null, limit.Reason,
                 "see docs/inventory.md, 'Limits on input': flatten the structure or replace aliases by the values they stand for"));
             return new YamlFile(fullPath, displayPath, null);
         }
         catch (YamlException ex)
         {
-            problems.Add(new InventoryProblem(displayPath, ex.Start.Line, ex.Start.Column, null, "YAML syntax error: " + Clean(ex.Message), SyntaxHint(ex.Message)));
+            problems.Add(new YamlProblem(displayPath, ex.Start.Line, ex.Start.Column, null, "YAML syntax error: " + Clean(ex.Message), SyntaxHint(ex.Message)));
             return new YamlFile(fullPath, displayPath, null);
         }
         catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
@@ -83,7 +101,7 @@ internal sealed class YamlFile
             // YamlDotNet gives up without a mark on some unterminated flow collections, and on some broken event
             // streams with ArgumentException ("the current event is of an unsupported type"); find where the events stop.
             var mark = LastGoodMark(text);
-            problems.Add(new InventoryProblem(displayPath, mark.Line, mark.Column, null, "YAML syntax error: the parser cannot continue after this point",
+            problems.Add(new YamlProblem(displayPath, mark.Line, mark.Column, null, "YAML syntax error: the parser cannot continue after this point",
                 "look for an unclosed '[' or '{', or a quote that is never closed"));
             return new YamlFile(fullPath, displayPath, null);
         }
@@ -96,7 +114,7 @@ internal sealed class YamlFile
         if (stream.Documents.Count > 1)
         {
             var second = stream.Documents[1].RootNode;
-            problems.Add(new InventoryProblem(displayPath, second.Start.Line, second.Start.Column, null,
+            problems.Add(new YamlProblem(displayPath, second.Start.Line, second.Start.Column, null,
                 $"the file holds {stream.Documents.Count.ToString(CultureInfo.InvariantCulture)} YAML documents; only the first is read",
                 "remove the extra '---' separators", ProblemSeverity.Warning));
         }
@@ -104,14 +122,16 @@ internal sealed class YamlFile
         return new YamlFile(fullPath, displayPath, stream.Documents[0].RootNode);
     }
 
-    public string Where(YamlNode node) => $"{DisplayPath}:{node.Start.Line}:{node.Start.Column}";
+    public string Where(YamlNode node) => $"{DisplayPath}:{Line(node)}:{node.Start.Column}";
 
-    public string WhereLine(YamlNode node) => $"{DisplayPath}:{node.Start.Line}";
+    public string WhereLine(YamlNode node) => $"{DisplayPath}:{Line(node)}";
 
-    public InventoryProblem Problem(YamlNode? node, string? subject, string message, string? hint, ProblemSeverity severity = ProblemSeverity.Error) =>
+    public YamlProblem Problem(YamlNode? node, string? subject, string message, string? hint, ProblemSeverity severity = ProblemSeverity.Error) =>
         node is null
-            ? new InventoryProblem(DisplayPath, 0, 0, subject, message, hint, severity)
-            : new InventoryProblem(DisplayPath, node.Start.Line, node.Start.Column, subject, message, hint, severity);
+            ? new YamlProblem(DisplayPath, 0, 0, subject, message, hint, severity)
+            : new YamlProblem(DisplayPath, Line(node), node.Start.Column, subject, message, hint, severity);
+
+    private long Line(YamlNode node) => node.Start.Line + FirstLine - 1;
 
     private static string Clean(string message) => message.TrimEnd('.', ' ');
 
@@ -127,12 +147,23 @@ internal sealed class YamlFile
             return "define the anchor (&name) before the alias (*name) that uses it";
         }
 
+        if (message.Contains("tag", StringComparison.OrdinalIgnoreCase))
+        {
+            return "YAML reads a value starting with '!' as a tag: put a value like !contains(...) in double quotes";
+        }
+
         if (message.Contains("tab", StringComparison.OrdinalIgnoreCase))
         {
             return "indent with spaces, not tabs";
         }
 
         return "check the indentation and quoting on this line and the one before it";
+    }
+
+    /// <summary>Adds problems found in embedded YAML text with the enclosing file's line numbers.</summary>
+    private sealed class Shifted(ICollection<YamlProblem> inner, int lines)
+    {
+        public void Add(YamlProblem problem) => inner.Add(problem.Line > 0 ? problem with { Line = problem.Line + lines } : problem);
     }
 
     private static Mark LastGoodMark(string text)

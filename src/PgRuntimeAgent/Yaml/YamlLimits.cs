@@ -4,7 +4,7 @@ using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
-namespace PgRuntimeAgent.Inventory;
+namespace PgRuntimeAgent.Yaml;
 
 /// <summary>
 /// Bounds on every YAML document pgra reads (inventory, settings, skill front matter and steps blocks), checked on

@@ -1,4 +1,4 @@
-namespace PgRuntimeAgent.Inventory;
+namespace PgRuntimeAgent.Yaml;
 
 internal enum ProblemSeverity
 {
@@ -16,7 +16,7 @@ internal enum ProblemSeverity
 /// <param name="Subject">What it concerns: <c>cluster/host</c>, a group, a settings key.</param>
 /// <param name="Message">What is wrong.</param>
 /// <param name="Hint">What to do about it.</param>
-internal sealed record InventoryProblem(
+internal sealed record YamlProblem(
     string File,
     long Line,
     long Column,
