@@ -41,8 +41,9 @@ internal sealed class SafetyBenchmark : IBenchmark
             var report = await new SafetyRun(manifest, TimeProvider.System).RunAsync(SafetyFault.Generate(seed), agent.Runtime, _ => { }, cancellationToken).ConfigureAwait(false);
             reports.Add(report);
             var violations = report.Violations(limit);
-            agent.Keep = violations.Count > 0;
-            await output.WriteLineAsync((violations.Count == 0 ? "ok   " : "FAIL ") + report.Describe()).ConfigureAwait(false);
+            agent.Keep = violations.Count > 0 || Environment.GetEnvironmentVariable("PGRA_KEEP_AGENT_DIR") == "1";
+            await output.WriteLineAsync((violations.Count == 0 ? "ok   " : "FAIL ") + report.Describe()
+                + (agent.Keep && violations.Count == 0 ? $" (journal kept in {agent.Dir})" : "")).ConfigureAwait(false);
             foreach (var v in violations)
             {
                 await output.WriteLineAsync($"       violation: {v}" + (agent.Keep ? $" (journal kept in {agent.Dir})" : "")).ConfigureAwait(false);
