@@ -57,6 +57,40 @@ public sealed class ShippedSkillsTests
     }
 
     [Fact]
+    public async Task PrimaryFailure_LeaderServesButNoLongerRenewsTheKey_FencesItThenFailsOver()
+    {
+        // leader-not-renewing: pg-test-1 answers and takes writes, but etcd's lease on its key shows missed renewals.
+        var initial = SnapshotBuilder.Healthy().Set("patroni.dcs", new JsonObject
+        {
+            ["read"] = true,
+            ["holder"] = "pg-test-1",
+            ["lease_remaining_seconds"] = 9,
+            ["lease_granted_seconds"] = 30,
+            ["renewal_overdue"] = true,
+        });
+        var host = new ScriptedSkillHost(initial.Build())
+            .AfterAction(AfterFence().Build(), 1)
+            .AfterAction(SnapshotBuilder.Healthy().FailedOverTo("pg-test-3").Build(), 2);
+
+        var run = await SkillTestKit.RunAsync(SkillTestKit.LoadShipped("primary-failure"), host, SkillTestKit.Trigger("leader-not-renewing"));
+
+        Assert.Equal(SkillRunStatus.Completed, run.Status);
+        Assert.Equal("""member.fence{"member":"pg-test-1"} patroni.failover{"candidate":"pg-test-3","leader":"pg-test-1"}""", Actions(host));
+        Assert.Contains("still_failing:Passed", SkillTestKit.Steps(run), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PrimaryFailure_LeaseRenewedAgainBeforeTheRun_DoesNotTouchTheLeader()
+    {
+        var host = new ScriptedSkillHost(SnapshotBuilder.Healthy().Set("patroni.dcs", new JsonObject { ["read"] = true, ["holder"] = "pg-test-1", ["renewal_overdue"] = false }).Build());
+
+        var run = await SkillTestKit.RunAsync(SkillTestKit.LoadShipped("primary-failure"), host, SkillTestKit.Trigger("leader-not-renewing"));
+
+        Assert.Equal(SkillRunStatus.Completed, run.Status);
+        Assert.Empty(host.Requests);
+    }
+
+    [Fact]
     public async Task PrimaryFailure_LeaderAcceptsWritesAgain_DoesNotTouchIt()
     {
         var host = new ScriptedSkillHost(SnapshotBuilder.Healthy().Build());
