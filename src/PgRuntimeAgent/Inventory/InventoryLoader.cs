@@ -66,9 +66,19 @@ internal static class InventoryLoader
             throw new InputException($"inventory file {full} does not exist; pass -i FILE or set $PGRA_INVENTORY.");
         }
 
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var problems = new List<YamlProblem>();
         var file = YamlFile.Load(full, problems);
-        return TopologyBuilder.Build(file, secrets, overrides, problems);
+        return Measured(TopologyBuilder.Build(file, secrets, overrides, problems), started);
+    }
+
+    /// <summary>Counts the read by result and records its duration (<c>pgra.inventory.*</c>).</summary>
+    private static InventoryReport Measured(InventoryReport report, long started)
+    {
+        var result = new KeyValuePair<string, object?>("result", report.IsValid ? "valid" : "invalid");
+        Telemetry.AgentTelemetry.Inventory.Reads.Add(1, result);
+        Telemetry.AgentTelemetry.Inventory.ReadDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, result);
+        return report;
     }
 
     /// <summary>Reads inventory text (tests, benchmarks); <paramref name="path"/> only names it in messages.</summary>
@@ -76,9 +86,10 @@ internal static class InventoryLoader
     {
         ArgumentNullException.ThrowIfNull(secrets);
         ArgumentNullException.ThrowIfNull(overrides);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var problems = new List<YamlProblem>();
         var file = YamlFile.Parse(yaml, Path.GetFullPath(path), path, problems);
-        return TopologyBuilder.Build(file, secrets, overrides, problems);
+        return Measured(TopologyBuilder.Build(file, secrets, overrides, problems), started);
     }
 
     /// <summary>The exception that reports an invalid inventory (messages redacted, never a stack trace).</summary>

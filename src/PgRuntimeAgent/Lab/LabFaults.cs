@@ -93,6 +93,7 @@ internal sealed class LabFaults : IDisposable
         var fault = new LabActiveFault { Scenario = info.Name, Target = target.Name, InjectedAt = at, Summary = summary, Steps = [.. _steps], State = state };
         LabFaultBook.SaveActive(_manifest, fault);
         Log.FaultInjected(_logger, info.Name, target.Name, LogRedaction.Text(summary));
+        Telemetry.AgentTelemetry.Lab.Faults.Add(1, new("scenario", info.Name), new("operation", "inject"), new("result", "ok"));
         return new LabFaultResult(info.Name, target.Name, true, summary, fault.Steps, _time.GetElapsedTime(started));
     }
 
@@ -131,6 +132,7 @@ internal sealed class LabFaults : IDisposable
             var ok = healthy;
             LabFaultBook.RemoveActive(_manifest, fault, _time.GetUtcNow(), summary, [.. _steps]);
             Log.FaultHealed(_logger, fault.Scenario, fault.Target, ok, LogRedaction.Text(ok ? summary : summary + "; not healthy yet: " + health.Describe()));
+            Telemetry.AgentTelemetry.Lab.Faults.Add(1, new("scenario", fault.Scenario), new("operation", "heal"), new("result", ok ? "ok" : "unhealthy"));
             results.Add(new LabFaultResult(fault.Scenario, fault.Target, ok, ok ? summary : summary + "; the cluster is not healthy yet: " + health.Describe(), [.. _steps], _time.GetElapsedTime(started)));
         }
 

@@ -78,9 +78,37 @@ internal static class AgentTelemetry
             Meter.CreateCounter<long>("pgra.journal.failures", "{call}", "Journal calls the backend failed.");
     }
 
+    /// <summary>Inventory: every read of a Pigsty inventory, and what it found.</summary>
+    public static class Inventory
+    {
+        public const string Name = Prefix + ".Inventory";
+
+        public static Meter Meter { get; } = new(Name);
+
+        /// <summary><c>pgra.inventory.reads</c>, tags result (valid, invalid): one inventory read and validated.</summary>
+        public static Counter<long> Reads { get; } =
+            Meter.CreateCounter<long>("pgra.inventory.reads", "{read}", "Inventories read and validated, by result.");
+
+        /// <summary><c>pgra.inventory.read.duration</c> (s), tags result: parse, build and validate one inventory.</summary>
+        public static Histogram<double> ReadDuration { get; } =
+            Meter.CreateHistogram<double>("pgra.inventory.read.duration", "s", "Time to read, build and validate one inventory.");
+    }
+
+    /// <summary>Lab: faults injected and healed by hand or by the drills.</summary>
+    public static class Lab
+    {
+        public const string Name = Prefix + ".Lab";
+
+        public static Meter Meter { get; } = new(Name);
+
+        /// <summary><c>pgra.lab.faults</c>, tags scenario, operation (inject, heal), result (ok, unhealthy).</summary>
+        public static Counter<long> Faults { get; } =
+            Meter.CreateCounter<long>("pgra.lab.faults", "{fault}", "Lab faults injected and healed, by scenario and result.");
+    }
+
     /// <summary>Every source's name (for a listener that wants all of them).</summary>
     public static IReadOnlyList<string> SourceNames { get; } = [Sensing.Name, Acting.Name];
 
     /// <summary>Every meter's name.</summary>
-    public static IReadOnlyList<string> MeterNames { get; } = [Sensing.Name, Acting.Name, Policy.Name, Journal.Name];
+    public static IReadOnlyList<string> MeterNames { get; } = [Sensing.Name, Acting.Name, Policy.Name, Journal.Name, Inventory.Name, Lab.Name];
 }

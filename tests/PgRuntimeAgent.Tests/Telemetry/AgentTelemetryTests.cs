@@ -55,6 +55,20 @@ public sealed class AgentTelemetryTests : IDisposable
     }
 
     [Fact]
+    public void Inventory_ReadValidAndInvalid_CountedByResult()
+    {
+        var secrets = new PgRuntimeAgent.Secrets.SecretStore();
+        var path = Path.Combine(TestPaths.RepoRoot, "inventory", "lab.yml");
+
+        PgRuntimeAgent.Inventory.InventoryLoader.Check(path, secrets, PgRuntimeAgent.Inventory.InventoryOverrides.None);
+        PgRuntimeAgent.Inventory.InventoryLoader.Parse("all: [not, a, mapping", "telemetry-bad.yml", secrets, PgRuntimeAgent.Inventory.InventoryOverrides.None);
+
+        Assert.True(_recorder.Heard("pgra.inventory.reads", ("result", "valid")));
+        Assert.True(_recorder.Heard("pgra.inventory.reads", ("result", "invalid")));
+        Assert.True(_recorder.Heard("pgra.inventory.read.duration", ("result", "invalid")));
+    }
+
+    [Fact]
     public void Names_EveryMeterAndSourceStartsWithThePrefixAndIsListed()
     {
         Assert.All(AgentTelemetry.MeterNames, n => Assert.StartsWith(AgentTelemetry.Prefix + ".", n, StringComparison.Ordinal));
