@@ -15,12 +15,74 @@ internal static class JsonRead
 
         try
         {
-            return JsonDocument.Parse(body);
+            return JsonDocument.Parse(WithoutLoneSurrogates(body));
         }
         catch (JsonException ex)
         {
             throw new SensorResponseException(endpoint, $"malformed JSON ({ex.Message}); body starts with: {Excerpt(body)}", ex);
         }
+    }
+
+    /// <summary>
+    /// <paramref name="body"/> with every escaped UTF-16 surrogate that has no partner (<c>\uDBFF</c> alone) replaced
+    /// by <c>\uFFFD</c>. System.Text.Json parses such a document but throws when a name or string holding one is read
+    /// (a fuzzed Patroni answer with one in a property name failed every lookup in its object).
+    /// </summary>
+    public static string WithoutLoneSurrogates(string body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        if (!body.Contains("\\u", StringComparison.Ordinal))
+        {
+            return body;
+        }
+
+        System.Text.StringBuilder? fixedBody = null;
+        var copied = 0;
+        for (var i = 0; i < body.Length - 1; i++)
+        {
+            if (body[i] != '\\')
+            {
+                continue;
+            }
+
+            if (body[i + 1] != 'u' || !TryEscapedUnit(body, i, out var unit))
+            {
+                i++; // another escape (\\, \", \n ...): its second character is not the start of one
+                continue;
+            }
+
+            var paired = char.IsHighSurrogate(unit) && TryEscapedUnit(body, i + 6, out var low) && char.IsLowSurrogate(low);
+            if (paired)
+            {
+                i += 11;
+                continue;
+            }
+
+            if (char.IsSurrogate(unit))
+            {
+                fixedBody ??= new System.Text.StringBuilder(body.Length);
+                fixedBody.Append(body, copied, i - copied).Append("\\uFFFD");
+                copied = i + 6;
+            }
+
+            i += 5;
+        }
+
+        return fixedBody is null ? body : fixedBody.Append(body, copied, body.Length - copied).ToString();
+    }
+
+    /// <summary>The UTF-16 unit of the <c>\uXXXX</c> escape at <paramref name="at"/>, when there is one.</summary>
+    private static bool TryEscapedUnit(string body, int at, out char unit)
+    {
+        unit = default;
+        if (at + 6 > body.Length || body[at] != '\\' || body[at + 1] != 'u'
+            || !ushort.TryParse(body.AsSpan(at + 2, 4), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var value))
+        {
+            return false;
+        }
+
+        unit = (char)value;
+        return true;
     }
 
     public static string Excerpt(string body, int max = 120)

@@ -56,7 +56,7 @@ internal sealed record PatroniReply(string Endpoint, int Status, string Body, st
     {
         try
         {
-            return JsonNode.Parse(Body) as JsonObject;
+            return JsonNode.Parse(Sensing.JsonRead.WithoutLoneSurrogates(Body)) as JsonObject;
         }
         catch (System.Text.Json.JsonException)
         {
