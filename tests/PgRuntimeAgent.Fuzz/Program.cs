@@ -27,7 +27,12 @@ internal static class Program
 
         if (args.Length > 1 && args[1] == "--repro")
         {
-            return Repro(target, path, args.Skip(2));
+            // The instrumented code writes its trace to SharpFuzz's shared memory, which only Fuzzer.Run sets up
+            // outside afl-fuzz (it then runs the action once): called directly, the first instrumented type's static
+            // constructor fails with an access violation and the repro reports nothing.
+            var failed = 0;
+            Fuzzer.Run(_ => failed = Repro(target, path, args.Skip(2)));
+            return failed;
         }
 
         Fuzzer.OutOfProcess.Run(stream =>
