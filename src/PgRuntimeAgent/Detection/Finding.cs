@@ -52,6 +52,12 @@ public sealed record Finding
     /// null: <see cref="Member"/>. Part of <see cref="Key"/>.</summary>
     public string? Subject { get; init; }
 
+    /// <summary>
+    /// Named values a skill acts on (<c>$trigger.facts.pid</c>, <c>$trigger.facts.table</c>): the culprit as data, not
+    /// prose. Strings; empty for most findings.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Facts { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
     /// <summary>The primary subject (<see cref="Members"/>[0]) or null for a cluster-wide finding.</summary>
     [JsonIgnore]
     public string? Member => Members.Count > 0 ? Members[0] : null;
@@ -60,7 +66,7 @@ public sealed record Finding
     [JsonIgnore]
     public string Key => $"{Cluster}/{Code}/{Subject ?? Member ?? "-"}";
 
-    /// <summary>The JSON a skill sees as <c>$trigger</c>: code, cluster, member, members, severity, summary, evidence, times.</summary>
+    /// <summary>The JSON a skill sees as <c>$trigger</c>: code, cluster, member, members, severity, summary, facts, evidence, times.</summary>
     public JsonElement ToTrigger()
     {
         var node = new JsonObject
@@ -74,6 +80,7 @@ public sealed record Finding
             ["first_seen"] = FindingJson.Time(FirstSeen),
             ["last_seen"] = FindingJson.Time(LastSeen),
             ["detected_at"] = DetectedAt is { } d ? FindingJson.Time(d) : null,
+            ["facts"] = new JsonObject(Facts.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => KeyValuePair.Create(f.Key, (JsonNode?)JsonValue.Create(f.Value)))),
             ["evidence"] = new JsonArray(Evidence.Select(e => (JsonNode?)new JsonObject
             {
                 ["at"] = FindingJson.Time(e.At),
