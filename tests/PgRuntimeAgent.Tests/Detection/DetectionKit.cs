@@ -33,6 +33,19 @@ internal static class DetectionKit
         return s with { SensorDetails = details, Postgres = postgres, Patroni = patroni, Members = members };
     }
 
+    /// <summary><paramref name="s"/> with the rows of probe <paramref name="probe"/> on <paramref name="member"/> replaced (the probe added when missing).</summary>
+    public static ClusterSnapshot WithProbe(ClusterSnapshot s, string member, string probe, params IReadOnlyDictionary<string, string?>[] rows) => s with
+    {
+        Postgres = s.Postgres.Select(p => p.Member != member ? p : p with
+        {
+            Probes = [.. p.Probes.Where(r => r.Name != probe), new PgRuntimeAgent.Sensing.Postgres.ProbeResult { Name = probe, Status = "ok", Rows = rows }],
+        }).ToList(),
+    };
+
+    /// <summary>A probe row from column/value pairs.</summary>
+    public static IReadOnlyDictionary<string, string?> Row(params (string Column, string? Value)[] cells) =>
+        cells.ToDictionary(c => c.Column, c => c.Value, StringComparer.Ordinal);
+
     public static IReadOnlyList<Finding> Run(params ClusterSnapshot[] stream) => Run(DetectionSettings.Default, stream);
 
     public static IReadOnlyList<Finding> Run(DetectionSettings settings, params ClusterSnapshot[] stream)

@@ -14,7 +14,7 @@ public sealed class DetectorDescriptorTests
     [
         "leader-missing", "primary-down-holding-lock", "primary-frozen", "primary-disk-full", "split-brain", "replication-broken",
         "replication-lag", "archive-failing", "backup-stale", "inventory-drift", "sensor-blind", "deposed-primary", "timeline-rollback",
-        "stale-leader", "leader-not-renewing",
+        "stale-leader", "leader-not-renewing", "config-broken", "wraparound-risk", "vacuum-lag", "invalid-index",
     ];
 
     /// <summary>The persistence defaults the detectors had as settings fields (consecutive snapshots, seconds).</summary>
@@ -205,14 +205,14 @@ public sealed class DetectorDescriptorTests
     {
         string[] former =
         [
-            "timeline-rollback", "stale-leader", "deposed-primary", "primary-disk-full", "primary-frozen", "leader-not-renewing",
-            "split-brain", "primary-down-holding-lock", "leader-missing", "replication-broken", "replication-lag", "archive-failing", "backup-stale",
-            "sensor-blind", "inventory-drift",
+            "timeline-rollback", "stale-leader", "deposed-primary", "primary-disk-full", "config-broken", "primary-frozen", "leader-not-renewing",
+            "split-brain", "primary-down-holding-lock", "leader-missing", "replication-broken", "replication-lag", "archive-failing", "wraparound-risk",
+            "backup-stale", "vacuum-lag", "sensor-blind", "inventory-drift", "invalid-index",
         ];
 
         Assert.Equal(former, RootCause.Priority);
         Assert.Equal(0, RootCause.Rank(FindingCodes.TimelineRollback));
-        Assert.Equal(8, RootCause.Rank(FindingCodes.LeaderMissing));
+        Assert.Equal(9, RootCause.Rank(FindingCodes.LeaderMissing));
         Assert.Equal(former.Length, RootCause.Rank("no-such-code"));
     }
 

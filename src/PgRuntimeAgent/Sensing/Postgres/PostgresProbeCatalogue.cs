@@ -105,7 +105,8 @@ public static class PostgresProbeCatalogue
             where name in ('max_connections','shared_buffers','work_mem','maintenance_work_mem','max_wal_size','wal_level',
                            'archive_mode','synchronous_commit','synchronous_standby_names','hot_standby','max_replication_slots',
                            'max_wal_senders','statement_timeout','idle_in_transaction_session_timeout','autovacuum',
-                           'log_min_duration_statement','max_slot_wal_keep_size','wal_keep_size')
+                           'log_min_duration_statement','max_slot_wal_keep_size','wal_keep_size',
+                           'autovacuum_freeze_max_age','autovacuum_multixact_freeze_max_age','autovacuum_max_workers')
                or pending_restart
             order by name
             """, 10),
@@ -128,11 +129,23 @@ public static class PostgresProbeCatalogue
             where s.idx_scan = 0 and not i.indisunique and not i.indisprimary
             order by 5 desc limit 10
             """, 20),
-        new("indexes_invalid", "Invalid indexes (a failed CREATE INDEX CONCURRENTLY).",
+        new("indexes_invalid", "Invalid indexes (a failed CREATE INDEX CONCURRENTLY) and whether a build of it is still running.",
             """
-            select n.nspname as schemaname, c.relname as indexrelname
+            select n.nspname as schemaname, c.relname as indexrelname, t.relname as relname,
+                   pg_relation_size(c.oid)::bigint as size_bytes,
+                   exists (select 1 from pg_stat_progress_create_index p where p.index_relid = i.indexrelid) as building
             from pg_index i join pg_class c on c.oid = i.indexrelid join pg_namespace n on n.oid = c.relnamespace
-            where not i.indisvalid limit 20
+                 join pg_class t on t.oid = i.indrelid
+            where not i.indisvalid order by 1, 2 limit 20
+            """, 10),
+        new("autovacuum", "Autovacuum workers busy against autovacuum_max_workers, and the longest-running vacuum.",
+            """
+            select count(*) filter (where a.backend_type = 'autovacuum worker')::int as workers,
+                   current_setting('autovacuum_max_workers')::int as max_workers,
+                   max(extract(epoch from now() - a.xact_start)) filter (where a.backend_type = 'autovacuum worker')::float8 as longest_seconds,
+                   (select p.relid::regclass::text from pg_stat_progress_vacuum p join pg_stat_activity v on v.pid = p.pid
+                    order by v.xact_start limit 1) as longest_table
+            from pg_stat_activity a
             """, 10),
     ];
 

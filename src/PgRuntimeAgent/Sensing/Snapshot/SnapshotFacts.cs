@@ -133,6 +133,25 @@ public static class SnapshotFacts
             : null;
     }
 
+    /// <summary>The rows of one probe on one member, or null when the probe did not run or failed there.</summary>
+    public static IReadOnlyList<IReadOnlyDictionary<string, string?>>? ProbeRows(ClusterSnapshot s, string member, string probe)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        return s.Postgres.FirstOrDefault(p => string.Equals(p.Member, member, StringComparison.Ordinal))?.Probe(probe) is { Status: "ok" } result
+            ? result.Rows
+            : null;
+    }
+
+    /// <summary>A probe row's value as a number (invariant culture), or null.</summary>
+    public static double? Number(IReadOnlyDictionary<string, string?>? row, string column) =>
+        row?.GetValueOrDefault(column) is { } text && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null;
+
+    /// <summary>A setting of the member as the <c>settings</c> probe read it (pg_settings.setting, in its base unit), or null.</summary>
+    public static double? Setting(ClusterSnapshot s, string member, string name) =>
+        ProbeRows(s, member, "settings")?.FirstOrDefault(r => string.Equals(r.GetValueOrDefault("name"), name, StringComparison.Ordinal)) is { } row
+            ? Number(row, "setting")
+            : null;
+
     public static string Short(string text, int max = 240)
     {
         ArgumentNullException.ThrowIfNull(text);
