@@ -49,19 +49,26 @@ public sealed class InvalidIndexDetector : IDetector
             }
 
             var table = row.GetValueOrDefault("relname");
-            var run = Persistence.Held(input, s => Symptom(s, leader, schema, index), input.Settings.PersistenceOf(Code));
+            var database = row.GetValueOrDefault("datname");
+            var run = Persistence.Held(input, s => Symptom(s, leader, database, schema, index), input.Settings.PersistenceOf(Code));
             if (run is null)
             {
                 continue;
             }
 
+            var where = database is null ? "" : database + ":";
             var finding = Persistence.ToFinding(input, run, Code, Described.Severity, [leader],
-                $"index {schema}.{index}{(table is null ? "" : $" on {schema}.{table}")} is invalid (a failed or cancelled concurrent build) and no build of it runs: drop it, or rebuild it with REINDEX INDEX CONCURRENTLY",
-                subject: $"{schema}.{index}");
+                $"index {where}{schema}.{index}{(table is null ? "" : $" on {schema}.{table}")} is invalid (a failed or cancelled concurrent build) and no build of it runs: drop it, or rebuild it with REINDEX INDEX CONCURRENTLY",
+                subject: $"{where}{schema}.{index}");
             var facts = new Dictionary<string, string>(StringComparer.Ordinal) { ["schema"] = schema, ["index"] = index };
             if (table is not null)
             {
                 facts["table"] = table;
+            }
+
+            if (database is not null)
+            {
+                facts["database"] = database;
             }
 
             yield return finding with { Facts = facts };
@@ -71,10 +78,11 @@ public sealed class InvalidIndexDetector : IDetector
     private static bool Building(IReadOnlyDictionary<string, string?> row) =>
         !string.Equals(row.GetValueOrDefault("building"), "false", StringComparison.Ordinal);
 
-    private static IReadOnlyList<FindingEvidence>? Symptom(ClusterSnapshot s, string leader, string schema, string index)
+    private static IReadOnlyList<FindingEvidence>? Symptom(ClusterSnapshot s, string leader, string? database, string schema, string index)
     {
         var row = string.Equals(s.Leader, leader, StringComparison.Ordinal)
-            ? ProbeRows(s, leader, "indexes_invalid")?.FirstOrDefault(r => r.GetValueOrDefault("schemaname") == schema && r.GetValueOrDefault("indexrelname") == index)
+            ? ProbeRows(s, leader, "indexes_invalid")?.FirstOrDefault(r =>
+                r.GetValueOrDefault("datname") == database && r.GetValueOrDefault("schemaname") == schema && r.GetValueOrDefault("indexrelname") == index)
             : null;
         if (row is null || Building(row))
         {
@@ -82,6 +90,6 @@ public sealed class InvalidIndexDetector : IDetector
         }
 
         var size = Number(row, "size_bytes") is { } bytes ? $", {Bytes((long)bytes)}" : "";
-        return [new FindingEvidence(s.TakenAt, "postgres", leader, $"pg_index: {schema}.{index} indisvalid = false{size}; no CREATE INDEX in progress for it")];
+        return [new FindingEvidence(s.TakenAt, "postgres", leader, $"pg_index: {(database is null ? "" : database + ":")}{schema}.{index} indisvalid = false{size}; no CREATE INDEX in progress for it")];
     }
 }

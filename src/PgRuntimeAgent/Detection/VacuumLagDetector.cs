@@ -62,12 +62,14 @@ public sealed class VacuumLagDetector : IDetector
         var held = input.Settings.PersistenceOf(Code);
         foreach (var row in ProbeRows(input.Current, leader, "table_stats") ?? [])
         {
-            if (row.GetValueOrDefault("schemaname") is not { } schema || row.GetValueOrDefault("relname") is not { } table || TableSymptom(input.Current, leader, schema, table, limits) is null)
+            var database = row.GetValueOrDefault("datname");
+            if (row.GetValueOrDefault("schemaname") is not { } schema || row.GetValueOrDefault("relname") is not { } table
+                || TableSymptom(input.Current, leader, database, schema, table, limits) is null)
             {
                 continue;
             }
 
-            var run = Persistence.Held(input, s => TableSymptom(s, leader, schema, table, limits), held);
+            var run = Persistence.Held(input, s => TableSymptom(s, leader, database, schema, table, limits), held);
             if (run is null)
             {
                 continue;
@@ -77,21 +79,25 @@ public sealed class VacuumLagDetector : IDetector
             var ratio = dead / Math.Max(1, dead + (Number(row, "n_live_tup") ?? 0));
             var finding = Persistence.ToFinding(input, run, Code, Described.Severity, [leader],
                 string.Create(CultureInfo.InvariantCulture,
-                    $"{schema}.{table} carries {dead:N0} dead tuples ({ratio:P0} of its rows) and {Age(Number(row, "vacuum_age_seconds"))}: vacuum is not keeping up"),
-                subject: $"{schema}.{table}");
-            yield return finding with
+                    $"{InDatabase(database)}{schema}.{table} carries {dead:N0} dead tuples ({ratio:P0} of its rows) and {Age(Number(row, "vacuum_age_seconds"))}: vacuum is not keeping up"),
+                subject: $"{InDatabase(database)}{schema}.{table}");
+            var facts = new Dictionary<string, string>(StringComparer.Ordinal)
             {
-                Facts = new Dictionary<string, string>(StringComparer.Ordinal)
-                {
-                    ["schema"] = schema,
-                    ["table"] = table,
-                    ["dead_tuples"] = dead.ToString("0", CultureInfo.InvariantCulture),
-                    ["dead_ratio"] = ratio.ToString("0.###", CultureInfo.InvariantCulture),
-                },
+                ["schema"] = schema,
+                ["table"] = table,
+                ["dead_tuples"] = dead.ToString("0", CultureInfo.InvariantCulture),
+                ["dead_ratio"] = ratio.ToString("0.###", CultureInfo.InvariantCulture),
             };
+            if (database is not null)
+            {
+                facts["database"] = database;
+            }
+
+            yield return finding with { Facts = facts };
         }
 
         var busy = Persistence.Held(input, s => WorkersSymptom(s, leader), held);
+
         if (busy is not null && ProbeRows(input.Current, leader, "autovacuum")?.FirstOrDefault() is { } av)
         {
             var longest = av.GetValueOrDefault("longest_table") is { } t ? $" (the longest-running vacuum: {t})" : "";
@@ -116,10 +122,14 @@ public sealed class VacuumLagDetector : IDetector
         ? string.Create(CultureInfo.InvariantCulture, $"was last vacuumed {s / 60:0} min ago")
         : "was never vacuumed";
 
-    private static IReadOnlyList<FindingEvidence>? TableSymptom(ClusterSnapshot s, string leader, string schema, string table, Limits limits)
+    /// <summary>"db:" before a table of a named database (rows of per-database probes carry datname), else nothing.</summary>
+    private static string InDatabase(string? database) => database is null ? "" : database + ":";
+
+    private static IReadOnlyList<FindingEvidence>? TableSymptom(ClusterSnapshot s, string leader, string? database, string schema, string table, Limits limits)
     {
         var row = string.Equals(s.Leader, leader, StringComparison.Ordinal)
-            ? ProbeRows(s, leader, "table_stats")?.FirstOrDefault(r => r.GetValueOrDefault("schemaname") == schema && r.GetValueOrDefault("relname") == table)
+            ? ProbeRows(s, leader, "table_stats")?.FirstOrDefault(r =>
+                r.GetValueOrDefault("datname") == database && r.GetValueOrDefault("schemaname") == schema && r.GetValueOrDefault("relname") == table)
             : null;
         if (row is null || Number(row, "n_dead_tup") is not { } dead || dead < limits.MinDead)
         {
@@ -135,7 +145,7 @@ public sealed class VacuumLagDetector : IDetector
         }
 
         return [new FindingEvidence(s.TakenAt, "postgres", leader, string.Create(CultureInfo.InvariantCulture,
-            $"pg_stat_user_tables {schema}.{table}: n_dead_tup {dead:N0}, n_live_tup {live:N0} ({ratio:P0} dead); it {Age(age)}"))];
+            $"pg_stat_user_tables {InDatabase(database)}{schema}.{table}: n_dead_tup {dead:N0}, n_live_tup {live:N0} ({ratio:P0} dead); it {Age(age)}"))];
     }
 
     private static IReadOnlyList<FindingEvidence>? WorkersSymptom(ClusterSnapshot s, string leader)

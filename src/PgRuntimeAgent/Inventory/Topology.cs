@@ -117,6 +117,12 @@ public sealed record PgCluster
     /// <summary>The inventory group the cluster is defined in.</summary>
     public string InventoryGroup { get; init; } = "";
 
+    /// <summary>
+    /// The business databases of pg_databases (their <c>name</c>s in inventory order, those with <c>state: absent</c>
+    /// left out). The Postgres sensor reads per-database statistics (tables, indexes) in each of them.
+    /// </summary>
+    public IReadOnlyList<string> Databases { get; init; } = [];
+
     /// <summary>True when the primary replicates from pg_upstream: a standby cluster.</summary>
     public bool IsStandbyCluster => DeclaredPrimary?.Upstream is not null;
 }

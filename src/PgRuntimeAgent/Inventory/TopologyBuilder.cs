@@ -484,7 +484,42 @@ internal sealed partial class TopologyBuilder
             ShardGroup = shardGroup,
             DcsNamespace = Lead("pg_namespace") ?? PigstyDefaults.PgNamespace,
             InventoryGroup = first.Group.Name,
+            Databases = DatabasesOf(name, lead.Get("pg_databases")),
         };
+    }
+
+    /// <summary>The names of pg_databases (a list of mappings with <c>name</c>); entries with <c>state: absent</c> are left out.</summary>
+    private List<string> DatabasesOf(string cluster, VarEntry? entry)
+    {
+        var names = new List<string>();
+        if (entry?.Value is null or YamlScalarNode { Value: null or "" or "~" or "null" })
+        {
+            return names;
+        }
+
+        if (entry.Value is not YamlSequenceNode list)
+        {
+            Warn(entry.Value, cluster, "pg_databases is not a list; per-database statistics are read in the sensing database only", "pg_databases: [ { name: app } ]");
+            return names;
+        }
+
+        foreach (var item in list.Children)
+        {
+            if (item is not YamlMappingNode map || !map.Children.TryGetValue(new YamlScalarNode("name"), out var nameNode)
+                || nameNode is not YamlScalarNode { Value: { Length: > 0 } dbName })
+            {
+                Warn(item, cluster, "a pg_databases entry without a name is ignored", "each entry is a mapping like { name: app, owner: app }");
+                continue;
+            }
+
+            var absent = map.Children.TryGetValue(new YamlScalarNode("state"), out var stateNode) && stateNode is YamlScalarNode { Value: "absent" };
+            if (!absent && !names.Contains(dbName, StringComparer.Ordinal))
+            {
+                names.Add(dbName);
+            }
+        }
+
+        return names;
     }
 
     /// <summary>The backup lines of every member's pg_crontab (else node_crontab), each once, with its file:line.</summary>

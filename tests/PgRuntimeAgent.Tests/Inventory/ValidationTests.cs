@@ -390,3 +390,45 @@ public sealed class ValidationTests
         Assert.Contains("test", secrets.Values);
     }
 }
+
+/// <summary>pg_databases: the business databases the Postgres sensor reads per-database statistics in.</summary>
+public sealed class DatabasesTests
+{
+    [Fact]
+    public void Databases_FromPgDatabases_InOrderWithoutAbsentOnes()
+    {
+        var topology = InventoryTestKit.Valid("""
+            all:
+              children:
+                pg-test:
+                  hosts:
+                    10.0.0.1: { pg_seq: 1, pg_role: primary }
+                  vars:
+                    pg_cluster: pg-test
+                    pg_databases:
+                      - { name: app, owner: app }
+                      - { name: legacy, state: absent }
+                      - { name: meta, baseline: cmdb.sql }
+                      - { name: app }
+            """);
+
+        Assert.Equal(["app", "meta"], topology.Clusters.Single().Databases);
+    }
+
+    [Fact]
+    public void Databases_NotAList_WarnsWithTheLineAndReadsNone()
+    {
+        var report = InventoryTestKit.Parse("""
+            all:
+              children:
+                pg-test:
+                  hosts:
+                    10.0.0.1: { pg_seq: 1, pg_role: primary }
+                  vars: { pg_cluster: pg-test, pg_databases: app }
+            """);
+
+        Assert.Empty(report.Topology!.Clusters.Single().Databases);
+        var warning = Assert.Single(report.Warnings, p => p.Message.Contains("pg_databases", StringComparison.Ordinal));
+        Assert.Equal(6L, warning.Line);
+    }
+}

@@ -69,11 +69,14 @@ public sealed class MaintenanceSkillsTests
 
     // ------------------------------------------------------------------ vacuum-lag
 
-    private static readonly JsonElement DeadOrders = Trigger("vacuum-lag", "pg-test-1", "public.orders carries 700,000 dead tuples",
-        ("schema", "public"), ("table", "orders"), ("dead_tuples", "700000"), ("dead_ratio", "0.41"));
+    private static readonly JsonElement DeadOrders = Trigger("vacuum-lag", "pg-test-1", "test:public.orders carries 700,000 dead tuples",
+        ("database", "test"), ("schema", "public"), ("table", "orders"), ("dead_tuples", "700000"), ("dead_ratio", "0.41"));
 
+    // The same table name in two databases: only the one of the finding's database counts.
     private static SnapshotBuilder Dead(string dead, params JsonObject[] longTransactions) => LeaderProbes(
-        Probe("table_stats", new JsonObject { ["schemaname"] = "public", ["relname"] = "orders", ["n_live_tup"] = "1000000", ["n_dead_tup"] = dead }),
+        Probe("table_stats",
+            new JsonObject { ["datname"] = "postgres", ["schemaname"] = "public", ["relname"] = "orders", ["n_live_tup"] = "10", ["n_dead_tup"] = "900000" },
+            new JsonObject { ["datname"] = "test", ["schemaname"] = "public", ["relname"] = "orders", ["n_live_tup"] = "1000000", ["n_dead_tup"] = dead }),
         Probe("long_transactions", longTransactions));
 
     [Fact]
@@ -84,7 +87,7 @@ public sealed class MaintenanceSkillsTests
         var run = await SkillTestKit.RunAsync(SkillTestKit.LoadShipped("vacuum-lag"), host, DeadOrders);
 
         Assert.Equal(SkillRunStatus.Completed, run.Status);
-        Assert.Equal("""sql.vacuum{"schema":"public","table":"orders","analyze":true}""", Actions(host));
+        Assert.Equal("""sql.vacuum{"database":"test","schema":"public","table":"orders","analyze":true}""", Actions(host));
     }
 
     [Fact]
@@ -132,7 +135,7 @@ public sealed class MaintenanceSkillsTests
         var run = await SkillTestKit.RunAsync(SkillTestKit.LoadShipped("index-hygiene"), host, Invalid);
 
         Assert.Equal(SkillRunStatus.Completed, run.Status);
-        Assert.Equal("""sql.drop_index{"schema":"public","index":"orders_user_id_idx"}""", Actions(host));
+        Assert.Equal("""sql.drop_index{"database":null,"schema":"public","index":"orders_user_id_idx"}""", Actions(host));
     }
 
     [Fact]

@@ -9,7 +9,12 @@ public enum ProbeScope
 }
 
 /// <summary>A named read-only query with a cost budget (milliseconds of database time it should stay under).</summary>
-public sealed record PostgresProbe(string Name, string Description, string Sql, int BudgetMs, ProbeScope Scope = ProbeScope.Any, string? RequiresExtension = null);
+/// <param name="PerDatabase">
+/// The query reads one database's catalog or statistics (tables, indexes): it runs in the sensing database and in each
+/// of the cluster's pg_databases, and every row carries a <c>datname</c> column.
+/// </param>
+public sealed record PostgresProbe(string Name, string Description, string Sql, int BudgetMs, ProbeScope Scope = ProbeScope.Any, string? RequiresExtension = null,
+    bool PerDatabase = false);
 
 /// <summary>
 /// Every query the Postgres sensor runs, in order. Each is cheap (catalog views, no table scans), read-only and
@@ -121,14 +126,14 @@ public static class PostgresProbeCatalogue
             select schemaname, relname, n_live_tup, n_dead_tup, seq_scan, seq_tup_read, idx_scan,
                    extract(epoch from now() - greatest(last_autovacuum, last_vacuum))::float8 as vacuum_age_seconds
             from pg_stat_user_tables order by n_dead_tup desc, seq_tup_read desc limit 10
-            """, 20),
+            """, 20, PerDatabase: true),
         new("indexes_unused", "Indexes never scanned, largest first.",
             """
             select s.schemaname, s.relname, s.indexrelname, s.idx_scan, pg_relation_size(s.indexrelid)::bigint as size_bytes
             from pg_stat_user_indexes s join pg_index i on i.indexrelid = s.indexrelid
             where s.idx_scan = 0 and not i.indisunique and not i.indisprimary
             order by 5 desc limit 10
-            """, 20),
+            """, 20, PerDatabase: true),
         new("indexes_invalid", "Invalid indexes (a failed CREATE INDEX CONCURRENTLY) and whether a build of it is still running.",
             """
             select n.nspname as schemaname, c.relname as indexrelname, t.relname as relname,
@@ -137,13 +142,14 @@ public static class PostgresProbeCatalogue
             from pg_index i join pg_class c on c.oid = i.indexrelid join pg_namespace n on n.oid = c.relnamespace
                  join pg_class t on t.oid = i.indrelid
             where not i.indisvalid order by 1, 2 limit 20
-            """, 10),
+            """, 10, PerDatabase: true),
         new("autovacuum", "Autovacuum workers busy against autovacuum_max_workers, and the longest-running vacuum.",
             """
             select count(*) filter (where a.backend_type = 'autovacuum worker')::int as workers,
                    current_setting('autovacuum_max_workers')::int as max_workers,
                    max(extract(epoch from now() - a.xact_start)) filter (where a.backend_type = 'autovacuum worker')::float8 as longest_seconds,
-                   (select p.relid::regclass::text from pg_stat_progress_vacuum p join pg_stat_activity v on v.pid = p.pid
+                   (select case when p.datname = current_database() then p.relid::regclass::text else p.datname || ': relation ' || p.relid end
+                    from pg_stat_progress_vacuum p join pg_stat_activity v on v.pid = p.pid
                     order by v.xact_start limit 1) as longest_table
             from pg_stat_activity a
             """, 10),

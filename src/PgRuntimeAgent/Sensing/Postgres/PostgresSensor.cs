@@ -85,7 +85,9 @@ internal sealed partial class PostgresSensor(SecretStore secrets, PostgresProbeS
         // in the lab (a frozen leader then held every snapshot, and the fence, back by seconds). Npgsql gets the
         // caller's token only; work abandoned at the deadline ends by Npgsql's own Timeout and CommandTimeout.
         var connectionString = ConnectionString(cluster, host, port);
-        var work = Task.Run(() => ProbeAllAsync(connectionString, results, cancellationToken), CancellationToken.None);
+        var databases = cluster.Databases.Where(d => !string.Equals(d, settings.Database, StringComparison.Ordinal)).Take(MaxExtraDatabases)
+            .Select(d => (d, ConnectionString(cluster, host, port, d))).ToList();
+        var work = Task.Run(() => ProbeAllAsync(connectionString, databases, results, cancellationToken), CancellationToken.None);
         try
         {
             await work.WaitAsync(deadline, time, cancellationToken).ConfigureAwait(false);
@@ -120,8 +122,70 @@ internal sealed partial class PostgresSensor(SecretStore secrets, PostgresProbeS
         return (observation, new SensorStatus(SensorNames.Postgres, member.Name, health, reason, sw.ElapsedMs));
     }
 
-    /// <summary>Opens a connection and runs every probe, adding each result to <paramref name="results"/> (locked: the caller may read it at its deadline while this goes on).</summary>
-    private async Task ProbeAllAsync(string connectionString, List<ProbeResult> results, CancellationToken cancellationToken)
+    /// <summary>Databases of pg_databases besides the sensing database whose per-database probes run on each member (the first ones).</summary>
+    internal const int MaxExtraDatabases = 8;
+
+    /// <summary>
+    /// Opens a connection and runs every probe, adding each result to <paramref name="results"/> (locked: the caller may
+    /// read it at its deadline while this goes on); then the per-database probes in each of <paramref name="databases"/>.
+    /// </summary>
+    private async Task ProbeAllAsync(string connectionString, IReadOnlyList<(string Name, string ConnectionString)> databases, List<ProbeResult> results,
+        CancellationToken cancellationToken)
+    {
+        await ProbeMainAsync(connectionString, results, cancellationToken).ConfigureAwait(false);
+        foreach (var (database, databaseConnection) in databases)
+        {
+            await ProbeDatabaseAsync(database, databaseConnection, results, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Runs the per-database probes in <paramref name="database"/> and merges their rows (tagged with <c>datname</c>)
+    /// into the results the sensing database gave. A database that cannot be read (gone, no CONNECT privilege) is named
+    /// in each probe's error and its rows are missing; the others stand.
+    /// </summary>
+    private async Task ProbeDatabaseAsync(string database, string connectionString, List<ProbeResult> results, CancellationToken cancellationToken)
+    {
+        var probes = PostgresProbeCatalogue.All.Where(p => p.PerDatabase && !settings.Skip.Contains(p.Name, StringComparer.Ordinal)).ToList();
+        var extra = new List<ProbeResult>();
+        try
+        {
+            await using var connection = new NpgsqlConnection(connectionString);
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var probe in probes)
+            {
+                extra.Add(await RunProbeAsync(connection, probe, cancellationToken, database).ConfigureAwait(false));
+            }
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException && !cancellationToken.IsCancellationRequested)
+        {
+            var why = ex is PostgresException pg ? $"{pg.SqlState}: {secrets.Redact(pg.MessageText)}" : secrets.Redact(SensorCall.Describe(ex));
+            extra = [.. probes.Select(p => new ProbeResult { Name = p.Name, Status = "error", BudgetMs = p.BudgetMs, Error = $"database {database}: {why}" })];
+        }
+
+        lock (results)
+        {
+            foreach (var more in extra)
+            {
+                var i = results.FindIndex(r => r.Name == more.Name);
+                if (i < 0 || results[i].Status != "ok")
+                {
+                    continue;
+                }
+
+                var main = results[i];
+                results[i] = main with
+                {
+                    ElapsedMs = main.ElapsedMs + more.ElapsedMs,
+                    OverBudget = main.OverBudget || more.OverBudget,
+                    Rows = more.Status == "ok" ? [.. main.Rows, .. more.Rows] : main.Rows,
+                    Error = more.Status == "ok" ? main.Error : string.Join("; ", new[] { main.Error, more.Error }.Where(e => e is not null)),
+                };
+            }
+        }
+    }
+
+    private async Task ProbeMainAsync(string connectionString, List<ProbeResult> results, CancellationToken cancellationToken)
     {
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -142,7 +206,7 @@ internal sealed partial class PostgresSensor(SecretStore secrets, PostgresProbeS
                 continue;
             }
 
-            var result = await RunProbeAsync(connection, probe, cancellationToken).ConfigureAwait(false);
+            var result = await RunProbeAsync(connection, probe, cancellationToken, probe.PerDatabase ? settings.Database : null).ConfigureAwait(false);
             Add(results, result);
             if (probe.Name == "server" && result.Rows.Count == 1)
             {
@@ -171,13 +235,13 @@ internal sealed partial class PostgresSensor(SecretStore secrets, PostgresProbeS
         }
     }
 
-    private string ConnectionString(PgCluster cluster, string host, int port)
+    private string ConnectionString(PgCluster cluster, string host, int port, string? database = null)
     {
         var builder = new NpgsqlConnectionStringBuilder
         {
             Host = host,
             Port = port,
-            Database = settings.Database,
+            Database = database ?? settings.Database,
             Username = cluster.Credentials.MonitorUsername,
             ApplicationName = "pgra",
             Timeout = Math.Max(1, (int)Math.Ceiling(timeout.TotalSeconds)),
@@ -198,7 +262,8 @@ internal sealed partial class PostgresSensor(SecretStore secrets, PostgresProbeS
         return builder.ConnectionString;
     }
 
-    private async Task<ProbeResult> RunProbeAsync(NpgsqlConnection connection, PostgresProbe probe, CancellationToken cancellationToken)
+    /// <summary>Runs one probe; <paramref name="database"/> (a per-database probe's) is added to every row as <c>datname</c>.</summary>
+    private async Task<ProbeResult> RunProbeAsync(NpgsqlConnection connection, PostgresProbe probe, CancellationToken cancellationToken, string? database = null)
     {
         var started = time.GetTimestamp();
         try
@@ -214,6 +279,11 @@ internal sealed partial class PostgresSensor(SecretStore secrets, PostgresProbeS
                     var name = reader.GetName(i);
                     var value = await reader.IsDBNullAsync(i, cancellationToken).ConfigureAwait(false) ? null : Format(reader.GetValue(i));
                     row[name] = name == "query" && value is not null ? MaskLiterals(value) : value;
+                }
+
+                if (database is not null)
+                {
+                    row["datname"] = database;
                 }
 
                 rows.Add(row);
