@@ -164,6 +164,18 @@ internal sealed class LabFaults : IDisposable
             {
                 await SignalAllAsync(frozen, "CONT", cancellationToken).ConfigureAwait(false);
             }
+
+            // PostgreSQL processes in the member's data directory that belong to no live postmaster (a backend stuck on
+            // a lock of a killed postmaster's processes): they hold the old shared memory and the member never starts.
+            // Listed before the live postmaster's descendants, so a backend it forks meanwhile is never taken for one.
+            var table = new Acting.Fencing.ProcessTable();
+            var inDataDir = table.PostgresWorkingIn([member.DataDir]);
+            var ours = postmaster is { } pm ? table.WithDescendants(pm).ToHashSet() : [];
+            var orphans = inDataDir.Where(pid => !ours.Contains(pid)).ToList();
+            if (orphans.Count > 0)
+            {
+                await SignalAllAsync(orphans, "KILL", cancellationToken).ConfigureAwait(false);
+            }
         }
 
         await StartStoppedAsync(_manifest.Services, cancellationToken).ConfigureAwait(false);

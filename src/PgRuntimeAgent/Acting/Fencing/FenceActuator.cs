@@ -130,12 +130,15 @@ internal sealed partial class FenceActuator : IActuator
         }
 
         var (patroni, postgres) = Find(member);
-        var pids = _processes.WithDescendants(patroni.Concat(postgres)).Order().ToList();
+        var descendants = _processes.WithDescendants(patroni.Concat(postgres));
+        var orphans = _processes.PostgresWorkingIn(DataDirectories(cluster, member, postgres)).Except(descendants).ToList();
+        var pids = descendants.Concat(orphans).Order().ToList();
         var details = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["mode"] = "local",
             ["patroni_pids"] = List(patroni),
             ["postgres_pids"] = List(postgres),
+            ["orphan_pids"] = List(orphans),
             ["killed_pids"] = List(pids),
         };
         if (pids.Count == 0)
@@ -163,7 +166,8 @@ internal sealed partial class FenceActuator : IActuator
         }
 
         var released = await ReleaseLeaderKeyAsync(cluster, member, details, cancellationToken).ConfigureAwait(false);
-        return ExecuteResult.Ok($"killed {pids.Count} processes of {member.Name} (Patroni {List(patroni)}, PostgreSQL {List(postgres)}) with SIGKILL; {released}", output) with { Details = details };
+        var stray = orphans.Count == 0 ? "" : $", and {orphans.Count} PostgreSQL processes left in its data directory by an earlier postmaster ({List(orphans)})";
+        return ExecuteResult.Ok($"killed {pids.Count} processes of {member.Name} (Patroni {List(patroni)}, PostgreSQL {List(postgres)}{stray}) with SIGKILL; {released}", output) with { Details = details };
     }
 
     public async Task<VerifyResult> VerifyAsync(PlannedAction action, ExecuteResult execution, CancellationToken cancellationToken)
@@ -247,6 +251,21 @@ internal sealed partial class FenceActuator : IActuator
             .ReleaseAsync(member.Name, cancellationToken).ConfigureAwait(false);
         details["leader_key"] = detail;
         return released ? "released its leader key" : "leader key: " + detail;
+    }
+
+    /// <summary>
+    /// The member's data directories on this machine: the listening postmaster's working directory, and the
+    /// configured data paths (<c>sensing.ssh.paths</c>) when they name the member (<c>{member}</c>) or this machine
+    /// holds no other member of the cluster (else a shared path like /pg/data would be another member's too).
+    /// </summary>
+    private List<string> DataDirectories(PgCluster cluster, PgMember member, IReadOnlyList<int> postmasters)
+    {
+        var dirs = postmasters.Select(_processes.WorkingDirectory).OfType<string>().ToList();
+        var alone = cluster.Members.Count(m => IsLocal(m.Ip)) <= 1;
+        dirs.AddRange(_ssh.Settings.Paths
+            .Where(p => alone || p.Contains("{member}", StringComparison.Ordinal))
+            .Select(p => p.Replace("{member}", member.Name, StringComparison.Ordinal).Replace("{cluster}", cluster.Name, StringComparison.Ordinal)));
+        return [.. dirs.Distinct(StringComparer.Ordinal)];
     }
 
     private (IReadOnlyList<int> Patroni, IReadOnlyList<int> Postgres) Find(PgMember member)

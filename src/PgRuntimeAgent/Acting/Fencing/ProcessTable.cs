@@ -80,6 +80,61 @@ internal sealed class ProcessTable(string procRoot = "/proc")
 
     public bool Exists(int pid) => Directory.Exists(Path.Combine(procRoot, pid.ToString(CultureInfo.InvariantCulture)));
 
+    /// <summary>The working directory of a process (PostgreSQL's processes work in the data directory), or null.</summary>
+    public string? WorkingDirectory(int pid)
+    {
+        try
+        {
+            return File.ResolveLinkTarget(Path.Combine(procRoot, pid.ToString(CultureInfo.InvariantCulture), "cwd"), returnFinalTarget: false) is { } target
+                ? Path.TrimEndingDirectorySeparator(target.FullName)
+                : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// PostgreSQL processes (command name <c>postgres</c>) working in one of <paramref name="dataDirectories"/>,
+    /// whoever their parent is. After its postmaster died (killed by Patroni, by a fence, by the OOM killer) a backend
+    /// stuck on a lock the dead processes held lives on as a child of init, keeps the old shared memory attached and
+    /// stops the member from ever starting again ("pre-existing shared memory block is still in use"); a fence must
+    /// take those too. Processes of another program in that directory (an operator's shell) are never listed.
+    /// </summary>
+    public IReadOnlyList<int> PostgresWorkingIn(IReadOnlyCollection<string> dataDirectories)
+    {
+        ArgumentNullException.ThrowIfNull(dataDirectories);
+        var wanted = dataDirectories.Select(Path.TrimEndingDirectorySeparator).ToHashSet(StringComparer.Ordinal);
+        var found = new List<int>();
+        if (wanted.Count == 0)
+        {
+            return found;
+        }
+
+        foreach (var pid in Pids())
+        {
+            if (WorkingDirectory(pid) is { } cwd && wanted.Contains(cwd) && IsPostgres(pid))
+            {
+                found.Add(pid);
+            }
+        }
+
+        return found;
+    }
+
+    private bool IsPostgres(int pid)
+    {
+        try
+        {
+            return File.ReadAllText(Path.Combine(procRoot, pid.ToString(CultureInfo.InvariantCulture), "comm")).Trim() == "postgres";
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The command line of a process (arguments joined by spaces), or null.</summary>
     public string? CommandLine(int pid)
     {

@@ -21,7 +21,7 @@ public sealed class ProcessTableTests : IDisposable
         var dir = Directory.CreateDirectory(Path.Combine(_proc, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         File.WriteAllText(Path.Combine(dir.FullName, "stat"), $"{pid} ({comm}) S {ppid} {pid} {pid} 0 -1 4194560");
         File.WriteAllText(Path.Combine(dir.FullName, "cmdline"), comm.Replace(' ', '\0') + "\0");
-        File.WriteAllText(Path.Combine(dir.FullName, "comm"), comm.Split(' ')[0] + "\n");
+        File.WriteAllText(Path.Combine(dir.FullName, "comm"), comm.Split(' ')[0].TrimEnd(':') + "\n"); // the executable's name, as the kernel keeps it
         var fd = Directory.CreateDirectory(Path.Combine(dir.FullName, "fd"));
         for (var i = 0; i < socketInodes.Length; i++)
         {
@@ -42,6 +42,26 @@ public sealed class ProcessTableTests : IDisposable
         Process(300, 1, "patroni pg-test-2", 1003);
         Process(400, 1, "node_exporter", 1005);
         return new ProcessTable(_proc);
+    }
+
+    [Fact]
+    public void PostgresWorkingIn_OrphanedBackendInTheDataDirectory_IsFoundButNotAShellThereOrAnotherMembersBackend()
+    {
+        var table = Table();
+        var data = Directory.CreateDirectory(Path.Combine(_proc, "..", Path.GetFileName(_proc) + "-data-1")).FullName;
+        var other = Directory.CreateDirectory(Path.Combine(_proc, "..", Path.GetFileName(_proc) + "-data-2")).FullName;
+        Process(500, 1, "postgres: pg-test: app test 127.0.0.1(34858) INSERT");
+        Process(501, 1, "bash");
+        Process(502, 1, "postgres: pg-test: app test 127.0.0.1(34999) idle");
+        File.CreateSymbolicLink(Path.Combine(_proc, "500", "cwd"), data);
+        File.CreateSymbolicLink(Path.Combine(_proc, "501", "cwd"), data);
+        File.CreateSymbolicLink(Path.Combine(_proc, "502", "cwd"), other);
+
+        Assert.Equal([500], table.PostgresWorkingIn([data + "/"]));
+        Assert.Equal(data, table.WorkingDirectory(500));
+        Assert.Empty(table.PostgresWorkingIn([]));
+        Directory.Delete(data);
+        Directory.Delete(other);
     }
 
     [Fact]
