@@ -106,22 +106,32 @@ internal sealed partial class AgentLoop
         };
     }
 
-    private AgentEvent FindingEvent(string name, Finding f, string? incident) => new()
+    /// <summary>A finding's event: code, member, first seen, and each of its facts as <c>fact.NAME</c>.</summary>
+    private AgentEvent FindingEvent(string name, Finding f, string? incident)
     {
-        Name = name,
-        At = f.LastSeen,
-        Cluster = f.Cluster,
-        Incident = incident,
-        Severity = FindingJson.SeverityName(f.Severity),
-        Title = $"{f.Code}{(f.Member is null ? "" : $" on {f.Member}")}",
-        Message = f.Summary,
-        Details = new Dictionary<string, string?>(StringComparer.Ordinal)
+        var details = new Dictionary<string, string?>(StringComparer.Ordinal)
         {
             ["code"] = f.Code,
             ["member"] = f.Member,
             ["first_seen"] = f.FirstSeen.ToString("O", CultureInfo.InvariantCulture),
-        },
-    };
+        };
+        foreach (var (fact, value) in f.Facts)
+        {
+            details["fact." + fact] = value;
+        }
+
+        return new()
+        {
+            Name = name,
+            At = f.LastSeen,
+            Cluster = f.Cluster,
+            Incident = incident,
+            Severity = FindingJson.SeverityName(f.Severity),
+            Title = $"{f.Code}{(f.Member is null ? "" : $" on {f.Member}")}",
+            Message = f.Summary,
+            Details = details,
+        };
+    }
 
     private void Emit(AgentEvent e)
     {

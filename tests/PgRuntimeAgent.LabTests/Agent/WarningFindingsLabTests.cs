@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using PgRuntimeAgent.Agent;
 using PgRuntimeAgent.Detection;
 using PgRuntimeAgent.Lab;
@@ -102,67 +101,5 @@ public sealed class WarningFindingsLabTests
         // The bytes are the leader's position minus the replica's replay position: never "0 B" while replay stands still.
         Assert.DoesNotContain("lags 0 B", finding.Summary, StringComparison.Ordinal);
         Assert.True((await agent.Journal.VerifyAsync(Ct)).Ok);
-    }
-
-    /// <summary>The agent's loop in the background with every event it emits kept in order.</summary>
-    private sealed class RunningAgent : IAsyncDisposable
-    {
-        private readonly ConcurrentQueue<AgentEvent> _events = new();
-        private readonly SemaphoreSlim _signal = new(0);
-        private readonly CancellationTokenSource _stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        private Task _loop = Task.CompletedTask;
-
-        public IReadOnlyList<AgentEvent> Events => [.. _events];
-
-        public static RunningAgent Start(AgentLab agent)
-        {
-            var running = new RunningAgent();
-            agent.Runtime.Loop.AddObserver(new DelegateObserver(e =>
-            {
-                running._events.Enqueue(e);
-                running._signal.Release();
-            }));
-            running._loop = Task.Run(() => agent.Runtime.RunAsync(running._stop.Token), CancellationToken.None);
-            return running;
-        }
-
-        public async Task<AgentEvent?> WaitAsync(Func<AgentEvent, bool> match, TimeSpan timeout)
-        {
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-            deadline.CancelAfter(timeout);
-            while (true)
-            {
-                if (_events.FirstOrDefault(match) is { } found)
-                {
-                    return found;
-                }
-
-                try
-                {
-                    await _signal.WaitAsync(deadline.Token);
-                }
-                catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
-                {
-                    return _events.FirstOrDefault(match);
-                }
-            }
-        }
-
-        public IEnumerable<string> Timeline() => _events
-            .Where(e => e.Name != AgentEventNames.Snapshot)
-            .Select(e => $"{e.At:HH:mm:ss.f} {e.Name} [{e.Severity}] {e.Title}");
-
-        public async Task StopAsync()
-        {
-            await _stop.CancelAsync();
-            await _loop;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await StopAsync();
-            _stop.Dispose();
-            _signal.Dispose();
-        }
     }
 }
