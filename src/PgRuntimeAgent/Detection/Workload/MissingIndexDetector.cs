@@ -89,6 +89,7 @@ public sealed class MissingIndexDetector : IDetector
                     ["table"] = a.Table ?? "",
                     ["columns"] = a.Columns ?? "",
                     ["candidate"] = a.Definition ?? "",
+                    ["index"] = IndexName(a),
                     ["mean_ms"] = StatementDeltas.Ms(j.Now.MeanMs),
                     ["calls"] = j.Now.Calls.ToString(CultureInfo.InvariantCulture),
                     ["cost_before"] = Cost(a.CostBefore),
@@ -98,6 +99,10 @@ public sealed class MissingIndexDetector : IDetector
             };
         }
     }
+
+    /// <summary>The name sql.create_index gives the candidate by default (<c>&lt;table&gt;_&lt;columns&gt;_idx</c>, cut to 63 bytes).</summary>
+    private static string IndexName(IndexAdvice a) =>
+        PgRuntimeAgent.Acting.Sql.SqlActions.DefaultIndexName(a.Table ?? "", (a.Columns ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
     private static string Cost(double? cost) => cost?.ToString("0.##", CultureInfo.InvariantCulture) ?? "?";
 

@@ -146,6 +146,7 @@ public sealed class WorkloadDetectorTests
         Assert.Equal("public", f.Facts["schema"]);
         Assert.Equal("orders", f.Facts["table"]);
         Assert.Equal("user_id,created_at", f.Facts["columns"]);
+        Assert.Equal("orders_user_id_created_at_idx", f.Facts["index"]);
         Assert.Equal(WorkloadKit.Hot, f.Facts["queryid"]);
         Assert.Equal("30", f.Facts["mean_ms"]);
         Assert.Equal("60", f.Facts["calls"]);
