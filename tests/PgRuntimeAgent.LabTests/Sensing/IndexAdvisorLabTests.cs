@@ -60,6 +60,30 @@ public sealed class IndexAdvisorLabTests
             $"{connection.Host}:{connection.Port}: {advice.Definition} cost {advice.CostBefore} -> {advice.CostAfter} ({advice.Plan} plan) in {advice.ElapsedMs} ms"));
     }
 
+    [Fact]
+    public async Task Advise_DatabaseWithoutHypopg_UncheckedSaysWhatCouldNotBeCheckedAndKeepsTheCostBefore()
+    {
+        var cs = Environment.GetEnvironmentVariable("PGRA_ADVISOR_CONNECTION_NO_HYPOPG");
+        if (string.IsNullOrEmpty(cs))
+        {
+            Assert.Skip("PGRA_ADVISOR_CONNECTION_NO_HYPOPG names no PostgreSQL database with the orders table and without hypopg");
+        }
+
+        await using var connection = new NpgsqlConnection(cs);
+        await connection.OpenAsync(Ct);
+        var queryId = await WaitForQueryIdAsync(connection, TimeSpan.FromSeconds(1));
+        Assert.NotNull(queryId);
+
+        var advice = await IndexAdvisor.AdviseAsync(connection, queryId, connection.Database, TimeProvider.System, TimeSpan.FromSeconds(2), Ct);
+
+        Assert.Equal("unchecked", advice.Status);
+        Assert.Contains("hypopg is not installed", advice.Reason, StringComparison.Ordinal);
+        Assert.Equal("user_id,created_at", advice.Columns);
+        Assert.True(advice.CostBefore > 0);
+        Assert.Null(advice.CostAfter);
+        Assert.False(advice.Qualifies(0.5));
+    }
+
     private static async Task<IndexAdvice> AssertAdvisedAsync(NpgsqlConnection connection, string queryId)
     {
         var indexesBefore = await CountIndexesAsync(connection);
