@@ -8,8 +8,8 @@ namespace PgRuntimeAgent.Tests.Skills;
 public sealed class ShippedSkillsTests
 {
     private static readonly string[] Shipped =
-        ["archive-failure", "backup-stale", "config-broken", "deposed-primary", "index-hygiene", "inventory-drift", "planned-switchover", "primary-failure",
-         "replication-lag", "vacuum-lag", "wraparound"];
+        ["archive-failure", "backup-stale", "config-broken", "deposed-primary", "index-hygiene", "inventory-drift", "missing-index", "planned-switchover",
+         "primary-failure", "replication-lag", "vacuum-lag", "wraparound"];
 
     private static string Actions(ScriptedSkillHost host) =>
         string.Join(" ", host.Requests.Select(r => $"{r.ActionClass}{r.Parameters.GetRawText()}"));
@@ -534,5 +534,97 @@ public sealed class ShippedSkillsTests
         Assert.Equal(SkillRunStatus.Failed, run.Status);
         Assert.Empty(host.Requests);
         Assert.Contains("no_arbiter", SkillTestKit.Steps(run), StringComparison.Ordinal);
+    }
+
+    // ------------------------------------------------------------------ missing-index
+
+    private const string QueryId = "-7973933697010830831";
+
+    /// <summary>The healthy snapshot with the leader's statements_top row of the hot statement at these cumulative counters.</summary>
+    private static JsonElement WithStatement(long calls, double totalMs) => SnapshotBuilder.Healthy().Set("postgres", new JsonArray(new JsonObject
+    {
+        ["member"] = "pg-test-1",
+        ["reachable"] = true,
+        ["probes"] = new JsonArray(new JsonObject
+        {
+            ["name"] = "statements_top",
+            ["status"] = "ok",
+            ["rows"] = new JsonArray(new JsonObject
+            {
+                ["queryid"] = QueryId, ["datname"] = "test", ["calls"] = calls.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["total_exec_ms"] = totalMs.ToString(System.Globalization.CultureInfo.InvariantCulture), ["query"] = "SELECT id FROM orders WHERE user_id = $1",
+            }),
+        }),
+    })).Build();
+
+    private static JsonElement MissingIndexTrigger() => JsonSerializer.SerializeToElement(new JsonObject
+    {
+        ["code"] = "missing-index",
+        ["cluster"] = "pg-test",
+        ["member"] = "pg-test-1",
+        ["facts"] = new JsonObject
+        {
+            ["queryid"] = QueryId, ["database"] = "test", ["schema"] = "public", ["table"] = "orders", ["columns"] = "user_id,created_at",
+            ["index"] = "orders_user_id_created_at_idx", ["mean_ms"] = "50", ["calls"] = "120", ["cost_before"] = "6250.05", ["cost_after"] = "19.7",
+            ["query"] = "SELECT id FROM orders WHERE user_id = $1",
+        },
+    });
+
+    [Fact]
+    public async Task MissingIndex_StatementTwentyFiveTimesFaster_BuildsAnalyzesAndKeepsTheIndex()
+    {
+        var host = new ScriptedSkillHost(WithStatement(1000, 50_000)).At(TimeSpan.FromSeconds(30), WithStatement(1100, 50_200));
+
+        var run = await SkillTestKit.RunAsync(SkillTestKit.LoadShipped("missing-index"), host, MissingIndexTrigger());
+
+        Assert.Equal(SkillRunStatus.Completed, run.Status);
+        Assert.Equal(
+            """sql.create_index{"database":"test","schema":"public","table":"orders","columns":"user_id,created_at","index":"orders_user_id_created_at_idx"} """
+            + """sql.analyze{"database":"test","schema":"public","table":"orders"}""", Actions(host));
+        Assert.Equal(3, host.Requests[0].AutonomyCeiling);
+        var note = Assert.Single(host.Notes);
+        Assert.Contains("Kept index public.orders_user_id_created_at_idx", note.Text, StringComparison.Ordinal);
+        Assert.Contains("from a mean of 50 ms to 2", note.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MissingIndex_StatementNotTwiceAsFast_DropsTheIndexAgainAndSaysWhy()
+    {
+        var host = new ScriptedSkillHost(WithStatement(1000, 50_000)).At(TimeSpan.FromSeconds(30), WithStatement(1100, 54_000));
+
+        var run = await SkillTestKit.RunAsync(SkillTestKit.LoadShipped("missing-index"), host, MissingIndexTrigger());
+
+        Assert.Equal(SkillRunStatus.Failed, run.Status);
+        Assert.Equal(["sql.create_index", "sql.analyze", "sql.drop_index"], host.Requests.Select(r => r.ActionClass));
+        Assert.Equal("""{"database":"test","schema":"public","index":"orders_user_id_created_at_idx"}""", host.Requests[2].Parameters.GetRawText());
+        Assert.Contains(host.Notes, n => n.Text.Contains("did not make statement " + QueryId + " 2 times faster (mean 50 ms before, 40", StringComparison.Ordinal));
+        Assert.Contains(host.Notes, n => n.Text.StartsWith("Dropped public.orders_user_id_created_at_idx again", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task MissingIndex_TooFewCallsToMeasure_KeepsTheIndexAndAsksTheOperator()
+    {
+        var host = new ScriptedSkillHost(WithStatement(1000, 50_000)).At(TimeSpan.FromSeconds(30), WithStatement(1005, 50_010));
+
+        var run = await SkillTestKit.RunAsync(SkillTestKit.LoadShipped("missing-index"), host, MissingIndexTrigger());
+
+        Assert.Equal(SkillRunStatus.Completed, run.Status);
+        Assert.Equal(["sql.create_index", "sql.analyze"], host.Requests.Select(r => r.ActionClass));
+        Assert.Contains("could not be measured", Assert.Single(host.Notes).Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MissingIndex_BuildFails_NothingElseRunsAndTheFailureIsRecorded()
+    {
+        var host = new ScriptedSkillHost(WithStatement(1000, 50_000))
+        {
+            Answer = r => new SkillActionOutcome(SkillActionStatus.Failed, "j-1", "CREATE INDEX CONCURRENTLY failed: 55P03: canceling statement due to lock timeout"),
+        };
+
+        var run = await SkillTestKit.RunAsync(SkillTestKit.LoadShipped("missing-index"), host, MissingIndexTrigger());
+
+        Assert.Equal(SkillRunStatus.Failed, run.Status);
+        Assert.Equal(["sql.create_index"], host.Requests.Select(r => r.ActionClass));
+        Assert.Contains("lock timeout", Assert.Single(host.Notes).Text, StringComparison.Ordinal);
     }
 }

@@ -9,13 +9,23 @@ namespace PgRuntimeAgent.Acting.Sql;
 /// undo of the other, on the leader. A build that fails leaves an INVALID index behind: it is dropped (concurrently)
 /// right away, before a new build of the same name, and by reconciliation after a crash. Names are quoted as
 /// identifiers (<see cref="SqlIdentifier"/>); catalog lookups use bind parameters. A drop records
-/// pg_get_indexdef so its undo rebuilds exactly that index.
+/// pg_get_indexdef so its undo rebuilds exactly that index. Every build or drop runs with the server's
+/// statement_timeout at the action's timeout and lock_timeout at <see cref="LockTimeout"/> (<see cref="SessionSql"/>):
+/// a concurrent build waits for the table's lock and for every older transaction, and one that cannot get them in time
+/// fails (its INVALID index is dropped) instead of queueing behind a long transaction.
 /// </summary>
 internal sealed partial class IndexActuator(SqlTargets targets) : IActuator
 {
     public IReadOnlyCollection<string> Kinds { get; } = [SqlActions.CreateIndex, SqlActions.DropIndex];
 
     private static readonly TimeSpan CatalogTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>lock_timeout of a build or drop: the table's lock and each wait for an older transaction.</summary>
+    public static TimeSpan LockTimeout { get; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The session settings a build or drop runs under (server-side, so a statement of a vanished pgra ends too).</summary>
+    public static string SessionSql(TimeSpan statementTimeout) => string.Create(CultureInfo.InvariantCulture,
+        $"set statement_timeout = {(long)statementTimeout.TotalMilliseconds}; set lock_timeout = {(long)LockTimeout.TotalMilliseconds}");
 
     public async Task<PrecheckResult> PrecheckAsync(PlannedAction action, CancellationToken cancellationToken)
     {
@@ -110,6 +120,8 @@ internal sealed partial class IndexActuator(SqlTargets targets) : IActuator
 
         var details = new Dictionary<string, string>(StringComparer.Ordinal) { ["member"] = target.Member.Name, ["database"] = p.Database };
         await using var connection = await targets.OpenAsync(target, p.Database, cancellationToken).ConfigureAwait(false);
+        await SqlConnector.ExecuteAsync(connection, SessionSql(p.Timeout), [], CatalogTimeout, cancellationToken).ConfigureAwait(false);
+        details["session"] = SessionSql(p.Timeout);
         return action.Kind == SqlActions.DropIndex
             ? await DropAsync(action, p, connection, details, cancellationToken).ConfigureAwait(false)
             : await CreateAsync(action, p, connection, details, cancellationToken).ConfigureAwait(false);
@@ -190,6 +202,7 @@ internal sealed partial class IndexActuator(SqlTargets targets) : IActuator
                 return new ReconcileResult(ReconcileStatus.Unknown, $"{p.Schema}.{p.Index} is still being built by backend {pid.ToString(CultureInfo.InvariantCulture)}");
             }
 
+            await SqlConnector.ExecuteAsync(connection, SessionSql(p.Timeout), [], CatalogTimeout, cancellationToken).ConfigureAwait(false);
             var cleanup = await DropInvalidAsync(connection, p, cancellationToken).ConfigureAwait(false);
             return new ReconcileResult(ReconcileStatus.NotHappened, $"the build did not finish: {cleanup}");
         }

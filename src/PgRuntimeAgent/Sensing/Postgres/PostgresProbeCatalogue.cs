@@ -115,12 +115,23 @@ public static class PostgresProbeCatalogue
                or pending_restart
             order by name
             """, 10),
-        new("statements_top", "Top statements by total time (pg_stat_statements).",
+        new("statements_top", "Top statements by total time since the statistics were reset (pg_stat_statements 1.9+, leader only), with the reset time.",
             """
-            select queryid::text as queryid, calls, round(total_exec_time::numeric, 1)::float8 as total_exec_ms,
-                   round(mean_exec_time::numeric, 3)::float8 as mean_exec_ms, rows, left(query, 200) as query
-            from pg_stat_statements order by total_exec_time desc limit 10
-            """, 50, ProbeScope.Any, "pg_stat_statements"),
+            select s.queryid::text as queryid, min(d.datname)::text as datname, sum(s.calls)::int8 as calls,
+                   round(sum(s.total_exec_time)::numeric, 3)::float8 as total_exec_ms,
+                   round((sum(s.total_exec_time) / nullif(sum(s.calls), 0))::numeric, 3)::float8 as mean_exec_ms,
+                   sum(s.rows)::int8 as rows, sum(s.shared_blks_hit)::int8 as shared_blks_hit, sum(s.shared_blks_read)::int8 as shared_blks_read,
+                   (select i.stats_reset from pg_stat_statements_info i) as stats_reset,
+                   left(min(s.query), 200) as query
+            from pg_stat_statements s left join pg_database d on d.oid = s.dbid
+            where s.queryid is not null
+            group by s.queryid order by sum(s.total_exec_time) desc limit 20
+            """, 50, ProbeScope.PrimaryOnly, "pg_stat_statements"),
+        new("table_scans", "Tables by rows read in sequential scans, with index scans and live rows (leader only).",
+            """
+            select schemaname, relname, n_live_tup, seq_scan, seq_tup_read, coalesce(idx_scan, 0) as idx_scan
+            from pg_stat_user_tables order by seq_tup_read desc limit 20
+            """, 20, ProbeScope.PrimaryOnly),
         new("table_stats", "Tables with the most dead tuples, with seq vs index scans.",
             """
             select schemaname, relname, n_live_tup, n_dead_tup, seq_scan, seq_tup_read, idx_scan,

@@ -57,6 +57,9 @@ internal sealed class SnapshotService : IDisposable
     private readonly ICommandRunner _ssh;
     private readonly ILogger _logger;
 
+    /// <summary>The index advisor's latest advice and cadence, per cluster (see <see cref="IndexAdvisorCache"/>).</summary>
+    private readonly IndexAdvisorCache _advisor;
+
     /// <summary>Per cluster/sensor, the health of the last snapshot (a change is logged, not every unhealthy snapshot).</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SensorHealth> _lastHealth = new(StringComparer.Ordinal);
 
@@ -121,6 +124,7 @@ internal sealed class SnapshotService : IDisposable
         _local = _overrides.LocalRunner ?? new LocalCommandRunner();
         _ssh = _overrides.SshRunner ?? new SshRunner(_settings.Ssh);
         _logger = logger ?? NullLogger.Instance;
+        _advisor = new IndexAdvisorCache(secrets, _time) { AddressOf = _overrides.PostgresAddress ?? (m => (m.Ip, m.Ports.Postgres)) };
     }
 
     public Topology Topology => _topology;
@@ -397,7 +401,9 @@ internal sealed class SnapshotService : IDisposable
             TimeoutOf = m => DeadlineFor(SensorNames.Postgres, cluster, m),
         };
         var results = await Task.WhenAll(cluster.Members.Select(m => sensor.ObserveAsync(cluster, m, ct))).ConfigureAwait(false);
-        return (results.Select(r => r.Observation).ToList(), results.Select(r => r.Health).ToList());
+        var advise = !_settings.Postgres.Skip.Contains(IndexAdvice.ProbeName, StringComparer.Ordinal);
+        var observations = results.Select((r, i) => advise ? _advisor.Attach(cluster, cluster.Members[i], r.Observation) : r.Observation).ToList();
+        return (observations, results.Select(r => r.Health).ToList());
     }
 
     private async Task<(IReadOnlyList<HostObservation>?, IReadOnlyList<SensorStatus>)> ObserveHostsAsync(

@@ -114,4 +114,11 @@ public sealed class SqlQuotingTests
         Assert.Null(reset.Parameter(SqlActions.Value));
         Assert.True(set.Reversible);
     }
+
+    [Fact]
+    public void SessionSql_BuildOrDrop_ServerStatementTimeoutOfTheActionAndATenSecondLockTimeout()
+    {
+        Assert.Equal("set statement_timeout = 1800000; set lock_timeout = 10000", IndexActuator.SessionSql(TimeSpan.FromMinutes(30)));
+        Assert.Equal("set statement_timeout = 2500; set lock_timeout = 10000", IndexActuator.SessionSql(TimeSpan.FromSeconds(2.5)));
+    }
 }
