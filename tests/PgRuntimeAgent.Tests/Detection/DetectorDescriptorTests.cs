@@ -14,7 +14,7 @@ public sealed class DetectorDescriptorTests
     [
         "leader-missing", "primary-down-holding-lock", "primary-frozen", "primary-disk-full", "split-brain", "replication-broken",
         "replication-lag", "archive-failing", "backup-stale", "inventory-drift", "sensor-blind", "deposed-primary", "timeline-rollback",
-        "stale-leader", "leader-not-renewing",
+        "stale-leader", "leader-not-renewing", "lock-pileup", "long-transaction", "connection-saturation",
     ];
 
     /// <summary>The persistence defaults the detectors had as settings fields (consecutive snapshots, seconds).</summary>
@@ -206,7 +206,7 @@ public sealed class DetectorDescriptorTests
         string[] former =
         [
             "timeline-rollback", "stale-leader", "deposed-primary", "primary-disk-full", "primary-frozen", "leader-not-renewing",
-            "split-brain", "primary-down-holding-lock", "leader-missing", "replication-broken", "replication-lag", "archive-failing", "backup-stale",
+            "split-brain", "primary-down-holding-lock", "leader-missing", "replication-broken", "replication-lag", "lock-pileup", "long-transaction", "connection-saturation", "archive-failing", "backup-stale",
             "sensor-blind", "inventory-drift",
         ];
 

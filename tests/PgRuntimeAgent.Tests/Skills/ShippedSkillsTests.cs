@@ -8,7 +8,8 @@ namespace PgRuntimeAgent.Tests.Skills;
 public sealed class ShippedSkillsTests
 {
     private static readonly string[] Shipped =
-        ["archive-failure", "backup-stale", "deposed-primary", "inventory-drift", "planned-switchover", "primary-failure", "replication-lag"];
+        ["archive-failure", "backup-stale", "connection-saturation", "deposed-primary", "inventory-drift", "lock-pileup", "long-transaction", "planned-switchover",
+         "primary-failure", "replication-lag"];
 
     private static string Actions(ScriptedSkillHost host) =>
         string.Join(" ", host.Requests.Select(r => $"{r.ActionClass}{r.Parameters.GetRawText()}"));
