@@ -15,7 +15,8 @@ public sealed class SkillCommandsTests
         Assert.Equal(0, result.ExitCode);
         using var doc = JsonDocument.Parse(result.Out);
         var names = doc.RootElement.EnumerateArray().Select(e => e.GetProperty("name").GetString()).ToList();
-        Assert.Equal(["archive-failure", "backup-stale", "deposed-primary", "inventory-drift", "planned-switchover", "primary-failure", "replication-lag"], names);
+        Assert.Equal(["archive-failure", "backup-stale", "connection-saturation", "deposed-primary", "inventory-drift", "lock-pileup", "long-transaction",
+            "planned-switchover", "primary-failure", "replication-lag"], names);
         var primary = doc.RootElement.EnumerateArray().Single(e => e.GetProperty("name").GetString() == "primary-failure");
         Assert.Equal("10m", primary.GetProperty("cooldown").GetString());
         Assert.Equal(["member.fence", "patroni.failover"], primary.GetProperty("actions").EnumerateArray().Select(a => a.GetString()));
@@ -30,7 +31,7 @@ public sealed class SkillCommandsTests
         Assert.Equal(0, result.ExitCode);
         Assert.Contains("finding primary-frozen", result.Out, StringComparison.Ordinal);
         Assert.Contains("cron 30 2 * * *", result.Out, StringComparison.Ordinal);
-        Assert.Contains("7 skill(s)", result.Out, StringComparison.Ordinal);
+        Assert.Contains("10 skill(s)", result.Out, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -72,7 +73,7 @@ public sealed class SkillCommandsTests
         var result = await CliRunner.RunAsync("skills", "lint", "--skills", Skills);
 
         Assert.Equal(0, result.ExitCode);
-        Assert.Contains("7 skill file(s) checked: 0 error(s), 0 warning(s)", result.Out, StringComparison.Ordinal);
+        Assert.Contains("10 skill file(s) checked: 0 error(s), 0 warning(s)", result.Out, StringComparison.Ordinal);
     }
 
     [Fact]
