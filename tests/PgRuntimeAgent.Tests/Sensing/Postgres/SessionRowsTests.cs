@@ -7,17 +7,19 @@ public sealed class SessionRowsTests
 {
     private static ProbeResult Ok(string name, params Dictionary<string, string?>[] rows) => new() { Name = name, Status = "ok", Rows = rows };
 
+    private static Dictionary<string, string?> R(params (string Key, string? Value)[] values) => values.ToDictionary(v => v.Key, v => v.Value);
+
     [Fact]
     public void Summarise_SessionProbes_GivesTypedHeadsUseAndHolders()
     {
         var observation = PostgresSensor.Summarise("pg-test-1",
         [
-            Ok("lock_heads", new() { ["pid"] = "77", ["backend_start"] = "2026-12-03T03:54:56.3888890Z", ["state"] = "idle in transaction", ["waiters"] = "5", ["direct_waiters"] = "1", ["longest_wait_seconds"] = "2.649927" }),
+            Ok("lock_heads", R(("pid", "77"), ("backend_start", "2026-12-03T03:54:56.3888890Z"), ("state", "idle in transaction"), ("waiters", "5"), ("direct_waiters", "1"), ("longest_wait_seconds", "2.649927"))),
             Ok("connection_clients",
-                new() { ["dimension"] = "state", ["name"] = "idle", ["count"] = "40", ["idle_in_transaction"] = "0", ["max_connections"] = "50", ["reserved"] = "3" },
-                new() { ["dimension"] = "state", ["name"] = "idle in transaction", ["count"] = "3", ["idle_in_transaction"] = "3", ["max_connections"] = "50", ["reserved"] = "3" },
-                new() { ["dimension"] = "application", ["name"] = "app", ["count"] = "43", ["idle_in_transaction"] = "3", ["max_connections"] = "50", ["reserved"] = "3" }),
-            Ok("xmin_horizon", new() { ["kind"] = "slot", ["slot_name"] = "cdc", ["xmin_age"] = "123456789" }),
+                R(("dimension", "state"), ("name", "idle"), ("count", "40"), ("idle_in_transaction", "0"), ("max_connections", "50"), ("reserved", "3")),
+                R(("dimension", "state"), ("name", "idle in transaction"), ("count", "3"), ("idle_in_transaction", "3"), ("max_connections", "50"), ("reserved", "3")),
+                R(("dimension", "application"), ("name", "app"), ("count", "43"), ("idle_in_transaction", "3"), ("max_connections", "50"), ("reserved", "3"))),
+            Ok("xmin_horizon", R(("kind", "slot"), ("slot_name", "cdc"), ("xmin_age", "123456789"))),
         ], null);
 
         var head = Assert.Single(observation.LockHeads);
