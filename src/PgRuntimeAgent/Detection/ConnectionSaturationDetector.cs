@@ -67,11 +67,14 @@ public sealed class ConnectionSaturationDetector : IDetector
     private static ConnectionUse? Use(ClusterSnapshot s, string member) =>
         s.Postgres.FirstOrDefault(p => p.Member == member && p.Reachable)?.ConnectionUse;
 
-    /// <summary>The monitoring login was refused for want of a slot: SQLSTATE 53300 or its messages.</summary>
-    internal static bool RefusedForSlots(string? error) => error is not null
-        && (error.Contains("53300", StringComparison.Ordinal)
-            || error.Contains("too many clients", StringComparison.OrdinalIgnoreCase)
-            || error.Contains("remaining connection slots are reserved", StringComparison.OrdinalIgnoreCase));
+    /// <summary>
+    /// The monitoring login was refused for want of a slot: SQLSTATE 53300 (too_many_connections: "too many clients
+    /// already", "remaining connection slots are reserved"), which Npgsql puts first in the message the sensor keeps.
+    /// </summary>
+    internal static bool RefusedForSlots(string? error) => error is not null && error.Contains(TooManyConnections + ":", StringComparison.Ordinal);
+
+    /// <summary>SQLSTATE too_many_connections.</summary>
+    internal const string TooManyConnections = "53300";
 
     private static IReadOnlyList<FindingEvidence>? Symptom(ClusterSnapshot s, string member, double ratio)
     {
