@@ -69,6 +69,13 @@ public sealed record PolicySettings
     /// <summary>Playbooks (paths relative to the playbook directory) the <c>ansible.playbook</c> action may run.</summary>
     public IReadOnlyList<string> AnsiblePlaybooks { get; init; } = [];
 
+    /// <summary>
+    /// Which sessions <c>sql.cancel_backend</c> / <c>sql.terminate_backend</c> may signal, by user and application_name
+    /// (<c>policy.sql_sessions: { users: { dbuser_dba: deny }, applications: { "app-*": allow } }</c>); superusers,
+    /// replication connections and pgra's own sessions are refused whatever it says.
+    /// </summary>
+    public Acting.Sql.SqlSessionRules SqlSessions { get; init; } = new();
+
     /// <summary>Directory the playbooks live in, relative to the settings file (<c>policy.ansible_dir</c>, default <c>ansible</c>).</summary>
     public string AnsibleDir { get; init; } = "ansible";
 }

@@ -8,8 +8,8 @@ namespace PgRuntimeAgent.Tests.Skills;
 public sealed class ShippedSkillsTests
 {
     private static readonly string[] Shipped =
-        ["archive-failure", "backup-stale", "config-broken", "deposed-primary", "index-hygiene", "inventory-drift", "missing-index", "planned-switchover",
-         "primary-failure", "replication-lag", "vacuum-lag", "wraparound"];
+        ["archive-failure", "backup-stale", "config-broken", "connection-saturation", "deposed-primary", "index-hygiene", "inventory-drift", "lock-pileup",
+         "long-transaction", "missing-index", "planned-switchover", "primary-failure", "replication-lag", "vacuum-lag", "wraparound"];
 
     private static string Actions(ScriptedSkillHost host) =>
         string.Join(" ", host.Requests.Select(r => $"{r.ActionClass}{r.Parameters.GetRawText()}"));

@@ -83,7 +83,7 @@ public sealed class SnapshotSchemaTests
     [InlineData("patroni", "config,paused")]
     [InlineData("patroni.config", "maximum_lag_on_failover_bytes")]
     [InlineData("members[0]", "name,declared_role,patroni_state,reachable,in_recovery,lag_bytes,lag_unknown,lag_seconds,no_failover")]
-    [InlineData("postgres[0]", "member,archiver_failed_count")]
+    [InlineData("postgres[0]", "member,archiver_failed_count,lock_heads,connection_use,xmin_holders,probes")]
     [InlineData("backup", "last_backup_age_seconds,last_full,backup_running,stanza")]
     [InlineData("metrics.readings[0]", "name,values")]
     [InlineData("drift[0]", "code,member,message")]

@@ -6,10 +6,11 @@ namespace PgRuntimeAgent.Acting.Sql;
 /// <summary>
 /// <c>sql.cancel_backend</c> (pg_cancel_backend: the running query stops, the session stays) and
 /// <c>sql.terminate_backend</c> (pg_terminate_backend: the session and its open transaction end; irreversible). Only
-/// client sessions, never pgra's own or a replication/background process. The backend is identified by pid and
+/// client sessions, never pgra's own, a superuser's or a replication/background process, and none that
+/// <c>policy.sql_sessions</c> denies (<see cref="BackendGuard"/> decides). The backend is identified by pid and
 /// backend_start together, so a pid reused by a new session is never hit. Verification watches pg_stat_activity.
 /// </summary>
-internal sealed class BackendActuator(SqlTargets targets) : IActuator
+internal sealed class BackendActuator(SqlTargets targets, SqlSessionRules rules) : IActuator
 {
     private static readonly TimeSpan CatalogTimeout = TimeSpan.FromSeconds(10);
 
@@ -34,28 +35,7 @@ internal sealed class BackendActuator(SqlTargets targets) : IActuator
                 return PrecheckResult.Fail("backend-exists", $"no backend with pid {pid.ToString(CultureInfo.InvariantCulture)} on {target.Member.Name}");
             }
 
-            var checks = new List<CheckResult> { new("backend-exists", true, backend.Describe()) };
-            if (backend.BackendType != "client backend")
-            {
-                checks.Add(new CheckResult("client-session", false, $"pid {pid.ToString(CultureInfo.InvariantCulture)} is a {backend.BackendType}: only client sessions are cancelled or terminated"));
-            }
-
-            if (backend.Application?.StartsWith("pgra", StringComparison.Ordinal) == true)
-            {
-                checks.Add(new CheckResult("not-pgra", false, $"pid {pid.ToString(CultureInfo.InvariantCulture)} is pgra's own session ({backend.Application})"));
-            }
-
-            if (StartOf(action) is { } start && !SameInstant(start, backend.BackendStart))
-            {
-                checks.Add(new CheckResult("same-session", false, $"pid {pid.ToString(CultureInfo.InvariantCulture)} now belongs to a session started at {backend.BackendStart:O}, not {start:O}"));
-            }
-
-            if (action.Kind == SqlActions.CancelBackend && backend.State != "active")
-            {
-                checks.Add(new CheckResult("running-query", false, $"pid {pid.ToString(CultureInfo.InvariantCulture)} is {backend.State ?? "idle"}: there is no query to cancel"));
-            }
-
-            return new PrecheckResult(checks);
+            return new PrecheckResult(BackendGuard.Check(action.Kind, backend, StartOf(action), rules));
         }
         catch (Exception ex) when (SqlTargets.IsExpected(ex))
         {
@@ -78,6 +58,12 @@ internal sealed class BackendActuator(SqlTargets targets) : IActuator
         if (backend is null || (StartOf(action) is { } start && !SameInstant(start, backend.BackendStart)))
         {
             return ExecuteResult.Failed($"backend {pid.ToString(CultureInfo.InvariantCulture)} is gone (or is another session now): nothing sent");
+        }
+
+        // Checked again at the moment of sending: the session may have changed role or application since the precheck.
+        if (BackendGuard.Check(action.Kind, backend, StartOf(action), rules).Where(c => !c.Passed).Select(c => c.Detail).FirstOrDefault() is { } refused)
+        {
+            return ExecuteResult.Failed("nothing sent: " + refused);
         }
 
         var function = action.Kind == SqlActions.TerminateBackend ? "pg_terminate_backend" : "pg_cancel_backend";
@@ -167,18 +153,13 @@ internal sealed class BackendActuator(SqlTargets targets) : IActuator
     private static DateTimeOffset? StartOf(PlannedAction action) =>
         DateTimeOffset.TryParse(action.Parameter(SqlActions.BackendStart), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var s) ? s : null;
 
-    private static bool SameInstant(DateTimeOffset a, DateTime b) => Math.Abs((a.UtcDateTime - b.ToUniversalTime()).TotalMilliseconds) < 1;
+    private static bool SameInstant(DateTimeOffset a, DateTime b) => BackendGuard.SameInstant(a, b);
 
-    private sealed record Backend(int Pid, string? User, string? Database, string? Application, string? State, string BackendType, DateTime BackendStart, DateTime? QueryStart)
-    {
-        public string Describe() => string.Create(CultureInfo.InvariantCulture,
-            $"pid {Pid} {BackendType}, user {User ?? "-"}, database {Database ?? "-"}, application '{Application ?? ""}', {State ?? "no state"}, session since {BackendStart:O}");
-    }
-
-    private static async Task<Backend?> FindAsync(NpgsqlConnection connection, int pid, CancellationToken cancellationToken)
+    private static async Task<BackendSession?> FindAsync(NpgsqlConnection connection, int pid, CancellationToken cancellationToken)
     {
         var rows = await SqlConnector.RowsAsync(connection,
-            "select pid, usename::text as usename, datname::text as datname, application_name, state, backend_type, backend_start, query_start from pg_stat_activity where pid = $1::int",
+            "select a.pid, a.usename::text as usename, a.datname::text as datname, a.application_name, a.state, a.backend_type, a.backend_start, a.query_start, "
+            + "coalesce((select r.rolsuper from pg_roles r where r.oid = a.usesysid), false) as rolsuper from pg_stat_activity a where a.pid = $1::int",
             [pid], CatalogTimeout, cancellationToken).ConfigureAwait(false);
         if (rows.Count == 0 || rows[0]["backend_start"] is not DateTime start)
         {
@@ -186,7 +167,7 @@ internal sealed class BackendActuator(SqlTargets targets) : IActuator
         }
 
         var r = rows[0];
-        return new Backend(pid, r["usename"] as string, r["datname"] as string, r["application_name"] as string, r["state"] as string,
-            r["backend_type"] as string ?? "?", start, r["query_start"] as DateTime?);
+        return new BackendSession(pid, r["usename"] as string, r["datname"] as string, r["application_name"] as string, r["state"] as string,
+            r["backend_type"] as string ?? "?", r["rolsuper"] is true, start, r["query_start"] as DateTime?);
     }
 }

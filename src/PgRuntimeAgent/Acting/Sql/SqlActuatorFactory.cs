@@ -11,7 +11,7 @@ internal sealed class SqlActuatorFactory : IActuatorFactory
         var targets = new SqlTargets(ActionSensing.For(context), new SqlConnector(context.Secrets, context.Sensing.Postgres.Database));
         yield return new IndexActuator(targets);
         yield return new MaintenanceActuator(targets);
-        yield return new BackendActuator(targets);
+        yield return new BackendActuator(targets, context.Policy.SqlSessions);
         yield return new AlterSystemActuator(targets);
     }
 }

@@ -70,6 +70,83 @@ public static class PostgresProbeCatalogue
             where cardinality(pg_blocking_pids(pid)) > 0
             order by query_start limit 20
             """, 20),
+        new("lock_heads", "Head blockers (blocking others, not blocked themselves) with the sessions queued behind each, direct and transitive, and their longest wait.",
+            """
+            with recursive waiter as (
+                select a.pid, pg_blocking_pids(a.pid) as blocked_by,
+                       extract(epoch from now() - coalesce(
+                           (select min((to_jsonb(l) ->> 'waitstart')::timestamptz) from pg_locks l where l.pid = a.pid and not l.granted),
+                           a.query_start))::float8 as wait_seconds
+                from pg_stat_activity a
+                where a.wait_event_type = 'Lock' and a.pid <> pg_backend_pid()
+                limit 1000
+            ), edge as (
+                select w.pid as waiter, b.pid as blocker from waiter w cross join lateral unnest(w.blocked_by) as b(pid)
+            ), head as (
+                select distinct e.blocker as pid from edge e where not exists (select 1 from edge x where x.waiter = e.blocker)
+            ), tree as (
+                select e.blocker as head, e.waiter as pid, 1 as depth from edge e join head h on h.pid = e.blocker
+                union
+                select t.head, e.waiter, t.depth + 1 from tree t join edge e on e.blocker = t.pid where t.depth < 8
+            ), summary as (
+                select t.head, count(distinct t.pid)::int as waiters, count(distinct t.pid) filter (where t.depth = 1)::int as direct_waiters,
+                       max(w.wait_seconds) as longest_wait_seconds
+                from tree t join waiter w on w.pid = t.pid group by t.head
+            )
+            select s.head as pid, a.backend_start, a.usename::text as usename, a.application_name, a.state, a.backend_type,
+                   extract(epoch from now() - a.xact_start)::float8 as xact_age_seconds,
+                   extract(epoch from now() - a.state_change)::float8 as state_age_seconds,
+                   s.waiters, s.direct_waiters, s.longest_wait_seconds, left(a.query, 200) as query
+            from summary s left join pg_stat_activity a on a.pid = s.head
+            order by s.waiters desc, s.longest_wait_seconds desc limit 10
+            """, 20),
+        new("connection_clients", "Client sessions by state, user and application (top 10 of each) against max_connections and superuser_reserved_connections.",
+            """
+            with c as (
+                select coalesce(state, 'unknown') as state, coalesce(usename::text, '') as usename, coalesce(application_name, '') as application_name
+                from pg_stat_activity where backend_type = 'client backend'
+            ), g as (
+                select 'state' as dimension, state as name, count(*)::int as count,
+                       count(*) filter (where state = 'idle in transaction')::int as idle_in_transaction,
+                       row_number() over (order by count(*) desc, state) as rank
+                from c group by state
+                union all
+                select 'user', usename, count(*)::int, count(*) filter (where state = 'idle in transaction')::int,
+                       row_number() over (order by count(*) desc, usename) from c group by usename
+                union all
+                select 'application', application_name, count(*)::int, count(*) filter (where state = 'idle in transaction')::int,
+                       row_number() over (order by count(*) desc, application_name) from c group by application_name
+            )
+            select dimension, name, count, idle_in_transaction,
+                   current_setting('max_connections')::int as max_connections,
+                   current_setting('superuser_reserved_connections')::int as reserved
+            from g where rank <= 10 order by dimension, count desc, name
+            """, 10),
+        new("xmin_horizon", "What holds the xmin horizon back: the oldest client transactions, prepared transactions, replication slots' xmin/catalog_xmin and replicas' hot_standby_feedback xmin.",
+            """
+            (select 'backend' as kind, a.pid, a.backend_start, a.usename::text as usename, a.application_name, a.state,
+                    null::text as gid, null::text as slot_name,
+                    greatest(age(a.backend_xmin), age(a.backend_xid))::bigint as xmin_age,
+                    extract(epoch from now() - a.xact_start)::float8 as age_seconds,
+                    extract(epoch from now() - a.state_change)::float8 as state_age_seconds,
+                    left(a.query, 200) as query
+             from pg_stat_activity a
+             where (a.backend_xmin is not null or a.backend_xid is not null) and a.xact_start is not null
+               and a.backend_type = 'client backend' and a.pid <> pg_backend_pid()
+             order by a.xact_start limit 3)
+            union all
+            (select 'prepared', null, null, p.owner::text, null, null, p.gid, null, age(p.transaction)::bigint,
+                    extract(epoch from now() - p.prepared)::float8, null, null
+             from pg_prepared_xacts p order by p.prepared limit 3)
+            union all
+            (select 'slot', null, null, null, null, case when s.active then 'active' else 'inactive' end, null, s.slot_name::text,
+                    greatest(age(s.xmin), age(s.catalog_xmin))::bigint, null, null, null
+             from pg_replication_slots s where s.xmin is not null or s.catalog_xmin is not null order by 9 desc limit 3)
+            union all
+            (select 'replica', r.pid, r.backend_start, r.usename::text, r.application_name, r.state, null, null, age(r.backend_xmin)::bigint,
+                    null, null, null
+             from pg_stat_replication r where r.backend_xmin is not null order by 9 desc limit 3)
+            """, 10),
         new("replication", "Replicas streaming from this member and their lag.",
             """
             select application_name, client_addr::text as client_addr, state, sync_state,

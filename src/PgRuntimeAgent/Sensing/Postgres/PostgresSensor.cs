@@ -47,6 +47,16 @@ public sealed record PostgresMemberObservation
     public bool? PendingRestart { get; init; }
     public IReadOnlyList<ReplicationPeer> Replication { get; init; } = [];
     public IReadOnlyList<SlotState> Slots { get; init; } = [];
+
+    /// <summary>Head blockers and the sessions queued behind them (probe <c>lock_heads</c>); empty when none or not sensed.</summary>
+    public IReadOnlyList<LockHead> LockHeads { get; init; } = [];
+
+    /// <summary>Client sessions by state, user and application against the limit (probe <c>connection_clients</c>); null when not sensed.</summary>
+    public ConnectionUse? ConnectionUse { get; init; }
+
+    /// <summary>What holds the xmin horizon back (probe <c>xmin_horizon</c>); empty when nothing or not sensed.</summary>
+    public IReadOnlyList<XminHolder> XminHolders { get; init; } = [];
+
     public IReadOnlyList<ProbeResult> Probes { get; init; } = [];
 
     /// <summary>Statements this snapshot ran on the member, and their total database time.</summary>
@@ -369,6 +379,9 @@ internal sealed partial class PostgresSensor(SecretStore secrets, PostgresProbeS
             PendingRestart = settingsRows.Count > 0 ? settingsRows.Any(r => r.GetValueOrDefault("pending_restart") == "true") : null,
             Replication = replication,
             Slots = slots,
+            LockHeads = SessionRows.LockHeads(Rows("lock_heads")),
+            ConnectionUse = SessionRows.Connections(Rows("connection_clients").ToList()),
+            XminHolders = SessionRows.XminHolders(Rows("xmin_horizon")),
             Probes = results,
             Queries = results.Count(r => r.Status != "skipped"),
             DbTimeMs = Math.Round(results.Sum(r => r.ElapsedMs), 1),
