@@ -126,7 +126,7 @@ public sealed class MissingIndexDetector : IDetector
         var advice = view.Observation.Probe(IndexAdvice.ProbeName)?.Rows.Select(IndexAdvice.FromRow)
             .FirstOrDefault(a => a is not null && a.QueryId == queryId);
         if (advice is null || !advice.Qualifies(t.MaxRatio) || advice.Schema is null || advice.Table is null
-            || StatementDeltas.TableWindow(newestFirst, advice.Schema, advice.Table, t.Window) is not { } table
+            || StatementDeltas.TableWindow(newestFirst, advice.Schema, advice.Table, t.Window, advice.Database) is not { } table
             || table.SeqScans <= 0 || table.LiveRows < t.MinRows)
         {
             return null;

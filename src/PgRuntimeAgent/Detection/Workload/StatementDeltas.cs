@@ -8,7 +8,8 @@ namespace PgRuntimeAgent.Detection.Workload;
 public sealed record StatementSample(string QueryId, string? Database, long Calls, double TotalMs, long Rows, long SharedBlocksHit, long SharedBlocksRead, string? Query);
 
 /// <summary>One table's cumulative scan counters on one snapshot (the leader's <c>table_scans</c> row).</summary>
-public sealed record TableSample(string Schema, string Table, long LiveRows, long SeqScans, long SeqRowsRead, long IndexScans);
+/// <param name="Database">The database the row was read in (per-database probes tag their rows with <c>datname</c>), or null.</param>
+public sealed record TableSample(string Schema, string Table, long LiveRows, long SeqScans, long SeqRowsRead, long IndexScans, string? Database = null);
 
 /// <summary>What the leader's workload probes showed on one snapshot: who the leader was, when pg_stat_statements was reset, the counters.</summary>
 public sealed record WorkloadView(DateTimeOffset TakenAt, string Leader, string? StatsReset, IReadOnlyDictionary<string, StatementSample> Statements,
@@ -58,7 +59,7 @@ public static class StatementDeltas
 
         var tables = obs.Probe("table_scans") is { Status: "ok" } t
             ? t.Rows.Select(r => new TableSample(r.GetValueOrDefault("schemaname") ?? "public", r.GetValueOrDefault("relname") ?? "", L(r, "n_live_tup"),
-                L(r, "seq_scan"), L(r, "seq_tup_read"), L(r, "idx_scan"))).ToList()
+                L(r, "seq_scan"), L(r, "seq_tup_read"), L(r, "idx_scan"), r.GetValueOrDefault("datname"))).ToList()
             : [];
         return new WorkloadView(s.TakenAt, leader, reset, byId, tables, obs);
     }
@@ -147,10 +148,11 @@ public static class StatementDeltas
     /// A table's sequential scans over the window (same leader throughout; counters that went backwards, a stats reset
     /// of the table, give null). Null when the table is not in the views.
     /// </summary>
-    public static (long SeqScans, long SeqRowsRead, long LiveRows)? TableWindow(IReadOnlyList<ClusterSnapshot> newestFirst, string schema, string table, double windowSeconds)
+    public static (long SeqScans, long SeqRowsRead, long LiveRows)? TableWindow(IReadOnlyList<ClusterSnapshot> newestFirst, string schema, string table, double windowSeconds,
+        string? database = null)
     {
         ArgumentNullException.ThrowIfNull(newestFirst);
-        TableSample? Find(WorkloadView v) => v.Tables.FirstOrDefault(t => t.Schema == schema && t.Table == table);
+        TableSample? Find(WorkloadView v) => v.Tables.FirstOrDefault(t => t.Schema == schema && t.Table == table && (database is null || t.Database is null || t.Database == database));
         if (newestFirst.Count == 0 || Read(newestFirst[0]) is not { } current || Find(current) is not { } now)
         {
             return null;

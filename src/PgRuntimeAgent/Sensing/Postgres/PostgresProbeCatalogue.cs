@@ -208,7 +208,7 @@ public static class PostgresProbeCatalogue
             """
             select schemaname, relname, n_live_tup, seq_scan, seq_tup_read, coalesce(idx_scan, 0) as idx_scan
             from pg_stat_user_tables order by seq_tup_read desc limit 20
-            """, 20, ProbeScope.PrimaryOnly),
+            """, 20, ProbeScope.PrimaryOnly, PerDatabase: true),
         new("table_stats", "Tables with the most dead tuples, with seq vs index scans.",
             """
             select schemaname, relname, n_live_tup, n_dead_tup, seq_scan, seq_tup_read, idx_scan,

@@ -156,7 +156,19 @@ internal sealed partial class PostgresSensor(SecretStore secrets, PostgresProbeS
     /// </summary>
     private async Task ProbeDatabaseAsync(string database, string connectionString, List<ProbeResult> results, CancellationToken cancellationToken)
     {
-        var probes = PostgresProbeCatalogue.All.Where(p => p.PerDatabase && !settings.Skip.Contains(p.Name, StringComparer.Ordinal)).ToList();
+        // Only the per-database probes that ran in the sensing database (not skipped there: scope, extension, settings).
+        HashSet<string> ran;
+        lock (results)
+        {
+            ran = results.Where(r => r.Status == "ok").Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+        }
+
+        var probes = PostgresProbeCatalogue.All.Where(p => p.PerDatabase && ran.Contains(p.Name)).ToList();
+        if (probes.Count == 0)
+        {
+            return;
+        }
+
         var extra = new List<ProbeResult>();
         try
         {
