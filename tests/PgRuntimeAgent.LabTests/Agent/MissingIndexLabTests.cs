@@ -28,7 +28,14 @@ public sealed class MissingIndexLabTests
         List<string> indexes;
         try
         {
-            await using var agent = await AgentLab.CreateAsync(lab, level: 3);
+            // Index creation and the drop of an index that did not help at autonomy 3, ANALYZE at 4 (irreversible, so level 3 asks first).
+            await using var agent = await AgentLab.CreateAsync(lab, level: null, settings => settings with
+            {
+                Policy = settings.Policy with
+                {
+                    Classes = new Dictionary<string, int>(settings.Policy.Classes) { ["sql.create_index"] = 3, ["sql.analyze"] = 4, ["sql.drop_index"] = 3 },
+                },
+            });
             await using var running = RunningAgent.Start(agent);
             raised = await running.WaitAsync(e => e.Name == AgentEventNames.FindingRaised && e.Details.GetValueOrDefault("code") == "missing-index", TimeSpan.FromMinutes(2));
             if (raised is not null)
@@ -51,7 +58,10 @@ public sealed class MissingIndexLabTests
         Assert.Equal("orders", raised.Details["fact.table"]);
         Assert.StartsWith("user_id", raised.Details["fact.columns"], StringComparison.Ordinal);
         Assert.True(finished is not null, "the missing-index skill did not finish: " + string.Join(Environment.NewLine, timeline));
-        Assert.Contains(timeline, l => l.Contains("action.finished", StringComparison.Ordinal) && l.Contains("index", StringComparison.OrdinalIgnoreCase) && l.Contains("verified", StringComparison.OrdinalIgnoreCase));
+        Assert.EndsWith("completed", finished.Title, StringComparison.Ordinal);
+        Assert.Contains(timeline, l => l.Contains("action.finished", StringComparison.Ordinal) && l.Contains("create index", StringComparison.Ordinal) && l.EndsWith(": succeeded", StringComparison.Ordinal));
+        Assert.Contains(timeline, l => l.Contains("action.finished", StringComparison.Ordinal) && l.Contains("ANALYZE public.orders", StringComparison.Ordinal) && l.EndsWith(": succeeded", StringComparison.Ordinal));
+        Assert.DoesNotContain(timeline, l => l.Contains("drop index", StringComparison.OrdinalIgnoreCase));
         Assert.Contains(indexes, i => i.Contains("user_id", StringComparison.Ordinal));
     }
 
