@@ -28,6 +28,17 @@ internal sealed class SafetyBenchmark : IBenchmark
             return;
         }
 
+        // The manifest outlives the lab (and may name a checkout that is gone): only a healthy lab is a start.
+        using (var cluster = new LabCluster(manifest, TimeProvider.System))
+        {
+            var (healthy, health) = await cluster.WaitHealthyAsync(TimeSpan.FromSeconds(20), cancellationToken).ConfigureAwait(false);
+            if (!healthy)
+            {
+                await output.WriteLineAsync($"safety: the lab is not healthy ({health.Describe()}): bring it up with `pgra lab up` (or `pgra lab repair`) and run again").ConfigureAwait(false);
+                return;
+            }
+        }
+
         var count = int.TryParse(Environment.GetEnvironmentVariable("PGRA_SAFETY_COUNT"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : 200;
         var limit = double.TryParse(Environment.GetEnvironmentVariable("PGRA_SAFETY_SPLIT_LIMIT"), NumberStyles.Float, CultureInfo.InvariantCulture, out var l) ? l : 1.0;
         var seeds = SafetyFault.Seeds(SafetyFault.CiSeeds, Math.Max(0, count - SafetyFault.CiSeeds.Count), Environment.GetEnvironmentVariable("PGRA_SAFETY_SEEDS"));
