@@ -429,6 +429,17 @@ internal sealed partial class AgentLoop
     internal static string HoldKey(string skill, string? member, FindingSeverity severity) =>
         $"{skill}|{member ?? "-"}|{FindingJson.SeverityName(severity)}";
 
+    /// <summary>True when an action step was refused only because the autonomy level recommends or observes (the pipeline's status <c>recommended</c> or <c>observed</c>).</summary>
+    internal static bool Recommended(SkillRun run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return run.Steps.Any(s => s.Kind == SkillStepKind.Action && s.Status == SkillStepStatus.Refused
+            && s.Result.ValueKind == JsonValueKind.Object
+            && s.Result.TryGetProperty("output", out var output) && output.ValueKind == JsonValueKind.Object
+            && output.TryGetProperty("status", out var status) && status.ValueKind == JsonValueKind.String
+            && status.GetString() is "recommended" or "observed");
+    }
+
     /// <summary>
     /// True when the run executed an action: an action step Succeeded, or Failed after the pipeline wrote its intent (the
     /// write-ahead entry written just before execution: execute-failed, verify-failed, unknown; the skill host puts its

@@ -59,8 +59,9 @@ internal sealed partial class AgentLoop
         /// <summary>
         /// A finished run, live or read back from the journal at start-up (one rule for both). A run that executed an
         /// action (<see cref="ExecutedAnAction"/>) holds its skill off its trigger for the skill's cooldown; any other
-        /// (refused by policy or a guardrail, recommended or observed only, failed at planning or precheck, an error, or
-        /// nothing to do) may run again after the retry time, or at once for a newly raised finding. Both are kept per
+        /// (refused by policy or a guardrail, recommended or observed only for a critical finding, failed at planning or
+        /// precheck, an error, or nothing to do) may run again after the retry time, or at once for a newly raised
+        /// finding; a warning's run that only recommended waits for the cooldown. Both are kept per
         /// skill and trigger (<see cref="HoldKey"/>): a run on one member, or for a milder finding, never holds back
         /// another member or a more severe finding.
         /// </summary>
@@ -73,6 +74,15 @@ internal sealed partial class AgentLoop
             var key = HoldKey(skill.Name, trigger?.Member, trigger?.Severity ?? FindingSeverity.Critical);
             if (ExecutedAnAction(run))
             {
+                CooldownFrom[key] = run.FinishedAt;
+                RetryAt.Remove(key);
+            }
+            else if (trigger is { Severity: not FindingSeverity.Critical } && Recommended(run))
+            {
+                // A warning's skill that could only recommend or observe (autonomy 0-1): its recommendation is journaled
+                // and stands. Making it again every retry time filled the journal with the same advice every 12 s (a
+                // missing index in the lab); it is made again after the skill's cooldown. Critical findings keep the
+                // retry time: what is true changes fast there, and the recommendation with it.
                 CooldownFrom[key] = run.FinishedAt;
                 RetryAt.Remove(key);
             }
