@@ -66,7 +66,7 @@ internal static class BackendGuard
     }
 
     /// <summary>The application names pgra's own sessions carry: the Postgres sensor, the SQL actuators, the journal.</summary>
-    public static IReadOnlyList<string> OwnApplications { get; } = ["pgra", SqlConnector.ApplicationName, "pgra-journal"];
+    public static IReadOnlyList<string> OwnApplications { get; } = ["pgra", SqlConnector.ApplicationName, "pgra-journal", Sensing.Postgres.IndexAdvisorCache.ApplicationName];
 
     /// <summary>
     /// A session of pgra itself: one of <see cref="OwnApplications"/>, with or without a suffix after a space or a

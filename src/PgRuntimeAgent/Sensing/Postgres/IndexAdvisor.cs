@@ -151,6 +151,9 @@ internal static class IndexAdvisor
 /// </summary>
 internal sealed class IndexAdvisorCache(SecretStore secrets, TimeProvider time)
 {
+    /// <summary>The advisor's sessions' application_name (pgra's own: never cancelled or terminated by pgra).</summary>
+    public const string ApplicationName = "pgra-advise";
+
     /// <summary>How long one statement's advice stands before it is checked again.</summary>
     public static TimeSpan Interval { get; } = TimeSpan.FromMinutes(5);
 
@@ -242,7 +245,7 @@ internal sealed class IndexAdvisorCache(SecretStore secrets, TimeProvider time)
             Port = port,
             Database = database,
             Username = cluster.Credentials.AdminUsername,
-            ApplicationName = "pgra-advise",
+            ApplicationName = ApplicationName,
             Timeout = 5,
             CommandTimeout = (int)StatementTimeout.TotalSeconds + 1,
             Pooling = false,

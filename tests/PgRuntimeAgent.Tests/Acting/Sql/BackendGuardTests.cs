@@ -55,6 +55,7 @@ public sealed class BackendGuardTests : IDisposable
     [InlineData("pgra")]
     [InlineData("pgra-act")]
     [InlineData("pgra-journal")]
+    [InlineData("pgra-advise")]
     public void Check_PgrasOwnSession_IsRefused(string app)
     {
         Assert.Equal(["not-pgra"], Refusals(Session(app: app)));
