@@ -296,9 +296,6 @@ public sealed class ArchiveFailingDetector : IDetector
     private static IReadOnlyDictionary<string, string?>? Archiver(ClusterSnapshot s, string member) =>
         s.Postgres.FirstOrDefault(p => p.Member == member)?.Probe("archiver") is { Status: "ok", Rows.Count: > 0 } probe ? probe.Rows[0] : null;
 
-    private static double? Number(IReadOnlyDictionary<string, string?>? row, string key) =>
-        row?.GetValueOrDefault(key) is { } text && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null;
-
     private static IReadOnlyList<FindingEvidence>? Symptom(ClusterSnapshot s, ClusterSnapshot? previous, string leader)
     {
         if (!string.Equals(s.Leader, leader, StringComparison.Ordinal))
