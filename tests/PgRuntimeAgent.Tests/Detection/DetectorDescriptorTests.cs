@@ -15,7 +15,7 @@ public sealed class DetectorDescriptorTests
         "leader-missing", "primary-down-holding-lock", "primary-frozen", "primary-disk-full", "split-brain", "replication-broken",
         "replication-lag", "archive-failing", "backup-stale", "inventory-drift", "sensor-blind", "deposed-primary", "timeline-rollback",
         "stale-leader", "leader-not-renewing", "lock-pileup", "long-transaction", "connection-saturation", "config-broken", "wraparound-risk",
-        "vacuum-lag", "invalid-index", "slow-query", "missing-index",
+        "vacuum-lag", "invalid-index", "unused-index", "duplicate-index", "slow-query", "missing-index",
     ];
 
     /// <summary>The persistence defaults the detectors had as settings fields (consecutive snapshots, seconds).</summary>
@@ -209,7 +209,7 @@ public sealed class DetectorDescriptorTests
             "timeline-rollback", "stale-leader", "deposed-primary", "primary-disk-full", "config-broken", "primary-frozen", "leader-not-renewing",
             "split-brain", "primary-down-holding-lock", "leader-missing", "replication-broken", "replication-lag", "lock-pileup", "long-transaction",
             "connection-saturation", "archive-failing", "wraparound-risk", "backup-stale", "vacuum-lag", "sensor-blind", "inventory-drift", "invalid-index",
-            "missing-index", "slow-query",
+            "unused-index", "duplicate-index", "missing-index", "slow-query",
         ];
 
         Assert.Equal(former, RootCause.Priority);

@@ -144,7 +144,7 @@ public sealed class DetectorThresholdTests
     {
         var thresholds = Detectors.Descriptors.SelectMany(d => d.Thresholds.Select(t => (d.Code, t))).ToList();
 
-        Assert.Equal(30, thresholds.Count);
+        Assert.Equal(33, thresholds.Count);
         Assert.All(thresholds, x =>
         {
             Assert.True(x.t.Type is ParameterType.Integer or ParameterType.Number);

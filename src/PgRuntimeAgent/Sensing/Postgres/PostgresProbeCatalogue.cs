@@ -215,13 +215,40 @@ public static class PostgresProbeCatalogue
                    extract(epoch from now() - greatest(last_autovacuum, last_vacuum))::float8 as vacuum_age_seconds
             from pg_stat_user_tables order by n_dead_tup desc, seq_tup_read desc limit 10
             """, 20, PerDatabase: true),
-        new("indexes_unused", "Indexes never scanned, largest first.",
+        new("indexes_unused", "Valid indexes never scanned on this member since its statistics began (not unique, no constraint), largest first, with the age of that window.",
             """
-            select s.schemaname, s.relname, s.indexrelname, s.idx_scan, pg_relation_size(s.indexrelid)::bigint as size_bytes
+            select s.schemaname, s.relname, s.indexrelname, s.idx_scan, pg_relation_size(s.indexrelid)::bigint as size_bytes,
+                   extract(epoch from now() - greatest((select d.stats_reset from pg_stat_database d where d.datname = current_database()),
+                                                       pg_postmaster_start_time()))::float8 as stats_age_seconds
             from pg_stat_user_indexes s join pg_index i on i.indexrelid = s.indexrelid
-            where s.idx_scan = 0 and not i.indisunique and not i.indisprimary
-            order by 5 desc limit 10
+            where s.idx_scan = 0 and i.indisvalid and not i.indisunique and not i.indisprimary
+              and not exists (select 1 from pg_constraint k where k.conindid = s.indexrelid)
+            order by 5 desc, 1, 3 limit 20
             """, 20, PerDatabase: true),
+        new("indexes_duplicate", "B-tree indexes whose keys repeat, or are a leading prefix of, another valid index of the same table (same operator classes, collations and order; no predicate or expression), each with the index that covers it.",
+            """
+            select * from (
+            select distinct on (i.indexrelid) n.nspname as schemaname, t.relname, c.relname as indexrelname, c2.relname as covered_by,
+                   case when i.indnkeyatts = i2.indnkeyatts then 'duplicate' else 'prefix' end as kind,
+                   pg_relation_size(i.indexrelid)::bigint as size_bytes
+            from pg_index i
+            join pg_index i2 on i2.indrelid = i.indrelid and i2.indexrelid <> i.indexrelid
+            join pg_class c on c.oid = i.indexrelid join pg_class c2 on c2.oid = i2.indexrelid
+            join pg_class t on t.oid = i.indrelid join pg_namespace n on n.oid = t.relnamespace
+            where i.indisvalid and i2.indisvalid and not i.indisunique and not i.indisprimary
+              and i.indnatts = i.indnkeyatts and i.indnkeyatts <= i2.indnkeyatts
+              and c.relam = (select oid from pg_am where amname = 'btree') and c2.relam = c.relam
+              and i.indpred is null and i2.indpred is null and i.indexprs is null and i2.indexprs is null
+              and (string_to_array(i2.indkey::text, ' '))[1:i.indnkeyatts] = string_to_array(i.indkey::text, ' ')
+              and (string_to_array(i2.indclass::text, ' '))[1:i.indnkeyatts] = string_to_array(i.indclass::text, ' ')
+              and (string_to_array(i2.indcollation::text, ' '))[1:i.indnkeyatts] = string_to_array(i.indcollation::text, ' ')
+              and (string_to_array(i2.indoption::text, ' '))[1:i.indnkeyatts] = string_to_array(i.indoption::text, ' ')
+              and (i.indnkeyatts < i2.indnkeyatts or i2.indisunique or i.indexrelid > i2.indexrelid)
+              and not exists (select 1 from pg_constraint k where k.conindid = i.indexrelid)
+              and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_toast'
+            order by i.indexrelid, (i.indnkeyatts = i2.indnkeyatts) desc, i2.indisunique desc, i2.indexrelid
+            ) d order by size_bytes desc, schemaname, indexrelname limit 20
+            """, 20, ProbeScope.PrimaryOnly, PerDatabase: true),
         new("indexes_invalid", "Invalid indexes (a failed CREATE INDEX CONCURRENTLY) and whether a build of it is still running.",
             """
             select n.nspname as schemaname, c.relname as indexrelname, t.relname as relname,
