@@ -49,6 +49,21 @@ public sealed class PolicyGateTests
     }
 
     [Fact]
+    public void RequiredLevel_AnalyzeAndPlainVacuum_DiscardNothing_SoAReactiveOneRunsAloneAtLevel3()
+    {
+        var at = DateTimeOffset.Parse("2026-12-03T08:00:00Z", System.Globalization.CultureInfo.InvariantCulture);
+        var analyze = PgRuntimeAgent.Acting.Sql.SqlActions.PlanAnalyze("pg-test", "meta", "public", "orders", at, ActionTrigger.Reactive);
+        var vacuum = PgRuntimeAgent.Acting.Sql.SqlActions.PlanVacuum("pg-test", "meta", "public", "orders", analyze: true, freeze: false, at, ActionTrigger.Reactive);
+
+        Assert.All([analyze, vacuum], a => Assert.False(a.Reversible));
+        Assert.All([analyze, vacuum], a => Assert.True(a.LossBounded));
+        Assert.Equal(3, (int)PolicyGate.RequiredLevel(analyze));
+        Assert.Equal(3, (int)PolicyGate.RequiredLevel(vacuum));
+        // A DROP INDEX is undone by its journaled definition; ANALYZE has nothing to undo and costs nothing to redo.
+        Assert.Equal(4, (int)PolicyGate.RequiredLevel(analyze with { Trigger = ActionTrigger.Proactive }));
+    }
+
+    [Fact]
     public async Task Evaluate_ReactiveFailoverAtLevel3_RunsAloneAndSaysItsLossIsBounded()
     {
         await using var h = await ActingHarness.CreateAsync(new PolicySettings { DefaultLevel = 3 });

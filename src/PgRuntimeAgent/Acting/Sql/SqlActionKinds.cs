@@ -98,6 +98,7 @@ internal sealed class SqlAnalyzeAction : ImmediateActionKind
         Member = MemberUse.None,
         Risk = ActionRisk.Low,
         Reversible = false,
+        LossBound = "ANALYZE only refreshes the planner's statistics (what autovacuum's analyze does anyway); it discards nothing",
         VerifyTimeout = TimeSpan.FromSeconds(15),
     };
 
@@ -127,6 +128,7 @@ internal sealed class SqlVacuumAction : ImmediateActionKind
         Member = MemberUse.None,
         Risk = ActionRisk.Low,
         Reversible = false,
+        LossBound = "plain VACUUM (never FULL) removes only row versions no transaction can see; it discards no live row and takes no lock that blocks reads or writes",
         VerifyTimeout = TimeSpan.FromSeconds(15),
     };
 
