@@ -35,8 +35,13 @@ public sealed record IndexAdvice
     /// <summary>The plan with the hypothetical index used it.</summary>
     public bool UsesIndex { get; init; }
 
-    /// <summary>custom (representative parameter values from pg_stats) or generic (the generic plan: a parameter had no value).</summary>
+    /// <summary>custom (representative parameter values from pg_qualstats or pg_stats) or generic (the generic plan: a parameter had no value).</summary>
     public string? Plan { get; init; }
+
+    /// <summary>Where a custom plan's parameter values came from: <c>pg_qualstats</c> (the values this statement was
+    /// run with), <c>pg_stats</c> (the column's most common value or middle histogram bound), or both; null for a
+    /// generic plan.</summary>
+    public string? ValuesFrom { get; init; }
 
     public string? Reason { get; init; }
     public required DateTimeOffset AdvisedAt { get; init; }
@@ -58,6 +63,7 @@ public sealed record IndexAdvice
         ["cost_after"] = CostAfter?.ToString(CultureInfo.InvariantCulture),
         ["uses_index"] = UsesIndex ? "true" : "false",
         ["plan"] = Plan,
+        ["values_from"] = ValuesFrom,
         ["reason"] = Reason,
         ["advised_at"] = AdvisedAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
         ["elapsed_ms"] = ElapsedMs.ToString("0.#", CultureInfo.InvariantCulture),
@@ -86,6 +92,7 @@ public sealed record IndexAdvice
             CostAfter = D(row.GetValueOrDefault("cost_after")),
             UsesIndex = row.GetValueOrDefault("uses_index") == "true",
             Plan = row.GetValueOrDefault("plan"),
+            ValuesFrom = row.GetValueOrDefault("values_from"),
             Reason = row.GetValueOrDefault("reason"),
             AdvisedAt = at,
             ElapsedMs = D(row.GetValueOrDefault("elapsed_ms")) ?? 0,
@@ -234,6 +241,27 @@ public static partial class PlanReading
         return bounds.Count > 0 ? bounds[bounds.Count / 2] : null;
     }
 
+    /// <summary>
+    /// The value of a constant as pg_qualstats deparses it (<c>42::integer</c>, <c>'k''3'::text</c>,
+    /// <c>'2026-12-03'::date</c>): a number or a single-quoted string, with an optional cast, unquoted; null for
+    /// anything else (an array, a function call, NULL), which is then not used.
+    /// </summary>
+    public static string? QualstatsValue(string? constant)
+    {
+        if (constant is null)
+        {
+            return null;
+        }
+
+        var m = QualstatsConstant().Match(constant.Trim());
+        if (!m.Success)
+        {
+            return null;
+        }
+
+        return m.Groups["s"].Success ? m.Groups["s"].Value.Replace("''", "'", StringComparison.Ordinal) : m.Groups["n"].Value;
+    }
+
     /// <summary>EXECUTE's argument list: each value a quoted literal (typed by the prepared statement), NULL where none.</summary>
     public static string Arguments(int count, IReadOnlyDictionary<int, string> values)
     {
@@ -336,6 +364,9 @@ public static partial class PlanReading
 
     [GeneratedRegex("""^(?:(?<alias>"(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)\.)?(?<col>"(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)(?: (?:DESC|ASC|NULLS FIRST|NULLS LAST))*$""", RegexOptions.CultureInvariant)]
     private static partial Regex SortKey();
+
+    [GeneratedRegex("""^(?:'(?<s>(?:[^']|'')*)'|(?<n>-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?))(?:::[a-z_][a-z0-9_ ]*(?:\([0-9, ]+\))?)?$""", RegexOptions.CultureInvariant)]
+    private static partial Regex QualstatsConstant();
 
     [GeneratedRegex(@"^\s*select\b", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
     private static partial Regex SelectStart();

@@ -11,8 +11,9 @@ namespace PgRuntimeAgent.Sensing.Postgres;
 /// statement, finds its costliest sequential scan, builds a candidate index (equality columns, then ORDER BY columns),
 /// and compares the plan cost without and with the candidate as a hypopg hypothetical index. Everything runs in one
 /// session, in one READ ONLY transaction that is rolled back (hypopg_reset and DEALLOCATE too), under statement_timeout
-/// and lock_timeout. Parameters get representative values from pg_stats (most common value, else the middle histogram
-/// bound; LIMIT 10, OFFSET 0); when one has none the generic plan is compared (PostgreSQL 15 has no EXPLAIN
+/// and lock_timeout. Parameters get representative values: the constant this statement ran with most often as
+/// pg_qualstats sampled it (when its library is preloaded and the extension created), else from pg_stats (most common
+/// value, else the middle histogram bound); LIMIT 10, OFFSET 0; when one has none the generic plan is compared (PostgreSQL 15 has no EXPLAIN
 /// GENERIC_PLAN: <c>plan_cache_mode = force_generic_plan</c> gives it). Without hypopg the advice says what could not
 /// be checked. It connects as the admin user: EXPLAIN needs SELECT on the table, which Pigsty's monitor role lacks.
 /// </summary>
@@ -53,14 +54,37 @@ internal static class IndexAdvisor
 
             advice = advice with { Schema = candidate.Schema, Table = candidate.Table, Columns = string.Join(",", candidate.Columns), Definition = candidate.Definition };
             var values = new Dictionary<int, string>(PlanReading.LimitValues(query!));
+            var sources = new SortedSet<string>(StringComparer.Ordinal);
+            var qualstats = await ScalarAsync(connection, QualstatsSchema, [], cancellationToken).ConfigureAwait(false);
             foreach (var (n, column) in candidate.ParameterColumns)
             {
+                if (qualstats is not null)
+                {
+                    // The values this very statement ran with, most frequent first (pg_qualstats samples quals with their constants).
+                    var constant = await ScalarAsync(connection,
+                        $"""
+                         select q.constvalue from {Identifier(qualstats)}.pg_qualstats() q
+                         join pg_attribute a on a.attrelid = q.lrelid and a.attnum = q.lattnum
+                         where q.queryid = $1::int8 and q.lrelid = to_regclass(format('%I.%I', $2::text, $3::text)) and a.attname = $4::text
+                           and q.constvalue is not null
+                         group by q.constvalue order by sum(q.occurences) desc, q.constvalue limit 1
+                         """,
+                        [long.Parse(queryId, CultureInfo.InvariantCulture), candidate.Schema, candidate.Table, column], cancellationToken).ConfigureAwait(false);
+                    if (PlanReading.QualstatsValue(constant) is { } seen)
+                    {
+                        values[n] = seen;
+                        sources.Add("pg_qualstats");
+                        continue;
+                    }
+                }
+
                 var stats = await RowAsync(connection,
                     "select most_common_vals::text as mcv, histogram_bounds::text as hist from pg_stats where schemaname = $1 and tablename = $2 and attname = $3",
                     [candidate.Schema, candidate.Table, column], cancellationToken).ConfigureAwait(false);
                 if (stats is not null && PlanReading.Representative(stats.GetValueOrDefault("mcv"), stats.GetValueOrDefault("hist")) is { } v)
                 {
                     values[n] = v;
+                    sources.Add("pg_stats");
                 }
             }
 
@@ -72,7 +96,7 @@ internal static class IndexAdvisor
             }
 
             var before = PlanReading.TotalCost(custom ? await ExplainAsync(connection, args, cancellationToken).ConfigureAwait(false) : generic);
-            advice = advice with { CostBefore = before, Plan = custom ? "custom" : "generic" };
+            advice = advice with { CostBefore = before, Plan = custom ? "custom" : "generic", ValuesFrom = custom && sources.Count > 0 ? string.Join("+", sources) : null };
             if (await ScalarAsync(connection, "select extversion from pg_extension where extname = 'hypopg'", [], cancellationToken).ConfigureAwait(false) is null)
             {
                 return Done(advice with { Status = "unchecked", Reason = $"hypopg is not installed in {database ?? connection.Database}: the gain of {candidate.Definition} could not be checked" });
@@ -95,6 +119,18 @@ internal static class IndexAdvisor
             await ExecAsync(connection, "do $$ begin perform hypopg_reset(); exception when undefined_function then null; end $$", CancellationToken.None).ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// The schema of pg_qualstats when it can be read in this database: the extension is created and its library is in
+    /// shared_preload_libraries (else calling it raises an error, which would abort the advisor's transaction).
+    /// </summary>
+    private const string QualstatsSchema = """
+        select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace
+        where e.extname = 'pg_qualstats'
+          and 'pg_qualstats' = any (string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ','))
+        """;
+
+    private static string Identifier(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
     private static async Task<string> ExplainAsync(NpgsqlConnection connection, string args, CancellationToken cancellationToken) =>
         await ScalarAsync(connection, $"explain (format json, verbose) execute {Statement}({args})", [], cancellationToken).ConfigureAwait(false)

@@ -102,6 +102,24 @@ public sealed class PlanReadingTests
     public void Representative_MostCommonValueElseMiddleHistogramBound(string? mcv, string? histogram, string? expected) =>
         Assert.Equal(expected, PlanReading.Representative(mcv, histogram));
 
+    [Theory]
+    [InlineData("42::integer", "42")]
+    [InlineData("-3.5::numeric", "-3.5")]
+    [InlineData("'k3'::text", "k3")]
+    [InlineData("'k''5'::text", "k'5")]
+    [InlineData("'2026-12-03'::date", "2026-12-03")]
+    [InlineData("'x'::character varying(20)", "x")]
+    [InlineData("'a'", "a")]
+    [InlineData("7", "7")]
+    [InlineData("NULL::integer", null)]
+    [InlineData("'{1,2}'::integer[]", null)]
+    [InlineData("now()", null)]
+    [InlineData("1); drop table t; --", null)]
+    [InlineData("'a' || 'b'", null)]
+    [InlineData(null, null)]
+    public void QualstatsValue_TakesOnlyAPlainNumberOrQuotedString_AndUnquotesIt(string? constant, string? expected) =>
+        Assert.Equal(expected, PlanReading.QualstatsValue(constant));
+
     [Fact]
     public void Row_RoundTrips()
     {
@@ -109,7 +127,7 @@ public sealed class PlanReadingTests
         {
             QueryId = "-7973933697010830831", Database = "test", Status = "checked", Schema = "public", Table = "orders", Columns = "user_id,created_at",
             Definition = "CREATE INDEX ON x", CostBefore = 6250.05, CostAfter = 19.7, UsesIndex = true, Plan = "custom",
-            AdvisedAt = new DateTimeOffset(2026, 12, 3, 4, 0, 0, TimeSpan.Zero), ElapsedMs = 12.5,
+            ValuesFrom = "pg_qualstats+pg_stats", AdvisedAt = new DateTimeOffset(2026, 12, 3, 4, 0, 0, TimeSpan.Zero), ElapsedMs = 12.5,
         };
 
         Assert.Equal(advice, IndexAdvice.FromRow(advice.ToRow()));
