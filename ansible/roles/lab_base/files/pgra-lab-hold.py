@@ -7,7 +7,10 @@ MODE:
   lock-pileup       one session updates a row and stays idle in transaction; N writers queue behind its lock
   connection-storm  opens connections until the server refuses one, then keeps them all open
   long-transaction  a REPEATABLE READ transaction that took a snapshot and stays idle (old backend_xmin)
-  missing-index     loads table orders (N rows, no index on user_id) if missing, then N workers run the hot query
+  missing-index     loads table orders (N rows, no index on user_id) if missing, then 2 workers run the hot query and
+                    one writer inserts a row every 50 ms; every --window seconds (5) it prints one line
+                    "LATENCY <epoch> n=<calls> mean_ms=<..> p95_ms=<..> write_n=<inserts> write_max_ms=<..>"
+                    measured by the clients themselves (what callers feel, independent of pg_stat_statements)
 Prints "READY <detail>" once the fault is in place. Every session has application_name pgra-lab-<MODE>.
 """
 import argparse
@@ -26,6 +29,7 @@ ap.add_argument("--port", type=int, default=5432)
 ap.add_argument("--user", required=True)
 ap.add_argument("--dbname", required=True)
 ap.add_argument("--count", type=int, default=0)
+ap.add_argument("--window", type=float, default=5.0)
 args = ap.parse_args()
 app = "pgra-lab-" + args.mode
 
@@ -119,16 +123,47 @@ if args.mode == "missing-index":
                            FROM generate_series(1, %s)""", (min(batch, rows - start),))
         cur.execute("ANALYZE orders")
     workers = 2
+    lock = threading.Lock()
+    reads = []   # seconds per hot query in the current window
+    writes = []  # seconds per insert in the current window
 
     def hot():
         w = connect()
         wc = w.cursor()
         while True:
+            t0 = time.monotonic()
             wc.execute("SELECT id, amount, status FROM orders WHERE user_id = %s ORDER BY created_at DESC LIMIT 10",
                        (random.randint(0, 100000),))
             wc.fetchall()
+            with lock:
+                reads.append(time.monotonic() - t0)
+
+    def writer():
+        # An independent writer on the same table: a concurrent index build must never block it for long.
+        w = connect()
+        wc = w.cursor()
+        while True:
+            t0 = time.monotonic()
+            wc.execute("INSERT INTO orders (user_id, created_at, amount, status) VALUES (%s, now(), 1.00, 0)",
+                       (random.randint(0, 100000),))
+            with lock:
+                writes.append(time.monotonic() - t0)
+            time.sleep(0.05)
+
+    def report():
+        while True:
+            time.sleep(args.window)
+            with lock:
+                r, wr = sorted(reads), list(writes)
+                del reads[:], writes[:]
+            p95 = r[min(len(r) - 1, int(round(0.95 * len(r))) - 1)] if r else 0.0
+            print("LATENCY %.3f n=%d mean_ms=%.3f p95_ms=%.3f write_n=%d write_max_ms=%.3f" % (
+                time.time(), len(r), 1000 * sum(r) / len(r) if r else 0.0, 1000 * p95, len(wr), 1000 * max(wr) if wr else 0.0),
+                flush=True)
 
     for _ in range(workers):
         threading.Thread(target=hot, daemon=True).start()
-    ready("orders has %d rows; %d workers run the hot query" % (rows, workers))
+    threading.Thread(target=writer, daemon=True).start()
+    threading.Thread(target=report, daemon=True).start()
+    ready("orders has %d rows; %d workers run the hot query, 1 writer inserts" % (rows, workers))
     forever()
