@@ -52,6 +52,7 @@ internal sealed partial class AgentLoop
                 st.RerunAfterSnapshot = long.MaxValue;
                 st.RunSkill = awaiting.Skill.Name;
                 st.RunSeverity = awaiting.Trigger.Severity;
+                st.RunScheduled = ScheduleTrigger.Is(awaiting.Trigger);
                 st.Run = RunApprovedAsync(st, awaiting);
                 return;
             default:
@@ -101,6 +102,7 @@ internal sealed partial class AgentLoop
 
         st.Run = null;
         st.RunSkill = null;
+        st.RunScheduled = false;
         if (st.Rerun is not null && st.RerunAfterSnapshot == long.MaxValue)
         {
             // An approved action the loop ran itself has finished: look again two snapshots later.
@@ -176,6 +178,13 @@ internal sealed partial class AgentLoop
         {
             // After an approved action ran: the same skill again, on what is true now, whatever its cooldown.
             st.Rerun = null;
+            if (ScheduleTrigger.Is(rerun.Trigger))
+            {
+                // A scheduled run's: its firing is owed again and runs as soon as the cluster is free (StartScheduledIfDue).
+                st.ScheduledDue.TryAdd(rerun.Skill.Name, new ScheduledFiring(rerun.Skill, rerun.Trigger));
+                return;
+            }
+
             // The symptom that remains drives it; among equals the broadest first (a key that is expiring is Patroni's to finish).
             var trigger = findings.OrderByDescending(f => f.Severity).ThenBy(f => Order(f.Code))
                 .FirstOrDefault(f => rerun.Skill.Triggers.Findings.Contains(f.Code, StringComparer.Ordinal));
@@ -237,8 +246,9 @@ internal sealed partial class AgentLoop
             return;
         }
 
-        // After an approved action ran while the regular slot was busy: its skill looks again here.
-        if (st.Rerun is { } rerun && st.Snapshots >= st.RerunAfterSnapshot)
+        // After an approved action ran while the regular slot was busy: its skill looks again here (a scheduled run's
+        // skill looks again in the regular slot, as a scheduled run).
+        if (st.Rerun is { } rerun && st.Snapshots >= st.RerunAfterSnapshot && !ScheduleTrigger.Is(rerun.Trigger))
         {
             var again = detection.Active.OrderByDescending(f => f.Severity).ThenBy(f => Order(f.Code))
                 .FirstOrDefault(f => rerun.Skill.Triggers.Findings.Contains(f.Code, StringComparer.Ordinal));
@@ -251,10 +261,15 @@ internal sealed partial class AgentLoop
         }
 
         // Also any critical finding while the run in progress serves a warning (a replication-lag skill may wait minutes
-        // for lag to drain; a frozen primary must not wait for it).
+        // for lag to drain; a frozen primary must not wait for it), and any finding of an open incident while the run in
+        // progress is a scheduled one (a scheduled backup may take hours; an incident's skills come first).
         var now = _time.GetUtcNow();
+        var incident = st.RunScheduled && _incidents.Current(st.Cluster) is { IsOpen: true } open
+            ? open.ActiveFindings.ToHashSet(StringComparer.Ordinal)
+            : [];
         var urgent = detection.Active
-            .Where(f => UrgentCodes.Contains(f.Code) || (f.Severity == FindingSeverity.Critical && st.RunSeverity < FindingSeverity.Critical))
+            .Where(f => UrgentCodes.Contains(f.Code) || (f.Severity == FindingSeverity.Critical && st.RunSeverity < FindingSeverity.Critical)
+                || incident.Contains(f.Key))
             .OrderByDescending(f => f.Severity).ThenBy(f => RootCause.Rank(f.Code));
         foreach (var finding in urgent)
         {
@@ -295,7 +310,13 @@ internal sealed partial class AgentLoop
 
         st.RunSkill = skill.Name;
         st.RunSeverity = trigger.Severity;
-        st.Fresh.Clear();
+        st.RunScheduled = ScheduleTrigger.Is(trigger);
+        if (!st.RunScheduled)
+        {
+            // A scheduled run serves no finding: findings raised before it stay fresh for their own skills.
+            st.Fresh.Clear();
+        }
+
         st.Run = RunSkillAsync(st, skill, trigger, snapshot, incident);
     }
 
@@ -323,7 +344,9 @@ internal sealed partial class AgentLoop
         try
         {
             using var record = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await _incidents.RecordSkillRunAsync(run, host.Served, incident, record.Token).ConfigureAwait(false);
+            // A run started outside an incident (a scheduled one) is journaled for one that opened while it ran, if any:
+            // it acted on the cluster during that incident, and its post-mortem shows it.
+            incident = (await _incidents.RecordSkillRunAsync(run, host.Served, incident, record.Token).ConfigureAwait(false)).CorrelationId ?? incident;
         }
         catch (Exception ex) when (ex is JournalException or IOException or Microsoft.Data.Sqlite.SqliteException or Npgsql.NpgsqlException or OperationCanceledException)
         {
@@ -385,6 +408,9 @@ internal sealed partial class AgentLoop
             var members = t.TryGetProperty("members", out var m) && m.ValueKind == JsonValueKind.Array
                 ? m.EnumerateArray().Select(x => x.GetString()).OfType<string>().ToList()
                 : [];
+            var facts = t.TryGetProperty("facts", out var fs) && fs.ValueKind == JsonValueKind.Object
+                ? fs.EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.String).ToDictionary(p => p.Name, p => p.Value.GetString()!, StringComparer.Ordinal)
+                : new Dictionary<string, string>(StringComparer.Ordinal);
             DateTimeOffset Time(string name) => Text(name) is { } x ? DateTimeOffset.Parse(x, CultureInfo.InvariantCulture) : default;
             return new Finding
             {
@@ -393,6 +419,7 @@ internal sealed partial class AgentLoop
                 Severity = Enum.TryParse<FindingSeverity>(Text("severity"), true, out var sev) ? sev : FindingSeverity.Critical,
                 Members = members,
                 Summary = Text("summary") ?? "",
+                Facts = facts,
                 FirstSeen = Time("first_seen"),
                 LastSeen = Time("last_seen"),
             };

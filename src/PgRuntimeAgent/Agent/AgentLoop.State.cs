@@ -38,6 +38,15 @@ internal sealed partial class AgentLoop
         /// <summary>The severity of the finding that started <see cref="Run"/>.</summary>
         public FindingSeverity RunSeverity { get; set; } = FindingSeverity.Critical;
 
+        /// <summary><see cref="Run"/> was started by a skill's schedule (<see cref="ScheduleTrigger"/>): it serves no finding.</summary>
+        public bool RunScheduled { get; set; }
+
+        /// <summary>Scheduled firings owed, one per skill (not a queue), by skill name; started when the cluster is free.</summary>
+        public Dictionary<string, ScheduledFiring> ScheduledDue { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Schedules that fired up to this time are owed or ran; the agent's start at first (earlier firings are not run).</summary>
+        public DateTimeOffset ScheduledThrough { get; set; }
+
         /// <summary>A run for an urgent finding (<see cref="UrgentCodes"/>) started while <see cref="Run"/> was in progress.</summary>
         public Task<SkillRunOutcome?>? Urgent { get; set; }
 
@@ -63,7 +72,8 @@ internal sealed partial class AgentLoop
         /// precheck, an error, or nothing to do) may run again after the retry time, or at once for a newly raised
         /// finding; a warning's run that only recommended waits for the cooldown. Both are kept per
         /// skill and trigger (<see cref="HoldKey"/>): a run on one member, or for a milder finding, never holds back
-        /// another member or a more severe finding.
+        /// another member or a more severe finding. A scheduled run (<see cref="ScheduleTrigger"/>) keeps neither: it
+        /// served no finding, and its schedule is its cadence.
         /// </summary>
         public void Record(Skill skill, SkillRun run, AgentRunSettings settings)
         {
@@ -71,6 +81,11 @@ internal sealed partial class AgentLoop
             ArgumentNullException.ThrowIfNull(run);
             ArgumentNullException.ThrowIfNull(settings);
             var trigger = Finding(run.Trigger);
+            if (ScheduleTrigger.Is(trigger))
+            {
+                return;
+            }
+
             var key = HoldKey(skill.Name, trigger?.Member, trigger?.Severity ?? FindingSeverity.Critical);
             if (ExecutedAnAction(run))
             {
@@ -92,9 +107,15 @@ internal sealed partial class AgentLoop
             }
         }
 
-        /// <summary>Starts <paramref name="skill"/>'s cooldown for <paramref name="trigger"/> (an approval that was denied or expired).</summary>
-        public void StartCooldown(Skill skill, Finding trigger, DateTimeOffset at) =>
-            CooldownFrom[HoldKey(skill.Name, trigger.Member, trigger.Severity)] = at;
+        /// <summary>Starts <paramref name="skill"/>'s cooldown for <paramref name="trigger"/> (an approval that was denied or
+        /// expired); none for a scheduled run's (its next firing is the next try).</summary>
+        public void StartCooldown(Skill skill, Finding trigger, DateTimeOffset at)
+        {
+            if (!ScheduleTrigger.Is(trigger))
+            {
+                CooldownFrom[HoldKey(skill.Name, trigger.Member, trigger.Severity)] = at;
+            }
+        }
 
         /// <summary>
         /// Whether <paramref name="skill"/> may not run for <paramref name="finding"/> now, and why: a cooldown or retry

@@ -37,10 +37,11 @@ internal sealed record AgentLoopOptions
 /// The agent's loop: for each cluster, every interval, sense a snapshot, detect, open/update/resolve the incident,
 /// journal the snapshot stream (every snapshot during an incident, on change or every Nth outside), and run the skills
 /// the incident's findings trigger, one run per cluster at a time, through the skill host and the action pipeline
-/// (policy, guardrails, approvals). Before it acts at all it reconciles intents a previous run left open. A sensor
-/// that fails degrades the snapshot; a snapshot that cannot be taken at all is retried with back-off and reported
-/// as an outage; nothing here ends the loop but cancellation. On cancellation sensing stops at once and a skill run
-/// in the middle of an action gets <see cref="AgentRunSettings.ShutdownGraceSeconds"/> to finish.
+/// (policy, guardrails, approvals); skills with schedules run when they fire and the cluster is free. Before it acts
+/// at all it reconciles intents a previous run left open. A sensor that fails degrades the snapshot; a snapshot that
+/// cannot be taken at all is retried with back-off and reported as an outage; nothing here ends the loop but
+/// cancellation. On cancellation sensing stops at once and a skill run in the middle of an action gets
+/// <see cref="AgentRunSettings.ShutdownGraceSeconds"/> to finish.
 /// </summary>
 internal sealed partial class AgentLoop
 {
@@ -83,7 +84,10 @@ internal sealed partial class AgentLoop
         _observers = observers ?? [];
         foreach (var cluster in options.Clusters)
         {
-            _states[cluster] = new ClusterState(cluster, new ClusterDetector(cluster, options.Detection, options.Context(cluster)));
+            _states[cluster] = new ClusterState(cluster, new ClusterDetector(cluster, options.Detection, options.Context(cluster)))
+            {
+                ScheduledThrough = time.GetUtcNow(),
+            };
         }
     }
 
@@ -325,6 +329,7 @@ internal sealed partial class AgentLoop
         EmitIncidentChanges(update, snapshot, written);
         await FollowApprovalAsync(st, stop).ConfigureAwait(false);
         StartSkillIfDue(st, detection, update);
+        StartScheduledIfDue(st, snapshot);
     }
 
     private async Task JournalSnapshotAsync(ClusterState st, ClusterSnapshot snapshot, IncidentUpdate update, CancellationToken stop)

@@ -61,7 +61,8 @@ internal sealed partial class PipelineSkillHost : ISkillHost
             Cluster = request.Cluster,
             Member = member,
             Parameters = parameters,
-            Trigger = request.Trigger is null ? ActionTrigger.Proactive : ActionTrigger.Reactive,
+            // No finding or alert to react to (a manual or scheduled run): proactive, which needs a level more to act alone.
+            Trigger = request.Trigger is null || ScheduleTrigger.Is(request.Trigger) ? ActionTrigger.Proactive : ActionTrigger.Reactive,
             Initiator = "skill:" + request.Skill,
             Reason = request.Reason ?? $"skill {request.Skill}, step {request.StepId}",
         };

@@ -18,7 +18,7 @@ public sealed record SkillRunRequest(string Cluster)
     /// detector's snapshot makes the first decisions exactly the ones replay will make.</summary>
     public JsonElement? Snapshot { get; init; }
 
-    /// <summary>The finding or alert that started the run (<c>$trigger</c>), or null for a manual or scheduled run.</summary>
+    /// <summary>The finding or alert that started the run (<c>$trigger</c>), the daemon's synthetic <c>schedule</c> trigger for a scheduled run, or null for a manual run.</summary>
     public JsonElement? Trigger { get; init; }
 
     /// <summary>Run parameters as a JSON object (<c>$params</c>).</summary>

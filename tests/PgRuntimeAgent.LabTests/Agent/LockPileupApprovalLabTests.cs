@@ -40,7 +40,7 @@ public sealed class LockPileupApprovalLabTests
             raised = await running.WaitAsync(e => e.Name == AgentEventNames.FindingRaised && e.Details.GetValueOrDefault("code") == "lock-pileup", TimeSpan.FromSeconds(60));
             Assert.True(raised is not null, "lock-pileup was not raised: " + string.Join(Environment.NewLine, running.Timeline()));
             // The lock-pileup skill's request (the long-transaction skill may ask to end the same idle session too).
-            asked = await running.WaitAsync(e => e.Name == AgentEventNames.ApprovalRequested && e.Message.Contains("; lock-pileup on", StringComparison.Ordinal),
+            asked = await running.WaitAsync(e => e.Name == AgentEventNames.ApprovalRequested && (e.Message ?? "").Contains("; lock-pileup on", StringComparison.Ordinal),
                 TimeSpan.FromSeconds(60));
             Assert.True(asked is not null, "no approval was requested: " + string.Join(Environment.NewLine, running.Timeline()));
             var approvalId = asked.Details["action_id"]!;

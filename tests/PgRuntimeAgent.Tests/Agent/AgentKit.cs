@@ -30,7 +30,8 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
 
     private readonly string _dir;
 
-    private AgentKit(string dir, Workspace workspace, FakeTimeProvider time, IJournal journal, PolicySettings policy, AgentRunSettings run, ILogger? logger)
+    private AgentKit(string dir, Workspace workspace, FakeTimeProvider time, IJournal journal, PolicySettings policy, AgentRunSettings run, ILogger? logger,
+        SkillCatalog? skills)
     {
         _dir = dir;
         Workspace = workspace;
@@ -43,7 +44,7 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
         {
             Workspace = workspace,
         };
-        Skills = SkillCatalog.Load(Path.Combine(TestPaths.RepoRoot, "skills"));
+        Skills = skills ?? SkillCatalog.Load(Path.Combine(TestPaths.RepoRoot, "skills"));
         Incidents = new IncidentManager(journal, Detection, new IncidentOptions { SkillFindings = Skills.Skills.SelectMany(s => s.Triggers.Findings).ToList() });
         Loop = new AgentLoop(
             new AgentLoopOptions { Clusters = [Cluster], Interval = TimeSpan.FromSeconds(1), Run = run, Detection = Detection, PostmortemDirectory = PostmortemDirectory },
@@ -98,14 +99,15 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>A kit whose policy puts patroni.failover and member.fence at <paramref name="level"/>.</summary>
-    public static async Task<AgentKit> CreateAsync(int level = 4, AgentRunSettings? run = null, ILogger? logger = null)
+    /// <param name="skills">The skills the loop runs (null: the shipped ones).</param>
+    public static async Task<AgentKit> CreateAsync(int level = 4, AgentRunSettings? run = null, ILogger? logger = null, SkillCatalog? skills = null)
     {
         var dir = Directory.CreateTempSubdirectory("pgra-agent-").FullName;
         var workspace = Workspace.Load(Path.Combine(TestPaths.RepoRoot, "inventory", "lab.yml"), null, new Dictionary<string, string?>(), dir, null);
         var time = new FakeTimeProvider(DetectionKit.Load("healthy").TakenAt.AddMinutes(-5));
         var journal = await SqliteJournal.OpenAsync(Path.Combine(dir, "journal.db"), workspace.Secrets, time, Ct);
         var policy = new PolicySettings { Classes = new Dictionary<string, int> { ["patroni.failover"] = level, ["member.fence"] = level } };
-        return new AgentKit(dir, workspace, time, journal, policy, run ?? new AgentRunSettings(), logger);
+        return new AgentKit(dir, workspace, time, journal, policy, run ?? new AgentRunSettings(), logger, skills);
     }
 
     public Task<ClusterSnapshot> SenseAsync(string cluster, CancellationToken cancellationToken)
