@@ -322,6 +322,8 @@ internal sealed partial class AgentLoop
 
     private async Task<SkillRunOutcome?> RunSkillAsync(ClusterState st, Skill skill, Finding trigger, ClusterSnapshot snapshot, string? incident)
     {
+        // $findings: the cluster's active findings as the loop sees them now (read before the run leaves the loop's thread).
+        var findings = JsonSerializer.SerializeToElement(st.Detector.Tracker.Active.Select(f => f.ToTrigger()).ToList());
         await Task.Yield();
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(_runStop.Token);
         limit.CancelAfter(TimeSpan.FromSeconds(Math.Max(1, _options.Run.SkillTimeoutSeconds)));
@@ -332,7 +334,7 @@ internal sealed partial class AgentLoop
         {
             // The snapshot the finding was detected on is the run's first; later ones are sensed afresh. All journaled.
             var first = await host.ServeAsync(snapshot, limit.Token).ConfigureAwait(false);
-            run = await _runner.RunAsync(skill, new SkillRunRequest(st.Cluster) { Snapshot = first, Trigger = trigger.ToTrigger() }, host, limit.Token)
+            run = await _runner.RunAsync(skill, new SkillRunRequest(st.Cluster) { Snapshot = first, Trigger = trigger.ToTrigger(), Findings = findings }, host, limit.Token)
                 .ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (limit.IsCancellationRequested)

@@ -209,6 +209,7 @@ internal static class IncidentReplay
             Snapshot = SnapshotRecorder.ToElement(served[0]),
             Trigger = live.Trigger,
             Parameters = live.Parameters,
+            Findings = live.Findings,
             DryRun = live.DryRun,
         };
         var replayed = await new SkillRunner().RunAsync(skill, request, host, cancellationToken).ConfigureAwait(false);

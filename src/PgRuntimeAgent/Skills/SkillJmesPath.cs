@@ -19,7 +19,7 @@ internal static partial class SkillJmesPath
     public const string ContextMember = "__pgra";
 
     /// <summary>Variables the runner binds, in binding order.</summary>
-    public static IReadOnlyList<string> Variables { get; } = ["steps", "trigger", "cluster", "params"];
+    public static IReadOnlyList<string> Variables { get; } = ["steps", "trigger", "cluster", "params", "findings"];
 
     // One let per variable: JmesPath.Net 1.1.0 rejects a let with more than two bindings.
     private static readonly string Prefix =

@@ -89,6 +89,9 @@ public sealed record SkillRun
 
     public JsonElement? Parameters { get; init; }
 
+    /// <summary>The cluster's active findings the run saw as <c>$findings</c> (null: none given).</summary>
+    public JsonElement? Findings { get; init; }
+
     public required SkillRunStatus Status { get; init; }
 
     /// <summary>Why the run ended where it did, for a human.</summary>

@@ -24,6 +24,10 @@ public sealed record SkillRunRequest(string Cluster)
     /// <summary>Run parameters as a JSON object (<c>$params</c>).</summary>
     public JsonElement? Parameters { get; init; }
 
+    /// <summary>The cluster's active findings when the run started, as an array of triggers (<c>$findings</c>; empty
+    /// when not given): what a scheduled report lists.</summary>
+    public JsonElement? Findings { get; init; }
+
     /// <summary>Checks and plans only: actions are sent to the pipeline as dry runs, nothing is recorded, no waiting.</summary>
     public bool DryRun { get; init; }
 }
@@ -81,6 +85,7 @@ public sealed partial class SkillRunner(ILogger<SkillRunner>? logger = null, Ski
             DryRun = request.DryRun,
             Trigger = request.Trigger,
             Parameters = request.Parameters,
+            Findings = request.Findings,
             Status = status,
             Message = message,
             StartedAt = startedAt,
@@ -403,6 +408,7 @@ public sealed partial class SkillRunner(ILogger<SkillRunner>? logger = null, Ski
                 ["trigger"] = request.Trigger is { } trigger ? SkillJmesPath.ToToken(trigger) : JValue.CreateNull(),
                 ["cluster"] = request.Cluster,
                 ["params"] = request.Parameters is { } parameters ? SkillJmesPath.ToToken(parameters) : new JObject(),
+                ["findings"] = request.Findings is { ValueKind: JsonValueKind.Array } findings ? SkillJmesPath.ToToken(findings) : new JArray(),
             };
         }
 

@@ -148,4 +148,52 @@ public sealed class MaintenanceSkillsTests
         Assert.Equal(SkillRunStatus.Completed, run.Status);
         Assert.Empty(host.Requests);
     }
+    // ------------------------------------------------------------------ index-hygiene: the daily report
+
+    private static readonly JsonElement Scheduled = JsonSerializer.SerializeToElement(new JsonObject
+    {
+        ["code"] = "schedule",
+        ["cluster"] = "pg-test",
+        ["summary"] = "scheduled run (cron 0 4 * * *) due 2026-12-03T04:00:00Z",
+        ["facts"] = new JsonObject { ["schedule"] = "0 4 * * *", ["due"] = "2026-12-03T04:00:00Z" },
+    });
+
+    private static Task<SkillRun> ReportAsync(ScriptedSkillHost host, params JsonElement[] findings) =>
+        new SkillRunner().RunAsync(SkillTestKit.LoadShipped("index-hygiene"),
+            new SkillRunRequest("pg-test") { Trigger = Scheduled, Findings = JsonSerializer.SerializeToElement(findings) }, host, TestContext.Current.CancellationToken);
+
+    [Fact]
+    public async Task IndexHygiene_Scheduled_ReportsUnusedAndDuplicateIndexesWithTheirDropCommands_AndDropsNothing()
+    {
+        var host = new ScriptedSkillHost(LeaderProbes().Build());
+
+        var run = await ReportAsync(host,
+            Trigger("unused-index", "pg-test-1", "index app:public.orders_note_idx on public.orders (50 MiB) was not scanned on any of 3 member(s) for at least 9 days",
+                ("database", "app"), ("schema", "public"), ("index", "orders_note_idx"), ("table", "orders")),
+            Trigger("duplicate-index", "pg-test-1", "index public.orders_user_idx on public.orders (2 MiB) is a leading prefix of public.orders_user_created_idx",
+                ("schema", "public"), ("index", "orders_user_idx"), ("covered_by", "orders_user_created_idx"), ("kind", "prefix")),
+            Trigger("replication-lag", "pg-test-2", "pg-test-2 is 20 MB behind"));
+
+        Assert.Equal(SkillRunStatus.Completed, run.Status);
+        Assert.Empty(host.Requests);
+        var note = Assert.Single(host.Notes);
+        Assert.Equal("follow-up", note.Kind);
+        Assert.Contains("orders_note_idx", note.Text, StringComparison.Ordinal);
+        Assert.Contains("leading prefix of public.orders_user_created_idx", note.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain("20 MB behind", note.Text, StringComparison.Ordinal);
+        Assert.Contains("pgra act sql.drop_index pg-test --param database=app --param schema=public --param index=orders_note_idx", note.Text, StringComparison.Ordinal);
+        Assert.Contains("pgra act sql.drop_index pg-test --param schema=public --param index=orders_user_idx", note.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task IndexHygiene_ScheduledWithNothingToReport_SaysSo()
+    {
+        var host = new ScriptedSkillHost(LeaderProbes().Build());
+
+        var run = await ReportAsync(host, Trigger("replication-lag", "pg-test-2", "pg-test-2 is 20 MB behind"));
+
+        Assert.Equal(SkillRunStatus.Completed, run.Status);
+        Assert.Empty(host.Requests);
+        Assert.Contains("no invalid index", Assert.Single(host.Notes).Text, StringComparison.Ordinal);
+    }
 }
