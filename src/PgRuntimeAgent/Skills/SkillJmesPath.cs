@@ -35,6 +35,14 @@ internal static partial class SkillJmesPath
     [ThreadStatic]
     private static JmesPath? validator;
 
+    /// <summary>A JmesPath.Net engine with the skills' own functions (<c>sqrt</c>) registered.</summary>
+    public static JmesPath NewEngine()
+    {
+        var engine = new JmesPath();
+        engine.FunctionRepository.Register<SqrtFunction>();
+        return engine;
+    }
+
     /// <summary>Parses <paramref name="text"/> alone; on failure returns the offset in the text and a message.</summary>
     public static (int Offset, string Message)? Validate(string text)
     {
@@ -45,7 +53,7 @@ internal static partial class SkillJmesPath
 
         try
         {
-            validator ??= new JmesPath();
+            validator ??= NewEngine();
             validator.Parse(text);
             return null;
         }

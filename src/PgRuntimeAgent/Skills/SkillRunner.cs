@@ -393,7 +393,7 @@ public sealed partial class SkillRunner(ILogger<SkillRunner>? logger = null, Ski
     /// <summary>Per-run evaluation state: the snapshot copy expressions run over, the step results, compiled expressions.</summary>
     private sealed class RunState
     {
-        private readonly JmesPath engine = new();
+        private readonly JmesPath engine = SkillJmesPath.NewEngine();
         private readonly Dictionary<string, JmesPathExpression> compiled = new(StringComparer.Ordinal);
         private JObject root = new();
 

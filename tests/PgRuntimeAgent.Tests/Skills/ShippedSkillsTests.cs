@@ -541,7 +541,7 @@ public sealed class ShippedSkillsTests
     private const string QueryId = "-7973933697010830831";
 
     /// <summary>The healthy snapshot with the leader's statements_top row of the hot statement at these cumulative counters.</summary>
-    private static JsonElement WithStatement(long calls, double totalMs) => SnapshotBuilder.Healthy().Set("postgres", new JsonArray(new JsonObject
+    private static JsonElement WithStatement(long calls, double totalMs, double? sumSquares = null) => SnapshotBuilder.Healthy().Set("postgres", new JsonArray(new JsonObject
     {
         ["member"] = "pg-test-1",
         ["reachable"] = true,
@@ -553,11 +553,12 @@ public sealed class ShippedSkillsTests
             {
                 ["queryid"] = QueryId, ["datname"] = "test", ["calls"] = calls.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["total_exec_ms"] = totalMs.ToString(System.Globalization.CultureInfo.InvariantCulture), ["query"] = "SELECT id FROM orders WHERE user_id = $1",
+                ["sumsq_exec_ms2"] = sumSquares?.ToString(System.Globalization.CultureInfo.InvariantCulture),
             }),
         }),
     })).Build();
 
-    private static JsonElement MissingIndexTrigger() => JsonSerializer.SerializeToElement(new JsonObject
+    private static JsonElement MissingIndexTrigger(string? p95 = null) => JsonSerializer.SerializeToElement(new JsonObject
     {
         ["code"] = "missing-index",
         ["cluster"] = "pg-test",
@@ -566,9 +567,23 @@ public sealed class ShippedSkillsTests
         {
             ["queryid"] = QueryId, ["database"] = "test", ["schema"] = "public", ["table"] = "orders", ["columns"] = "user_id,created_at",
             ["index"] = "orders_user_id_created_at_idx", ["mean_ms"] = "50", ["calls"] = "120", ["cost_before"] = "6250.05", ["cost_after"] = "19.7",
-            ["query"] = "SELECT id FROM orders WHERE user_id = $1",
+            ["query"] = "SELECT id FROM orders WHERE user_id = $1", ["p95_ms"] = p95 ?? "",
         },
     });
+
+    [Fact]
+    public async Task MissingIndex_Kept_TheNoteGivesTheP95EstimateBeforeAndAfterFromTheSumOfSquares()
+    {
+        // 100 calls since the index: 200 ms in all (mean 2 ms) and 500 ms² of squares (a standard deviation of 1 ms).
+        var host = new ScriptedSkillHost(WithStatement(1000, 50_000, 2_600_000)).At(TimeSpan.FromSeconds(30), WithStatement(1100, 50_200, 2_600_500));
+
+        var run = await SkillTestKit.RunAsync(SkillTestKit.LoadShipped("missing-index"), host, MissingIndexTrigger(p95: "95"));
+
+        Assert.True(run.Status == SkillRunStatus.Completed, run.Message);
+        var note = Assert.Single(host.Notes);
+        Assert.True(note.Text.Contains("from a mean of 50 ms to 2.0 ms per call, p95 about 95 ms -> 3.64 ms", StringComparison.Ordinal), note.Text);
+        Assert.Contains("Kept index public.orders_user_id_created_at_idx", note.Text, StringComparison.Ordinal);
+    }
 
     [Fact]
     public async Task MissingIndex_StatementTwentyFiveTimesFaster_BuildsAnalyzesAndKeepsTheIndex()

@@ -91,6 +91,7 @@ public sealed class MissingIndexDetector : IDetector
                     ["candidate"] = a.Definition ?? "",
                     ["index"] = IndexName(a),
                     ["mean_ms"] = StatementDeltas.Ms(j.Now.MeanMs),
+                    ["p95_ms"] = j.Now.P95EstimateMs is { } p95 ? StatementDeltas.Ms(p95) : "",
                     ["calls"] = j.Now.Calls.ToString(CultureInfo.InvariantCulture),
                     ["cost_before"] = Cost(a.CostBefore),
                     ["cost_after"] = Cost(a.CostAfter),

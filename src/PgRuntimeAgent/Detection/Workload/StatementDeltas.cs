@@ -5,7 +5,9 @@ using PgRuntimeAgent.Sensing.Snapshot;
 namespace PgRuntimeAgent.Detection.Workload;
 
 /// <summary>One statement's cumulative counters on one snapshot (the leader's <c>statements_top</c> row).</summary>
-public sealed record StatementSample(string QueryId, string? Database, long Calls, double TotalMs, long Rows, long SharedBlocksHit, long SharedBlocksRead, string? Query);
+/// <param name="SumSquaresMs2">Σ time² over every call (ms²), from pg_stat_statements' mean and stddev; null when the probe did not give it.</param>
+public sealed record StatementSample(string QueryId, string? Database, long Calls, double TotalMs, long Rows, long SharedBlocksHit, long SharedBlocksRead, string? Query,
+    double? SumSquaresMs2 = null);
 
 /// <summary>One table's cumulative scan counters on one snapshot (the leader's <c>table_scans</c> row).</summary>
 /// <param name="Database">The database the row was read in (per-database probes tag their rows with <c>datname</c>), or null.</param>
@@ -17,10 +19,19 @@ public sealed record WorkloadView(DateTimeOffset TakenAt, string Leader, string?
 
 /// <summary>A statement's work between two snapshots of one baseline: calls, time, mean time per call.</summary>
 public sealed record StatementDelta(string QueryId, string? Query, string? Database, long Calls, double TotalMs, long Rows, long SharedBlocksRead,
-    DateTimeOffset From, DateTimeOffset To)
+    DateTimeOffset From, DateTimeOffset To, double? SumSquaresMs2 = null)
 {
     /// <summary>Mean execution time per call over the interval (0 without calls).</summary>
     public double MeanMs => Calls > 0 ? TotalMs / Calls : 0;
+
+    /// <summary>
+    /// An estimate of the interval's 95th percentile: mean + 1.645 standard deviations of the interval's calls (from
+    /// the sums of time and of time² pg_stat_statements keeps; it has no percentiles). Exact for normally distributed
+    /// times, low for a long tail: a figure to compare before and after, not an SLO measurement. Null without the sums.
+    /// </summary>
+    public double? P95EstimateMs => Calls > 0 && SumSquaresMs2 is { } sq
+        ? MeanMs + (1.645 * Math.Sqrt(Math.Max(0, (sq / Calls) - (MeanMs * MeanMs))))
+        : null;
 }
 
 /// <summary>
@@ -54,7 +65,7 @@ public static class StatementDeltas
 
             reset ??= r.GetValueOrDefault("stats_reset");
             byId[id] = new StatementSample(id, r.GetValueOrDefault("datname"), L(r, "calls"), D(r, "total_exec_ms"), L(r, "rows"), L(r, "shared_blks_hit"),
-                L(r, "shared_blks_read"), r.GetValueOrDefault("query"));
+                L(r, "shared_blks_read"), r.GetValueOrDefault("query"), SnapshotFacts.Number(r, "sumsq_exec_ms2"));
         }
 
         var tables = obs.Probe("table_scans") is { Status: "ok" } t
@@ -108,7 +119,8 @@ public static class StatementDeltas
         var a = from.Statements[queryId];
         var b = to.Statements[queryId];
         return new StatementDelta(queryId, b.Query, b.Database, b.Calls - a.Calls, Math.Max(0, b.TotalMs - a.TotalMs), b.Rows - a.Rows,
-            b.SharedBlocksRead - a.SharedBlocksRead, from.TakenAt, to.TakenAt);
+            b.SharedBlocksRead - a.SharedBlocksRead, from.TakenAt, to.TakenAt,
+            a.SumSquaresMs2 is { } sa && b.SumSquaresMs2 is { } sb ? Math.Max(0, sb - sa) : null);
     }
 
     /// <summary>

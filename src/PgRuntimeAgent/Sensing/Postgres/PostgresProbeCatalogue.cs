@@ -192,11 +192,12 @@ public static class PostgresProbeCatalogue
                or pending_restart
             order by name
             """, 10),
-        new("statements_top", "Top statements by total time since the statistics were reset (pg_stat_statements 1.9+, leader only), with the reset time.",
+        new("statements_top", "Top statements by total time since the statistics were reset (pg_stat_statements 1.9+, leader only), with the reset time and the sum of squared times (for a window's spread).",
             """
             select s.queryid::text as queryid, min(d.datname)::text as datname, sum(s.calls)::int8 as calls,
                    round(sum(s.total_exec_time)::numeric, 3)::float8 as total_exec_ms,
                    round((sum(s.total_exec_time) / nullif(sum(s.calls), 0))::numeric, 3)::float8 as mean_exec_ms,
+                   sum(s.calls * (s.stddev_exec_time * s.stddev_exec_time + s.mean_exec_time * s.mean_exec_time))::float8 as sumsq_exec_ms2,
                    sum(s.rows)::int8 as rows, sum(s.shared_blks_hit)::int8 as shared_blks_hit, sum(s.shared_blks_read)::int8 as shared_blks_read,
                    (select i.stats_reset from pg_stat_statements_info i) as stats_reset,
                    left(min(s.query), 200) as query

@@ -47,6 +47,22 @@ public sealed class WorkloadDetectorTests
     }
 
     [Fact]
+    public void Delta_P95Estimate_IsMeanPlus1645StandardDeviationsOfTheIntervalsCalls()
+    {
+        var at = new DateTimeOffset(2026, 12, 3, 8, 0, 0, TimeSpan.Zero);
+        // 100 calls between the readings: 200 ms in all (mean 2 ms) and 500 ms² of squares (a standard deviation of 1 ms).
+        var view = (double total, double squares, long calls) => new StatementSample("q", null, calls, total, 0, 0, 0, null, squares);
+        var a = view(50_000, 2_600_000, 1000);
+        var b = view(50_200, 2_600_500, 1100);
+        var delta = new StatementDelta("q", null, null, b.Calls - a.Calls, b.TotalMs - a.TotalMs, 0, 0, at, at.AddSeconds(30), b.SumSquaresMs2 - a.SumSquaresMs2);
+
+        Assert.Equal(2 + 1.645, delta.P95EstimateMs!.Value, 6);
+        Assert.Null((delta with { SumSquaresMs2 = null }).P95EstimateMs);
+        // Rounding that makes the variance negative is a spread of 0, not NaN.
+        Assert.Equal(2.0, (delta with { SumSquaresMs2 = 399.9 }).P95EstimateMs!.Value, 6);
+    }
+
+    [Fact]
     public void Baseline_StatsResetCounterBackwardsOrNewLeader_StartsANewBaseline()
     {
         var reset = Stream(300, t => t < 200 ? Slowing(t) : At(t, [new Stmt(WorkloadKit.Hot, (long)(t - 200), (t - 200) * 50)], statsReset: "2026-11-22T21:14:50Z"));
