@@ -70,45 +70,28 @@ public sealed class DuplicateIndexDetector : IDetector
             var table = row.GetValueOrDefault("relname");
             var kind = row.GetValueOrDefault("kind") ?? "duplicate";
             var size = (long)(Number(row, "size_bytes") ?? 0);
-            var where = database is null ? "" : database + ":";
+            var where = IndexRows.InDatabase(database);
             var how = kind == "prefix" ? $"is a leading prefix of {schema}.{cover}" : $"repeats {schema}.{cover}";
             var finding = Persistence.ToFinding(input, run, Code, Described.Severity, [leader],
                 $"index {where}{schema}.{index}{(table is null ? "" : $" on {schema}.{table}")} ({Bytes(size)}) {how}: a candidate to drop after review",
                 subject: $"{where}{schema}.{index}");
-            var facts = new Dictionary<string, string>(StringComparer.Ordinal)
-            {
-                ["schema"] = schema,
-                ["index"] = index,
-                ["covered_by"] = cover,
-                ["kind"] = kind,
-                ["size_bytes"] = size.ToString(CultureInfo.InvariantCulture),
-            };
-            if (table is not null)
-            {
-                facts["table"] = table;
-            }
-
-            if (database is not null)
-            {
-                facts["database"] = database;
-            }
-
+            var facts = IndexRows.Facts(schema, index, table, database);
+            facts["covered_by"] = cover;
+            facts["kind"] = kind;
+            facts["size_bytes"] = size.ToString(CultureInfo.InvariantCulture);
             yield return finding with { Facts = facts };
         }
     }
 
     private static IReadOnlyList<FindingEvidence>? Symptom(ClusterSnapshot s, string leader, string? database, string schema, string index)
     {
-        var row = string.Equals(s.Leader, leader, StringComparison.Ordinal)
-            ? ProbeRows(s, leader, Probe)?.FirstOrDefault(r =>
-                r.GetValueOrDefault("datname") == database && r.GetValueOrDefault("schemaname") == schema && r.GetValueOrDefault("indexrelname") == index)
-            : null;
+        var row = string.Equals(s.Leader, leader, StringComparison.Ordinal) ? IndexRows.Find(s, leader, Probe, database, schema, index) : null;
         if (row is null)
         {
             return null;
         }
 
         return [new FindingEvidence(s.TakenAt, "postgres", leader,
-            $"pg_index: {(database is null ? "" : database + ":")}{schema}.{index} keys {(row.GetValueOrDefault("kind") == "prefix" ? "are a leading prefix of" : "repeat")} {schema}.{row.GetValueOrDefault("covered_by")}")];
+            $"pg_index: {IndexRows.InDatabase(database)}{schema}.{index} keys {(row.GetValueOrDefault("kind") == "prefix" ? "are a leading prefix of" : "repeat")} {schema}.{row.GetValueOrDefault("covered_by")}")];
     }
 }

@@ -56,22 +56,11 @@ public sealed class InvalidIndexDetector : IDetector
                 continue;
             }
 
-            var where = database is null ? "" : database + ":";
+            var where = IndexRows.InDatabase(database);
             var finding = Persistence.ToFinding(input, run, Code, Described.Severity, [leader],
                 $"index {where}{schema}.{index}{(table is null ? "" : $" on {schema}.{table}")} is invalid (a failed or cancelled concurrent build) and no build of it runs: drop it, or rebuild it with REINDEX INDEX CONCURRENTLY",
                 subject: $"{where}{schema}.{index}");
-            var facts = new Dictionary<string, string>(StringComparer.Ordinal) { ["schema"] = schema, ["index"] = index };
-            if (table is not null)
-            {
-                facts["table"] = table;
-            }
-
-            if (database is not null)
-            {
-                facts["database"] = database;
-            }
-
-            yield return finding with { Facts = facts };
+            yield return finding with { Facts = IndexRows.Facts(schema, index, table, database) };
         }
     }
 
@@ -80,16 +69,13 @@ public sealed class InvalidIndexDetector : IDetector
 
     private static IReadOnlyList<FindingEvidence>? Symptom(ClusterSnapshot s, string leader, string? database, string schema, string index)
     {
-        var row = string.Equals(s.Leader, leader, StringComparison.Ordinal)
-            ? ProbeRows(s, leader, "indexes_invalid")?.FirstOrDefault(r =>
-                r.GetValueOrDefault("datname") == database && r.GetValueOrDefault("schemaname") == schema && r.GetValueOrDefault("indexrelname") == index)
-            : null;
+        var row = string.Equals(s.Leader, leader, StringComparison.Ordinal) ? IndexRows.Find(s, leader, "indexes_invalid", database, schema, index) : null;
         if (row is null || Building(row))
         {
             return null;
         }
 
         var size = Number(row, "size_bytes") is { } bytes ? $", {Bytes((long)bytes)}" : "";
-        return [new FindingEvidence(s.TakenAt, "postgres", leader, $"pg_index: {(database is null ? "" : database + ":")}{schema}.{index} indisvalid = false{size}; no CREATE INDEX in progress for it")];
+        return [new FindingEvidence(s.TakenAt, "postgres", leader, $"pg_index: {IndexRows.InDatabase(database)}{schema}.{index} indisvalid = false{size}; no CREATE INDEX in progress for it")];
     }
 }

@@ -73,35 +73,20 @@ public sealed class UnusedIndexDetector : IDetector
             var table = row.GetValueOrDefault("relname");
             var size = (long)(Number(row, "size_bytes") ?? 0);
             var members = input.Current.Members.Select(m => m.Name).ToList();
-            var where = database is null ? "" : database + ":";
+            var where = IndexRows.InDatabase(database);
             var days = members.Select(m => StatsAge(input.Current, m, database, schema, index) ?? 0).Min() / 86400;
             var finding = Persistence.ToFinding(input, run, Code, Described.Severity, members,
                 string.Create(CultureInfo.InvariantCulture,
                     $"index {where}{schema}.{index}{(table is null ? "" : $" on {schema}.{table}")} ({Bytes(size)}) was not scanned on any of {members.Count} member(s) for at least {days:0.#} days: a candidate to drop after review"),
                 subject: $"{where}{schema}.{index}");
-            var facts = new Dictionary<string, string>(StringComparer.Ordinal)
-            {
-                ["schema"] = schema,
-                ["index"] = index,
-                ["size_bytes"] = size.ToString(CultureInfo.InvariantCulture),
-            };
-            if (table is not null)
-            {
-                facts["table"] = table;
-            }
-
-            if (database is not null)
-            {
-                facts["database"] = database;
-            }
-
+            var facts = IndexRows.Facts(schema, index, table, database);
+            facts["size_bytes"] = size.ToString(CultureInfo.InvariantCulture);
             yield return finding with { Facts = facts };
         }
     }
 
     private static IReadOnlyDictionary<string, string?>? Row(ClusterSnapshot s, string member, string? database, string schema, string index) =>
-        ProbeRows(s, member, Probe)?.FirstOrDefault(r =>
-            r.GetValueOrDefault("datname") == database && r.GetValueOrDefault("schemaname") == schema && r.GetValueOrDefault("indexrelname") == index);
+        IndexRows.Find(s, member, Probe, database, schema, index);
 
     private static double? StatsAge(ClusterSnapshot s, string member, string? database, string schema, string index) =>
         Number(Row(s, member, database, schema, index), "stats_age_seconds");
@@ -124,7 +109,7 @@ public sealed class UnusedIndexDetector : IDetector
             }
 
             evidence.Add(new FindingEvidence(s.TakenAt, "postgres", member, string.Create(CultureInfo.InvariantCulture,
-                $"pg_stat_user_indexes on {member}: {(database is null ? "" : database + ":")}{schema}.{index} idx_scan 0 over {age / 86400:0.#} days of statistics")));
+                $"pg_stat_user_indexes on {member}: {IndexRows.InDatabase(database)}{schema}.{index} idx_scan 0 over {age / 86400:0.#} days of statistics")));
         }
 
         return evidence;
