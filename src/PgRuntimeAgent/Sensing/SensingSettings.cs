@@ -102,6 +102,22 @@ public sealed record PostgresProbeSettings
 
     /// <summary>Probes left out by name (see the catalogue in docs/sensing.md).</summary>
     public IReadOnlyList<string> Skip { get; init; } = [];
+
+    /// <summary>The index advisor's cadence and limits (<c>sensing.postgres.advisor</c>).</summary>
+    public IndexAdvisorSettings Advisor { get; init; } = new();
+}
+
+/// <summary>The index advisor (<c>sensing.postgres.advisor</c>): how often and how much it EXPLAINs on the leader.</summary>
+public sealed record IndexAdvisorSettings
+{
+    /// <summary>How long one statement's advice stands before it is checked again, in seconds (at least 10).</summary>
+    public int IntervalSeconds { get; init; } = 300;
+
+    /// <summary>Statements advised per refresh (1-20; each costs a few EXPLAINs, tens of milliseconds).</summary>
+    public int PerRefresh { get; init; } = 3;
+
+    /// <summary>statement_timeout of each advisor statement, in milliseconds (100-60000).</summary>
+    public int StatementTimeoutMs { get; init; } = 2000;
 }
 
 /// <summary>Stable sensor names (JSON, settings keys, health entries).</summary>

@@ -1,6 +1,7 @@
 using PgRuntimeAgent.Inventory;
 using PgRuntimeAgent.Journal;
 using PgRuntimeAgent.Secrets;
+using PgRuntimeAgent.Sensing;
 using PgRuntimeAgent.Settings;
 
 namespace PgRuntimeAgent.Tests.Settings;
@@ -84,6 +85,24 @@ public sealed class SettingsLoaderTests : IDisposable
         Assert.Equal(2, s.Policy.Classes["patroni.failover"]);
         Assert.Equal(new SettingOrigin(ValueSource.Settings, $"{path}:2:16"), s.OriginOf("endpoints.metrics_url"));
         Assert.Null(s.OriginOf("sensing.logs_max_entries"));
+    }
+
+    [Fact]
+    public void Load_IndexAdvisorSection_BindsItsCadenceAndAnUnknownKeyIsAProblem()
+    {
+        var path = Write("advisor.pgra.yml", """
+            sensing:
+              postgres:
+                advisor: { interval_seconds: 60, per_refresh: 5, statement_timeout_ms: 500 }
+            """);
+
+        var result = SettingsLoader.TryLoad(path, Inventory, new SecretStore(), NoEnvironment, SystemDir);
+
+        Assert.Empty(result.Problems);
+        Assert.Equal(new IndexAdvisorSettings { IntervalSeconds = 60, PerRefresh = 5, StatementTimeoutMs = 500 }, result.Settings.Sensing.Postgres.Advisor);
+        Assert.Equal(new IndexAdvisorSettings(), SettingsLoader.TryLoad(Write("empty.pgra.yml", "{}"), Inventory, new SecretStore(), NoEnvironment, SystemDir).Settings.Sensing.Postgres.Advisor);
+        var wrong = SettingsLoader.TryLoad(Write("wrong.pgra.yml", "sensing: { postgres: { advisor: { every: 5 } } }"), Inventory, new SecretStore(), NoEnvironment, SystemDir);
+        Assert.Contains(wrong.Problems, p => p.Message.Contains("every", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -185,19 +185,21 @@ internal static class IndexAdvisor
 /// hottest statements not advised for <see cref="Interval"/>. One refresh per cluster at a time. Lives as long as the
 /// snapshot service. Left out with <c>sensing.postgres.skip: [index_advice]</c>.
 /// </summary>
-internal sealed class IndexAdvisorCache(SecretStore secrets, TimeProvider time)
+internal sealed class IndexAdvisorCache(SecretStore secrets, TimeProvider time, IndexAdvisorSettings? settings = null)
 {
     /// <summary>The advisor's sessions' application_name (pgra's own: never cancelled or terminated by pgra).</summary>
     public const string ApplicationName = "pgra-advise";
 
-    /// <summary>How long one statement's advice stands before it is checked again.</summary>
-    public static TimeSpan Interval { get; } = TimeSpan.FromMinutes(5);
+    private readonly IndexAdvisorSettings _settings = settings ?? new IndexAdvisorSettings();
 
-    /// <summary>Statements advised per refresh (each costs a few EXPLAINs: tens of milliseconds).</summary>
-    public const int PerRefresh = 3;
+    /// <summary>How long one statement's advice stands before it is checked again (<c>interval_seconds</c>, at least 10 s).</summary>
+    public TimeSpan Interval => TimeSpan.FromSeconds(Math.Max(10, _settings.IntervalSeconds));
 
-    /// <summary>statement_timeout of each advisor statement.</summary>
-    public static TimeSpan StatementTimeout { get; } = TimeSpan.FromSeconds(2);
+    /// <summary>Statements advised per refresh (<c>per_refresh</c>, 1-20).</summary>
+    public int PerRefresh => Math.Clamp(_settings.PerRefresh, 1, 20);
+
+    /// <summary>statement_timeout of each advisor statement (<c>statement_timeout_ms</c>, 100 ms - 60 s).</summary>
+    public TimeSpan StatementTimeout => TimeSpan.FromMilliseconds(Math.Clamp(_settings.StatementTimeoutMs, 100, 60_000));
 
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, IndexAdvice>> _advice = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Task> _running = new(StringComparer.Ordinal);
@@ -248,7 +250,7 @@ internal sealed class IndexAdvisorCache(SecretStore secrets, TimeProvider time)
     {
         foreach (var group in due.GroupBy(d => d.Database ?? "postgres", StringComparer.Ordinal))
         {
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10), time);
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(6) + (StatementTimeout * 2), time);
             try
             {
                 await using var connection = new NpgsqlConnection(ConnectionString(cluster, member, group.Key));
@@ -283,7 +285,7 @@ internal sealed class IndexAdvisorCache(SecretStore secrets, TimeProvider time)
             Username = cluster.Credentials.AdminUsername,
             ApplicationName = ApplicationName,
             Timeout = 5,
-            CommandTimeout = (int)StatementTimeout.TotalSeconds + 1,
+            CommandTimeout = (int)Math.Ceiling(StatementTimeout.TotalSeconds) + 1,
             Pooling = false,
             SslMode = SslMode.Prefer,
         };

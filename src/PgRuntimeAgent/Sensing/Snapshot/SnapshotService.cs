@@ -124,7 +124,7 @@ internal sealed class SnapshotService : IDisposable
         _local = _overrides.LocalRunner ?? new LocalCommandRunner();
         _ssh = _overrides.SshRunner ?? new SshRunner(_settings.Ssh);
         _logger = logger ?? NullLogger.Instance;
-        _advisor = new IndexAdvisorCache(secrets, _time) { AddressOf = _overrides.PostgresAddress ?? (m => (m.Ip, m.Ports.Postgres)) };
+        _advisor = new IndexAdvisorCache(secrets, _time, _settings.Postgres.Advisor) { AddressOf = _overrides.PostgresAddress ?? (m => (m.Ip, m.Ports.Postgres)) };
     }
 
     public Topology Topology => _topology;

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 using PgRuntimeAgent.Secrets;
+using PgRuntimeAgent.Sensing;
 using PgRuntimeAgent.Sensing.Postgres;
 using PgRuntimeAgent.Tests.Sensing;
 
@@ -7,7 +8,7 @@ namespace PgRuntimeAgent.Tests.Sensing.Postgres;
 
 /// <summary>
 /// The advisor's cadence without a server: the leader's observation carries the advice known so far; a refresh runs in
-/// the background at most every <see cref="IndexAdvisorCache.Interval"/> per statement. The member's address is
+/// the background at most every <see cref="IndexAdvisorCache.Interval"/> (<c>sensing.postgres.advisor.interval_seconds</c>) per statement. The member's address is
 /// 127.0.0.1:1 (nothing listens), so each refresh ends as advice with status error.
 /// </summary>
 public sealed class IndexAdvisorCacheTests
@@ -50,10 +51,22 @@ public sealed class IndexAdvisorCacheTests
         Assert.False(string.IsNullOrEmpty(advice.Reason));
         Assert.Same(refresh, cache.Pending(cluster.Name));
 
-        time.Advance(IndexAdvisorCache.Interval);
+        time.Advance(cache.Interval);
         cache.Attach(cluster, member, Leader(false, "1", "9"));
         Assert.NotSame(refresh, cache.Pending(cluster.Name));
         await cache.Pending(cluster.Name)!.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
+    public void Settings_SetTheCadence_WithinSaneBounds()
+    {
+        var set = new IndexAdvisorCache(new SecretStore(), new FakeTimeProvider(), new IndexAdvisorSettings { IntervalSeconds = 60, PerRefresh = 5, StatementTimeoutMs = 500 });
+        var wild = new IndexAdvisorCache(new SecretStore(), new FakeTimeProvider(), new IndexAdvisorSettings { IntervalSeconds = 0, PerRefresh = 500, StatementTimeoutMs = 1 });
+        var plain = new IndexAdvisorCache(new SecretStore(), new FakeTimeProvider());
+
+        Assert.Equal((TimeSpan.FromSeconds(60), 5, TimeSpan.FromMilliseconds(500)), (set.Interval, set.PerRefresh, set.StatementTimeout));
+        Assert.Equal((TimeSpan.FromSeconds(10), 20, TimeSpan.FromMilliseconds(100)), (wild.Interval, wild.PerRefresh, wild.StatementTimeout));
+        Assert.Equal((TimeSpan.FromMinutes(5), 3, TimeSpan.FromSeconds(2)), (plain.Interval, plain.PerRefresh, plain.StatementTimeout));
     }
 
     [Fact]
