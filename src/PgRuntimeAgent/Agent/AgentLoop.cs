@@ -138,6 +138,7 @@ internal sealed partial class AgentLoop
     /// <summary>Runs until <paramref name="stop"/> is cancelled; returns after in-flight skill runs ended or were cut off.</summary>
     public async Task RunAsync(CancellationToken stop)
     {
+        Interlocked.Increment(ref _running);
         Emit(new AgentEvent
         {
             Name = AgentEventNames.Started,
@@ -156,6 +157,7 @@ internal sealed partial class AgentLoop
         finally
         {
             await DrainAsync().ConfigureAwait(false);
+            Interlocked.Decrement(ref _running);
             Emit(new AgentEvent { Name = AgentEventNames.Stopped, At = _time.GetUtcNow(), Title = "stopped" });
             Log.Stopped(_logger);
         }

@@ -73,6 +73,9 @@ internal sealed class AgentRuntime : IAsyncDisposable
 
     public IJournal Journal { get; }
 
+    /// <summary>The snapshot service the loop senses with (a test or a host reads the same snapshots).</summary>
+    internal SnapshotService Snapshots => _snapshots;
+
     public ActingServices Acting { get; }
 
     public IncidentManager Incidents { get; }

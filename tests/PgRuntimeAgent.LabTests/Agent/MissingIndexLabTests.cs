@@ -102,6 +102,130 @@ public sealed class MissingIndexLabTests
         Assert.True(finished.At - injected < TimeSpan.FromMinutes(5), $"symptom to verified fix took {(finished.At - injected).TotalSeconds:0} s");
     }
 
+    /// <summary>
+    /// The decoy: the missing-index skill run by hand (the loop not running, so nothing races it) with a finding that
+    /// names a column the hot statement never filters or sorts on (amount). The index builds and ANALYZE runs, but the
+    /// statement's mean time since does not halve, so the verify step drops the index again, journals why, and the run
+    /// ends failed with a follow-up for the operator.
+    /// </summary>
+    [Fact]
+    public async Task MissingIndex_DecoyIndexThatCannotHelp_IsDroppedAgainByTheVerifyStep()
+    {
+        var lab = await LabGuard.RequireHealthyLabAsync();
+        var leader = await lab.LeaderAsync(Ct);
+        var faults = new LabFaults(lab.Manifest, TimeProvider.System);
+        await faults.InjectAsync("missing-index", null, Ct);
+        const string Decoy = "orders_amount_decoy_idx";
+        PgRuntimeAgent.Skills.SkillRun? run;
+        List<string> indexes;
+        IReadOnlyList<PgRuntimeAgent.Journal.JournalEntry> actions;
+        var clock = Stopwatch.StartNew();
+        var senses = new List<string>();
+        try
+        {
+            await using var agent = await AgentLab.CreateAsync(lab, level: null, settings => settings with
+            {
+                Policy = settings.Policy with
+                {
+                    Classes = new Dictionary<string, int>(settings.Policy.Classes) { ["sql.create_index"] = 3, ["sql.analyze"] = 3, ["sql.drop_index"] = 3 },
+                },
+            });
+
+            // The hot statement once it has run at least 20 more times: its queryid and mean time are the decoy finding's.
+            // Earlier runs of the scenario leave entries of the same text behind (the table is recreated, so the queryid
+            // is new): the one whose calls grow is the live one.
+            IReadOnlyDictionary<string, string?>? hot = null;
+            var firstCalls = new Dictionary<string, long>(StringComparer.Ordinal);
+            while (hot is null && clock.Elapsed < TimeSpan.FromMinutes(2))
+            {
+                var snapshot = await agent.Runtime.Snapshots.TakeAsync(lab.Manifest.Cluster, Ct);
+                foreach (var row in PgRuntimeAgent.Sensing.Snapshot.SnapshotFacts.ProbeRows(snapshot, leader.Name, "statements_top") ?? [])
+                {
+                    if (row.GetValueOrDefault("query") is not { } q || !q.Contains("FROM orders WHERE user_id", StringComparison.Ordinal)
+                        || row.GetValueOrDefault("queryid") is not { } id)
+                    {
+                        continue;
+                    }
+
+                    var calls = long.Parse(row["calls"] ?? "0", CultureInfo.InvariantCulture);
+                    if (!firstCalls.TryAdd(id, calls) && calls - firstCalls[id] >= 20)
+                    {
+                        hot = row;
+                    }
+                }
+
+                if (hot is null)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(2), Ct);
+                }
+            }
+
+            Assert.True(hot is not null, "the missing-index workload's hot statement did not run 20 times within 2 minutes by statements_top");
+            var trigger = System.Text.Json.JsonSerializer.SerializeToElement(new
+            {
+                code = "missing-index",
+                cluster = lab.Manifest.Cluster,
+                member = leader.Name,
+                severity = "warning",
+                summary = "decoy: an index on a column the statement does not use",
+                facts = new Dictionary<string, string?>
+                {
+                    ["database"] = lab.Manifest.Database,
+                    ["schema"] = "public",
+                    ["table"] = "orders",
+                    ["columns"] = "amount",
+                    ["index"] = Decoy,
+                    ["queryid"] = hot["queryid"],
+                    ["query"] = hot["query"],
+                    ["mean_ms"] = hot["mean_exec_ms"],
+                    ["calls"] = hot["calls"],
+                    ["cost_before"] = "n/a",
+                    ["cost_after"] = "n/a",
+                },
+            });
+            run = await agent.Runtime.Loop.RunSkillByHandAsync(lab.Manifest.Cluster, "missing-index", trigger, null, Ct);
+            indexes = await IndexesAsync(lab, leader);
+            actions = await agent.Journal.QueryAsync(new PgRuntimeAgent.Journal.JournalQuery { Kinds = [PgRuntimeAgent.Journal.JournalKinds.ActionOutcome] }, Ct);
+            // What the leader's PostgreSQL sensor gave the run's snapshots (a wait that never held says why here).
+            foreach (var entry in await agent.Journal.QueryAsync(new PgRuntimeAgent.Journal.JournalQuery { Kinds = [PgRuntimeAgent.Journal.JournalKinds.Snapshot] }, Ct))
+            {
+                var served = PgRuntimeAgent.Sensing.Snapshot.SnapshotJson.Deserialize(entry.Payload);
+                var sensor = served?.SensorDetails.FirstOrDefault(d => d.Sensor == "postgres" && d.Target == leader.Name);
+                var rows = served is null ? null : PgRuntimeAgent.Sensing.Snapshot.SnapshotFacts.ProbeRows(served, leader.Name, "statements_top");
+                var row = rows?.FirstOrDefault(r => r.GetValueOrDefault("queryid") == hot["queryid"]);
+                senses.Add($"snapshot {entry.Seq} {served?.TakenAt:HH:mm:ss}: postgres {sensor?.Health} {sensor?.ElapsedMs:0} ms {sensor?.Reason}; statements_top {(rows is null ? "absent" : rows.Count + " rows")}, hot calls {row?.GetValueOrDefault("calls") ?? "-"}");
+            }
+        }
+        finally
+        {
+            await faults.HealAsync("missing-index", Ct);
+        }
+
+        var steps = run.Steps.Select(s => $"{s.StepId}: {s.Status} {s.Message}").ToList();
+        AgentLab.Report($"missing-index decoy: run {run.Status} after {clock.Elapsed.TotalSeconds:0} s; steps {string.Join(" | ", steps)}");
+        foreach (var step in run.Steps.Where(s => s.StepId is "statement" or "after_index" or "measured" or "mean_after"))
+        {
+            var result = step.Result.ToString();
+            AgentLab.Report($"  {step.StepId}: {(result.Length > 700 ? result[..700] + "..." : result)}");
+        }
+
+        foreach (var line in run.Status == PgRuntimeAgent.Skills.SkillRunStatus.Failed ? [] : senses)
+        {
+            AgentLab.Report("  " + line);
+        }
+
+        Assert.Equal(PgRuntimeAgent.Skills.SkillRunStatus.Failed, run.Status);
+        Assert.Contains(run.Steps, s => s.StepId == "create_index" && s.Status == PgRuntimeAgent.Skills.SkillStepStatus.Succeeded);
+        Assert.Contains(run.Steps, s => s.StepId == "analyze" && s.Status == PgRuntimeAgent.Skills.SkillStepStatus.Succeeded);
+        Assert.Contains(run.Steps, s => s.StepId == "faster" && s.Status == PgRuntimeAgent.Skills.SkillStepStatus.Failed);
+        Assert.Contains(run.Steps, s => s.StepId == "drop_index" && s.Status == PgRuntimeAgent.Skills.SkillStepStatus.Succeeded);
+        Assert.Contains(run.Steps, s => s.StepId == "dropped");
+        Assert.DoesNotContain(run.Steps, s => s.StepId == "kept");
+        Assert.DoesNotContain(indexes, i => i.Contains(Decoy, StringComparison.Ordinal));
+        Assert.Contains(actions, e => e.Summary.StartsWith("succeeded", StringComparison.Ordinal) && e.Summary.Contains("create index", StringComparison.OrdinalIgnoreCase) && e.Summary.Contains(Decoy, StringComparison.Ordinal));
+        Assert.Contains(actions, e => e.Summary.StartsWith("succeeded", StringComparison.Ordinal) && e.Summary.Contains("drop index", StringComparison.OrdinalIgnoreCase) && e.Summary.Contains(Decoy, StringComparison.Ordinal));
+    }
+
     private static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToList();

@@ -59,7 +59,7 @@ public sealed class AgentLoopScheduleTests
         """;
 
     /// <summary>A skill with no triggers: run by hand only.</summary>
-    private const string Manual = """
+    internal const string Manual = """
         ---
         name: manual
         description: Run by hand only.
@@ -73,7 +73,7 @@ public sealed class AgentLoopScheduleTests
 
         """;
 
-    private static SkillCatalog Catalog(params string[] skills)
+    internal static SkillCatalog Catalog(params string[] skills)
     {
         var dir = Directory.CreateTempSubdirectory("pgra-schedule-");
         try

@@ -6,6 +6,7 @@ using PgRuntimeAgent.Sensing;
 using PgRuntimeAgent.Sensing.Host;
 using PgRuntimeAgent.Sensing.Logs;
 using PgRuntimeAgent.Sensing.Patroni;
+using PgRuntimeAgent.Sensing.Postgres;
 using PgRuntimeAgent.Sensing.Snapshot;
 using PgRuntimeAgent.Settings;
 
@@ -109,6 +110,30 @@ public sealed class SnapshotServiceTests
         Assert.Contains(recorder.Stopped, a => a.OperationName == "pgra.snapshot" && Equals(a.GetTagItem("pgra.cluster"), cluster));
         Assert.True(recorder.Heard("pgra.sensing.sensor.unhealthy", ("cluster", cluster), ("sensor", SensorNames.Metrics), ("health", "unknown")));
         Assert.Contains(snapshot.DurationMs / 1000.0, recorder.Values("pgra.sensing.snapshot.duration", ("cluster", cluster)));
+    }
+
+    [Fact]
+    public void HungMembers_PostgresThatAnsweredSomeProbes_IsSlowNotHung()
+    {
+        SensorStatus TimedOut(string sensor, string member, int done) =>
+            new(sensor, member, SensorHealth.Degraded, $"postgres://m@{member}: timed out after 2s ({done} of 22 probes done)", 2000);
+        var details = new[]
+        {
+            TimedOut(SensorNames.Postgres, "pg-test-1", 7),
+            TimedOut(SensorNames.Postgres, "pg-test-2", 0),
+            TimedOut(SensorNames.Patroni, "pg-test-3", 0),
+            SensorStatus.Ok(SensorNames.Postgres, "pg-test-3", 30),
+        };
+        var postgres = new[]
+        {
+            new PostgresMemberObservation { Member = "pg-test-1", Probes = [new ProbeResult { Name = "activity", Status = "ok" }] },
+            new PostgresMemberObservation { Member = "pg-test-2" },
+            new PostgresMemberObservation { Member = "pg-test-3", Probes = [new ProbeResult { Name = "activity", Status = "ok" }] },
+        };
+
+        var hung = SnapshotService.HungMembers(details, postgres);
+
+        Assert.Equal(["pg-test-2", "pg-test-3"], hung.Order(StringComparer.Ordinal));
     }
 
     [Fact]

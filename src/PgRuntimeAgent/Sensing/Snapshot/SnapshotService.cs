@@ -79,11 +79,21 @@ internal sealed class SnapshotService : IDisposable
         return _hung.ContainsKey($"{cluster.Name}/{member.Name}") ? TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(500).Ticks, full.Ticks / 2)) : full;
     }
 
-    private void RememberHung(PgCluster cluster, IEnumerable<SensorStatus> details)
-    {
-        var hung = details.Where(d => d.Sensor is SensorNames.Patroni or SensorNames.Postgres && d.Target is not null
-                && d.Reason?.Contains("timed out", StringComparison.OrdinalIgnoreCase) == true)
+    /// <summary>
+    /// The members that did not answer in time: Patroni timed out, or PostgreSQL timed out before a single probe came
+    /// back. A member that answered some probes before the deadline is slow (a loaded host), not hung: halving its
+    /// deadline would cut off more probes each time, and measured in the lab under load, the statements a skill waits
+    /// for were never reached again.
+    /// </summary>
+    internal static HashSet<string> HungMembers(IEnumerable<SensorStatus> details, IReadOnlyList<PostgresMemberObservation> postgres) =>
+        details.Where(d => d.Sensor is SensorNames.Patroni or SensorNames.Postgres && d.Target is not null
+                && d.Reason?.Contains("timed out", StringComparison.OrdinalIgnoreCase) == true
+                && !(d.Sensor == SensorNames.Postgres && postgres.Any(o => string.Equals(o.Member, d.Target, StringComparison.Ordinal) && o.Probes.Count > 0)))
             .Select(d => d.Target!).ToHashSet(StringComparer.Ordinal);
+
+    private void RememberHung(PgCluster cluster, IReadOnlyList<SensorStatus> details, IReadOnlyList<PostgresMemberObservation> postgres)
+    {
+        var hung = HungMembers(details, postgres);
         foreach (var m in cluster.Members)
         {
             var key = $"{cluster.Name}/{m.Name}";
@@ -264,7 +274,7 @@ internal sealed class SnapshotService : IDisposable
             SensorDetails = details,
             Drift = drift,
         };
-        RememberHung(cluster, details);
+        RememberHung(cluster, details, snapshot.Postgres);
         Record(snapshot);
         var withFacts = SnapshotFusion.WithFailoverFacts(snapshot, _lastWritable.TryGetValue(cluster.Name, out var previous) ? previous : null);
         if (withFacts.LastWritable is { } seen)
