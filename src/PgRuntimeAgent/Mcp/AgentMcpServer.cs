@@ -1,0 +1,111 @@
+using System.Reflection;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+using PgRuntimeAgent.Catalog;
+using PgRuntimeAgent.Skills;
+using PgRuntimeAgent.Tools;
+
+namespace PgRuntimeAgent.Mcp;
+
+/// <summary>
+/// The agent's body for outside agents (Claude Code, Codex, any MCP client), built from the same catalogue as the
+/// model's tools: every read and action is a tool, annotated read-only or destructive; the catalogue, the standing
+/// orders and every skill are resources; every skill is a prompt that asks for its runbook to be followed on a
+/// cluster. Actions requested here go through policy as a proactive request of <c>mcp:CLIENT</c>, so what needs an
+/// approval waits for an operator exactly as it would for a skill.
+/// </summary>
+internal static class AgentMcpServer
+{
+    public const string ServerName = "pgra";
+
+    public const string CatalogUri = "pgra://catalog";
+
+    public const string OrdersUri = "pgra://agent.md";
+
+    public const string SkillUriPrefix = "pgra://skills/";
+
+    public static McpServerOptions Options(IReadOnlyList<AgentTool> tools, AgentCatalog catalog, SkillCatalog? skills, string? standingOrders)
+    {
+        ArgumentNullException.ThrowIfNull(tools);
+        ArgumentNullException.ThrowIfNull(catalog);
+        var resources = new List<McpServerResource>
+        {
+            McpServerResource.Create(() => catalog.ToJson().ToJsonString(), new McpServerResourceCreateOptions
+            {
+                UriTemplate = CatalogUri,
+                Name = "catalog",
+                MimeType = "application/json",
+                Description = "Every action, read and detector the agent has, with parameters, risk, reversibility and thresholds (pgra catalog --json).",
+            }),
+        };
+        if (standingOrders is not null)
+        {
+            resources.Add(McpServerResource.Create(() => standingOrders, new McpServerResourceCreateOptions
+            {
+                UriTemplate = OrdersUri,
+                Name = "standing-orders",
+                MimeType = "text/markdown",
+                Description = "AGENT.md: the standing orders the agent and anyone driving it work under (autonomy levels, what is never done).",
+            }));
+        }
+
+        var prompts = new List<McpServerPrompt>();
+        foreach (var skill in skills?.Skills ?? [])
+        {
+            var body = skill.Body;
+            resources.Add(McpServerResource.Create(() => body, new McpServerResourceCreateOptions
+            {
+                UriTemplate = SkillUriPrefix + skill.Name,
+                Name = "skill-" + skill.Name,
+                MimeType = "text/markdown",
+                Description = skill.Description,
+            }));
+            var name = skill.Name;
+            prompts.Add(McpServerPrompt.Create((string cluster) => Prompt(name, body, cluster), new McpServerPromptCreateOptions
+            {
+                Name = skill.Name,
+                Description = $"Follow the {skill.Name} runbook on a cluster: {skill.Description}",
+            }));
+        }
+
+        return new McpServerOptions
+        {
+            ServerInfo = new Implementation { Name = ServerName, Version = Version },
+            ServerInstructions = Instructions,
+            ToolCollection = [.. tools.Select(Tool)],
+            ResourceCollection = [.. resources],
+            PromptCollection = [.. prompts],
+        };
+    }
+
+    /// <summary>The instructions every client gets on connecting.</summary>
+    public const string Instructions =
+        "PgRuntimeAgent's body for a Pigsty PostgreSQL deployment. Read before you act: cluster_snapshot, cluster_member, postgres_probe, "
+        + "metrics_query, logs_search, journal_search, incidents_list. Tools named act_* request an action: each goes through the agent's "
+        + "policy, prechecks, journal and verification; above the autonomy level it becomes a pending approval for an operator (the result "
+        + "says so), it is never run around the policy. Give every action a reason that names the evidence. Try dry_run=true first. "
+        + "The standing orders are the resource pgra://agent.md, the catalogue pgra://catalog, the runbooks pgra://skills/NAME.";
+
+    private static McpServerTool Tool(AgentTool tool) => McpServerTool.Create(new CatalogFunction(tool), new McpServerToolCreateOptions
+    {
+        Name = tool.Name,
+        Title = tool.Source,
+        ReadOnly = tool.ReadOnly,
+        Destructive = tool.Destructive,
+        Idempotent = tool.Idempotent,
+        OpenWorld = false,
+    });
+
+    private static string Prompt(string skill, string body, string cluster) =>
+        $"""
+        Follow the runbook "{skill}" below on the cluster {cluster}, with the pgra tools. Read the cluster's state first
+        (cluster_snapshot, and the reads the runbook names), say what you found with the evidence (metric names, log
+        lines, journal ids), and request actions only through the act_* tools with a reason; a pending approval is an
+        answer, not a failure.
+
+        {body}
+        """;
+
+    private static string Version { get; } =
+        typeof(AgentMcpServer).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
+}
