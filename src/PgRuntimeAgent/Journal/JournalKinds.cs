@@ -39,9 +39,12 @@ internal static class JournalKinds
     /// <summary>A free-text note from an operator (<c>pgra journal note</c>).</summary>
     public const string Note = "note";
 
+    /// <summary>One question to a language model and its answer: redacted prompt digest, tool calls, tokens, latency, cost.</summary>
+    public const string BrainExchange = "brain.exchange";
+
     public static IReadOnlyList<string> All { get; } =
     [
         Snapshot, Finding, Decision, ActionPrecheck, ActionIntent, ActionOutcome,
-        ApprovalRequested, ApprovalGranted, ApprovalDenied, Incident, Note,
+        ApprovalRequested, ApprovalGranted, ApprovalDenied, Incident, Note, BrainExchange,
     ];
 }

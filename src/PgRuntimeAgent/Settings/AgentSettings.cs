@@ -38,6 +38,8 @@ public sealed record AgentSettings
 
     public Agent.NotifySettings Notify { get; init; } = new();
 
+    public Brain.LlmSettings Llm { get; init; } = new();
+
     public static AgentSettings Default { get; } = new();
 }
 

@@ -8,10 +8,8 @@ using PgRuntimeAgent.Acting;
 using PgRuntimeAgent.Catalog;
 using PgRuntimeAgent.Journal;
 using PgRuntimeAgent.Mcp;
-using PgRuntimeAgent.Reads;
 using PgRuntimeAgent.Tests.Agent;
-using PgRuntimeAgent.Tools;
-using static PgRuntimeAgent.Tests.Detection.DetectionKit;
+using PgRuntimeAgent.Tests.Tools;
 
 namespace PgRuntimeAgent.Tests.Mcp;
 
@@ -30,22 +28,16 @@ public sealed class AgentMcpServerTests
         private readonly CancellationTokenSource _stop = new();
         private McpServer _server = null!;
         private Task _serving = Task.CompletedTask;
-        private ReadContext _reads = null!;
+        private ToolsKit _tools = null!;
 
-        public AgentKit Kit { get; private set; } = null!;
+        public AgentKit Kit => _tools.Kit;
 
         public McpClient Client { get; private set; } = null!;
 
         public static async Task<Connected> StartAsync(int level)
         {
-            var c = new Connected { Kit = await AgentKit.CreateAsync(level) };
-            c.Kit.World = Load("disk-full-02") with { TakenAt = c.Kit.Time.GetUtcNow() };
-            var settings = c.Kit.Workspace.Settings;
-            var journalPath = Path.Combine(Path.GetDirectoryName(c.Kit.PostmortemDirectory)!, "journal.db");
-            c._reads = new ReadContext(c.Kit.Topology, settings.Sensing, settings.Endpoints, settings.Journal with { Path = journalPath }, c.Kit.Workspace.Secrets,
-                c.Kit.Time, c.Kit.Workspace.BaseDirectory);
-            var tools = AgentToolbox.Build(AgentCatalog.Default, new ToolboxOptions { Caller = "mcp:test", Reads = c._reads, Acting = c.Kit.Acting });
-            var options = AgentMcpServer.Options(tools, AgentCatalog.Default, c.Kit.Skills, "# standing orders\nnever act on a guess");
+            var c = new Connected { _tools = await ToolsKit.CreateAsync(level) };
+            var options = AgentMcpServer.Options(c._tools.Tools("mcp:test"), AgentCatalog.Default, c.Kit.Skills, "# standing orders\nnever act on a guess");
             var toServer = new Pipe();
             var toClient = new Pipe();
             c._server = McpServer.Create(new StreamServerTransport(toServer.Reader.AsStream(), toClient.Writer.AsStream(), AgentMcpServer.ServerName), options);
@@ -76,8 +68,7 @@ public sealed class AgentMcpServerTests
             }
 
             await _server.DisposeAsync();
-            await _reads.DisposeAsync();
-            await Kit.DisposeAsync();
+            await _tools.DisposeAsync();
             _stop.Dispose();
         }
     }

@@ -1,0 +1,86 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using PgRuntimeAgent.Brain;
+using PgRuntimeAgent.Catalog;
+using PgRuntimeAgent.Detection;
+using PgRuntimeAgent.Reads;
+using PgRuntimeAgent.Sensing.Snapshot;
+using PgRuntimeAgent.Tools;
+using PgRuntimeAgent.Workspaces;
+
+namespace PgRuntimeAgent.Cli.Commands;
+
+/// <summary>
+/// <c>pgra ask CLUSTER "QUESTION" [--read-only]</c>: one question to the configured language model, which investigates
+/// through the catalogue's tools (reads; actions through policy as proactive requests of <c>model:MODEL</c>) and
+/// answers with its evidence. Journaled as <c>brain.exchange</c> (docs/brain.md).
+/// </summary>
+internal sealed class AskCommands : ICommandGroup
+{
+    public int Order => 98;
+
+    public IEnumerable<Command> Build(GlobalOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var cluster = new Argument<string>("CLUSTER") { Description = "Cluster name (pg_cluster)." };
+        var question = new Argument<string>("QUESTION") { Description = "The question, in words." };
+        var readOnly = new Option<bool>("--read-only") { Description = "Give the model the reads only: it can request no action." };
+        var ask = new Command("ask", "Ask the configured language model (settings llm:) about a cluster: it reads through the agent's tools and answers with the evidence; actions it requests go through policy (an approval below their level). Exit 0 answered, 1 not answered (timed out, failed, step limit), 2 bad input or no llm: section.")
+        {
+            cluster, question, readOnly,
+        };
+        ask.SetAction((parse, ct) => AskAsync(options, parse, parse.GetValue(cluster)!, parse.GetValue(question)!, parse.GetValue(readOnly), ct));
+        yield return ask;
+    }
+
+    private static async Task<int> AskAsync(GlobalOptions options, ParseResult parse, string clusterName, string question, bool readOnly, CancellationToken cancellationToken)
+    {
+        var workspace = CliWorkspace.Load(options, parse);
+        var cluster = workspace.Topology.FindCluster(clusterName)
+            ?? throw new InputException($"unknown cluster '{clusterName}'", [$"clusters: {string.Join(", ", workspace.Topology.Clusters.Select(c => c.Name))}"]);
+        var llm = workspace.Settings.Llm;
+        using var client = ChatClients.Create(llm, workspace.Secrets);
+        await using var reads = new ReadContext(workspace.Topology, workspace.Settings.Sensing, workspace.Settings.Endpoints, workspace.Settings.Journal,
+            workspace.Secrets, options.Time, workspace.BaseDirectory);
+        await using var acting = await workspace.OpenActingAsync(options.Time, logging: null, journal: null, cancellationToken).ConfigureAwait(false);
+
+        // What the model starts from: a fresh snapshot's summary, its findings, the cluster's recent incidents.
+        using var snapshots = new SnapshotService(workspace.Topology, workspace.Settings.Sensing, workspace.Settings.Endpoints, workspace.Secrets, options.Time);
+        var snapshot = await snapshots.TakeAsync(cluster.Name, cancellationToken).ConfigureAwait(false);
+        var verdict = OneOffDetection.Judge(cluster.Name, workspace.Settings.Detection, DetectionContext.For(cluster), [snapshot]);
+        var incidents = await ReadCatalog.RunAsync(reads, "incidents.list", new ReadRequest
+        {
+            Cluster = cluster.Name,
+            Parameters = new Dictionary<string, string>(StringComparer.Ordinal) { ["limit"] = "5" },
+        }, cancellationToken).ConfigureAwait(false);
+        var recent = (incidents["result"]?["incidents"] as JsonArray ?? []).Select(i => i!.ToJsonString()).ToList();
+        var context = Investigator.Context(snapshot, [.. verdict.Persisted, .. verdict.SingleSample], recent);
+
+        var tools = AgentToolbox.Build(AgentCatalog.Default, new ToolboxOptions
+        {
+            Caller = "model:" + llm.Model,
+            Reads = reads,
+            Acting = readOnly ? null : acting,
+            MaxResultChars = llm.MaxToolResultChars,
+        });
+        var orders = Path.Combine(Directory.GetCurrentDirectory(), "AGENT.md");
+        var investigator = new Investigator(client, llm, workspace.Secrets, acting.Journal, options.Time,
+            File.Exists(orders) ? await File.ReadAllTextAsync(orders, cancellationToken).ConfigureAwait(false) : null);
+        var exchange = await investigator.AskAsync(cluster.Name, question, context, tools, cancellationToken).ConfigureAwait(false);
+        if (parse.GetValue(options.Json))
+        {
+            await options.Out.WriteLineAsync(JsonSerializer.Serialize(exchange, CliOutput.Json)).ConfigureAwait(false);
+        }
+        else
+        {
+            await options.Out.WriteLineAsync(exchange.Answer.Length > 0 ? exchange.Answer : $"({exchange.Status}: {exchange.Error})").ConfigureAwait(false);
+            await options.Out.WriteLineAsync(
+                $"-- {exchange.Model} via {exchange.Provider}: {exchange.Status}, {exchange.ToolCalls.Count} tool call(s) ({string.Join(", ", exchange.ToolCalls.Select(c => c.Tool))}), "
+                + $"{exchange.InputTokens?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"} tokens in, {exchange.OutputTokens?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"} out, "
+                + $"{exchange.LatencyMs / 1000:0.0} s; journal #{exchange.JournalSeq}").ConfigureAwait(false);
+        }
+
+        return exchange.Status == "answered" ? ExitCodes.Ok : ExitCodes.Failure;
+    }
+}

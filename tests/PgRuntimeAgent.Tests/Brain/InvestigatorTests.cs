@@ -1,0 +1,196 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.AI;
+using PgRuntimeAgent.Acting;
+using PgRuntimeAgent.Brain;
+using PgRuntimeAgent.Journal;
+using PgRuntimeAgent.Secrets;
+using PgRuntimeAgent.Tests.Tools;
+
+namespace PgRuntimeAgent.Tests.Brain;
+
+/// <summary>
+/// The investigator with a scripted model (no network): it reads through the catalogue's tools, its answer and every
+/// tool call are journaled with tokens; secrets never reach the model; an action it requests goes through policy and
+/// becomes an approval below its level; a model that never answers times out and one that never stops calling tools
+/// stops at the step limit, both journaled, neither throwing.
+/// </summary>
+public sealed class InvestigatorTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static readonly LlmSettings Settings = new() { Provider = "openai", Model = "scripted", MaxSteps = 4, TimeoutSeconds = 30, InputPricePerMillion = 1, OutputPricePerMillion = 2 };
+
+    /// <summary>A model whose every turn is decided by <c>turn</c> (the turn's number from 1, the messages it was sent).</summary>
+    private sealed class ScriptedModel(Func<int, IReadOnlyList<ChatMessage>, ChatResponse?> turn) : IChatClient
+    {
+        public List<IReadOnlyList<ChatMessage>> Seen { get; } = [];
+
+        public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            var sent = messages.ToList();
+            Seen.Add(sent);
+            var answer = turn(Seen.Count, sent);
+            if (answer is null)
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+
+            answer!.Usage = new UsageDetails { InputTokenCount = 100, OutputTokenCount = 10 };
+            return answer;
+        }
+
+        public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
+            [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        {
+            foreach (var u in (await GetResponseAsync(messages, options, cancellationToken)).ToChatResponseUpdates())
+            {
+                yield return u;
+            }
+        }
+
+        public object? GetService(Type serviceType, object? serviceKey = null) => serviceKey is null && serviceType.IsInstanceOfType(this) ? this : null;
+
+        public void Dispose()
+        {
+        }
+    }
+
+    private static ChatResponse Call(string tool, Dictionary<string, object?> args, string id = "call-1") =>
+        new(new ChatMessage(ChatRole.Assistant, [new FunctionCallContent(id, tool, args)]));
+
+    private static ChatResponse Say(string text) => new(new ChatMessage(ChatRole.Assistant, text));
+
+    private static string ToolResult(IReadOnlyList<ChatMessage> messages) =>
+        messages.SelectMany(m => m.Contents).OfType<FunctionResultContent>().LastOrDefault()?.Result?.ToString() ?? "";
+
+    [Fact]
+    public async Task Ask_ModelReadsThenAnswers_JournalsTheExchangeAndItsToolCall()
+    {
+        await using var tools = await ToolsKit.CreateAsync(level: 2);
+        var model = new ScriptedModel((n, sent) => n == 1
+            ? Call("journal_search", new() { ["cluster"] = "pg-test", ["kinds"] = "finding" })
+            : Say($"No findings in the journal (journal_search answered {ToolResult(sent).Length} characters)."));
+        var investigator = new Investigator(model, Settings, tools.Kit.Workspace.Secrets, tools.Kit.Journal, tools.Kit.Time);
+
+        var exchange = await investigator.AskAsync("pg-test", "is anything wrong?", "Findings: none.", tools.Tools("model:scripted"), Ct);
+
+        Assert.Equal("answered", exchange.Status);
+        Assert.StartsWith("No findings in the journal", exchange.Answer, StringComparison.Ordinal);
+        var call = Assert.Single(exchange.ToolCalls);
+        Assert.Equal("journal_search", call.Tool);
+        Assert.True(call.Ok, call.Error);
+        Assert.Equal(200, exchange.InputTokens);
+        Assert.Equal(20, exchange.OutputTokens);
+        Assert.Equal(0.00024, exchange.CostEstimate);
+        var entry = Assert.Single(await tools.Kit.EntriesAsync(JournalKinds.BrainExchange));
+        Assert.Equal(exchange.JournalSeq, entry.Seq);
+        var journaled = entry.PayloadAs<BrainExchange>()!;
+        Assert.Equal(exchange.PromptDigest, journaled.PromptDigest);
+        Assert.Equal("journal_search", Assert.Single(journaled.ToolCalls).Tool);
+    }
+
+    [Fact]
+    public async Task Ask_SecretsInTheQuestionOrContext_NeverReachTheModelNorTheJournal()
+    {
+        await using var tools = await ToolsKit.CreateAsync(level: 2);
+        var secret = "DBUser.DBA";
+        Assert.NotEqual(secret, tools.Kit.Workspace.Secrets.Redact(secret)); // the inventory's admin password is a known secret
+        var model = new ScriptedModel((_, _) => Say("ok"));
+        var investigator = new Investigator(model, Settings, tools.Kit.Workspace.Secrets, tools.Kit.Journal, tools.Kit.Time, "orders: the admin password is " + secret);
+
+        var exchange = await investigator.AskAsync("pg-test", $"why does login with {secret} fail?", $"context with {secret}", tools.Tools("model:scripted"), Ct);
+
+        Assert.Equal("answered", exchange.Status);
+        var sent = string.Join("\n", model.Seen.SelectMany(m => m).Select(m => m.Text));
+        Assert.DoesNotContain(secret, sent, StringComparison.Ordinal);
+        Assert.Contains("why does login with", sent, StringComparison.Ordinal);
+        var entry = Assert.Single(await tools.Kit.EntriesAsync(JournalKinds.BrainExchange));
+        Assert.DoesNotContain(secret, entry.Payload, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Ask_ModelRequestsAnActionBelowItsLevel_ItBecomesAnApprovalForTheModel()
+    {
+        await using var tools = await ToolsKit.CreateAsync(level: 2);
+        var model = new ScriptedModel((n, sent) => n == 1
+            ? Call("act_member_fence", new() { ["cluster"] = "pg-test", ["member"] = "pg-test-3", ["reason"] = "pg-test-3's disk is full (disk_free 0 in the snapshot)" })
+            : Say("I asked to fence pg-test-3; an operator must approve: " + ToolResult(sent)));
+        var investigator = new Investigator(model, Settings, tools.Kit.Workspace.Secrets, tools.Kit.Journal, tools.Kit.Time);
+
+        var exchange = await investigator.AskAsync("pg-test", "pg-test-3 is full, deal with it", "", tools.Tools("model:scripted"), Ct);
+
+        Assert.Contains("awaiting-approval", exchange.Answer, StringComparison.Ordinal);
+        var call = Assert.Single(exchange.ToolCalls);
+        Assert.Equal("act_member_fence", call.Tool);
+        Assert.Empty(tools.Kit.Actuator.Executed);
+        var request = Assert.Single(await tools.Kit.EntriesAsync(JournalKinds.ApprovalRequested)).PayloadAs<ApprovalRequestPayload>()!;
+        Assert.Equal("model:scripted", request.Action.Initiator);
+        Assert.Equal(call.ActionId, request.Action.Id);
+    }
+
+    [Fact]
+    public async Task Ask_ModelThatNeverAnswers_TimesOutJournaledWithoutThrowing()
+    {
+        await using var tools = await ToolsKit.CreateAsync(level: 2);
+        var model = new ScriptedModel((_, _) => null);
+        var investigator = new Investigator(model, Settings with { TimeoutSeconds = 1 }, tools.Kit.Workspace.Secrets, tools.Kit.Journal, tools.Kit.Time);
+
+        var exchange = await investigator.AskAsync("pg-test", "anything?", "", tools.Tools("model:scripted"), Ct);
+
+        Assert.Equal("timed-out", exchange.Status);
+        Assert.Equal("", exchange.Answer);
+        Assert.Equal("timed-out", Assert.Single(await tools.Kit.EntriesAsync(JournalKinds.BrainExchange)).Topic);
+    }
+
+    [Fact]
+    public async Task Ask_ModelThatNeverStopsCallingTools_StopsAtTheStepLimit()
+    {
+        await using var tools = await ToolsKit.CreateAsync(level: 2);
+        var model = new ScriptedModel((n, _) => Call("incidents_list", new() { ["cluster"] = "pg-test" }, $"call-{n}"));
+        var investigator = new Investigator(model, Settings with { MaxSteps = 3 }, tools.Kit.Workspace.Secrets, tools.Kit.Journal, tools.Kit.Time);
+
+        var exchange = await investigator.AskAsync("pg-test", "loop forever", "", tools.Tools("model:scripted"), Ct);
+
+        Assert.Equal("step-limit", exchange.Status);
+        Assert.Equal(3, exchange.ToolCalls.Count);
+        Assert.Equal(4, model.Seen.Count);
+    }
+
+    [Fact]
+    public void SettingsLlmSection_LoadsWithTheApiKeyAsASecret()
+    {
+        var dir = Directory.CreateTempSubdirectory("pgra-llm-");
+        try
+        {
+            var settingsPath = Path.Combine(dir.FullName, "pgra.yml");
+            File.WriteAllText(settingsPath, "llm:\n  provider: openai\n  endpoint: http://127.0.0.1:11434/v1\n  model: qwen3\n  api_key: sk-test-0123456789\n  max_steps: 5\n");
+            var secrets = new SecretStore();
+
+            var settings = PgRuntimeAgent.Settings.SettingsLoader.Load(settingsPath, Path.Combine(TestPaths.RepoRoot, "inventory", "lab.yml"), secrets,
+                new Dictionary<string, string?>(), Path.Combine(dir.FullName, "etc"));
+
+            Assert.True(settings.Llm.Configured);
+            Assert.Equal(new Uri("http://127.0.0.1:11434/v1"), settings.Llm.Endpoint);
+            Assert.Equal(5, settings.Llm.MaxSteps);
+            Assert.NotNull(settings.Llm.ApiKey);
+            Assert.True(secrets.TryReveal(settings.Llm.ApiKey, out var key) && key == "sk-test-0123456789");
+            Assert.DoesNotContain("sk-test-0123456789", secrets.Redact("the key is sk-test-0123456789"), StringComparison.Ordinal);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Create_WithoutAProviderOrWithAnUnknownOne_SaysWhatToConfigure()
+    {
+        var none = Assert.Throws<InputException>(() => ChatClients.Create(new LlmSettings(), new SecretStore()));
+        var unknown = Assert.Throws<InputException>(() => ChatClients.Create(new LlmSettings { Provider = "acme", Model = "m" }, new SecretStore()));
+        using var openai = ChatClients.Create(new LlmSettings { Provider = "openai", Model = "m", Endpoint = new Uri("http://127.0.0.1:9/v1") }, new SecretStore());
+
+        Assert.Contains("docs/brain.md", none.Problems[0], StringComparison.Ordinal);
+        Assert.Contains("llm.provider: openai", unknown.Problems[0], StringComparison.Ordinal);
+        Assert.Equal("openai", openai.GetService<ChatClientMetadata>()?.ProviderName);
+    }
+}
