@@ -137,22 +137,20 @@ internal sealed class Investigator(IChatClient client, LlmSettings settings, Sec
         {(orders is null ? "" : "\nThe deployment's standing orders:\n" + orders)}
         """;
 
-    private static Func<JsonElement, CancellationToken, Task<System.Text.Json.Nodes.JsonObject>> Recorded(AgentTool tool, List<ToolCallRecord> calls) =>
+    private Func<JsonElement, CancellationToken, Task<System.Text.Json.Nodes.JsonObject>> Recorded(AgentTool tool, List<ToolCallRecord> calls) =>
         async (args, ct) =>
         {
-            var t0 = Stopwatch();
+            var started = time.GetTimestamp();
             var result = await tool.Invoke(args, ct).ConfigureAwait(false);
             var ok = result["ok"]?.GetValue<bool>() == true;
             lock (calls)
             {
-                calls.Add(new ToolCallRecord(tool.Name, ok, result.ToJsonString().Length, Math.Round(System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds, 1),
+                calls.Add(new ToolCallRecord(tool.Name, ok, result.ToJsonString().Length, Math.Round(time.GetElapsedTime(started).TotalMilliseconds, 1),
                     ok ? null : result["error"]?.ToString(), result["action_id"]?.ToString()));
             }
 
             return result;
         };
-
-    private static long Stopwatch() => System.Diagnostics.Stopwatch.GetTimestamp();
 
     private static List<ToolCallRecord> Snapshot(List<ToolCallRecord> calls)
     {

@@ -64,9 +64,19 @@ internal sealed class AskCommands : ICommandGroup
             Acting = readOnly ? null : acting,
             MaxResultChars = llm.MaxToolResultChars,
         });
-        var orders = Path.Combine(Directory.GetCurrentDirectory(), "AGENT.md");
+        var cwd = Directory.GetCurrentDirectory();
+        string? skillsDir = null;
+        try
+        {
+            skillsDir = SkillCommands.ResolveDirectory(workspace.Settings.Agent.SkillsDir, cwd, AppContext.BaseDirectory);
+        }
+        catch (InputException)
+        {
+            // No skills directory: the standing orders are looked for in the current directory only.
+        }
+
         var investigator = new Investigator(client, llm, workspace.Secrets, acting.Journal, options.Time,
-            File.Exists(orders) ? await File.ReadAllTextAsync(orders, cancellationToken).ConfigureAwait(false) : null);
+            await StandingOrders.ReadAsync(skillsDir, cwd, cancellationToken).ConfigureAwait(false));
         var exchange = await investigator.AskAsync(cluster.Name, question, context, tools, cancellationToken).ConfigureAwait(false);
         if (parse.GetValue(options.Json))
         {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using ModelContextProtocol.Server;
+using PgRuntimeAgent.Brain;
 using PgRuntimeAgent.Catalog;
 using PgRuntimeAgent.Mcp;
 using PgRuntimeAgent.Reads;
@@ -39,7 +40,7 @@ internal sealed class McpCommands : ICommandGroup
         var cwd = Directory.GetCurrentDirectory();
         var skillsDir = SkillCommands.ResolveDirectory(skillsOption ?? workspace.Settings.Agent.SkillsDir, cwd, AppContext.BaseDirectory);
         var skills = SkillCatalog.Load(skillsDir, SkillVocabulary.Default, cwd);
-        var orders = new[] { Path.Combine(Path.GetDirectoryName(skillsDir) ?? cwd, "AGENT.md"), Path.Combine(cwd, "AGENT.md") }.FirstOrDefault(File.Exists);
+        var orders = await StandingOrders.ReadAsync(skillsDir, cwd, cancellationToken).ConfigureAwait(false);
         // The protocol owns stdout: anything else written there would corrupt it.
         Console.SetOut(Console.Error);
         await using var reads = new ReadContext(workspace.Topology, workspace.Settings.Sensing, workspace.Settings.Endpoints, workspace.Settings.Journal,
@@ -48,7 +49,7 @@ internal sealed class McpCommands : ICommandGroup
         try
         {
             var tools = AgentToolbox.Build(AgentCatalog.Default, new ToolboxOptions { Caller = "mcp:" + ActingSession.OperatorName(), Reads = reads, Acting = acting, MaxResultChars = McpResultChars });
-            var serverOptions = AgentMcpServer.Options(tools, AgentCatalog.Default, skills, orders is null ? null : await File.ReadAllTextAsync(orders, cancellationToken).ConfigureAwait(false));
+            var serverOptions = AgentMcpServer.Options(tools, AgentCatalog.Default, skills, orders);
             await using var server = McpServer.Create(new StdioServerTransport(AgentMcpServer.ServerName), serverOptions);
             await server.RunAsync(cancellationToken).ConfigureAwait(false);
         }

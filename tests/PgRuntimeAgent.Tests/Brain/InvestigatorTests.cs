@@ -183,6 +183,27 @@ public sealed class InvestigatorTests
     }
 
     [Fact]
+    public void StandingOrders_BesideTheSkillsDirectoryFirst_ThenTheCurrentDirectory()
+    {
+        var root = Directory.CreateTempSubdirectory("pgra-orders-");
+        try
+        {
+            var skills = Directory.CreateDirectory(Path.Combine(root.FullName, "etc", "skills")).FullName;
+            var cwd = Directory.CreateDirectory(Path.Combine(root.FullName, "work")).FullName;
+            Assert.Null(StandingOrders.Find(skills, cwd));
+            File.WriteAllText(Path.Combine(cwd, "AGENT.md"), "cwd");
+            Assert.Equal(Path.Combine(cwd, "AGENT.md"), StandingOrders.Find(skills, cwd));
+            File.WriteAllText(Path.Combine(root.FullName, "etc", "AGENT.md"), "etc");
+            Assert.Equal(Path.Combine(root.FullName, "etc", "AGENT.md"), StandingOrders.Find(skills, cwd));
+            Assert.Equal(Path.Combine(cwd, "AGENT.md"), StandingOrders.Find(null, cwd));
+        }
+        finally
+        {
+            root.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void Create_WithoutAProviderOrWithAnUnknownOne_SaysWhatToConfigure()
     {
         var none = Assert.Throws<InputException>(() => ChatClients.Create(new LlmSettings(), new SecretStore()));
