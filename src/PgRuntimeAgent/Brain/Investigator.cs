@@ -116,7 +116,7 @@ internal sealed class Investigator(IChatClient client, LlmSettings settings, Sec
 
         if (recentIncidents.Count > 0)
         {
-            sb.AppendLine("Recent incidents of this cluster (incidents_list and journal_search tell more):");
+            sb.AppendLine("Past incidents of this cluster most like this one (incidents_list, journal_search and the post-mortems tell more):");
             foreach (var i in recentIncidents)
             {
                 sb.AppendLine("- " + i);
@@ -124,6 +124,23 @@ internal sealed class Investigator(IChatClient client, LlmSettings settings, Sec
         }
 
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// The agent's memory for a question: of the cluster's past incidents (the <c>incidents.list</c> read's items, newest
+    /// first), the <paramref name="count"/> that share the most finding codes with <paramref name="codes"/> (the current
+    /// findings), newest first among equals; with no current finding, the newest. Each as its compact JSON.
+    /// </summary>
+    public static IReadOnlyList<string> Similar(System.Text.Json.Nodes.JsonArray incidents, IEnumerable<string> codes, int count)
+    {
+        ArgumentNullException.ThrowIfNull(incidents);
+        var now = codes.ToHashSet(StringComparer.Ordinal);
+        return [.. incidents.OfType<System.Text.Json.Nodes.JsonObject>()
+            .Select((incident, order) => (incident, order, shared: (incident["codes"] as System.Text.Json.Nodes.JsonArray ?? [])
+                .Count(c => c?.GetValueKind() == JsonValueKind.String && now.Contains(c.GetValue<string>()))))
+            .OrderByDescending(x => x.shared).ThenBy(x => x.order)
+            .Take(count)
+            .Select(x => x.incident.ToJsonString())];
     }
 
     private static string SystemPrompt(string? orders) =>

@@ -52,10 +52,11 @@ internal sealed class AskCommands : ICommandGroup
         var incidents = await ReadCatalog.RunAsync(reads, "incidents.list", new ReadRequest
         {
             Cluster = cluster.Name,
-            Parameters = new Dictionary<string, string>(StringComparer.Ordinal) { ["limit"] = "5" },
+            Parameters = new Dictionary<string, string>(StringComparer.Ordinal) { ["limit"] = IncidentsListRead.MaxIncidents.ToString(System.Globalization.CultureInfo.InvariantCulture) },
         }, cancellationToken).ConfigureAwait(false);
-        var recent = (incidents["result"]?["incidents"] as JsonArray ?? []).Select(i => i!.ToJsonString()).ToList();
-        var context = Investigator.Context(snapshot, [.. verdict.Persisted, .. verdict.SingleSample], recent);
+        IReadOnlyList<Finding> findings = [.. verdict.Persisted, .. verdict.SingleSample];
+        var similar = Investigator.Similar(incidents["result"]?["incidents"] as JsonArray ?? [], findings.Select(f => f.Code), 5);
+        var context = Investigator.Context(snapshot, findings, similar);
 
         var tools = AgentToolbox.Build(AgentCatalog.Default, new ToolboxOptions
         {

@@ -204,6 +204,23 @@ public sealed class InvestigatorTests
     }
 
     [Fact]
+    public void Similar_PastIncidentsSharingTheMostCodesComeFirst_NewestAmongEquals()
+    {
+        var incidents = System.Text.Json.Nodes.JsonNode.Parse("""
+            [ { "id": "inc-4", "codes": ["replication-lag"] },
+              { "id": "inc-3", "codes": ["primary-disk-full", "archive-failing"] },
+              { "id": "inc-2", "codes": [] },
+              { "id": "inc-1", "codes": ["primary-disk-full"] } ]
+            """)!.AsArray();
+
+        var like = Investigator.Similar(incidents, ["primary-disk-full", "archive-failing"], 2);
+        var none = Investigator.Similar(incidents, [], 2);
+
+        Assert.Equal(["inc-3", "inc-1"], like.Select(j => System.Text.Json.Nodes.JsonNode.Parse(j)!["id"]!.GetValue<string>()));
+        Assert.Equal(["inc-4", "inc-3"], none.Select(j => System.Text.Json.Nodes.JsonNode.Parse(j)!["id"]!.GetValue<string>()));
+    }
+
+    [Fact]
     public void Create_WithoutAProviderOrWithAnUnknownOne_SaysWhatToConfigure()
     {
         var none = Assert.Throws<InputException>(() => ChatClients.Create(new LlmSettings(), new SecretStore()));
