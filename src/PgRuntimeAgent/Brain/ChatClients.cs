@@ -1,4 +1,5 @@
 using System.ClientModel;
+using Anthropic;
 using Microsoft.Extensions.AI;
 using OpenAI;
 using PgRuntimeAgent.Secrets;
@@ -34,9 +35,22 @@ internal static class ChatClients
                 }
 
                 return new OpenAIClient(new ApiKeyCredential(key), options).GetChatClient(settings.Model).AsIChatClient();
+            case "anthropic":
+                // An explicit key and base URL: the SDK would otherwise look for credentials in the environment and profiles.
+                if (!secrets.TryReveal(settings.ApiKey, out var anthropicKey))
+                {
+                    throw new InputException("llm.api_key is not set", ["the anthropic provider needs an API key: llm.api_key (a secret, e.g. ${ANTHROPIC_API_KEY})"]);
+                }
+
+                return new AnthropicClient
+                {
+                    ApiKey = anthropicKey,
+                    BaseUrl = (settings.Endpoint ?? new Uri("https://api.anthropic.com")).ToString().TrimEnd('/'),
+                    MaxRetries = 1,
+                }.AsIChatClient(settings.Model, defaultMaxOutputTokens: Math.Max(1, settings.MaxOutputTokens));
             default:
                 throw new InputException($"llm.provider '{settings.Provider}' is not supported",
-                    ["llm.provider: openai serves any OpenAI-compatible endpoint (OpenAI, vLLM, LiteLLM, DeepSeek, Ollama's /v1, an Anthropic-compatible gateway)"]);
+                    ["llm.provider: openai (any OpenAI-compatible endpoint: OpenAI, vLLM, LiteLLM, DeepSeek, Ollama's /v1) or anthropic (Anthropic's Messages API)"]);
         }
     }
 }

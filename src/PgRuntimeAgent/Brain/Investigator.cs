@@ -45,7 +45,7 @@ internal sealed class Investigator(IChatClient client, LlmSettings settings, Sec
         try
         {
             var response = await invoking.GetResponseAsync([new ChatMessage(ChatRole.System, system), new ChatMessage(ChatRole.User, user)],
-                new ChatOptions { Tools = functions, ToolMode = ChatToolMode.Auto }, limit.Token).ConfigureAwait(false);
+                new ChatOptions { Tools = functions, ToolMode = ChatToolMode.Auto, MaxOutputTokens = Math.Max(1, settings.MaxOutputTokens) }, limit.Token).ConfigureAwait(false);
             usage = response.Usage;
             answer = secrets.Redact(response.Text);
             // The step cap's last round trip has no tools: a call left unanswered there means the model wanted more steps.

@@ -8,10 +8,10 @@ namespace PgRuntimeAgent.Brain;
 /// </summary>
 public sealed record LlmSettings
 {
-    /// <summary><c>openai</c>: any OpenAI-compatible endpoint (OpenAI, vLLM, LiteLLM, DeepSeek, Ollama's /v1); null: no model.</summary>
+    /// <summary><c>openai</c>: any OpenAI-compatible endpoint (OpenAI, vLLM, LiteLLM, DeepSeek, Ollama's /v1); <c>anthropic</c>: Anthropic's Messages API; null: no model.</summary>
     public string? Provider { get; init; }
 
-    /// <summary>The endpoint's base URL including <c>/v1</c> (null: the provider's own).</summary>
+    /// <summary>The endpoint's base URL: with <c>/v1</c> for openai, without it for anthropic (null: the provider's own).</summary>
     public Uri? Endpoint { get; init; }
 
     /// <summary>The model's name as the endpoint knows it.</summary>
@@ -20,6 +20,9 @@ public sealed record LlmSettings
     /// <summary>The API key (a secret: moved into the secret store on load, never logged, journaled or sent to the model).</summary>
     public SecretRef? ApiKey { get; init; }
 
+    /// <summary>The longest answer per round trip, in tokens (Anthropic requires a bound; OpenAI-compatible endpoints get it too).</summary>
+    public int MaxOutputTokens { get; init; } = 4096;
+
     /// <summary>Model round trips per question (each may call tools); the last one gets no tools.</summary>
     public int MaxSteps { get; init; } = 12;
 
@@ -27,7 +30,7 @@ public sealed record LlmSettings
     public double TimeoutSeconds { get; init; } = 120;
 
     /// <summary>The longest tool result the model is given, in characters.</summary>
-    public int MaxToolResultChars { get; init; } = 16_000;
+    public int MaxToolResultChars { get; init; } = 48_000;
 
     /// <summary>Estimated cost in the journal: price per million input tokens (0: not estimated).</summary>
     public double InputPricePerMillion { get; init; }

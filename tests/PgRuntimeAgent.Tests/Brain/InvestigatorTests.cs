@@ -227,7 +227,13 @@ public sealed class InvestigatorTests
         var unknown = Assert.Throws<InputException>(() => ChatClients.Create(new LlmSettings { Provider = "acme", Model = "m" }, new SecretStore()));
         using var openai = ChatClients.Create(new LlmSettings { Provider = "openai", Model = "m", Endpoint = new Uri("http://127.0.0.1:9/v1") }, new SecretStore());
 
+        var noKey = Assert.Throws<InputException>(() => ChatClients.Create(new LlmSettings { Provider = "anthropic", Model = "m" }, new SecretStore()));
+        var secrets = new SecretStore();
+        using var anthropic = ChatClients.Create(new LlmSettings { Provider = "anthropic", Model = "m", Endpoint = new Uri("http://127.0.0.1:9"), ApiKey = secrets.Add("llm.api_key", "sk-ant-test", "test") }, secrets);
+
         Assert.Contains("docs/brain.md", none.Problems[0], StringComparison.Ordinal);
+        Assert.Contains("llm.api_key", noKey.Problems[0], StringComparison.Ordinal);
+        Assert.Equal("anthropic", anthropic.GetService<ChatClientMetadata>()?.ProviderName);
         Assert.Contains("llm.provider: openai", unknown.Problems[0], StringComparison.Ordinal);
         Assert.Equal("openai", openai.GetService<ChatClientMetadata>()?.ProviderName);
     }
