@@ -394,7 +394,7 @@ internal sealed class SkillCommands : ICommandGroup
             : JsonSerializer.SerializeToElement(json);
     }
 
-    private static string RenderRun(SkillRun run)
+    internal static string RenderRun(SkillRun run)
     {
         using var buffer = new StringWriter(CultureInfo.InvariantCulture);
         var console = CreateConsole(buffer);
