@@ -45,16 +45,7 @@ internal sealed partial class AgentLoop
         var run = await _runner.RunAsync(skill, new SkillRunRequest(cluster) { Snapshot = first, Trigger = trigger, Parameters = parameters }, host, cancellationToken)
             .ConfigureAwait(false);
         await _incidents.RecordSkillRunAsync(run, host.Served, incident, cancellationToken).ConfigureAwait(false);
-        Emit(new AgentEvent
-        {
-            Name = AgentEventNames.SkillFinished,
-            At = _time.GetUtcNow(),
-            Cluster = cluster,
-            Incident = incident,
-            Severity = run.Status is SkillRunStatus.Failed or SkillRunStatus.Error ? "warning" : "info",
-            Title = $"skill {skill.Name}: {JsonNamingPolicy.KebabCaseLower.ConvertName(run.Status.ToString())}",
-            Message = run.Message,
-        });
+        Emit(SkillFinished(cluster, incident, skill, run));
         return run;
     }
 }

@@ -320,6 +320,22 @@ internal sealed partial class AgentLoop
         st.Run = RunSkillAsync(st, skill, trigger, snapshot, incident);
     }
 
+    /// <summary>The event of a finished skill run: its status as the title, its steps in order as a detail.</summary>
+    private AgentEvent SkillFinished(string cluster, string? incident, Skill skill, SkillRun run) => new()
+    {
+        Name = AgentEventNames.SkillFinished,
+        At = _time.GetUtcNow(),
+        Cluster = cluster,
+        Incident = incident,
+        Severity = run.Status is SkillRunStatus.Failed or SkillRunStatus.Error ? "warning" : "info",
+        Title = $"skill {skill.Name}: {JsonNamingPolicy.KebabCaseLower.ConvertName(run.Status.ToString())}",
+        Message = run.Message,
+        Details = new Dictionary<string, string?>(StringComparer.Ordinal)
+        {
+            ["steps"] = string.Join(" > ", run.Steps.Select(s => $"{s.StepId}:{JsonNamingPolicy.KebabCaseLower.ConvertName(s.Status.ToString())}")),
+        },
+    };
+
     private async Task<SkillRunOutcome?> RunSkillAsync(ClusterState st, Skill skill, Finding trigger, ClusterSnapshot snapshot, string? incident)
     {
         // $findings: the cluster's active findings as the loop sees them now (read before the run leaves the loop's thread).
@@ -369,20 +385,7 @@ internal sealed partial class AgentLoop
             }
         }
 
-        Emit(new AgentEvent
-        {
-            Name = AgentEventNames.SkillFinished,
-            At = _time.GetUtcNow(),
-            Cluster = st.Cluster,
-            Incident = incident ?? _incidents.Current(st.Cluster)?.Id,
-            Severity = run.Status is SkillRunStatus.Failed or SkillRunStatus.Error ? "warning" : "info",
-            Title = $"skill {skill.Name}: {JsonNamingPolicy.KebabCaseLower.ConvertName(run.Status.ToString())}",
-            Message = run.Message,
-            Details = new Dictionary<string, string?>(StringComparer.Ordinal)
-            {
-                ["steps"] = string.Join(" > ", run.Steps.Select(s => $"{s.StepId}:{JsonNamingPolicy.KebabCaseLower.ConvertName(s.Status.ToString())}")),
-            },
-        });
+        Emit(SkillFinished(st.Cluster, incident ?? _incidents.Current(st.Cluster)?.Id, skill, run));
         Log.SkillFinished(_logger, skill.Name, st.Cluster, run.Status, Redact(run.Message));
         return new SkillRunOutcome(skill, trigger, run, live.Actions);
     }

@@ -216,14 +216,8 @@ internal static class AgentToolbox
                 continue;
             }
 
-            var text = p.Value.ValueKind switch
-            {
-                JsonValueKind.String => p.Value.GetString()!,
-                JsonValueKind.True => "true",
-                JsonValueKind.False => "false",
-                JsonValueKind.Number => p.Value.GetRawText(),
-                _ => throw new InputException($"argument {p.Name} must be a string, a number or a boolean, not {p.Value.ValueKind.ToString().ToLowerInvariant()}"),
-            };
+            var text = Sensing.JsonRead.AsString(p.Value)
+                ?? throw new InputException($"argument {p.Name} must be a string, a number or a boolean, not {p.Value.ValueKind.ToString().ToLowerInvariant()}");
             switch (p.Name)
             {
                 case "cluster":

@@ -34,30 +34,19 @@ internal sealed class AskCommands : ICommandGroup
         yield return ask;
     }
 
-    private static async Task<int> AskAsync(GlobalOptions options, ParseResult parse, string clusterName, string question, bool readOnly, CancellationToken cancellationToken)
+    /// <summary>
+    /// One question to the configured model (ask, diagnose --llm): the client is made first, so a missing llm: section
+    /// fails before anything is sensed; then the context, the catalogue's tools (reads only when
+    /// <paramref name="readOnly"/>) and the standing orders; the exchange is journaled.
+    /// </summary>
+    internal static async Task<BrainExchange> AskModelAsync(GlobalOptions options, Workspace workspace, string cluster, string question, bool readOnly,
+        string? skillsDir, Func<ReadContext, CancellationToken, Task<string>> context, CancellationToken cancellationToken)
     {
-        var workspace = CliWorkspace.Load(options, parse);
-        var cluster = workspace.Topology.FindCluster(clusterName)
-            ?? throw new InputException($"unknown cluster '{clusterName}'", [$"clusters: {string.Join(", ", workspace.Topology.Clusters.Select(c => c.Name))}"]);
         var llm = workspace.Settings.Llm;
         using var client = ChatClients.Create(llm, workspace.Secrets);
         await using var reads = new ReadContext(workspace.Topology, workspace.Settings.Sensing, workspace.Settings.Endpoints, workspace.Settings.Journal,
             workspace.Secrets, options.Time, workspace.BaseDirectory);
         await using var acting = await workspace.OpenActingAsync(options.Time, logging: null, journal: null, cancellationToken).ConfigureAwait(false);
-
-        // What the model starts from: a fresh snapshot's summary, its findings, the cluster's recent incidents.
-        using var snapshots = new SnapshotService(workspace.Topology, workspace.Settings.Sensing, workspace.Settings.Endpoints, workspace.Secrets, options.Time);
-        var snapshot = await snapshots.TakeAsync(cluster.Name, cancellationToken).ConfigureAwait(false);
-        var verdict = OneOffDetection.Judge(cluster.Name, workspace.Settings.Detection, DetectionContext.For(cluster), [snapshot]);
-        var incidents = await ReadCatalog.RunAsync(reads, "incidents.list", new ReadRequest
-        {
-            Cluster = cluster.Name,
-            Parameters = new Dictionary<string, string>(StringComparer.Ordinal) { ["limit"] = IncidentsListRead.MaxIncidents.ToString(System.Globalization.CultureInfo.InvariantCulture) },
-        }, cancellationToken).ConfigureAwait(false);
-        IReadOnlyList<Finding> findings = [.. verdict.Persisted, .. verdict.SingleSample];
-        var similar = Investigator.Similar(incidents["result"]?["incidents"] as JsonArray ?? [], findings.Select(f => f.Code), 5);
-        var context = Investigator.Context(snapshot, findings, similar);
-
         var tools = AgentToolbox.Build(AgentCatalog.Default, new ToolboxOptions
         {
             Caller = "model:" + llm.Model,
@@ -65,20 +54,41 @@ internal sealed class AskCommands : ICommandGroup
             Acting = readOnly ? null : acting,
             MaxResultChars = llm.MaxToolResultChars,
         });
-        var cwd = Directory.GetCurrentDirectory();
+        var investigator = new Investigator(client, llm, workspace.Secrets, acting.Journal, options.Time,
+            await StandingOrders.ReadAsync(skillsDir, Directory.GetCurrentDirectory(), cancellationToken).ConfigureAwait(false));
+        return await investigator.AskAsync(cluster, question, await context(reads, cancellationToken).ConfigureAwait(false), tools, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<int> AskAsync(GlobalOptions options, ParseResult parse, string clusterName, string question, bool readOnly, CancellationToken cancellationToken)
+    {
+        var workspace = CliWorkspace.Load(options, parse);
+        var cluster = workspace.Topology.FindCluster(clusterName)
+            ?? throw new InputException($"unknown cluster '{clusterName}'", [$"clusters: {string.Join(", ", workspace.Topology.Clusters.Select(c => c.Name))}"]);
         string? skillsDir = null;
         try
         {
-            skillsDir = SkillCommands.ResolveDirectory(workspace.Settings.Agent.SkillsDir, cwd, AppContext.BaseDirectory);
+            skillsDir = SkillCommands.ResolveDirectory(workspace.Settings.Agent.SkillsDir, Directory.GetCurrentDirectory(), AppContext.BaseDirectory);
         }
         catch (InputException)
         {
             // No skills directory: the standing orders are looked for in the current directory only.
         }
 
-        var investigator = new Investigator(client, llm, workspace.Secrets, acting.Journal, options.Time,
-            await StandingOrders.ReadAsync(skillsDir, cwd, cancellationToken).ConfigureAwait(false));
-        var exchange = await investigator.AskAsync(cluster.Name, question, context, tools, cancellationToken).ConfigureAwait(false);
+        var exchange = await AskModelAsync(options, workspace, cluster.Name, question, readOnly, skillsDir, async (reads, ct) =>
+        {
+            // What the model starts from: a fresh snapshot's summary, its findings, the past incidents most like them.
+            using var snapshots = new SnapshotService(workspace.Topology, workspace.Settings.Sensing, workspace.Settings.Endpoints, workspace.Secrets, options.Time);
+            var snapshot = await snapshots.TakeAsync(cluster.Name, ct).ConfigureAwait(false);
+            var verdict = OneOffDetection.Judge(cluster.Name, workspace.Settings.Detection, DetectionContext.For(cluster), [snapshot]);
+            var incidents = await ReadCatalog.RunAsync(reads, "incidents.list", new ReadRequest
+            {
+                Cluster = cluster.Name,
+                Parameters = new Dictionary<string, string>(StringComparer.Ordinal) { ["limit"] = IncidentsListRead.MaxIncidents.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            }, ct).ConfigureAwait(false);
+            IReadOnlyList<Finding> findings = [.. verdict.Persisted, .. verdict.SingleSample];
+            var similar = Investigator.Similar(incidents["result"]?["incidents"] as JsonArray ?? [], findings.Select(f => f.Code), 5);
+            return Investigator.Context(snapshot, findings, similar);
+        }, cancellationToken).ConfigureAwait(false);
         if (parse.GetValue(options.Json))
         {
             await options.Out.WriteLineAsync(JsonSerializer.Serialize(exchange, CliOutput.Json)).ConfigureAwait(false);

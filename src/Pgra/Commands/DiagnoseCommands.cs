@@ -56,16 +56,8 @@ internal sealed class DiagnoseCommands : ICommandGroup
         var skills = SkillCatalog.Load(skillsDir, SkillVocabulary.Default, cwd);
 
         using var service = new SnapshotService(workspace.Topology, workspace.Settings.Sensing, workspace.Settings.Endpoints, workspace.Secrets, options.Time);
-        var snapshots = new List<ClusterSnapshot>();
-        for (var i = 0; i < samples; i++)
-        {
-            if (i > 0)
-            {
-                await Task.Delay(TimeSpan.FromSeconds(Math.Max(0.5, workspace.Settings.Sensing.IntervalSeconds)), options.Time, cancellationToken).ConfigureAwait(false);
-            }
-
-            snapshots.Add(await service.TakeAsync(cluster.Name, cancellationToken).ConfigureAwait(false));
-        }
+        var snapshots = await IncidentCommands.SampleAsync(service, cluster.Name, samples, workspace.Settings.Sensing.IntervalSeconds, options.Time, cancellationToken)
+            .ConfigureAwait(false);
 
         var verdict = OneOffDetection.Judge(cluster.Name, workspace.Settings.Detection, DetectionContext.For(cluster), snapshots);
         var findings = Ranked([.. verdict.Persisted, .. verdict.SingleSample]);
@@ -117,7 +109,13 @@ internal sealed class DiagnoseCommands : ICommandGroup
         BrainExchange? exchange = null;
         if (useModel)
         {
-            exchange = await AskModelAsync(options, workspace, cluster.Name, verdict.Last, findings, text.ToString(), skillsDir, cancellationToken).ConfigureAwait(false);
+            // Diagnosis reads only: the model gets no act_* tool here.
+            var diagnosis = text.ToString();
+            exchange = await AskCommands.AskModelAsync(options, workspace, cluster.Name,
+                "Diagnose this cluster: is the agent's root cause right, what else explains the symptoms, and what should an operator do? Read what you need with the tools and cite it.",
+                readOnly: true, skillsDir,
+                (_, _) => Task.FromResult(Investigator.Context(verdict.Last, findings, []) + "\nThe agent's own diagnosis (detectors and runbook dry runs):\n" + diagnosis),
+                cancellationToken).ConfigureAwait(false);
             text.AppendLine();
             text.AppendLine(CultureInfo.InvariantCulture, $"The model's reading ({exchange.Model} via {exchange.Provider}; the model's words, not the agent's verdict; journal #{exchange.JournalSeq}):");
             text.AppendLine(exchange.Answer.Length > 0 ? exchange.Answer : $"({exchange.Status}: {exchange.Error})");
@@ -148,22 +146,4 @@ internal sealed class DiagnoseCommands : ICommandGroup
     internal static List<Finding> Ranked(IEnumerable<Finding> findings) =>
         [.. findings.OrderBy(f => AgentCatalog.Default.FindDetector(f.Code)?.RootCauseRank ?? int.MaxValue)
             .ThenByDescending(f => f.Severity).ThenBy(f => f.Code, StringComparer.Ordinal)];
-
-    private static async Task<BrainExchange> AskModelAsync(GlobalOptions options, Workspace workspace, string cluster, ClusterSnapshot snapshot, IReadOnlyList<Finding> findings,
-        string diagnosis, string skillsDir, CancellationToken cancellationToken)
-    {
-        var llm = workspace.Settings.Llm;
-        using var client = ChatClients.Create(llm, workspace.Secrets);
-        await using var reads = new ReadContext(workspace.Topology, workspace.Settings.Sensing, workspace.Settings.Endpoints, workspace.Settings.Journal,
-            workspace.Secrets, options.Time, workspace.BaseDirectory);
-        await using var acting = await workspace.OpenActingAsync(options.Time, logging: null, journal: null, cancellationToken).ConfigureAwait(false);
-        // Diagnosis reads only: the model gets no act_* tool here.
-        var tools = AgentToolbox.Build(AgentCatalog.Default, new ToolboxOptions { Caller = "model:" + llm.Model, Reads = reads, MaxResultChars = llm.MaxToolResultChars });
-        var investigator = new Investigator(client, llm, workspace.Secrets, acting.Journal, options.Time,
-            await StandingOrders.ReadAsync(skillsDir, Directory.GetCurrentDirectory(), cancellationToken).ConfigureAwait(false));
-        var context = Investigator.Context(snapshot, findings, []) + "\nThe agent's own diagnosis (detectors and runbook dry runs):\n" + diagnosis;
-        return await investigator.AskAsync(cluster,
-            "Diagnose this cluster: is the agent's root cause right, what else explains the symptoms, and what should an operator do? Read what you need with the tools and cite it.",
-            context, tools, cancellationToken).ConfigureAwait(false);
-    }
 }

@@ -55,6 +55,24 @@ internal sealed class IncidentCommands : ICommandGroup
 
     // ------------------------------------------------------------------ detect
 
+    /// <summary><paramref name="samples"/> snapshots of <paramref name="cluster"/>, one sensing interval apart (at least half a second), for the persistence rules.</summary>
+    internal static async Task<List<ClusterSnapshot>> SampleAsync(SnapshotService service, string cluster, int samples, double intervalSeconds, TimeProvider time,
+        CancellationToken cancellationToken)
+    {
+        var snapshots = new List<ClusterSnapshot>();
+        for (var i = 0; i < samples; i++)
+        {
+            if (i > 0)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(Math.Max(0.5, intervalSeconds)), time, cancellationToken).ConfigureAwait(false);
+            }
+
+            snapshots.Add(await service.TakeAsync(cluster, cancellationToken).ConfigureAwait(false));
+        }
+
+        return snapshots;
+    }
+
     private static async Task<int> DetectAsync(GlobalOptions options, ParseResult parse, string cluster, int samples, string[] files, CancellationToken cancellationToken)
     {
         if (samples < 1)
@@ -97,15 +115,7 @@ internal sealed class IncidentCommands : ICommandGroup
             settings = workspace.Settings.Detection;
             context = ContextOf(workspace, cluster);
             using var service = new SnapshotService(workspace.Topology, workspace.Settings.Sensing, workspace.Settings.Endpoints, workspace.Secrets, options.Time);
-            for (var i = 0; i < samples; i++)
-            {
-                if (i > 0)
-                {
-                    await Task.Delay(TimeSpan.FromSeconds(Math.Max(0.5, workspace.Settings.Sensing.IntervalSeconds)), options.Time, cancellationToken).ConfigureAwait(false);
-                }
-
-                snapshots.Add(await service.TakeAsync(cluster, cancellationToken).ConfigureAwait(false));
-            }
+            snapshots.AddRange(await SampleAsync(service, cluster, samples, workspace.Settings.Sensing.IntervalSeconds, options.Time, cancellationToken).ConfigureAwait(false));
         }
 
         var verdict = OneOffDetection.Judge(cluster, settings, context, snapshots);
