@@ -82,8 +82,7 @@ internal sealed class SnapshotService : IDisposable
     /// <summary>
     /// The members that did not answer in time: Patroni timed out, or PostgreSQL timed out before a single probe came
     /// back. A member that answered some probes before the deadline is slow (a loaded host), not hung: halving its
-    /// deadline would cut off more probes each time, and measured in the lab under load, the statements a skill waits
-    /// for were never reached again.
+    /// deadline would cut off more of its probes each time (measured on the lab at load 8: 1-2 of 22 probes within 2 s).
     /// </summary>
     internal static HashSet<string> HungMembers(IEnumerable<SensorStatus> details, IReadOnlyList<PostgresMemberObservation> postgres) =>
         details.Where(d => d.Sensor is SensorNames.Patroni or SensorNames.Postgres && d.Target is not null
