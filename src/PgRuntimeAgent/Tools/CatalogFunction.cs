@@ -6,8 +6,6 @@ namespace PgRuntimeAgent.Tools;
 /// <summary>An <see cref="AgentTool"/> as a Microsoft.Extensions.AI function: the model's tools and the MCP server's are these.</summary>
 internal sealed class CatalogFunction(AgentTool tool) : AIFunction
 {
-    public AgentTool Tool => tool;
-
     public override string Name => tool.Name;
 
     public override string Description => tool.Description;

@@ -55,6 +55,10 @@ internal sealed record Workspace(Topology Topology, AgentSettings Settings, Secr
         return result;
     }
 
+    /// <summary>The context the catalogue's reads run in for this deployment (its topology, sensing, endpoints, journal and secrets).</summary>
+    public Reads.ReadContext ReadContext(TimeProvider time) =>
+        new(Topology, Settings.Sensing, Settings.Endpoints, Settings.Journal, Secrets, time, BaseDirectory);
+
     /// <summary>What actuators, planners and action sensing are built from for this deployment.</summary>
     public ActuatorContext ActingContext(TimeProvider time, ILoggerFactory? logging = null) => new()
     {

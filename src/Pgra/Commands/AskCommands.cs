@@ -44,8 +44,7 @@ internal sealed class AskCommands : ICommandGroup
     {
         var llm = workspace.Settings.Llm;
         using var client = ChatClients.Create(llm, workspace.Secrets);
-        await using var reads = new ReadContext(workspace.Topology, workspace.Settings.Sensing, workspace.Settings.Endpoints, workspace.Settings.Journal,
-            workspace.Secrets, options.Time, workspace.BaseDirectory);
+        await using var reads = workspace.ReadContext(options.Time);
         await using var acting = await workspace.OpenActingAsync(options.Time, logging: null, journal: null, cancellationToken).ConfigureAwait(false);
         var tools = AgentToolbox.Build(AgentCatalog.Default, new ToolboxOptions
         {

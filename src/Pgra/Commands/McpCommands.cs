@@ -43,8 +43,7 @@ internal sealed class McpCommands : ICommandGroup
         var orders = await StandingOrders.ReadAsync(skillsDir, cwd, cancellationToken).ConfigureAwait(false);
         // The protocol owns stdout: anything else written there would corrupt it.
         Console.SetOut(Console.Error);
-        await using var reads = new ReadContext(workspace.Topology, workspace.Settings.Sensing, workspace.Settings.Endpoints, workspace.Settings.Journal,
-            workspace.Secrets, options.Time, workspace.BaseDirectory);
+        await using var reads = workspace.ReadContext(options.Time);
         var acting = readOnly ? null : await workspace.OpenActingAsync(options.Time, logging: null, journal: null, cancellationToken).ConfigureAwait(false);
         try
         {

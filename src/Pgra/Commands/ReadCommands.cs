@@ -30,8 +30,7 @@ internal sealed class ReadCommands : ICommandGroup
         var read = ReadCatalog.Find(name) ?? throw new InputException($"no read '{name}'", [$"reads: {string.Join(", ", ReadCatalog.All.Select(r => r.Descriptor.Name))}"]);
         var request = new ReadRequest { Cluster = cluster, Member = member, Parameters = ParseParameters(pairs) };
         var workspace = CliWorkspace.Load(options, parse);
-        await using var context = new ReadContext(workspace.Topology, workspace.Settings.Sensing, workspace.Settings.Endpoints, workspace.Settings.Journal,
-            workspace.Secrets, options.Time, workspace.BaseDirectory);
+        await using var context = workspace.ReadContext(options.Time);
         var result = await ReadCatalog.RunAsync(context, read.Descriptor.Name, request, cancellationToken).ConfigureAwait(false);
         await options.Out.WriteLineAsync(result.ToJsonString(new JsonSerializerOptions { WriteIndented = true })).ConfigureAwait(false);
         return result["ok"]?.GetValue<bool>() == true ? ExitCodes.Ok : ExitCodes.Failure;
