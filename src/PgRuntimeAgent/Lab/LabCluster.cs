@@ -130,6 +130,32 @@ internal sealed class LabCluster : IDisposable
         }
     }
 
+    /// <summary>
+    /// Polls until every replica Patroni lists reports a replay lag of at most <paramref name="maxLagBytes"/> (Patroni's
+    /// own "lag" in /cluster, the figure its maximum_lag_on_failover guard compares). Right after heavy writes a
+    /// switchover is correctly refused until the replicas catch up; tests that request one wait here first.
+    /// </summary>
+    public async Task<(bool Ok, IReadOnlyList<PatroniMemberState> Last)> WaitCaughtUpAsync(long maxLagBytes, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var started = Time.GetTimestamp();
+        while (true)
+        {
+            var members = await GetMembersAsync(cancellationToken).ConfigureAwait(false);
+            var replicas = members.Where(m => m.Role is not ("leader" or "master" or "primary" or "standby_leader")).ToList();
+            if (members.Count > 0 && replicas.All(r => long.TryParse(r.Lag, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var lag) && lag <= maxLagBytes))
+            {
+                return (true, members);
+            }
+
+            if (Time.GetElapsedTime(started) > timeout)
+            {
+                return (false, members);
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(250), Time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     public async Task<(int Status, string Body)> SendAsync(HttpMethod method, LabMember member, string path, string? json, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

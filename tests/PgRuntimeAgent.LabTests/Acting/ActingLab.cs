@@ -53,7 +53,11 @@ internal sealed partial class ActingLab : IAsyncDisposable
 
         await File.WriteAllTextAsync(Path.Combine(dir, "lab.pgra.yml"), settings, Ct);
         var leader = (await lab.LeaderAsync(Ct)).Name;
-        return new ActingLab(lab, dir, leader);
+        var acting = new ActingLab(lab, dir, leader);
+
+        // A test that switches over must not inherit the previous test's replication lag (Patroni refuses then).
+        await acting.WaitCaughtUpAsync();
+        return acting;
     }
 
     public sealed record Run(int ExitCode, string Out, string Error)
@@ -116,6 +120,18 @@ internal sealed partial class ActingLab : IAsyncDisposable
         using var cluster = Lab.NewCluster();
         var (ok, health) = await cluster.WaitHealthyAsync(timeout ?? TimeSpan.FromSeconds(90), Ct);
         Assert.True(ok, $"the lab did not become healthy: {health.Describe()}");
+    }
+
+    /// <summary>
+    /// Healthy, and every replica within 256 KiB of the leader: a switchover right after a previous test's writes is
+    /// refused (correctly) while the replicas are more than maximum_lag_on_failover (1 MiB) behind.
+    /// </summary>
+    public async Task WaitCaughtUpAsync()
+    {
+        await WaitHealthyAsync();
+        using var cluster = Lab.NewCluster();
+        var (ok, members) = await cluster.WaitCaughtUpAsync(256 * 1024, TimeSpan.FromSeconds(90), Ct);
+        Assert.True(ok, "the replicas did not catch up: " + string.Join(", ", members.Select(m => $"{m.Name} {m.Role} lag {m.Lag ?? "?"}")));
     }
 
     /// <summary>The dynamic configuration as one member's Patroni serves it.</summary>
@@ -217,6 +233,7 @@ internal sealed partial class ActingLab : IAsyncDisposable
             return;
         }
 
+        await WaitCaughtUpAsync();
         using var cluster = Lab.NewCluster();
         var body = new JsonObject { ["leader"] = leader.Name, ["candidate"] = OriginalLeader }.ToJsonString();
         var (status, text) = await cluster.SendAsync(HttpMethod.Post, leader, "/switchover", body, Ct, TimeSpan.FromSeconds(40));

@@ -59,8 +59,8 @@ public sealed class ActingLabTests
         var text = await lab.PgraAsync("journal", "show", id);
         Assert.Contains("action.intent", text.Out, StringComparison.Ordinal);
 
-        // The old leader rejoins as a streaming replica before the undo's prechecks can pass.
-        await lab.WaitHealthyAsync();
+        // The old leader rejoins as a streaming replica, and catches up, before the undo's prechecks can pass.
+        await lab.WaitCaughtUpAsync();
         var undo = await lab.PgraAsync("undo", id, "--json");
 
         Assert.True(undo.ExitCode == 0, undo.ToString());
