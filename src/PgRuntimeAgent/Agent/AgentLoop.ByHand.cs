@@ -30,7 +30,7 @@ internal sealed partial class AgentLoop
         }
 
         var snapshot = await _skillSense(cluster, cancellationToken).ConfigureAwait(false);
-        var live = new PipelineSkillHost(_acting, _incidents, _skillSense, Emit, _logger);
+        var live = new PipelineSkillHost(_acting, _incidents, _skillSense, Emit, _logger, _options.Investigate);
         var incident = _incidents.Current(cluster)?.Id;
         var host = new RecordingSkillHost(live, _incidents, incident);
         var first = await host.ServeAsync(snapshot, cancellationToken).ConfigureAwait(false);

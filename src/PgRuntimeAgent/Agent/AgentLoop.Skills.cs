@@ -343,7 +343,7 @@ internal sealed partial class AgentLoop
         await Task.Yield();
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(_runStop.Token);
         limit.CancelAfter(TimeSpan.FromSeconds(Math.Max(1, _options.Run.SkillTimeoutSeconds)));
-        var live = new PipelineSkillHost(_acting, _incidents, _skillSense, Emit, _logger);
+        var live = new PipelineSkillHost(_acting, _incidents, _skillSense, Emit, _logger, _options.Investigate);
         var host = new RecordingSkillHost(live, _incidents, incident);
         SkillRun run;
         try

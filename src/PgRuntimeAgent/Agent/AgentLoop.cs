@@ -31,6 +31,9 @@ internal sealed record AgentLoopOptions
 
     /// <summary>Where post-mortems of resolved incidents are written; null: not written (they stay in the journal).</summary>
     public string? PostmortemDirectory { get; init; }
+
+    /// <summary>The language model a skill's investigate step asks (null: none configured; the step is skipped).</summary>
+    public Func<SkillInvestigationRequest, CancellationToken, Task<SkillInvestigation>>? Investigate { get; init; }
 }
 
 /// <summary>

@@ -46,6 +46,9 @@ internal sealed record AgentRuntimeOptions
 
     /// <summary>Where post-mortems go; null: <c>agent.postmortem_dir</c> or its default.</summary>
     public string? PostmortemDirectory { get; init; }
+
+    /// <summary>The chat client investigate steps use instead of the one <c>llm:</c> describes (tests); null: from the settings.</summary>
+    public Microsoft.Extensions.AI.IChatClient? ChatClient { get; init; }
 }
 
 /// <summary>
@@ -57,9 +60,13 @@ internal sealed class AgentRuntime : IAsyncDisposable
 {
     private readonly SnapshotService _snapshots;
 
+    private readonly Brain.AgentBrain? _brain;
+
     private AgentRuntime(IJournal journal, SnapshotService snapshots, ActingServices acting,
-        IncidentManager incidents, SkillCatalog catalog, AgentNotifier notifier, AgentLoop loop, IReadOnlyList<string> clusters, TimeSpan interval)
+        IncidentManager incidents, SkillCatalog catalog, AgentNotifier notifier, AgentLoop loop, IReadOnlyList<string> clusters, TimeSpan interval,
+        Brain.AgentBrain? brain)
     {
+        _brain = brain;
         Journal = journal;
         _snapshots = snapshots;
         Acting = acting;
@@ -131,6 +138,9 @@ internal sealed class AgentRuntime : IAsyncDisposable
             BackupSchedules = clusters.ToDictionary(c => c, c => topology.FindCluster(c)!.BackupSchedule, StringComparer.Ordinal),
         };
         var notifier = new AgentNotifier(settings.Notify, secrets, options.NotifyOut, options.Logging.CreateLogger<AgentNotifier>());
+        var brain = settings.Llm.Configured || options.ChatClient is not null
+            ? await Brain.AgentBrain.CreateAsync(workspace, options.ChatClient, acting, options.SkillsDirectory, options.Time, cancellationToken).ConfigureAwait(false)
+            : null;
         var loop = new AgentLoop(
             new AgentLoopOptions
             {
@@ -140,6 +150,7 @@ internal sealed class AgentRuntime : IAsyncDisposable
                 Detection = settings.Detection,
                 Context = c => DetectionContext.For(topology.FindCluster(c)),
                 PostmortemDirectory = options.PostmortemDirectory ?? PostmortemDirectory(settings.Agent, settings.Journal, workspace.BaseDirectory),
+                Investigate = brain is null ? null : brain.Skills.InvestigateAsync,
             },
             async (cluster, ct) =>
             {
@@ -154,7 +165,7 @@ internal sealed class AgentRuntime : IAsyncDisposable
             logger.LogWarning(new EventId(7120, "SkillInvalid"), "Skill file left out: {Diagnostic}", LogRedaction.Text(d.ToString(), secrets));
         }
 
-        return new AgentRuntime(journal, snapshots, acting, incidents, catalog, notifier, loop, clusters, interval);
+        return new AgentRuntime(journal, snapshots, acting, incidents, catalog, notifier, loop, clusters, interval, brain);
     }
 
     /// <summary>Runs the loop until <paramref name="stop"/> is cancelled.</summary>
@@ -194,6 +205,11 @@ internal sealed class AgentRuntime : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Notifier.DisposeAsync().ConfigureAwait(false);
+        if (_brain is not null)
+        {
+            await _brain.DisposeAsync().ConfigureAwait(false);
+        }
+
         _snapshots.Dispose();
         await Acting.DisposeAsync().ConfigureAwait(false);
     }

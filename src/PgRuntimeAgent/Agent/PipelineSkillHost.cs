@@ -28,9 +28,12 @@ internal sealed partial class PipelineSkillHost : ISkillHost
     private readonly ILogger _logger;
     private readonly List<ActionRunResult> _actions = [];
 
+    private readonly Func<SkillInvestigationRequest, CancellationToken, Task<SkillInvestigation>>? _investigate;
+
     public PipelineSkillHost(ActingServices acting, IncidentManager incidents, Func<string, CancellationToken, Task<ClusterSnapshot>> sense,
-        Action<AgentEvent> emit, ILogger logger)
+        Action<AgentEvent> emit, ILogger logger, Func<SkillInvestigationRequest, CancellationToken, Task<SkillInvestigation>>? investigate = null)
     {
+        _investigate = investigate;
         _acting = acting;
         _incidents = incidents;
         _sense = sense;
@@ -47,6 +50,10 @@ internal sealed partial class PipelineSkillHost : ISkillHost
         SnapshotRecorder.ToElement(await _sense(cluster, cancellationToken).ConfigureAwait(false));
 
     public Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken) => Task.Delay(delay, Time, cancellationToken);
+
+    /// <summary>The configured model (journaled by the brain as a <c>brain.exchange</c>), or no model.</summary>
+    public Task<SkillInvestigation> InvestigateAsync(SkillInvestigationRequest request, CancellationToken cancellationToken) =>
+        _investigate is null ? Task.FromResult(SkillInvestigation.NoModel) : _investigate(request, cancellationToken);
 
     /// <summary>Nothing here: the <see cref="RecordingSkillHost"/> around this host journals notes into the incident.</summary>
     public Task RecordAsync(SkillNote note, CancellationToken cancellationToken) => Task.CompletedTask;

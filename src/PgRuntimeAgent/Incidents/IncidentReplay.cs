@@ -269,6 +269,7 @@ internal sealed class ReplaySkillHost : ISkillHost
     private readonly IReadOnlyList<ClusterSnapshot> _served;
     private readonly SkillRun _live;
     private readonly Dictionary<string, int> _actionCalls = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _investigateCalls = new(StringComparer.Ordinal);
     private readonly ReplayClock _clock;
     private int _next = 1;
 
@@ -314,6 +315,26 @@ internal sealed class ReplaySkillHost : ISkillHost
         var message = step.Result.ValueKind == JsonValueKind.Object && step.Result.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : step.Message;
         _clock.AdvanceTo(step.StartedAt.AddMilliseconds(step.ElapsedMs));
         return Task.FromResult(new SkillActionOutcome(status, step.JournalId, message, output));
+    }
+
+    /// <summary>The live run's answer for this step, as journaled (the model is not asked again).</summary>
+    public Task<SkillInvestigation> InvestigateAsync(SkillInvestigationRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var n = _investigateCalls.TryGetValue(request.StepId, out var count) ? count : 0;
+        _investigateCalls[request.StepId] = n + 1;
+        var step = _live.Steps.Where(s => s.StepId == request.StepId && s.Kind == SkillStepKind.Investigate).Skip(n).FirstOrDefault();
+        if (step is null || step.Result.ValueKind != JsonValueKind.Object)
+        {
+            return Task.FromResult(new SkillInvestigation("failed", "", Error: "replay: the live run did not ask the model here"));
+        }
+
+        string? Text(string name) => step.Result.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+        var actions = step.Result.TryGetProperty("actions", out var a) && a.ValueKind == JsonValueKind.Array
+            ? a.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.String).Select(x => x.GetString()!).ToList()
+            : [];
+        _clock.AdvanceTo(step.StartedAt.AddMilliseconds(step.ElapsedMs));
+        return Task.FromResult(new SkillInvestigation(Text("status") ?? "failed", Text("answer") ?? "", Text("model"), step.JournalId, step.Message, actions));
     }
 
     public Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken)

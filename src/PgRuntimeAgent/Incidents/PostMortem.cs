@@ -108,8 +108,17 @@ public sealed record PostMortemReport
 
     public IReadOnlyList<string> FollowUps { get; init; } = [];
 
+    /// <summary>
+    /// What a language model answered to the skills' investigate steps during the incident: its reading, kept apart
+    /// from the deterministic narrative above and marked as the model's (nothing in it was verified by the agent).
+    /// </summary>
+    public IReadOnlyList<ModelNarrative> ModelNarratives { get; init; } = [];
+
     public int SnapshotCount { get; init; }
 }
+
+/// <summary>One model answer journaled for the incident: who wrote it, to which question, and where it is journaled.</summary>
+public sealed record ModelNarrative(DateTimeOffset At, string Model, string Skill, string Step, string? Question, string Text, long JournalSeq, string? Exchange);
 
 /// <summary>Builds a <see cref="PostMortemReport"/> from an incident's journal entries (nothing else is read).</summary>
 internal static class PostMortemBuilder
@@ -190,6 +199,7 @@ internal static class PostMortemBuilder
             Actions = actions,
             Unknowns = unknowns,
             FollowUps = followUps,
+            ModelNarratives = Narratives(data),
             SnapshotCount = snapshots.Count,
         };
     }
@@ -575,6 +585,16 @@ internal static class PostMortemBuilder
 
         return events.OrderBy(e => e.At).ThenBy(e => e.JournalSeq ?? 0).ToList();
     }
+
+    private static List<ModelNarrative> Narratives(IncidentData data) =>
+        [.. data.Related.Where(e => e.Kind == IncidentKinds.SkillNote)
+            .Select(e => (Entry: e, Note: Safe<Skills.SkillNote>(e)))
+            .Where(x => x.Note is { Kind: Skills.SkillRecordKinds.Investigation })
+            .Select(x => new ModelNarrative(x.Entry.Time, Text(x.Note!.Data, "model") ?? "a model", x.Note.Skill, x.Note.StepId, Text(x.Note.Data, "question"), x.Note.Text,
+                x.Entry.Seq, Text(x.Note.Data, "journal")))];
+
+    private static string? Text(JsonElement? data, string name) =>
+        data is { ValueKind: JsonValueKind.Object } d && d.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
     private static List<string> FollowUps(IncidentData data, IReadOnlyList<ClusterSnapshot> snapshots, IReadOnlyList<Finding> raised, string? oldLeader, string? newLeader, long? newTimeline)
     {

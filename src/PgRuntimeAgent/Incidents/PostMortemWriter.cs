@@ -138,6 +138,24 @@ internal static class PostMortemWriter
             L($"- [ ] {f}");
         }
 
+        if (r.ModelNarratives.Count > 0)
+        {
+            L();
+            L("## The model's reading (written by a language model, not verified by the agent)");
+            L();
+            foreach (var n in r.ModelNarratives)
+            {
+                L($"**{n.Model}**, asked by skill {n.Skill} at step {n.Step} ({T(n.At)}; journal #{n.JournalSeq.ToString(CultureInfo.InvariantCulture)}{(n.Exchange is null ? "" : ", exchange #" + n.Exchange)}){(n.Question is null ? "" : ": _" + n.Question + "_")}");
+                L();
+                foreach (var line in n.Text.Split('\n'))
+                {
+                    L("> " + line.TrimEnd('\r'));
+                }
+
+                L();
+            }
+        }
+
         L();
         L($"_Rendered from the journal alone ({r.SnapshotCount.ToString(CultureInfo.InvariantCulture)} snapshots); `pgra replay {r.Incident}` re-checks the decisions._");
         return b.ToString();

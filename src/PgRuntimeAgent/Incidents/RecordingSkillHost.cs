@@ -49,6 +49,9 @@ internal sealed class RecordingSkillHost(ISkillHost inner, IncidentManager incid
 
     public Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken) => inner.DelayAsync(delay, cancellationToken);
 
+    public Task<SkillInvestigation> InvestigateAsync(SkillInvestigationRequest request, CancellationToken cancellationToken) =>
+        inner.InvestigateAsync(request, cancellationToken);
+
     public async Task RecordAsync(SkillNote note, CancellationToken cancellationToken)
     {
         await inner.RecordAsync(note, cancellationToken).ConfigureAwait(false);

@@ -26,6 +26,43 @@ public interface ISkillHost
 
     /// <summary>Journals a note, follow-up or proposed patch for the cluster's incident. Not called in a dry run.</summary>
     Task RecordAsync(SkillNote note, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Asks the configured language model an investigate step's question with the run's evidence, within the step's
+    /// time limit. A host without a model answers <see cref="SkillInvestigation.NoModel"/>; a model that is down, slow
+    /// or wrong is an answer's status, never an exception. Not called in a dry run.
+    /// </summary>
+    Task<SkillInvestigation> InvestigateAsync(SkillInvestigationRequest request, CancellationToken cancellationToken) =>
+        Task.FromResult(SkillInvestigation.NoModel);
+}
+
+/// <summary>An investigate step's question, with what the model is given beside it.</summary>
+/// <param name="Question">The step's rendered question.</param>
+/// <param name="Runbook">The skill's prose (its markdown body), so the model reads the runbook the operators wrote.</param>
+/// <param name="Evidence">The run so far: the trigger and every step's result, as JSON text.</param>
+/// <param name="Timeout">The step's <c>timeout:</c>, or null for the model settings' own limit.</param>
+public sealed record SkillInvestigationRequest(
+    string Cluster,
+    string Skill,
+    string StepId,
+    string Question,
+    string Runbook,
+    string Evidence,
+    TimeSpan? Timeout,
+    JsonElement? Trigger);
+
+/// <summary>What the model answered to an investigate step.</summary>
+/// <param name="Status">answered, no-model, empty, step-limit, timed-out or failed (the brain's exchange statuses).</param>
+/// <param name="JournalId">The journal entry of the exchange (its sequence number), when one was journaled.</param>
+/// <param name="Actions">Ids of the actions the model requested through the policy gate (each journaled on its own).</param>
+public sealed record SkillInvestigation(string Status, string Answer, string? Model = null, string? JournalId = null, string? Error = null,
+    IReadOnlyList<string>? Actions = null)
+{
+    public const string Answered = "answered";
+
+    public static SkillInvestigation NoModel { get; } = new("no-model", "", Error: "no language model is configured (llm: in the settings)");
+
+    public bool IsAnswered => Status == Answered && Answer.Length > 0;
 }
 
 /// <summary>An action a skill step asks the pipeline for.</summary>

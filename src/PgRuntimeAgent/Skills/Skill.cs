@@ -113,6 +113,9 @@ public enum SkillStepKind
     Action,
     Verify,
     Record,
+
+    /// <summary>Asks the configured language model a question with the run's evidence; its answer is recorded, never required.</summary>
+    Investigate,
 }
 
 /// <summary>Reserved jump targets for <c>then</c>, <c>else</c>, <c>next</c> and <c>on_fail</c>.</summary>
@@ -165,7 +168,7 @@ public sealed record SkillStep
 
     public string? OnFail { get; init; }
 
-    /// <summary>Record: the note's text.</summary>
+    /// <summary>Record: the note's text; investigate: the question for the model.</summary>
     public SkillTemplate? Text { get; init; }
 
     /// <summary>Record: note, follow-up or patch.</summary>
@@ -180,6 +183,12 @@ public static class SkillRecordKinds
     public const string Note = "note";
     public const string FollowUp = "follow-up";
     public const string Patch = "patch";
+
+    /// <summary>
+    /// A language model's answer to an investigate step, written by the runner (a record step cannot use it): the
+    /// post-mortem shows it apart from the deterministic narrative, marked as the model's.
+    /// </summary>
+    public const string Investigation = "investigation";
 
     public static IReadOnlyList<string> All { get; } = [Note, FollowUp, Patch];
 }

@@ -34,6 +34,7 @@ public sealed partial class SkillParser
         ["action"] = SkillStepKind.Action,
         ["verify"] = SkillStepKind.Verify,
         ["record"] = SkillStepKind.Record,
+        ["investigate"] = SkillStepKind.Investigate,
     };
 
     private static readonly Dictionary<SkillStepKind, string[]> KindExtraKeys = new()
@@ -43,6 +44,7 @@ public sealed partial class SkillParser
         [SkillStepKind.Verify] = ["timeout", "interval"],
         [SkillStepKind.Action] = ["with", "reason", "timeout"],
         [SkillStepKind.Record] = ["kind", "data"],
+        [SkillStepKind.Investigate] = ["timeout"],
     };
 
     [GeneratedRegex(@"^[a-z0-9][a-z0-9-]*$", RegexOptions.CultureInvariant)]
@@ -606,7 +608,7 @@ public sealed partial class SkillParser
         var label = id is null ? "this step" : $"step '{id}'";
         if (kinds.Count == 0)
         {
-            Error(At(map, b), SkillDiagnosticCodes.BadStep, $"{label} needs one of: check, wait, action, verify, record");
+            Error(At(map, b), SkillDiagnosticCodes.BadStep, $"{label} needs one of: check, wait, action, verify, record, investigate");
             return null;
         }
 
@@ -634,7 +636,7 @@ public sealed partial class SkillParser
 
             var owner = KindExtraKeys.Where(k => k.Value.Contains(key)).Select(k => k.Key.ToString().ToLowerInvariant()).ToList();
             var message = owner.Count > 0 || CommonStepKeys.Contains(key)
-                ? $"'{key}' is not valid on a {kindKey} step" + (owner.Count > 0 ? $" (it belongs to {string.Join(" and ", owner)} steps)" : "")
+                ? $"'{key}' is not valid on {("aeiou".Contains(kindKey[0], StringComparison.Ordinal) ? "an" : "a")} {kindKey} step" + (owner.Count > 0 ? $" (it belongs to {string.Join(" and ", owner)} steps)" : "")
                 : $"unknown step key '{key}' (a {kindKey} step takes: {string.Join(", ", allowed.Order(StringComparer.Ordinal))})";
             Error(At(keyNode, b), SkillDiagnosticCodes.UnknownKey, message);
         }
@@ -726,6 +728,13 @@ public sealed partial class SkillParser
                     ActionClass = actionClass,
                     With = Get("with") is { } with ? ReadWith(with, b) : null,
                     Reason = Get("reason") is { } reason ? ReadTemplate(reason, b, "reason") : null,
+                    Timeout = Duration("timeout"),
+                };
+                break;
+            case SkillStepKind.Investigate:
+                step = step with
+                {
+                    Text = ReadTemplate(kindNode, b, "investigate"),
                     Timeout = Duration("timeout"),
                 };
                 break;

@@ -43,6 +43,10 @@ public enum SkillStepStatus
     PendingApproval,
     Refused,
     Recorded,
+
+    /// <summary>An investigate step the model answered (its answer is recorded for the incident).</summary>
+    Answered,
+
     Error,
 }
 

@@ -298,6 +298,9 @@ public sealed partial class SkillRunner(ILogger<SkillRunner>? logger = null, Ski
                         step.Next ?? InOrder());
                 }
 
+                case SkillStepKind.Investigate:
+                    return await InvestigateAsync(run, step, inputs, Done, InOrder, id => journalId = id, m => message = m, cancellationToken).ConfigureAwait(false);
+
                 default:
                     throw new SkillRunException($"step '{step.Id}': unsupported kind {step.Kind}");
             }
@@ -387,6 +390,55 @@ public sealed partial class SkillRunner(ILogger<SkillRunner>? logger = null, Ski
         };
     }
 
+    /// <summary>
+    /// Asks the model the step's question with the run's evidence. The answer never decides the run: answered or not,
+    /// the run goes on to <c>next</c> (a step that did not get an answer takes <c>on_fail</c> when it has one), so a model
+    /// that is down or slow never blocks the deterministic path. An answer is recorded for the incident as the model's.
+    /// </summary>
+    private static async Task<StepOutcome> InvestigateAsync(
+        RunState run,
+        SkillStep step,
+        List<SkillEvaluation> inputs,
+        Func<SkillStepStatus, JToken, string?, (SkillRunStatus, string)?, StepOutcome> done,
+        Func<string> inOrder,
+        Action<string?> setJournalId,
+        Action<string?> setMessage,
+        CancellationToken cancellationToken)
+    {
+        var question = run.RenderText(step.Text!);
+        inputs.Add(new SkillEvaluation("investigate", step.Text!.Text, SkillJmesPath.ToElement(question)));
+        if (run.Request.DryRun)
+        {
+            setMessage("dry run: the model is not asked");
+            return done(SkillStepStatus.Skipped, new JObject { ["status"] = "dry-run", ["answer"] = "", ["question"] = question }, step.Next ?? inOrder(), null);
+        }
+
+        var request = new SkillInvestigationRequest(run.Request.Cluster, run.Skill.Name, step.Id, question, run.Skill.Body, run.Evidence(), step.Timeout,
+            run.Request.Trigger);
+        var answer = await run.Host.InvestigateAsync(request, cancellationToken).ConfigureAwait(false);
+        setJournalId(answer.JournalId);
+        setMessage(answer.IsAnswered ? $"answered by {answer.Model}" : $"{answer.Status}{(answer.Error is { Length: > 0 } e ? ": " + e : "")}");
+        var result = new JObject
+        {
+            ["status"] = answer.Status,
+            ["answer"] = answer.Answer,
+            ["model"] = answer.Model,
+            ["journal"] = answer.JournalId,
+            ["actions"] = new JArray((answer.Actions ?? []).Cast<object>().ToArray()),
+            ["question"] = question,
+        };
+        if (answer.IsAnswered)
+        {
+            var data = new JObject { ["model"] = answer.Model, ["journal"] = answer.JournalId, ["question"] = question, ["actions"] = result["actions"]!.DeepClone() };
+            await run.Host.RecordAsync(new SkillNote(run.Request.Cluster, run.Skill.Name, step.Id, SkillRecordKinds.Investigation, answer.Answer,
+                SkillJmesPath.ToElement(data)), cancellationToken).ConfigureAwait(false);
+            return done(SkillStepStatus.Answered, result, step.Next ?? inOrder(), null);
+        }
+
+        var status = answer.Status == SkillInvestigation.NoModel.Status ? SkillStepStatus.Skipped : SkillStepStatus.Failed;
+        return done(status, result, status == SkillStepStatus.Failed ? step.OnFail ?? step.Next ?? inOrder() : step.Next ?? inOrder(), null);
+    }
+
     private static string Suffix(SkillActionOutcome outcome) =>
         (outcome.Message is { Length: > 0 } m ? $": {m}" : "") + (outcome.JournalId is { } j ? $" (journal {j})" : "");
 
@@ -438,6 +490,14 @@ public sealed partial class SkillRunner(ILogger<SkillRunner>? logger = null, Ski
         }
 
         public void SetStepResult(string id, JToken result) => ((JObject)Context["steps"]!)[id] = result.DeepClone();
+
+        /// <summary>What the run knows so far, for a model: the trigger, the parameters and every step's result.</summary>
+        public string Evidence() => new JObject
+        {
+            ["trigger"] = Context["trigger"]?.DeepClone(),
+            ["parameters"] = Context["params"]?.DeepClone(),
+            ["steps"] = Context["steps"]?.DeepClone(),
+        }.ToString(Newtonsoft.Json.Formatting.None);
 
         public JToken Evaluate(SkillExpression expression)
         {

@@ -47,7 +47,11 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
         Skills = skills ?? SkillCatalog.Load(Path.Combine(TestPaths.RepoRoot, "skills"));
         Incidents = new IncidentManager(journal, Detection, new IncidentOptions { SkillFindings = Skills.Skills.SelectMany(s => s.Triggers.Findings).ToList() });
         Loop = new AgentLoop(
-            new AgentLoopOptions { Clusters = [Cluster], Interval = TimeSpan.FromSeconds(1), Run = run, Detection = Detection, PostmortemDirectory = PostmortemDirectory },
+            new AgentLoopOptions
+            {
+                Clusters = [Cluster], Interval = TimeSpan.FromSeconds(1), Run = run, Detection = Detection, PostmortemDirectory = PostmortemDirectory,
+                Investigate = (request, ct) => Investigate is { } model ? model(request, ct) : Task.FromResult(SkillInvestigation.NoModel),
+            },
             SenseAsync, Incidents, Acting, Skills, new SkillRunner(), time, logger ?? NullLogger.Instance, [new DelegateObserver(e =>
             {
                 lock (Events)
@@ -84,6 +88,9 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
 
     /// <summary>While set and not completed, a skill run's own sensing waits for it (the run stalls; the loop goes on).</summary>
     public TaskCompletionSource? HoldSkillSensing { get; set; }
+
+    /// <summary>The model a skill's investigate step asks (null: none configured).</summary>
+    public Func<SkillInvestigationRequest, CancellationToken, Task<SkillInvestigation>>? Investigate { get; set; }
 
     /// <summary>What sensing sees now (its taken-at is replaced by the clock's time).</summary>
     public ClusterSnapshot? World { get; set; }

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
 using PgRuntimeAgent.Acting;
 using PgRuntimeAgent.Brain;
@@ -20,56 +19,13 @@ public sealed class InvestigatorTests
 
     private static readonly LlmSettings Settings = new() { Provider = "openai", Model = "scripted", MaxSteps = 4, TimeoutSeconds = 30, InputPricePerMillion = 1, OutputPricePerMillion = 2 };
 
-    /// <summary>A model whose every turn is decided by <c>turn</c> (the turn's number from 1, the messages it was sent).</summary>
-    private sealed class ScriptedModel(Func<int, IReadOnlyList<ChatMessage>, ChatResponse?> turn) : IChatClient
-    {
-        public List<IReadOnlyList<ChatMessage>> Seen { get; } = [];
-
-        public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
-        {
-            var sent = messages.ToList();
-            Seen.Add(sent);
-            var answer = turn(Seen.Count, sent);
-            if (answer is null)
-            {
-                await Task.Delay(Timeout.Infinite, cancellationToken);
-            }
-
-            answer!.Usage = new UsageDetails { InputTokenCount = 100, OutputTokenCount = 10 };
-            return answer;
-        }
-
-        public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
-            [EnumeratorCancellation] CancellationToken cancellationToken = default)
-        {
-            foreach (var u in (await GetResponseAsync(messages, options, cancellationToken)).ToChatResponseUpdates())
-            {
-                yield return u;
-            }
-        }
-
-        public object? GetService(Type serviceType, object? serviceKey = null) => serviceKey is null && serviceType.IsInstanceOfType(this) ? this : null;
-
-        public void Dispose()
-        {
-        }
-    }
-
-    private static ChatResponse Call(string tool, Dictionary<string, object?> args, string id = "call-1") =>
-        new(new ChatMessage(ChatRole.Assistant, [new FunctionCallContent(id, tool, args)]));
-
-    private static ChatResponse Say(string text) => new(new ChatMessage(ChatRole.Assistant, text));
-
-    private static string ToolResult(IReadOnlyList<ChatMessage> messages) =>
-        messages.SelectMany(m => m.Contents).OfType<FunctionResultContent>().LastOrDefault()?.Result?.ToString() ?? "";
-
     [Fact]
     public async Task Ask_ModelReadsThenAnswers_JournalsTheExchangeAndItsToolCall()
     {
         await using var tools = await ToolsKit.CreateAsync(level: 2);
         var model = new ScriptedModel((n, sent) => n == 1
-            ? Call("journal_search", new() { ["cluster"] = "pg-test", ["kinds"] = "finding" })
-            : Say($"No findings in the journal (journal_search answered {ToolResult(sent).Length} characters)."));
+            ? ScriptedModel.Call("journal_search", new() { ["cluster"] = "pg-test", ["kinds"] = "finding" })
+            : ScriptedModel.Say($"No findings in the journal (journal_search answered {ScriptedModel.ToolResult(sent).Length} characters)."));
         var investigator = new Investigator(model, Settings, tools.Kit.Workspace.Secrets, tools.Kit.Journal, tools.Kit.Time);
 
         var exchange = await investigator.AskAsync("pg-test", "is anything wrong?", "Findings: none.", tools.Tools("model:scripted"), Ct);
@@ -95,7 +51,7 @@ public sealed class InvestigatorTests
         await using var tools = await ToolsKit.CreateAsync(level: 2);
         var secret = "DBUser.DBA";
         Assert.NotEqual(secret, tools.Kit.Workspace.Secrets.Redact(secret)); // the inventory's admin password is a known secret
-        var model = new ScriptedModel((_, _) => Say("ok"));
+        var model = new ScriptedModel((_, _) => ScriptedModel.Say("ok"));
         var investigator = new Investigator(model, Settings, tools.Kit.Workspace.Secrets, tools.Kit.Journal, tools.Kit.Time, "orders: the admin password is " + secret);
 
         var exchange = await investigator.AskAsync("pg-test", $"why does login with {secret} fail?", $"context with {secret}", tools.Tools("model:scripted"), Ct);
@@ -113,8 +69,8 @@ public sealed class InvestigatorTests
     {
         await using var tools = await ToolsKit.CreateAsync(level: 2);
         var model = new ScriptedModel((n, sent) => n == 1
-            ? Call("act_member_fence", new() { ["cluster"] = "pg-test", ["member"] = "pg-test-3", ["reason"] = "pg-test-3's disk is full (disk_free 0 in the snapshot)" })
-            : Say("I asked to fence pg-test-3; an operator must approve: " + ToolResult(sent)));
+            ? ScriptedModel.Call("act_member_fence", new() { ["cluster"] = "pg-test", ["member"] = "pg-test-3", ["reason"] = "pg-test-3's disk is full (disk_free 0 in the snapshot)" })
+            : ScriptedModel.Say("I asked to fence pg-test-3; an operator must approve: " + ScriptedModel.ToolResult(sent)));
         var investigator = new Investigator(model, Settings, tools.Kit.Workspace.Secrets, tools.Kit.Journal, tools.Kit.Time);
 
         var exchange = await investigator.AskAsync("pg-test", "pg-test-3 is full, deal with it", "", tools.Tools("model:scripted"), Ct);
@@ -146,7 +102,7 @@ public sealed class InvestigatorTests
     public async Task Ask_ModelThatNeverStopsCallingTools_StopsAtTheStepLimit()
     {
         await using var tools = await ToolsKit.CreateAsync(level: 2);
-        var model = new ScriptedModel((n, _) => Call("incidents_list", new() { ["cluster"] = "pg-test" }, $"call-{n}"));
+        var model = new ScriptedModel((n, _) => ScriptedModel.Call("incidents_list", new() { ["cluster"] = "pg-test" }, $"call-{n}"));
         var investigator = new Investigator(model, Settings with { MaxSteps = 3 }, tools.Kit.Workspace.Secrets, tools.Kit.Journal, tools.Kit.Time);
 
         var exchange = await investigator.AskAsync("pg-test", "loop forever", "", tools.Tools("model:scripted"), Ct);

@@ -112,6 +112,28 @@ public sealed class IncidentTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PostMortem_ModelAnswerOfAnInvestigateStep_IsShownApartAndMarkedAsTheModels()
+    {
+        var (_, id, _) = await IncidentScenario.RunAsync(_journal, runSkill: true, Ct);
+        var data = System.Text.Json.JsonSerializer.SerializeToElement(new { model = "model-x", journal = "41", question = "why did the leader stop?" });
+        var note = new SkillNote("pg-test", "primary-failure", "ask", SkillRecordKinds.Investigation, "The leader's disk filled.\nWAL could not be written.", data);
+        var entry = await _journal.AppendAsync(JournalRecord.Create(IncidentKinds.SkillNote, "investigation (primary-failure/ask)", note, "pg-test", null, id, note.Kind), Ct);
+
+        var report = (await PostMortemWriter.BuildAsync(_journal, id, Ct))!;
+        var (md, _) = await PostMortemWriter.WriteAsync(report, Path.Combine(_dir, "pm"), Ct);
+
+        var narrative = Assert.Single(report.ModelNarratives);
+        Assert.Equal(("model-x", "primary-failure", "ask", "41", entry.Seq), (narrative.Model, narrative.Skill, narrative.Step, narrative.Exchange, narrative.JournalSeq));
+        Assert.DoesNotContain(report.FollowUps, f => f.Contains("disk filled", StringComparison.Ordinal));
+        Assert.DoesNotContain("disk filled", report.Summary, StringComparison.Ordinal);
+        var text = await File.ReadAllTextAsync(md, Ct);
+        var section = text.IndexOf("## The model's reading (written by a language model, not verified by the agent)", StringComparison.Ordinal);
+        Assert.True(section > text.IndexOf("## Follow-ups", StringComparison.Ordinal), text);
+        Assert.Contains("> The leader's disk filled.\n> WAL could not be written.", text[section..], StringComparison.Ordinal);
+        Assert.Contains("**model-x**, asked by skill primary-failure at step ask", text[section..], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task PostMortem_Markdown_HasEverySection()
     {
         var (_, id, _) = await IncidentScenario.RunAsync(_journal, runSkill: true, Ct);

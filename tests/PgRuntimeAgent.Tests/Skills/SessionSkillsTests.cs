@@ -114,6 +114,74 @@ public sealed class SessionSkillsTests
         Assert.Empty(host.Requests);
         Assert.Equal(SkillRunStatus.Failed, run.Status);
         Assert.Contains("is running a query", host.Notes.Single().Text, StringComparison.Ordinal);
+        // No model configured: the investigate step asked the host, was skipped, and the run went on as before.
+        Assert.Equal(SkillStepStatus.Skipped, run.Steps.Single(s => s.StepId == "ask_about_query").Status);
+    }
+
+    [Fact]
+    public async Task LockPileup_YoungRunningQuery_WithAModel_AsksItWithTheRunbookAndEvidenceAndRecordsItsAnswerAsTheModels()
+    {
+        var host = new ScriptedSkillHost(Snapshot(heads: [Head(state: "active", xactAge: 30)]))
+        {
+            Model = q => new SkillInvestigation(SkillInvestigation.Answered, "pid 4242 runs a batch UPDATE; cancel it if the batch can be retried.", "model-x", "77", Actions: ["act-1"]),
+        };
+
+        var run = await SkillTestKit.RunAsync(SkillTestKit.LoadShipped("lock-pileup"), host, Trigger("lock-pileup", PileupFacts()));
+
+        var question = Assert.Single(host.Questions);
+        Assert.Equal("ask_about_query", question.StepId);
+        Assert.Contains("pid 4242 on pg-test-1", question.Question, StringComparison.Ordinal);
+        Assert.Contains("UPDATE pgra_lab_lock SET v = v + ? WHERE id = ?", question.Question, StringComparison.Ordinal);
+        Assert.StartsWith("# Lock pile-up", question.Runbook, StringComparison.Ordinal);
+        Assert.Contains("Never terminate the waiters", question.Runbook, StringComparison.Ordinal);
+        Assert.Contains("\"transaction_age_seconds\":30", question.Evidence, StringComparison.Ordinal);
+        Assert.Equal(TimeSpan.FromMinutes(1), question.Timeout);
+        var step = run.Steps.Single(s => s.StepId == "ask_about_query");
+        Assert.Equal(SkillStepStatus.Answered, step.Status);
+        Assert.Equal("77", step.JournalId);
+        Assert.Equal("running_query", step.Next);
+        Assert.Equal(["investigation", "follow-up"], host.Notes.Select(n => n.Kind));
+        var answer = host.Notes[0];
+        Assert.Equal("pid 4242 runs a batch UPDATE; cancel it if the batch can be retried.", answer.Text);
+        Assert.Equal("model-x", answer.Data!.Value.GetProperty("model").GetString());
+        Assert.Equal("act-1", answer.Data!.Value.GetProperty("actions")[0].GetString());
+        // The model's answer never decides the run: the same outcome as without a model.
+        Assert.Equal(SkillRunStatus.Failed, run.Status);
+        Assert.Empty(host.Requests);
+    }
+
+    [Theory]
+    [InlineData("timed-out")]
+    [InlineData("failed")]
+    public async Task LockPileup_ModelWithoutAnAnswer_StepFailsAndTheRunGoesOnUnchanged(string status)
+    {
+        var host = new ScriptedSkillHost(Snapshot(heads: [Head(state: "active", xactAge: 30)]))
+        {
+            Model = q => new SkillInvestigation(status, "", "model-x", "78", "no answer within 60 s"),
+        };
+
+        var run = await SkillTestKit.RunAsync(SkillTestKit.LoadShipped("lock-pileup"), host, Trigger("lock-pileup", PileupFacts()));
+
+        var step = run.Steps.Single(s => s.StepId == "ask_about_query");
+        Assert.Equal(SkillStepStatus.Failed, step.Status);
+        Assert.Equal($"{status}: no answer within 60 s", step.Message);
+        Assert.Equal("running_query", step.Next);
+        Assert.Equal("follow-up", host.Notes.Single().Kind);
+        Assert.Equal(SkillRunStatus.Failed, run.Status);
+    }
+
+    [Fact]
+    public async Task LockPileup_DryRun_DoesNotAskTheModel()
+    {
+        var host = new ScriptedSkillHost(Snapshot(heads: [Head(state: "active", xactAge: 30)]))
+        {
+            Model = q => throw new InvalidOperationException("a dry run must not ask the model"),
+        };
+
+        var run = await SkillTestKit.RunAsync(SkillTestKit.LoadShipped("lock-pileup"), host, Trigger("lock-pileup", PileupFacts()), dryRun: true);
+
+        Assert.Empty(host.Questions);
+        Assert.Equal(SkillStepStatus.Skipped, run.Steps.Single(s => s.StepId == "ask_about_query").Status);
     }
 
     [Fact]

@@ -112,6 +112,22 @@ public sealed class SkillParserTests
     }
 
     [Fact]
+    public void Parse_InvestigateStep_TakesAQuestionTemplateAndATimeoutButNoActionKeys()
+    {
+        var skill = SkillTestKit.Parse(WithSteps("- id: ask\n  investigate: \"why is {{ leader }} slow?\"\n  timeout: 30s\n  on_fail: end\n"), "t.md");
+        var step = Assert.Single(skill.Steps);
+        Assert.Equal(SkillStepKind.Investigate, step.Kind);
+        Assert.Equal("why is {{ leader }} slow?", step.Text!.Text);
+        Assert.Equal(TimeSpan.FromSeconds(30), step.Timeout);
+
+        var d = Single(Diagnose(WithSteps("- id: ask\n  investigate: \"why?\"\n  with: { a: 1 }\n")), SkillDiagnosticCodes.UnknownKey);
+        AssertAt(d, 14, 3);
+        Assert.Equal("'with' is not valid on an investigate step (it belongs to action steps)", d.Message);
+        var bad = Single(Diagnose(WithSteps("- id: ask\n  investigate: \"why {{ members[ }}?\"\n")), SkillDiagnosticCodes.BadJmesPath);
+        Assert.Equal(13, bad.Line);
+    }
+
+    [Fact]
     public void Parse_BadJmesPath_ReportsPositionInsideTheExpression()
     {
         // "  check: \"members[?name == 'x'\"": the expression starts at column 11 and ends early at its last character.

@@ -205,6 +205,17 @@ internal sealed class ScriptedSkillHost : ISkillHost
         Notes.Add(note);
         return Task.CompletedTask;
     }
+
+    /// <summary>How the model answers an investigate step; null: no model is configured.</summary>
+    public Func<SkillInvestigationRequest, SkillInvestigation>? Model { get; set; }
+
+    public List<SkillInvestigationRequest> Questions { get; } = [];
+
+    public Task<SkillInvestigation> InvestigateAsync(SkillInvestigationRequest request, CancellationToken cancellationToken)
+    {
+        Questions.Add(request);
+        return Task.FromResult(Model is null ? SkillInvestigation.NoModel : Model(request));
+    }
 }
 
 internal static class SkillTestKit

@@ -22,9 +22,9 @@ internal sealed class ToolsKit : IAsyncDisposable
 
     public ReadContext Reads { get; }
 
-    public static async Task<ToolsKit> CreateAsync(int level)
+    public static async Task<ToolsKit> CreateAsync(int level, PgRuntimeAgent.Skills.SkillCatalog? skills = null)
     {
-        var kit = await AgentKit.CreateAsync(level);
+        var kit = await AgentKit.CreateAsync(level, skills: skills);
         kit.World = Load("disk-full-02") with { TakenAt = kit.Time.GetUtcNow() };
         var settings = kit.Workspace.Settings;
         var journalPath = Path.Combine(Path.GetDirectoryName(kit.PostmortemDirectory)!, "journal.db");
