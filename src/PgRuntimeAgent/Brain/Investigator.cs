@@ -56,8 +56,7 @@ internal sealed class Investigator(IChatClient client, LlmSettings settings, Sec
         {
             (status, answer, error) = ("timed-out", "", $"no answer within {settings.TimeoutSeconds.ToString(CultureInfo.InvariantCulture)} s");
         }
-        catch (Exception ex) when (ex is HttpRequestException or System.ClientModel.ClientResultException or IOException or InvalidOperationException or JsonException
-                                        or NotSupportedException or ArgumentException)
+        catch (Exception ex) when (IsModelFailure(ex))
         {
             (status, answer, error) = ("failed", "", secrets.Redact(ex.Message));
         }
@@ -168,6 +167,19 @@ internal sealed class Investigator(IChatClient client, LlmSettings settings, Sec
 
             return result;
         };
+
+    /// <summary>
+    /// A model that failed rather than a bug: OpenAI's SDK throws ClientResultException, and after its retries an
+    /// AggregateException of them (an endpoint that refuses connections); Anthropic's throws its own AnthropicException
+    /// (an API error by status, an I/O failure).
+    /// </summary>
+    private static bool IsModelFailure(Exception ex) => ex switch
+    {
+        AggregateException all => all.InnerExceptions.Count > 0 && all.InnerExceptions.All(IsModelFailure),
+        HttpRequestException or System.ClientModel.ClientResultException or Anthropic.Exceptions.AnthropicException or IOException or InvalidOperationException
+            or JsonException or NotSupportedException or ArgumentException => true,
+        _ => false,
+    };
 
     private static List<ToolCallRecord> Snapshot(List<ToolCallRecord> calls)
     {

@@ -39,7 +39,8 @@ internal sealed partial class ActingLab : IAsyncDisposable
     public static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>The healthy lab (fails in CI, skips elsewhere, when absent) and a deployment with <paramref name="policyYaml"/> (lines under <c>policy:</c>).</summary>
-    public static async Task<ActingLab> StartAsync(string? policyYaml = null)
+    /// <param name="extraSettings">Whole sections appended to the settings as they are (an <c>llm:</c> section).</param>
+    public static async Task<ActingLab> StartAsync(string? policyYaml = null, string? extraSettings = null)
     {
         var lab = await LabGuard.RequireHealthyLabAsync();
         var dir = Directory.CreateTempSubdirectory("pgra-acting-lab-").FullName;
@@ -49,6 +50,11 @@ internal sealed partial class ActingLab : IAsyncDisposable
         if (policyYaml is not null)
         {
             settings += "\npolicy:\n" + string.Join("\n", policyYaml.Split('\n').Select(l => "  " + l)) + "\n";
+        }
+
+        if (extraSettings is not null)
+        {
+            settings += "\n" + extraSettings.TrimEnd() + "\n";
         }
 
         await File.WriteAllTextAsync(Path.Combine(dir, "lab.pgra.yml"), settings, Ct);
