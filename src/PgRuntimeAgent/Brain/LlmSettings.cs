@@ -38,5 +38,14 @@ public sealed record LlmSettings
     /// <summary>Estimated cost in the journal: price per million output tokens.</summary>
     public double OutputPricePerMillion { get; init; }
 
+    /// <summary>
+    /// Names (tables, columns, schemas, applications) that never reach the model: each becomes a stable pseudonym in
+    /// everything sent, and the model's pseudonyms are turned back before a tool runs (docs/brain.md).
+    /// </summary>
+    public IReadOnlyList<string> RedactNames { get; init; } = [];
+
+    /// <summary>Mask every single-quoted SQL literal in what is sent (log lines, query texts) as <c>'?'</c>.</summary>
+    public bool RedactQueryLiterals { get; init; }
+
     public bool Configured => !string.IsNullOrWhiteSpace(Provider);
 }
