@@ -3,7 +3,10 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using PgRuntimeAgent.Agent;
 using PgRuntimeAgent.Detection;
+using PgRuntimeAgent.Incidents;
+using PgRuntimeAgent.Sensing.Snapshot;
 using PgRuntimeAgent.Skills;
 using Spectre.Console;
 using Spectre.Console.Rendering;
@@ -58,7 +61,9 @@ internal sealed class SkillCommands : ICommandGroup
             Arity = ArgumentArity.ZeroOrMore,
             AllowMultipleArgumentsPerToken = false,
         };
-        var run = new Command("run", "Run a skill for a cluster. For now only --dry-run against --snapshot FILE: the live snapshot service and action pipeline are wired in by the daemon.");
+        var run = new Command("run", "Run a skill for a cluster by hand: on live sensing through the action pipeline (policy, approvals, prechecks, journal, verification), "
+            + "as the daemon runs it; with --dry-run it plans only; with --snapshot FILE it runs against a saved snapshot (--dry-run only). "
+            + "--finding CODE makes the cluster's active finding of that code the trigger (refused when none is active).");
         run.Arguments.Add(runName);
         run.Options.Add(cluster);
         run.Options.Add(dryRun);
@@ -314,27 +319,30 @@ internal sealed class SkillCommands : ICommandGroup
         var skill = FindOrThrow(catalog, parse.GetValue(o.Name)!);
         var cluster = parse.GetValue(o.Cluster)!;
         var snapshotPath = parse.GetValue(o.Snapshot);
-        if (snapshotPath is null)
-        {
-            throw new InputException(
-                "'pgra skills run' needs --snapshot FILE for now (a cluster snapshot as JSON, from 'pgra snapshot CLUSTER --json' or the journal): " +
-                "the live snapshot service is not wired into this command yet.");
-        }
-
-        if (!parse.GetValue(o.DryRun))
-        {
-            throw new InputException(
-                "'pgra skills run' only does --dry-run for now: real actions run through the action pipeline when the daemon ('pgra run') triggers a skill.");
-        }
-
-        var trigger = Trigger(parse.GetValue(o.Finding), parse.GetValue(o.Member), cluster);
+        var dryRun = parse.GetValue(o.DryRun);
         var parameters = Parameters(skill, parse.GetValue(o.Parameters) ?? []);
+        SkillRun result;
+        if (snapshotPath is not null)
+        {
+            if (!dryRun)
+            {
+                throw new InputException(
+                    "a saved snapshot can only be dry-run: add --dry-run, or leave out --snapshot to run on live sensing through the action pipeline");
+            }
 
-        // The same loader and validation as 'pgra detect --snapshot': a file one refuses, the other refuses too.
-        var (_, snapshot) = SnapshotFile.Read(snapshotPath, cluster);
-        var host = new StaticSnapshotSkillHost(snapshot, options.Time);
-        var request = new SkillRunRequest(cluster) { Snapshot = snapshot, Trigger = trigger, Parameters = parameters, DryRun = true };
-        var result = await new SkillRunner().RunAsync(skill, request, host, cancellationToken).ConfigureAwait(false);
+            var trigger = Trigger(parse.GetValue(o.Finding), parse.GetValue(o.Member), cluster);
+
+            // The same loader and validation as 'pgra detect --snapshot': a file one refuses, the other refuses too.
+            var (_, snapshot) = SnapshotFile.Read(snapshotPath, cluster);
+            var host = new StaticSnapshotSkillHost(snapshot, options.Time);
+            var request = new SkillRunRequest(cluster) { Snapshot = snapshot, Trigger = trigger, Parameters = parameters, DryRun = true };
+            result = await new SkillRunner().RunAsync(skill, request, host, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            result = await RunLiveAsync(options, parse, catalog, skill, cluster, dryRun, parse.GetValue(o.Finding), parse.GetValue(o.Member), parameters, cancellationToken)
+                .ConfigureAwait(false);
+        }
 
         if (parse.GetValue(options.Json))
         {
@@ -348,6 +356,53 @@ internal sealed class SkillCommands : ICommandGroup
         return result.Status is SkillRunStatus.Completed or SkillRunStatus.Stopped or SkillRunStatus.AwaitingApproval
             ? ExitCodes.Ok
             : ExitCodes.Failure;
+    }
+
+    /// <summary>
+    /// A run on live sensing: the agent is assembled for the one cluster as <c>pgra run</c> assembles it, and the skill
+    /// runs through its loop's own path (<see cref="AgentLoop.RunSkillByHandAsync"/>): a fresh snapshot, the pipeline
+    /// with policy, approvals, prechecks, journal and verification, the run journaled for the cluster's open incident.
+    /// A dry run plans on one fresh snapshot and journals nothing. With --finding the trigger is the finding of that code
+    /// detection raises on fresh snapshots now (with its facts, as the daemon would hand it): never a made-up one.
+    /// </summary>
+    /// <summary>Snapshots judged for --finding, one sensing interval apart, as 'pgra diagnose' takes them (persistence rules need more than one).</summary>
+    private const int FindingSamples = 3;
+
+    private static async Task<SkillRun> RunLiveAsync(GlobalOptions options, ParseResult parse, SkillCatalog catalog, Skill skill, string cluster, bool dryRun,
+        string? finding, string? member, JsonElement parameters, CancellationToken cancellationToken)
+    {
+        var workspace = CliWorkspace.Load(options, parse);
+        var topology = workspace.Topology.FindCluster(cluster)
+            ?? throw new InputException($"unknown cluster '{cluster}'", [$"clusters: {string.Join(", ", workspace.Topology.Clusters.Select(c => c.Name))}"]);
+        JsonElement? trigger = null;
+        if (finding is not null || member is not null)
+        {
+            _ = Trigger(finding, member, cluster); // the same checks as with a snapshot file: a known code, --member only with it
+            using var service = new SnapshotService(workspace.Topology, workspace.Settings.Sensing, workspace.Settings.Endpoints, workspace.Secrets, options.Time);
+            var samples = await IncidentCommands.SampleAsync(service, cluster, FindingSamples, workspace.Settings.Sensing.IntervalSeconds,
+                options.Time, cancellationToken).ConfigureAwait(false);
+            var verdict = OneOffDetection.Judge(cluster, workspace.Settings.Detection, DetectionContext.For(topology), samples);
+            var active = verdict.Persisted.Concat(verdict.SingleSample).ToList();
+            var match = active.FirstOrDefault(f => f.Code == finding && (member is null || f.Member == member))
+                ?? throw new InputException($"no active {finding} finding on {cluster}{(member is null ? "" : " for " + member)}: the skill is not run on a guess",
+                    [active.Count == 0 ? "nothing is raised on it now ('pgra detect " + cluster + "')" : "active now: " + string.Join(", ", active.Select(f => f.Code + (f.Member is null ? "" : "@" + f.Member)))]);
+            trigger = match.ToTrigger();
+        }
+
+        await using var runtime = await AgentRuntime.CreateAsync(workspace, new AgentRuntimeOptions
+        {
+            SkillsDirectory = catalog.Directory,
+            Time = options.Time,
+            Clusters = [cluster],
+        }, cancellationToken).ConfigureAwait(false);
+        if (!dryRun)
+        {
+            return await runtime.Loop.RunSkillByHandAsync(cluster, skill.Name, trigger, parameters, cancellationToken).ConfigureAwait(false);
+        }
+
+        var snapshot = SnapshotRecorder.ToElement(await runtime.Snapshots.TakeAsync(cluster, cancellationToken).ConfigureAwait(false));
+        var request = new SkillRunRequest(cluster) { Snapshot = snapshot, Trigger = trigger, Parameters = parameters, DryRun = true };
+        return await new SkillRunner().RunAsync(skill, request, new StaticSnapshotSkillHost(snapshot, options.Time), cancellationToken).ConfigureAwait(false);
     }
 
     private static JsonElement? Trigger(string? finding, string? member, string cluster)
