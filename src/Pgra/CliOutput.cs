@@ -7,12 +7,8 @@ namespace PgRuntimeAgent.Cli;
 /// <summary>Shared output helpers: one JSON style for every <c>--json</c>, one way to report input errors.</summary>
 internal static class CliOutput
 {
-    public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web)
-    {
-        WriteIndented = true,
-        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
-    };
+    /// <summary>The same options as the web host's API (<see cref="Web.ApiJson"/>): one shape for a CLI's JSON and the API's.</summary>
+    public static JsonSerializerOptions Json => Web.ApiJson.Options;
 
     public static async Task WriteJsonAsync<T>(TextWriter writer, T value)
     {

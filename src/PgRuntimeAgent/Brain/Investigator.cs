@@ -153,11 +153,11 @@ internal sealed class Investigator(IChatClient client, LlmSettings settings, Sec
         {(orders is null ? "" : "\nThe deployment's standing orders:\n" + orders)}
         """;
 
-    private Func<JsonElement, CancellationToken, Task<System.Text.Json.Nodes.JsonObject>> Recorded(AgentTool tool, List<ToolCallRecord> calls) =>
-        async (args, ct) =>
+    private ToolInvoker Recorded(AgentTool tool, List<ToolCallRecord> calls) =>
+        async (args, caller, ct) =>
         {
             var started = time.GetTimestamp();
-            var result = await tool.Invoke(args, ct).ConfigureAwait(false);
+            var result = await tool.Invoke(args, caller, ct).ConfigureAwait(false);
             var ok = result["ok"]?.GetValue<bool>() == true;
             lock (calls)
             {

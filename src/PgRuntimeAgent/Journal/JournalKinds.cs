@@ -42,9 +42,12 @@ internal static class JournalKinds
     /// <summary>One question to a language model and its answer: redacted prompt digest, tool calls, tokens, latency, cost.</summary>
     public const string BrainExchange = "brain.exchange";
 
+    /// <summary>One tool call of an MCP client (stdio or HTTP): client, token, caller, tool, redacted arguments, ok, size, latency (topic: the tool; correlation: the action id).</summary>
+    public const string McpCall = "mcp.call";
+
     public static IReadOnlyList<string> All { get; } =
     [
         Snapshot, Finding, Decision, ActionPrecheck, ActionIntent, ActionOutcome,
-        ApprovalRequested, ApprovalGranted, ApprovalDenied, Incident, Note, BrainExchange,
+        ApprovalRequested, ApprovalGranted, ApprovalDenied, Incident, Note, BrainExchange, McpCall,
     ];
 }

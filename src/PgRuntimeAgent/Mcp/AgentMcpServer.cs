@@ -11,8 +11,10 @@ namespace PgRuntimeAgent.Mcp;
 /// The agent's body for outside agents (Claude Code, Codex, any MCP client), built from the same catalogue as the
 /// model's tools: every read and action is a tool, annotated read-only or destructive; the catalogue, the standing
 /// orders and every skill are resources; every skill is a prompt that asks for its runbook to be followed on a
-/// cluster. Actions requested here go through policy as a proactive request of <c>mcp:CLIENT</c>, so what needs an
-/// approval waits for an operator exactly as it would for a skill.
+/// cluster. Actions requested here go through policy as a proactive request of the caller (<c>mcp:USER</c> on stdio,
+/// <c>mcp:TOKEN/CLIENT</c> over HTTP), so what needs an approval waits for an operator exactly as it would for a skill.
+/// One definition serves both transports (<see cref="Configure"/>); every tool call is journaled as <c>mcp.call</c>
+/// when a journal is given.
 /// </summary>
 internal static class AgentMcpServer
 {
@@ -24,10 +26,23 @@ internal static class AgentMcpServer
 
     public const string SkillUriPrefix = "pgra://skills/";
 
-    public static McpServerOptions Options(IReadOnlyList<AgentTool> tools, AgentCatalog catalog, SkillCatalog? skills, string? standingOrders)
+    /// <summary>The server's options for <paramref name="tools"/> (stdio in tests: no identity, no journal).</summary>
+    public static McpServerOptions Options(IReadOnlyList<AgentTool> tools, AgentCatalog catalog, SkillCatalog? skills, string? standingOrders) =>
+        Options(new McpServeOptions { Tools = tools, Catalog = catalog, Skills = skills, StandingOrders = standingOrders });
+
+    /// <summary>The server's options: every transport serves this one definition.</summary>
+    public static McpServerOptions Options(McpServeOptions serve) => Configure(new McpServerOptions(), serve);
+
+    /// <summary>
+    /// Sets <paramref name="target"/>'s server info, instructions, tools, resources and prompts from
+    /// <paramref name="serve"/> (the HTTP transport calls it once per session, on options of its own).
+    /// </summary>
+    public static McpServerOptions Configure(McpServerOptions target, McpServeOptions serve)
     {
-        ArgumentNullException.ThrowIfNull(tools);
-        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(serve);
+        var catalog = serve.Catalog;
+        var standingOrders = serve.StandingOrders;
         var resources = new List<McpServerResource>
         {
             McpServerResource.Create(() => catalog.ToJson().ToJsonString(), new McpServerResourceCreateOptions
@@ -50,7 +65,7 @@ internal static class AgentMcpServer
         }
 
         var prompts = new List<McpServerPrompt>();
-        foreach (var skill in skills?.Skills ?? [])
+        foreach (var skill in serve.Skills?.Skills ?? [])
         {
             var body = skill.Body;
             resources.Add(McpServerResource.Create(() => body, new McpServerResourceCreateOptions
@@ -68,14 +83,12 @@ internal static class AgentMcpServer
             }));
         }
 
-        return new McpServerOptions
-        {
-            ServerInfo = new Implementation { Name = ServerName, Version = Version },
-            ServerInstructions = Instructions,
-            ToolCollection = [.. tools.Select(Tool)],
-            ResourceCollection = [.. resources],
-            PromptCollection = [.. prompts],
-        };
+        target.ServerInfo = new Implementation { Name = ServerName, Version = Version };
+        target.ServerInstructions = Instructions;
+        target.ToolCollection = [.. serve.Tools.Select(t => (McpServerTool)new AgentMcpTool(t, serve))];
+        target.ResourceCollection = [.. resources];
+        target.PromptCollection = [.. prompts];
+        return target;
     }
 
     /// <summary>The instructions every client gets on connecting.</summary>
@@ -85,16 +98,6 @@ internal static class AgentMcpServer
         + "policy, prechecks, journal and verification; above the autonomy level it becomes a pending approval for an operator (the result "
         + "says so), it is never run around the policy. Give every action a reason that names the evidence. Try dry_run=true first. "
         + "The standing orders are the resource pgra://agent.md, the catalogue pgra://catalog, the runbooks pgra://skills/NAME.";
-
-    private static McpServerTool Tool(AgentTool tool) => McpServerTool.Create(new CatalogFunction(tool), new McpServerToolCreateOptions
-    {
-        Name = tool.Name,
-        Title = tool.Source,
-        ReadOnly = tool.ReadOnly,
-        Destructive = tool.Destructive,
-        Idempotent = tool.Idempotent,
-        OpenWorld = false,
-    });
 
     private static string Prompt(string skill, string body, string cluster) =>
         $"""

@@ -40,6 +40,10 @@ public sealed record AgentSettings
 
     public Brain.LlmSettings Llm { get; init; } = new();
 
+    public Web.HttpSettings Http { get; init; } = new();
+
+    public Mcp.McpSettings Mcp { get; init; } = new();
+
     public static AgentSettings Default { get; } = new();
 }
 

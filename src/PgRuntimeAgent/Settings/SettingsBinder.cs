@@ -122,6 +122,7 @@ internal sealed class SettingsBinder
         }
 
         var instance = current is not null && type.IsInstanceOfType(current) ? Clone(current) : parameterless.Invoke(null);
+        var before = _problems.Count;
         foreach (var (key, value) in YamlNodes.Entries(mapping))
         {
             var name = key.Value ?? "";
@@ -136,6 +137,15 @@ internal sealed class SettingsBinder
             if (bound.Ok)
             {
                 property.SetValue(instance, bound.Value);
+            }
+        }
+
+        if (instance is ISettingsChecks checks && _problems.Count == before)
+        {
+            foreach (var problem in checks.Check(_secrets))
+            {
+                var at = problem.Key is null ? mapping : YamlNodes.Get(mapping, problem.Key) ?? mapping;
+                Problem(at, problem.Key is null ? path : Join(path, problem.Key), problem.Message, problem.Hint);
             }
         }
 

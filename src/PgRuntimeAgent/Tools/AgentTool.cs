@@ -31,5 +31,14 @@ internal sealed record AgentTool
     public bool Idempotent { get; init; }
 
     /// <summary>Runs the tool on its arguments (a JSON object); the result is bounded and redacted.</summary>
-    public required Func<JsonElement, CancellationToken, Task<JsonObject>> Invoke { get; init; }
+    public required ToolInvoker Invoke { get; init; }
 }
+
+/// <summary>Runs an <see cref="AgentTool"/>.</summary>
+/// <param name="arguments">The call's arguments, a JSON object.</param>
+/// <param name="caller">
+/// Who calls, journaled as the initiator of an action (<c>mcp:ops/claude-code</c>); null: the toolbox's own
+/// <see cref="ToolboxOptions.Caller"/>. One toolbox serves every client of the MCP server over HTTP this way.
+/// </param>
+/// <param name="cancellationToken">Cancels the call.</param>
+internal delegate Task<JsonObject> ToolInvoker(JsonElement arguments, string? caller, CancellationToken cancellationToken);

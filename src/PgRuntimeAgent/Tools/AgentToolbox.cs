@@ -54,7 +54,7 @@ internal static class AgentToolbox
         InputSchema = Schema(read.Parameters, read.Member, context.Topology.Clusters.Select(c => c.Name), action: false),
         ReadOnly = true,
         Idempotent = true,
-        Invoke = async (args, ct) =>
+        Invoke = async (args, _, ct) =>
         {
             try
             {
@@ -84,7 +84,7 @@ internal static class AgentToolbox
                 + "above the autonomy level it becomes a pending approval for an operator instead of running. dry_run=true plans, judges and prechecks only.",
             InputSchema = Schema(action.Parameters, action.Member, clusters, action: true),
             Destructive = !action.Reversible || action.Risk == ActionRisk.High,
-            Invoke = async (args, ct) =>
+            Invoke = async (args, caller, ct) =>
             {
                 try
                 {
@@ -96,7 +96,7 @@ internal static class AgentToolbox
                         Member = member,
                         Parameters = parameters,
                         Trigger = ActionTrigger.Proactive,
-                        Initiator = options.Caller,
+                        Initiator = caller ?? options.Caller,
                         Reason = reason,
                     };
                     var plan = await acting.Planner.PlanAsync(request, ct).ConfigureAwait(false);
@@ -117,7 +117,7 @@ internal static class AgentToolbox
     }
 
     /// <summary>What an action run came to, for a caller that must decide what to say or do next.</summary>
-    private static JsonObject Describe(ActionRunResult result, bool dryRun)
+    internal static JsonObject Describe(ActionRunResult result, bool dryRun)
     {
         var status = ActionPipeline.Kebab(result.Status);
         return new JsonObject
@@ -255,7 +255,7 @@ internal static class AgentToolbox
 /// <summary>What the tools are built on and for whom.</summary>
 internal sealed record ToolboxOptions
 {
-    /// <summary>Who calls (journaled as the initiator of every action): <c>model:NAME</c>, <c>mcp:CLIENT</c>.</summary>
+    /// <summary>Who calls (journaled as the initiator of every action): <c>model:NAME</c>, <c>mcp:USER</c>; a call may name another (<see cref="ToolInvoker"/>).</summary>
     public required string Caller { get; init; }
 
     /// <summary>The reads' context (null: no read tools).</summary>

@@ -17,7 +17,7 @@ internal sealed class CatalogFunction(AgentTool tool) : AIFunction
         ArgumentNullException.ThrowIfNull(arguments);
         // Arguments arrive as JsonElement (MCP, a provider's JSON) or as CLR values (a scripted caller): one JSON object either way.
         var args = JsonSerializer.SerializeToElement(arguments.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal));
-        var result = await tool.Invoke(args, cancellationToken).ConfigureAwait(false);
+        var result = await tool.Invoke(args, null, cancellationToken).ConfigureAwait(false);
         return result.ToJsonString(Journal.JournalJson.Options);
     }
 }

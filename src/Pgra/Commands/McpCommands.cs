@@ -12,7 +12,8 @@ namespace PgRuntimeAgent.Cli.Commands;
 
 /// <summary>
 /// <c>pgra mcp [--read-only] [--skills DIR]</c>: the agent's body as an MCP server on stdin/stdout, for Claude Code,
-/// Codex or any MCP client. Tools, resources and prompts come from the catalogue and the skills (docs/mcp.md).
+/// Codex or any MCP client. Tools, resources and prompts come from the catalogue and the skills (docs/mcp.md), as on
+/// the web host's <c>/mcp</c> (<c>pgra serve</c>, <c>pgra run</c>); every tool call is journaled (<c>mcp.call</c>).
 /// </summary>
 internal sealed class McpCommands : ICommandGroup
 {
@@ -45,10 +46,22 @@ internal sealed class McpCommands : ICommandGroup
         Console.SetOut(Console.Error);
         await using var reads = workspace.ReadContext(options.Time);
         var acting = readOnly ? null : await workspace.OpenActingAsync(options.Time, logging: null, journal: null, cancellationToken).ConfigureAwait(false);
+        // Every call is journaled (mcp.call), read-only or not: the hands' journal, or the one the settings name.
+        var journal = acting?.Journal ?? await workspace.OpenJournalAsync(options.Time, cancellationToken).ConfigureAwait(false);
         try
         {
-            var tools = AgentToolbox.Build(AgentCatalog.Default, new ToolboxOptions { Caller = "mcp:" + ActingSession.OperatorName(), Reads = reads, Acting = acting, MaxResultChars = McpResultChars });
-            var serverOptions = AgentMcpServer.Options(tools, AgentCatalog.Default, skills, orders);
+            var caller = "mcp:" + ActingSession.OperatorName();
+            var tools = AgentToolbox.Build(AgentCatalog.Default, new ToolboxOptions { Caller = caller, Reads = reads, Acting = acting, MaxResultChars = McpResultChars });
+            var serverOptions = AgentMcpServer.Options(new McpServeOptions
+            {
+                Tools = tools,
+                Skills = skills,
+                StandingOrders = orders,
+                Transport = "stdio",
+                Identify = request => McpIdentity.Of(request, token: null, caller),
+                Journal = new McpCallJournal(journal, workspace.Secrets),
+                Time = options.Time,
+            });
             await using var server = McpServer.Create(new StdioServerTransport(AgentMcpServer.ServerName), serverOptions);
             await server.RunAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -60,6 +73,10 @@ internal sealed class McpCommands : ICommandGroup
             if (acting is not null)
             {
                 await acting.DisposeAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                await journal.DisposeAsync().ConfigureAwait(false);
             }
         }
 

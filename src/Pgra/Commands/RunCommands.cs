@@ -14,7 +14,7 @@ namespace PgRuntimeAgent.Cli.Commands;
 /// <c>pgra run</c>: the long-running agent under Microsoft.Extensions.Hosting. SIGTERM and Ctrl+C stop it cleanly
 /// (sensing stops, a skill run in the middle of an action gets <c>agent.shutdown_grace_seconds</c>); under systemd it
 /// reports readiness (Type=notify) and logs in journald's format. Notifications go to standard output, logs to
-/// standard error.
+/// standard error. With a token in <c>http.tokens</c> the web host (MCP over HTTP, the API) runs beside the loop.
 /// </summary>
 internal sealed partial class RunCommands : ICommandGroup
 {
@@ -93,6 +93,7 @@ internal sealed partial class RunCommands : ICommandGroup
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(level);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+        AddWebFilters(builder.Logging);
         if (json)
         {
             builder.Logging.AddJsonConsole(o =>
@@ -112,6 +113,14 @@ internal sealed partial class RunCommands : ICommandGroup
         }
 
         builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+    }
+
+    /// <summary>The web host's frameworks say only what goes wrong (a 401 or an MCP request is not news; 9000-9002 say what matters).</summary>
+    internal static void AddWebFilters(ILoggingBuilder logging)
+    {
+        logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        logging.AddFilter("ModelContextProtocol", LogLevel.Warning);
+        logging.AddFilter("PgRuntimeAgent.Web.BearerTokenHandler", LogLevel.Warning);
     }
 
     /// <summary>What the hosted service builds the agent from.</summary>
@@ -142,6 +151,13 @@ internal sealed partial class RunCommands : ICommandGroup
                     NotifyOut = startup.Options.Out,
                 }, stoppingToken).ConfigureAwait(false);
                 LogRunning(_logger, runtime.Journal.Location, startup.SkillsDirectory, string.Join(",", runtime.Skills.Skills.Select(k => k.Name)));
+                await using var web = await ServeCommands.StartWebAsync(startup.Workspace, runtime.Acting, startup.SkillsDirectory, runtime.Clusters, agentLoop: true,
+                    startup.Options.Time, logging, stoppingToken).ConfigureAwait(false);
+                if (web is null)
+                {
+                    Web.Log.Off(logging.CreateLogger("PgRuntimeAgent.Web"), ServeCommands.WebOff(startup.Workspace));
+                }
+
                 await runtime.RunAsync(stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

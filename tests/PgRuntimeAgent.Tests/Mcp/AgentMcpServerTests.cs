@@ -34,10 +34,19 @@ public sealed class AgentMcpServerTests
 
         public McpClient Client { get; private set; } = null!;
 
-        public static async Task<Connected> StartAsync(int level)
+        public static async Task<Connected> StartAsync(int level, bool journaled = false)
         {
             var c = new Connected { _tools = await ToolsKit.CreateAsync(level) };
-            var options = AgentMcpServer.Options(c._tools.Tools("mcp:test"), AgentCatalog.Default, c.Kit.Skills, "# standing orders\nnever act on a guess");
+            var options = journaled
+                ? AgentMcpServer.Options(new McpServeOptions
+                {
+                    Tools = c._tools.Tools("mcp:test"),
+                    Skills = c.Kit.Skills,
+                    Identify = request => McpIdentity.Of(request, token: null, caller: "mcp:alice"),
+                    Journal = new McpCallJournal(c.Kit.Journal, c.Kit.Workspace.Secrets),
+                    Time = c.Kit.Time,
+                })
+                : AgentMcpServer.Options(c._tools.Tools("mcp:test"), AgentCatalog.Default, c.Kit.Skills, "# standing orders\nnever act on a guess");
             var toServer = new Pipe();
             var toClient = new Pipe();
             c._server = McpServer.Create(new StreamServerTransport(toServer.Reader.AsStream(), toClient.Writer.AsStream(), AgentMcpServer.ServerName), options);
@@ -155,5 +164,22 @@ public sealed class AgentMcpServerTests
         Assert.Equal(c.Kit.Skills.Skills.Select(s => s.Name).Order(StringComparer.Ordinal), prompts.Select(p => p.Name).Order(StringComparer.Ordinal));
         var text = Assert.IsType<TextContentBlock>(Assert.Single(prompt.Messages).Content).Text;
         Assert.Contains("on the cluster pg-test", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CallOnStdio_WithAJournal_IsJournaledAsMcpCall_AndActsForTheIdentifiedCaller()
+    {
+        await using var c = await Connected.StartAsync(level: 2, journaled: true);
+
+        var read = await c.CallAsync("journal_search", new() { ["cluster"] = "pg-test" });
+        var act = await c.CallAsync("act_member_fence", new() { ["cluster"] = "pg-test", ["member"] = "pg-test-3", ["reason"] = "test" });
+
+        var calls = (await c.Kit.EntriesAsync(JournalKinds.McpCall)).OrderBy(e => e.Seq).Select(e => e.PayloadAs<McpCall>()!).ToList();
+        Assert.Equal(["journal_search", "act_member_fence"], calls.Select(x => x.Tool));
+        Assert.All(calls, x => Assert.Equal(("stdio", "test", null, "mcp:alice"), (x.Transport, x.Client, x.Token, x.Caller)));
+        Assert.Equal(act.GetProperty("action_id").GetString(), calls[1].ActionId);
+        Assert.True(read.GetProperty("ok").GetBoolean());
+        var request = Assert.Single(await c.Kit.EntriesAsync(JournalKinds.ApprovalRequested)).PayloadAs<ApprovalRequestPayload>()!;
+        Assert.Equal("mcp:alice", request.Action.Initiator);
     }
 }

@@ -186,15 +186,16 @@ public sealed class SkillCommandsTests
     }
 
     [Fact]
-    public async Task Run_WithoutSnapshotOrDryRun_SaysWhatIsSupported()
+    public async Task Run_SnapshotWithoutDryRunOrLiveOnAnUnknownCluster_IsRefusedBeforeAnythingIsSensed()
     {
-        var noSnapshot = await CliRunner.RunAsync("skills", "run", "primary-failure", "-c", "pg-test", "--dry-run", "--skills", Skills);
         var noDryRun = await CliRunner.RunAsync("skills", "run", "primary-failure", "-c", "pg-test", "--snapshot", "x.json", "--skills", Skills);
+        var unknown = await CliRunner.RunAsync("-i", Path.Combine(TestPaths.RepoRoot, "inventory", "lab.yml"), "skills", "run", "primary-failure", "-c", "pg-nope", "--skills", Skills);
 
-        Assert.Equal(2, noSnapshot.ExitCode);
-        Assert.Contains("needs --snapshot FILE", noSnapshot.Error, StringComparison.Ordinal);
         Assert.Equal(2, noDryRun.ExitCode);
-        Assert.Contains("only does --dry-run", noDryRun.Error, StringComparison.Ordinal);
+        Assert.Contains("a saved snapshot can only be dry-run", noDryRun.Error, StringComparison.Ordinal);
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("unknown cluster 'pg-nope'", unknown.Error, StringComparison.Ordinal);
+        Assert.Contains("pg-test", unknown.Error, StringComparison.Ordinal);
     }
 
     [Theory]
