@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.AI;
 using PgRuntimeAgent.Detection;
 using PgRuntimeAgent.Journal;
@@ -25,9 +26,10 @@ internal sealed class Investigator(IChatClient client, LlmSettings settings, Sec
     {
         ArgumentNullException.ThrowIfNull(tools);
         var calls = new List<ToolCallRecord>();
-        var functions = tools.Select(t => (AITool)new CatalogFunction(t with { Invoke = Recorded(t, calls) })).ToList();
-        var system = secrets.Redact(SystemPrompt(standingOrders));
-        var user = secrets.Redact($"Cluster: {cluster}\n\n{context}\n\nQuestion: {question}");
+        var redaction = new PromptRedaction(settings.RedactNames, settings.RedactQueryLiterals);
+        var functions = tools.Select(t => (AITool)new CatalogFunction(t with { Invoke = Recorded(t, calls, redaction) })).ToList();
+        var system = redaction.Outbound(secrets.Redact(SystemPrompt(standingOrders)));
+        var user = redaction.Outbound(secrets.Redact($"Cluster: {cluster}\n\n{context}\n\nQuestion: {question}"));
         var digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(system + "\n\n" + user)));
         var started = time.GetTimestamp();
         using var invoking = new ChatClientBuilder(client)
@@ -47,7 +49,8 @@ internal sealed class Investigator(IChatClient client, LlmSettings settings, Sec
             var response = await invoking.GetResponseAsync([new ChatMessage(ChatRole.System, system), new ChatMessage(ChatRole.User, user)],
                 new ChatOptions { Tools = functions, ToolMode = ChatToolMode.Auto, MaxOutputTokens = Math.Max(1, settings.MaxOutputTokens) }, limit.Token).ConfigureAwait(false);
             usage = response.Usage;
-            answer = secrets.Redact(response.Text);
+            // The operator reads the names the model could only see as pseudonyms.
+            answer = secrets.Redact(redaction.Inbound(response.Text));
             // The step cap's last round trip has no tools: a call left unanswered there means the model wanted more steps.
             var unanswered = response.Messages.LastOrDefault()?.Contents.OfType<FunctionCallContent>().Any() == true;
             status = unanswered ? "step-limit" : answer.Length == 0 ? "empty" : "answered";
@@ -153,11 +156,25 @@ internal sealed class Investigator(IChatClient client, LlmSettings settings, Sec
         {(orders is null ? "" : "\nThe deployment's standing orders:\n" + orders)}
         """;
 
-    private ToolInvoker Recorded(AgentTool tool, List<ToolCallRecord> calls) =>
+    /// <summary>
+    /// The tool as the model calls it: its pseudonyms turned back into names before it runs, its result redacted as
+    /// everything else that leaves the process (<see cref="PromptRedaction"/>), and the call recorded for the journal.
+    /// </summary>
+    private ToolInvoker Recorded(AgentTool tool, List<ToolCallRecord> calls, PromptRedaction redaction) =>
         async (args, caller, ct) =>
         {
             var started = time.GetTimestamp();
+            if (!redaction.IsEmpty)
+            {
+                args = JsonSerializer.SerializeToElement(redaction.Inbound(JsonNode.Parse(args.GetRawText())));
+            }
+
             var result = await tool.Invoke(args, caller, ct).ConfigureAwait(false);
+            if (!redaction.IsEmpty)
+            {
+                result = redaction.Outbound(result) as JsonObject ?? result;
+            }
+
             var ok = result["ok"]?.GetValue<bool>() == true;
             lock (calls)
             {

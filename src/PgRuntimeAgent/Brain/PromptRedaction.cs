@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
 namespace PgRuntimeAgent.Brain;
@@ -58,6 +59,20 @@ internal sealed partial class PromptRedaction
         ArgumentNullException.ThrowIfNull(text);
         return _back.Count == 0 ? text : Pseudonym().Replace(text, m => _back.GetValueOrDefault(m.Value) ?? m.Value);
     }
+
+    /// <summary>A JSON value with every string value redacted as <see cref="Outbound(string)"/> (property names are the agent's own, kept).</summary>
+    public JsonNode? Outbound(JsonNode? node) => Map(node, Outbound);
+
+    /// <summary>A JSON value (a tool's arguments) with the pseudonyms in its string values turned back into names.</summary>
+    public JsonNode? Inbound(JsonNode? node) => Map(node, Inbound);
+
+    private static JsonNode? Map(JsonNode? node, Func<string, string> text) => node switch
+    {
+        JsonObject o => new JsonObject(o.Select(p => KeyValuePair.Create(p.Key, Map(p.Value, text)))),
+        JsonArray a => new JsonArray([.. a.Select(v => Map(v, text))]),
+        JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.String => JsonValue.Create(text(v.GetValue<string>())),
+        _ => node?.DeepClone(),
+    };
 
     /// <summary>A SQL literal: a single quote not inside a word ("doesn't" is not one), up to the closing quote ('' escapes one).</summary>
     [GeneratedRegex(@"(?<![A-Za-z0-9])'(?:[^'\n]|'')*'", RegexOptions.CultureInvariant)]

@@ -85,6 +85,33 @@ public sealed class InvestigatorTests
     }
 
     [Fact]
+    public async Task Ask_RedactedNamesAndLiterals_TheModelSeesPseudonymsItsToolCallsRunOnTheRealNamesAndTheOperatorReadsThem()
+    {
+        await using var tools = await ToolsKit.CreateAsync(level: 2);
+        var model = new ScriptedModel((n, sent) => n == 1
+            ? ScriptedModel.Call("journal_search", new() { ["cluster"] = "pgra_name_1" })
+            : ScriptedModel.Say($"pgra_name_1 looks fine; the tool said {ScriptedModel.ToolResult(sent).Length} characters"));
+        var settings = Settings with { RedactNames = ["pg-test"], RedactQueryLiterals = true };
+        var investigator = new Investigator(model, settings, tools.Kit.Workspace.Secrets, tools.Kit.Journal, tools.Kit.Time);
+
+        var exchange = await investigator.AskAsync("pg-test", "is pg-test slow on WHERE email = 'ann@example.com'?", "Findings on pg-test: none.", tools.Tools("model:scripted"), Ct);
+
+        Assert.Equal("answered", exchange.Status);
+        Assert.True(Assert.Single(exchange.ToolCalls).Ok, exchange.ToolCalls[0].Error); // the tool ran on the real cluster name
+        Assert.StartsWith("pg-test looks fine", exchange.Answer, StringComparison.Ordinal);
+        var seen = string.Join("\n", model.Seen.SelectMany(m => m).SelectMany(m => m.Contents).Select(c => c switch
+        {
+            TextContent t => t.Text,
+            FunctionResultContent r => r.Result?.ToString(),
+            _ => "",
+        }));
+        Assert.Contains("pgra_name_1", seen, StringComparison.Ordinal);
+        Assert.Contains("WHERE email = '?'", seen, StringComparison.Ordinal);
+        Assert.DoesNotContain("pg-test", seen, StringComparison.Ordinal);
+        Assert.DoesNotContain("ann@example.com", seen, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Ask_ModelThatNeverAnswers_TimesOutJournaledWithoutThrowing()
     {
         await using var tools = await ToolsKit.CreateAsync(level: 2);
