@@ -365,8 +365,16 @@ internal sealed class SkillCommands : ICommandGroup
     /// A dry run plans on one fresh snapshot and journals nothing. With --finding the trigger is the finding of that code
     /// detection raises on fresh snapshots now (with its facts, as the daemon would hand it): never a made-up one.
     /// </summary>
-    /// <summary>Snapshots judged for --finding, one sensing interval apart, as 'pgra diagnose' takes them (persistence rules need more than one).</summary>
-    private const int FindingSamples = 3;
+    /// <summary>
+    /// Snapshots judged for --finding, one sensing interval apart: enough for the finding's detector to hold as long as
+    /// it must (its consecutive snapshots and its minimum seconds, with one to spare), at least 3, at most 30.
+    /// </summary>
+    internal static int SamplesFor(string code, double intervalSeconds)
+    {
+        var detector = PgRuntimeAgent.Catalog.AgentCatalog.Default.FindDetector(code);
+        var bySeconds = detector is null ? 0 : (int)Math.Ceiling(detector.MinimumSeconds / Math.Max(0.5, intervalSeconds)) + 2;
+        return Math.Clamp(Math.Max(bySeconds, (detector?.ConsecutiveSnapshots ?? 1) + 1), 3, 30);
+    }
 
     private static async Task<SkillRun> RunLiveAsync(GlobalOptions options, ParseResult parse, SkillCatalog catalog, Skill skill, string cluster, bool dryRun,
         string? finding, string? member, JsonElement parameters, CancellationToken cancellationToken)
@@ -379,8 +387,8 @@ internal sealed class SkillCommands : ICommandGroup
         {
             _ = Trigger(finding, member, cluster); // the same checks as with a snapshot file: a known code, --member only with it
             using var service = new SnapshotService(workspace.Topology, workspace.Settings.Sensing, workspace.Settings.Endpoints, workspace.Secrets, options.Time);
-            var samples = await IncidentCommands.SampleAsync(service, cluster, FindingSamples, workspace.Settings.Sensing.IntervalSeconds,
-                options.Time, cancellationToken).ConfigureAwait(false);
+            var samples = await IncidentCommands.SampleAsync(service, cluster, SamplesFor(finding!, workspace.Settings.Sensing.IntervalSeconds),
+                workspace.Settings.Sensing.IntervalSeconds, options.Time, cancellationToken).ConfigureAwait(false);
             var verdict = OneOffDetection.Judge(cluster, workspace.Settings.Detection, DetectionContext.For(topology), samples);
             var active = verdict.Persisted.Concat(verdict.SingleSample).ToList();
             var match = active.FirstOrDefault(f => f.Code == finding && (member is null || f.Member == member))
