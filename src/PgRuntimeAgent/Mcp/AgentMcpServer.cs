@@ -64,6 +64,11 @@ internal static class AgentMcpServer
             }));
         }
 
+        if (serve.Journal is { } journaled)
+        {
+            resources.AddRange(IncidentResources(journaled));
+        }
+
         var prompts = new List<McpServerPrompt>();
         foreach (var skill in serve.Skills?.Skills ?? [])
         {
@@ -91,13 +96,69 @@ internal static class AgentMcpServer
         return target;
     }
 
+    public const string IncidentsUri = "pgra://incidents";
+
+    public const string PostmortemUriTemplate = "pgra://incidents/{id}/postmortem";
+
+    /// <summary>The most incidents the list resource names, newest first (incidents_list pages further).</summary>
+    public const int MaxListedIncidents = 50;
+
+    /// <summary>
+    /// The journal's incidents as resources: the list (newest first) and each one's post-mortem, rendered from the
+    /// journal as <c>pgra postmortem</c> renders it, with the deployment's secrets masked.
+    /// </summary>
+    private static IEnumerable<McpServerResource> IncidentResources(McpCallJournal journaled)
+    {
+        yield return McpServerResource.Create(async (CancellationToken ct) =>
+        {
+            var incidents = await Incidents.IncidentStore.ListAsync(journaled.Journal, ct).ConfigureAwait(false);
+            var list = new System.Text.Json.Nodes.JsonArray([.. incidents.OrderByDescending(i => i.OpenedAt).Take(MaxListedIncidents).Select(i => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject
+            {
+                ["id"] = i.Id,
+                ["cluster"] = i.Cluster,
+                ["state"] = i.State.ToString().ToLowerInvariant(),
+                ["severity"] = Detection.FindingJson.SeverityName(i.Severity),
+                ["title"] = i.Title,
+                ["opened_at"] = Detection.FindingJson.Time(i.OpenedAt),
+                ["resolved_at"] = i.ResolvedAt is { } r ? Detection.FindingJson.Time(r) : null,
+                ["codes"] = new System.Text.Json.Nodes.JsonArray([.. i.Codes.Select(c => (System.Text.Json.Nodes.JsonNode)c)]),
+                ["postmortem"] = PostmortemUriTemplate.Replace("{id}", i.Id, StringComparison.Ordinal),
+            })]);
+            return journaled.Secrets.RedactJson(list.ToJsonString());
+        }, new McpServerResourceCreateOptions
+        {
+            UriTemplate = IncidentsUri,
+            Name = "incidents",
+            MimeType = "application/json",
+            Description = $"The deployment's incidents, newest first (at most {MaxListedIncidents}): cluster, state, severity, finding codes, and the URI of each post-mortem.",
+        });
+        yield return McpServerResource.Create(async (string id, CancellationToken ct) =>
+        {
+            if (!Incidents.Incident.IsWellFormedId(id))
+            {
+                throw new ModelContextProtocol.McpException($"'{id}' is not an incident id (inc-CLUSTER-YYYYMMDD-HHMMSS): read {IncidentsUri}");
+            }
+
+            var report = await Incidents.PostMortemWriter.BuildAsync(journaled.Journal, id, ct).ConfigureAwait(false)
+                ?? throw new ModelContextProtocol.McpException($"no incident {id} in the journal: read {IncidentsUri}");
+            return journaled.Secrets.Redact(Incidents.PostMortemWriter.Markdown(report));
+        }, new McpServerResourceCreateOptions
+        {
+            UriTemplate = PostmortemUriTemplate,
+            Name = "postmortem",
+            MimeType = "text/markdown",
+            Description = "One incident's post-mortem, rendered from the journal: impact, timeline, root cause, what the agent did and why, follow-ups.",
+        });
+    }
+
     /// <summary>The instructions every client gets on connecting.</summary>
     public const string Instructions =
         "PgRuntimeAgent's body for a Pigsty PostgreSQL deployment. Read before you act: cluster_snapshot, cluster_member, postgres_probe, "
         + "metrics_query, logs_search, journal_search, incidents_list. Tools named act_* request an action: each goes through the agent's "
         + "policy, prechecks, journal and verification; above the autonomy level it becomes a pending approval for an operator (the result "
         + "says so), it is never run around the policy. Give every action a reason that names the evidence. Try dry_run=true first. "
-        + "The standing orders are the resource pgra://agent.md, the catalogue pgra://catalog, the runbooks pgra://skills/NAME.";
+        + "The standing orders are the resource pgra://agent.md, the catalogue pgra://catalog, the runbooks pgra://skills/NAME, "
+        + "the incidents pgra://incidents and each one's post-mortem pgra://incidents/ID/postmortem.";
 
     private static string Prompt(string skill, string body, string cluster) =>
         $"""

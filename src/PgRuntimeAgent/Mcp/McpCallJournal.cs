@@ -14,6 +14,12 @@ namespace PgRuntimeAgent.Mcp;
 /// </summary>
 internal sealed class McpCallJournal(IJournal journal, SecretStore secrets)
 {
+    /// <summary>The journal the calls go to, which the incident resources read too.</summary>
+    public IJournal Journal => journal;
+
+    /// <summary>The deployment's secrets, masked in everything the resources return.</summary>
+    public SecretStore Secrets => secrets;
+
     public async Task<JournalEntry> RecordAsync(McpCall call, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(call);

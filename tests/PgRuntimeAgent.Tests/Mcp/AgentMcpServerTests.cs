@@ -167,6 +167,31 @@ public sealed class AgentMcpServerTests
     }
 
     [Fact]
+    public async Task IncidentResources_ListTheJournalsIncidentsAndRenderEachPostmortem_AndRefuseAnIdThatIsNotOne()
+    {
+        await using var c = await Connected.StartAsync(level: 2, journaled: true);
+        var (_, id, _) = await PgRuntimeAgent.Tests.Incidents.IncidentScenario.RunAsync(c.Kit.Journal, runSkill: true, Ct);
+
+        var list = await c.Client.ReadResourceAsync(AgentMcpServer.IncidentsUri, cancellationToken: Ct);
+        var postmortem = await c.Client.ReadResourceAsync($"pgra://incidents/{id}/postmortem", cancellationToken: Ct);
+
+        using var incidents = JsonDocument.Parse(list.Contents.OfType<TextResourceContents>().Single().Text);
+        var incident = Assert.Single(incidents.RootElement.EnumerateArray());
+        Assert.Equal(id, incident.GetProperty("id").GetString());
+        Assert.Equal("resolved", incident.GetProperty("state").GetString());
+        Assert.Equal($"pgra://incidents/{id}/postmortem", incident.GetProperty("postmortem").GetString());
+        var markdown = postmortem.Contents.OfType<TextResourceContents>().Single().Text;
+        Assert.Contains("## Root cause", markdown, StringComparison.Ordinal);
+        Assert.Contains("pg-test-3", markdown, StringComparison.Ordinal);
+        var templates = await c.Client.ListResourceTemplatesAsync(cancellationToken: Ct);
+        Assert.Contains(templates, t => t.UriTemplate == AgentMcpServer.PostmortemUriTemplate);
+        var bad = await Assert.ThrowsAnyAsync<ModelContextProtocol.McpException>(() => c.Client.ReadResourceAsync("pgra://incidents/..%2F..%2Fetc%2Fpasswd/postmortem", cancellationToken: Ct).AsTask());
+        Assert.Contains("is not an incident id", bad.Message, StringComparison.Ordinal);
+        var unknown = await Assert.ThrowsAnyAsync<ModelContextProtocol.McpException>(() => c.Client.ReadResourceAsync("pgra://incidents/inc-pg-test-20200101-000000/postmortem", cancellationToken: Ct).AsTask());
+        Assert.Contains("no incident inc-pg-test-20200101-000000", unknown.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task CallOnStdio_WithAJournal_IsJournaledAsMcpCall_AndActsForTheIdentifiedCaller()
     {
         await using var c = await Connected.StartAsync(level: 2, journaled: true);
