@@ -64,6 +64,19 @@ internal static class AgentMcpServer
             }));
         }
 
+        if (serve.Workspace is { } workspace)
+        {
+            resources.Add(McpServerResource.Create(() => workspace.Secrets.RedactJson(System.Text.Json.JsonSerializer.Serialize(
+                Inventory.InventoryJson.Show(workspace.Topology, workspace.Settings.SourcePath, workspace.Settings.SourcePath is null ? "defaults" : "settings file",
+                    Inventory.InventoryOverrides.From(workspace.Settings)), Web.ApiJson.Options)), new McpServerResourceCreateOptions
+            {
+                UriTemplate = TopologyUri,
+                Name = "topology",
+                MimeType = "application/json",
+                Description = "The deployment as the inventory declares it (pgra inventory show --json): clusters, members, roles, ports, endpoints and where each value came from; secrets masked.",
+            }));
+        }
+
         if (serve.Journal is { } journaled)
         {
             resources.AddRange(IncidentResources(journaled));
@@ -95,6 +108,8 @@ internal static class AgentMcpServer
         target.PromptCollection = [.. prompts];
         return target;
     }
+
+    public const string TopologyUri = "pgra://topology";
 
     public const string IncidentsUri = "pgra://incidents";
 
@@ -157,7 +172,7 @@ internal static class AgentMcpServer
         + "metrics_query, logs_search, journal_search, incidents_list. Tools named act_* request an action: each goes through the agent's "
         + "policy, prechecks, journal and verification; above the autonomy level it becomes a pending approval for an operator (the result "
         + "says so), it is never run around the policy. Give every action a reason that names the evidence. Try dry_run=true first. "
-        + "The standing orders are the resource pgra://agent.md, the catalogue pgra://catalog, the runbooks pgra://skills/NAME, "
+        + "The inventory's topology is the resource pgra://topology, the standing orders pgra://agent.md, the catalogue pgra://catalog, the runbooks pgra://skills/NAME, "
         + "the incidents pgra://incidents and each one's post-mortem pgra://incidents/ID/postmortem.";
 
     private static string Prompt(string skill, string body, string cluster) =>

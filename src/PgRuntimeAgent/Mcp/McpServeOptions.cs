@@ -37,6 +37,9 @@ internal sealed record McpServeOptions
     public McpCallJournal? Journal { get; init; }
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>The deployment (inventory, settings, secrets) the topology resource shows; null: no topology resource.</summary>
+    public Workspaces.Workspace? Workspace { get; init; }
 }
 
 /// <summary>Who makes a tool call.</summary>

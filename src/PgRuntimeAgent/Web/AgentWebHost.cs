@@ -214,6 +214,7 @@ internal sealed class AgentWebHost : IAsyncDisposable
             StandingOrders = options.StandingOrders,
             Transport = "http",
             Journal = journal,
+            Workspace = options.Acting.Workspace,
             Time = options.Time,
             Identify = request =>
             {

@@ -60,6 +60,7 @@ internal sealed class McpCommands : ICommandGroup
                 Transport = "stdio",
                 Identify = request => McpIdentity.Of(request, token: null, caller),
                 Journal = new McpCallJournal(journal, workspace.Secrets),
+                Workspace = workspace,
                 Time = options.Time,
             });
             await using var server = McpServer.Create(new StdioServerTransport(AgentMcpServer.ServerName), serverOptions);

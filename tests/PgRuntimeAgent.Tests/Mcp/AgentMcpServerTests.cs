@@ -45,6 +45,7 @@ public sealed class AgentMcpServerTests
                     Identify = request => McpIdentity.Of(request, token: null, caller: "mcp:alice"),
                     Journal = new McpCallJournal(c.Kit.Journal, c.Kit.Workspace.Secrets),
                     Time = c.Kit.Time,
+                    Workspace = c.Kit.Workspace,
                 })
                 : AgentMcpServer.Options(c._tools.Tools("mcp:test"), AgentCatalog.Default, c.Kit.Skills, "# standing orders\nnever act on a guess");
             var toServer = new Pipe();
@@ -173,6 +174,9 @@ public sealed class AgentMcpServerTests
         var (_, id, _) = await PgRuntimeAgent.Tests.Incidents.IncidentScenario.RunAsync(c.Kit.Journal, runSkill: true, Ct);
 
         var list = await c.Client.ReadResourceAsync(AgentMcpServer.IncidentsUri, cancellationToken: Ct);
+        var topology = (await c.Client.ReadResourceAsync(AgentMcpServer.TopologyUri, cancellationToken: Ct)).Contents.OfType<TextResourceContents>().Single().Text;
+        Assert.Contains("\"pg-test-3\"", topology, StringComparison.Ordinal);
+        Assert.DoesNotContain("DBUser.DBA", topology, StringComparison.Ordinal);
         var postmortem = await c.Client.ReadResourceAsync($"pgra://incidents/{id}/postmortem", cancellationToken: Ct);
 
         using var incidents = JsonDocument.Parse(list.Contents.OfType<TextResourceContents>().Single().Text);
