@@ -42,9 +42,16 @@ internal static class JournalKinds
     /// <summary>One question to a language model and its answer: redacted prompt digest, tool calls, tokens, latency, cost.</summary>
     public const string BrainExchange = "brain.exchange";
 
+    /// <summary>
+    /// One alert of an Alertmanager webhook notification and what the intake did with it: queued its skills, a
+    /// duplicate, resolved, or ignored with the reason (topic: the alertname; correlation: the alert's fingerprint;
+    /// payload: <see cref="Alerts.AlertReceivedEntry"/>).
+    /// </summary>
+    public const string AlertReceived = "alert.received";
+
     public static IReadOnlyList<string> All { get; } =
     [
         Snapshot, Finding, Decision, ActionPrecheck, ActionIntent, ActionOutcome,
-        ApprovalRequested, ApprovalGranted, ApprovalDenied, Incident, Note, BrainExchange,
+        ApprovalRequested, ApprovalGranted, ApprovalDenied, Incident, Note, BrainExchange, AlertReceived,
     ];
 }
