@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using PgRuntimeAgent.Acting;
+using PgRuntimeAgent.Alerts;
 using PgRuntimeAgent.Detection;
 using PgRuntimeAgent.Incidents;
 using PgRuntimeAgent.Journal;
@@ -185,6 +186,13 @@ internal sealed partial class AgentLoop
                 return;
             }
 
+            if (AlertTrigger.Is(rerun.Trigger))
+            {
+                // An alert's: its run is owed again, first in line (StartAlertedIfDue, later in this tick).
+                st.AlertsDue.Insert(0, new AlertFiring(AlertTrigger.Occurrence(rerun.Trigger) ?? "", rerun.Skill, rerun.Trigger));
+                return;
+            }
+
             // The symptom that remains drives it; among equals the broadest first (a key that is expiring is Patroni's to finish).
             var trigger = findings.OrderByDescending(f => f.Severity).ThenBy(f => Order(f.Code))
                 .FirstOrDefault(f => rerun.Skill.Triggers.Findings.Contains(f.Code, StringComparer.Ordinal));
@@ -248,7 +256,7 @@ internal sealed partial class AgentLoop
 
         // After an approved action ran while the regular slot was busy: its skill looks again here (a scheduled run's
         // skill looks again in the regular slot, as a scheduled run).
-        if (st.Rerun is { } rerun && st.Snapshots >= st.RerunAfterSnapshot && !ScheduleTrigger.Is(rerun.Trigger))
+        if (st.Rerun is { } rerun && st.Snapshots >= st.RerunAfterSnapshot && !ScheduleTrigger.Is(rerun.Trigger) && !AlertTrigger.Is(rerun.Trigger))
         {
             var again = detection.Active.OrderByDescending(f => f.Severity).ThenBy(f => Order(f.Code))
                 .FirstOrDefault(f => rerun.Skill.Triggers.Findings.Contains(f.Code, StringComparer.Ordinal));
@@ -311,9 +319,9 @@ internal sealed partial class AgentLoop
         st.RunSkill = skill.Name;
         st.RunSeverity = trigger.Severity;
         st.RunScheduled = ScheduleTrigger.Is(trigger);
-        if (!st.RunScheduled)
+        if (!st.RunScheduled && !AlertTrigger.Is(trigger))
         {
-            // A scheduled run serves no finding: findings raised before it stay fresh for their own skills.
+            // A scheduled or an alert's run serves no finding: findings raised before it stay fresh for their own skills.
             st.Fresh.Clear();
         }
 
@@ -427,6 +435,7 @@ internal sealed partial class AgentLoop
                 Facts = facts,
                 FirstSeen = Time("first_seen"),
                 LastSeen = Time("last_seen"),
+                TriggerView = AlertTrigger.Is(t) ? t.Clone() : null,
             };
         }
         catch (FormatException)

@@ -1,7 +1,9 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using PgRuntimeAgent.Alerts;
 using PgRuntimeAgent.Detection;
 using PgRuntimeAgent.Incidents;
 using PgRuntimeAgent.Journal;
@@ -46,6 +48,15 @@ internal sealed partial class AgentLoop
 
         /// <summary>Schedules that fired up to this time are owed or ran; the agent's start at first (earlier firings are not run).</summary>
         public DateTimeOffset ScheduledThrough { get; set; }
+
+        /// <summary>Firing alerts' runs the intake queued (from any thread), not yet taken by the cluster's loop.</summary>
+        public ConcurrentQueue<AlertFiring> AlertInbox { get; } = new();
+
+        /// <summary>Occurrences that resolved (from any thread): their runs not yet started are dropped.</summary>
+        public ConcurrentQueue<string> AlertWithdrawn { get; } = new();
+
+        /// <summary>Alert runs owed, oldest first, one per skill and member; started when the cluster's slot is free.</summary>
+        public List<AlertFiring> AlertsDue { get; } = [];
 
         /// <summary>A run for an urgent finding (<see cref="UrgentCodes"/>) started while <see cref="Run"/> was in progress.</summary>
         public Task<SkillRunOutcome?>? Urgent { get; set; }

@@ -40,7 +40,8 @@ internal sealed record AgentLoopOptions
 /// The agent's loop: for each cluster, every interval, sense a snapshot, detect, open/update/resolve the incident,
 /// journal the snapshot stream (every snapshot during an incident, on change or every Nth outside), and run the skills
 /// the incident's findings trigger, one run per cluster at a time, through the skill host and the action pipeline
-/// (policy, guardrails, approvals); skills with schedules run when they fire and the cluster is free. Before it acts
+/// (policy, guardrails, approvals); skills an Alertmanager alert names run when the intake queues it and the slot is
+/// free (<see cref="StartAlertedIfDue"/>); skills with schedules run when they fire and the cluster is free. Before it acts
 /// at all it reconciles intents a previous run left open. A sensor that fails degrades the snapshot; a snapshot that
 /// cannot be taken at all is retried with back-off and reported as an outage; nothing here ends the loop but
 /// cancellation. On cancellation sensing stops at once and a skill run in the middle of an action gets
@@ -334,6 +335,7 @@ internal sealed partial class AgentLoop
         EmitIncidentChanges(update, snapshot, written);
         await FollowApprovalAsync(st, stop).ConfigureAwait(false);
         StartSkillIfDue(st, detection, update);
+        StartAlertedIfDue(st, snapshot);
         StartScheduledIfDue(st, snapshot);
     }
 

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using PgRuntimeAgent.Acting;
 using PgRuntimeAgent.Acting.Patroni;
 using PgRuntimeAgent.Acting.Planning;
+using PgRuntimeAgent.Alerts;
 using PgRuntimeAgent.Detection;
 using PgRuntimeAgent.Incidents;
 using PgRuntimeAgent.Inventory;
@@ -64,9 +65,10 @@ internal sealed class AgentRuntime : IAsyncDisposable
 
     private AgentRuntime(IJournal journal, SnapshotService snapshots, ActingServices acting,
         IncidentManager incidents, SkillCatalog catalog, AgentNotifier notifier, AgentLoop loop, IReadOnlyList<string> clusters, TimeSpan interval,
-        Brain.AgentBrain? brain)
+        Brain.AgentBrain? brain, AlertIntake alerts)
     {
         _brain = brain;
+        Alerts = alerts;
         Journal = journal;
         _snapshots = snapshots;
         Acting = acting;
@@ -92,6 +94,12 @@ internal sealed class AgentRuntime : IAsyncDisposable
     public AgentNotifier Notifier { get; }
 
     public AgentLoop Loop { get; }
+
+    /// <summary>
+    /// Alertmanager's webhook notifications into the loop: the web host's <c>POST /api/v1/alertmanager</c> passes the
+    /// raw body to <see cref="AlertIntake.ReceiveAsync(ReadOnlyMemory{byte}, CancellationToken)"/> (docs/alerts.md).
+    /// </summary>
+    public AlertIntake Alerts { get; }
 
     public IReadOnlyList<string> Clusters { get; }
 
@@ -165,7 +173,8 @@ internal sealed class AgentRuntime : IAsyncDisposable
             logger.LogWarning(new EventId(7120, "SkillInvalid"), "Skill file left out: {Diagnostic}", LogRedaction.Text(d.ToString(), secrets));
         }
 
-        return new AgentRuntime(journal, snapshots, acting, incidents, catalog, notifier, loop, clusters, interval, brain);
+        var alerts = new AlertIntake(loop, journal, options.Time, options.Logging.CreateLogger<AlertIntake>());
+        return new AgentRuntime(journal, snapshots, acting, incidents, catalog, notifier, loop, clusters, interval, brain, alerts);
     }
 
     /// <summary>Runs the loop until <paramref name="stop"/> is cancelled.</summary>

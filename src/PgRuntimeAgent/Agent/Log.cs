@@ -57,6 +57,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 7119, Level = LogLevel.Information, Message = "Post-mortem of {Incident} written to {File}")]
     public static partial void PostMortemWritten(ILogger logger, string incident, string file);
 
+    [LoggerMessage(EventId = 7122, Level = LogLevel.Information, Message = "Skill {Skill} not run on {Cluster} for alert {Alertname}: {Why}")]
+    public static partial void AlertRunSkipped(ILogger logger, string skill, string cluster, string alertname, string why);
+
     [LoggerMessage(EventId = 7121, Level = LogLevel.Warning, Message = "Post-mortem of {Incident} not written to {Directory}: {Error}")]
     public static partial void PostMortemFailed(ILogger logger, string incident, string directory, string error);
 }

@@ -58,6 +58,14 @@ public sealed record Finding
     /// </summary>
     public IReadOnlyDictionary<string, string> Facts { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
+    /// <summary>
+    /// What a skill sees as <c>$trigger</c> when that is not the finding's own shape: an Alertmanager alert's
+    /// (<see cref="Alerts.AlertTrigger"/>), a superset of the finding's fields. Null for detectors' findings. Never
+    /// journaled with the finding (the run's journaled trigger carries it).
+    /// </summary>
+    [JsonIgnore]
+    public JsonElement? TriggerView { get; init; }
+
     /// <summary>The primary subject (<see cref="Members"/>[0]) or null for a cluster-wide finding.</summary>
     [JsonIgnore]
     public string? Member => Members.Count > 0 ? Members[0] : null;
@@ -66,9 +74,15 @@ public sealed record Finding
     [JsonIgnore]
     public string Key => $"{Cluster}/{Code}/{Subject ?? Member ?? "-"}";
 
-    /// <summary>The JSON a skill sees as <c>$trigger</c>: code, cluster, member, members, severity, summary, facts, evidence, times.</summary>
+    /// <summary>The JSON a skill sees as <c>$trigger</c>: code, cluster, member, members, severity, summary, facts, evidence, times
+    /// (or <see cref="TriggerView"/> when set).</summary>
     public JsonElement ToTrigger()
     {
+        if (TriggerView is { } view)
+        {
+            return view;
+        }
+
         var node = new JsonObject
         {
             ["code"] = Code,

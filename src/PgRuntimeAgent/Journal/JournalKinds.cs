@@ -45,9 +45,16 @@ internal static class JournalKinds
     /// <summary>One tool call of an MCP client (stdio or HTTP): client, token, caller, tool, redacted arguments, ok, size, latency (topic: the tool; correlation: the action id).</summary>
     public const string McpCall = "mcp.call";
 
+    /// <summary>
+    /// One alert of an Alertmanager webhook notification and what the intake did with it: queued its skills, a
+    /// duplicate, resolved, or ignored with the reason (topic: the alertname; correlation: the alert's fingerprint;
+    /// payload: <see cref="Alerts.AlertReceivedEntry"/>).
+    /// </summary>
+    public const string AlertReceived = "alert.received";
+
     public static IReadOnlyList<string> All { get; } =
     [
         Snapshot, Finding, Decision, ActionPrecheck, ActionIntent, ActionOutcome,
-        ApprovalRequested, ApprovalGranted, ApprovalDenied, Incident, Note, BrainExchange, McpCall,
+        ApprovalRequested, ApprovalGranted, ApprovalDenied, Incident, Note, BrainExchange, McpCall, AlertReceived,
     ];
 }
