@@ -114,9 +114,12 @@ public sealed record HttpToken
     public SecretRef? Token { get; init; }
 }
 
-/// <summary>What a token may do on the web host; each role may do what the ones before it may.</summary>
+/// <summary>What a token may do on the web host; from viewer on, each role may do what the ones before it may.</summary>
 public enum WebRole
 {
+    /// <summary>Only sends Alertmanager's notifications (<c>POST /api/v1/alertmanager</c>); reads nothing.</summary>
+    Alertmanager,
+
     /// <summary>Reads: the MCP reads, the catalogue, approvals and health.</summary>
     Viewer,
 
