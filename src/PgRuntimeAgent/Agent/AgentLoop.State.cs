@@ -23,7 +23,14 @@ internal sealed partial class AgentLoop
 
         public ClusterDetector Detector { get; } = detector;
 
-        public DetectionResult? Latest { get; set; }
+        private DetectionResult? _latest;
+
+        /// <summary>The last snapshot's detection; written by the cluster's task, read by anyone (the web host's <see cref="LatestOf"/>).</summary>
+        public DetectionResult? Latest
+        {
+            get => Volatile.Read(ref _latest);
+            set => Volatile.Write(ref _latest, value);
+        }
 
         public long Snapshots { get; set; }
 

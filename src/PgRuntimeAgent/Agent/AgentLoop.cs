@@ -105,6 +105,12 @@ internal sealed partial class AgentLoop
         }
     }
 
+    /// <summary>
+    /// The detection of the last snapshot the loop took of <paramref name="cluster"/> (its snapshot and the findings
+    /// active on it); null before the first one or for a cluster the loop does not watch. Safe while the loop runs.
+    /// </summary>
+    public DetectionResult? LatestOf(string cluster) => _states.TryGetValue(cluster, out var st) ? st.Latest : null;
+
     /// <summary>The loop's state of one cluster (tests drive <see cref="TickAsync"/> with it).</summary>
     internal ClusterState StateOf(string cluster) => _states[cluster];
 

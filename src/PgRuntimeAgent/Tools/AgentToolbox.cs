@@ -99,13 +99,12 @@ internal static class AgentToolbox
                         Initiator = caller ?? options.Caller,
                         Reason = reason,
                     };
-                    var plan = await acting.Planner.PlanAsync(request, ct).ConfigureAwait(false);
-                    if (plan.Action is null)
+                    var (plan, run) = await acting.RequestAsync(request, dryRun, ct).ConfigureAwait(false);
+                    if (run is not { } result)
                     {
                         return new JsonObject { ["ok"] = false, ["status"] = "not-planned", ["error"] = plan.Problem };
                     }
 
-                    var result = await acting.Pipeline.RunAsync(plan.Action, dryRun, ct).ConfigureAwait(false);
                     return Bounded(Describe(result, dryRun), options.MaxResultChars, Redact);
                 }
                 catch (InputException ex)

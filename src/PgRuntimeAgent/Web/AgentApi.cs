@@ -20,7 +20,7 @@ internal static class AgentApi
 {
     public const string Prefix = "/api/v1";
 
-    public static void Map(IEndpointRouteBuilder endpoints, AgentWebHostOptions options, DateTimeOffset startedAt)
+    public static void Map(IEndpointRouteBuilder endpoints, AgentWebHostOptions options, DateTimeOffset startedAt, CancellationToken stopping)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         ArgumentNullException.ThrowIfNull(options);
@@ -32,6 +32,10 @@ internal static class AgentApi
             var pending = await options.Acting.Approvals.ListAsync(includeClosed: false, ct).ConfigureAwait(false);
             return Json(options.Secrets.RedactJson(JsonSerializer.Serialize(pending, ApiJson.Options)));
         });
+        ClustersApi.Map(api, options);
+        IncidentsApi.Map(api, options);
+        JournalApi.Map(api, options);
+        EventsApi.Map(api, options, stopping);
         api.MapGet("/health", () =>
         {
             var now = options.Time.GetUtcNow();
@@ -41,7 +45,7 @@ internal static class AgentApi
                 ["version"] = AgentWebHost.Version,
                 ["started_at"] = startedAt.ToString("O", CultureInfo.InvariantCulture),
                 ["uptime_seconds"] = Math.Round((now - startedAt).TotalSeconds, 1),
-                ["agent_loop"] = options.AgentLoop,
+                ["agent_loop"] = options.AgentLoop || options.Live is not null,
                 ["clusters"] = new JsonArray([.. options.Clusters.Select(c => (JsonNode?)JsonValue.Create(c))]),
                 ["mcp_actions"] = options.Mcp.AllowActions,
             };

@@ -12,9 +12,12 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using ModelContextProtocol.AspNetCore;
 using PgRuntimeAgent.Catalog;
+using PgRuntimeAgent.Detection;
 using PgRuntimeAgent.Mcp;
 using PgRuntimeAgent.Reads;
 using PgRuntimeAgent.Secrets;
+using PgRuntimeAgent.Sensing;
+using PgRuntimeAgent.Sensing.Snapshot;
 using PgRuntimeAgent.Skills;
 using PgRuntimeAgent.Tools;
 using PgRuntimeAgent.Workspaces;
@@ -59,6 +62,38 @@ internal sealed record AgentWebHostOptions
 
     /// <summary>The longest tool result (an MCP client manages its own context: a whole member's read fits).</summary>
     public int MaxResultChars { get; init; } = 128_000;
+
+    /// <summary>The running loop's snapshots, findings and events (<c>pgra run</c>); null under <c>pgra serve</c>.</summary>
+    public AgentLiveView? Live { get; init; }
+
+    /// <summary>Takes a fresh snapshot of a cluster when the loop has none (null: the host never senses by itself).</summary>
+    public Func<string, CancellationToken, Task<ClusterSnapshot>>? Sense { get; init; }
+
+    /// <summary>Disposed with the host (the snapshot service behind <see cref="Sense"/>).</summary>
+    public IDisposable? OwnedSensing { get; init; }
+
+    /// <summary>The longest a fresh snapshot may take before the API answers 504 (<see cref="FreshSnapshotBound"/>).</summary>
+    public TimeSpan SenseTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The thresholds findings of a fresh snapshot are judged with (<c>detection:</c>).</summary>
+    public DetectionSettings Detection { get; init; } = DetectionSettings.Default;
+
+    /// <summary>How often an idle event stream gets a comment line.</summary>
+    public TimeSpan EventHeartbeat { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Events buffered per event stream before the oldest are dropped.</summary>
+    public int EventBuffer { get; init; } = 256;
+
+    /// <summary>
+    /// A fresh snapshot's bound: twice the longest sensor timeout (<c>sensing.timeout_seconds</c>, or a longer one in
+    /// <c>sensing.sensor_timeouts</c>) plus a second: the sensors run side by side, each within its own timeout.
+    /// </summary>
+    public static TimeSpan FreshSnapshotBound(SensingSettings sensing)
+    {
+        ArgumentNullException.ThrowIfNull(sensing);
+        var longest = sensing.SensorTimeouts.Values.Append(sensing.TimeoutSeconds).Max();
+        return TimeSpan.FromSeconds(Math.Max(0.5, longest) * 2 + 1);
+    }
 }
 
 /// <summary>
@@ -74,14 +109,16 @@ internal sealed class AgentWebHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly ReadContext? _ownedReads;
+    private readonly IDisposable? _ownedSensing;
     private readonly X509Certificate2? _certificate;
     private readonly ILogger _logger;
     private bool _stopped;
 
-    private AgentWebHost(WebApplication app, ReadContext? ownedReads, X509Certificate2? certificate, IReadOnlyList<Uri> addresses, ILogger logger)
+    private AgentWebHost(WebApplication app, ReadContext? ownedReads, IDisposable? ownedSensing, X509Certificate2? certificate, IReadOnlyList<Uri> addresses, ILogger logger)
     {
         _app = app;
         _ownedReads = ownedReads;
+        _ownedSensing = ownedSensing;
         _certificate = certificate;
         Addresses = addresses;
         _logger = logger;
@@ -183,8 +220,9 @@ internal sealed class AgentWebHost : IAsyncDisposable
             await next(context).ConfigureAwait(false);
         });
         app.MapMcp("/mcp").RequireAuthorization(WebRoles.Policy(WebRole.Viewer));
-        AgentApi.Map(app, options, options.Time.GetUtcNow());
+        AgentApi.Map(app, options, options.Time.GetUtcNow(), app.Lifetime.ApplicationStopping);
         AgentApi.MapDecisions(app, options, app.Lifetime.ApplicationStopping);
+        ActionsApi.Map(app, options, app.Lifetime.ApplicationStopping);
 
         try
         {
@@ -200,7 +238,7 @@ internal sealed class AgentWebHost : IAsyncDisposable
             .Select(a => new Uri(a.EndsWith('/') ? a : a + "/")).ToList() ?? [];
         var logger = options.Logging.CreateLogger("PgRuntimeAgent.Web");
         Log.Started(logger, string.Join(", ", addresses), options.Mcp.AllowActions ? "actions for operators and approvers" : "read-only", tokens.Count);
-        return new AgentWebHost(app, options.OwnsReads ? options.Reads : null, certificate, addresses, logger);
+        return new AgentWebHost(app, options.OwnsReads ? options.Reads : null, options.OwnedSensing, certificate, addresses, logger);
     }
 
     /// <summary>The two MCP definitions a session gets one of: reads only, or reads and actions.</summary>
@@ -277,6 +315,7 @@ internal sealed class AgentWebHost : IAsyncDisposable
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
         _certificate?.Dispose();
+        _ownedSensing?.Dispose();
         if (_ownedReads is not null)
         {
             await _ownedReads.DisposeAsync().ConfigureAwait(false);

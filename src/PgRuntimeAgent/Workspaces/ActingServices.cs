@@ -60,6 +60,21 @@ internal sealed class ActingServices : IAsyncDisposable
     /// <summary>True when the services opened the journal and close it.</summary>
     public bool OwnsJournal { get; init; }
 
+    /// <summary>
+    /// An action asked for by someone (<c>pgra act</c>, an action tool, the API's <c>POST /api/v1/actions</c>): planned
+    /// (a bad kind, cluster, member or parameter is an <see cref="InputException"/>) and, when it could be planned, run
+    /// through the one pipeline (policy gate, approvals, prechecks, journal, verification); with
+    /// <paramref name="dryRun"/>, planned, judged and prechecked only. <c>Result</c> is null when it could not be
+    /// planned (<c>Plan.Problem</c> says why).
+    /// </summary>
+    public async Task<(ActionPlan Plan, ActionRunResult? Result)> RequestAsync(ActionRequest request, bool dryRun, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        Planner.Resolve(request.Cluster, request.Member);
+        var plan = await Planner.PlanAsync(request, cancellationToken).ConfigureAwait(false);
+        return plan.Action is null ? (plan, null) : (plan, await Pipeline.RunAsync(plan.Action, dryRun, cancellationToken).ConfigureAwait(false));
+    }
+
     public async ValueTask DisposeAsync()
     {
         (State as IDisposable)?.Dispose();

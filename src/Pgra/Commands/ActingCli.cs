@@ -73,61 +73,6 @@ internal static class JournalAccess
         return (opened, secrets);
     }
 
-    /// <summary>
-    /// An entry as printed by --json and exported as JSONL (the payload as JSON, not as a string). A damaged entry
-    /// (time not a date, payload not JSON) keeps what is stored: time null or the payload as a string, and a
-    /// <c>damage</c> field saying what is wrong.
-    /// </summary>
-    public static object ToJson(JournalEntry entry) => entry.Damage is null && entry.TryPayloadElement(out var payload)
-        ? new
-        {
-            seq = entry.Seq,
-            time = JournalEntry.FormatTime(entry.Time),
-            kind = entry.Kind,
-            cluster = entry.Cluster,
-            member = entry.Member,
-            correlationId = entry.CorrelationId,
-            topic = entry.Topic,
-            summary = entry.Summary,
-            payload,
-            prevHash = entry.PrevHash,
-            hash = entry.Hash,
-        }
-        : DamagedToJson(entry);
-
-    private static object DamagedToJson(JournalEntry entry) => new
-    {
-        seq = entry.Seq,
-        time = entry.Damage is null ? JournalEntry.FormatTime(entry.Time) : null,
-        kind = entry.Kind,
-        cluster = entry.Cluster,
-        member = entry.Member,
-        correlationId = entry.CorrelationId,
-        topic = entry.Topic,
-        summary = entry.Summary,
-        payload = entry.TryPayloadElement(out var element) ? (object)element : entry.Payload,
-        prevHash = entry.PrevHash,
-        hash = entry.Hash,
-        damage = Damage(entry),
-    };
-
-    /// <summary>What is wrong with a stored entry (null when nothing is).</summary>
-    public static string? Damage(JournalEntry entry)
-    {
-        var problems = new List<string>();
-        if (entry.Damage is not null)
-        {
-            problems.Add(entry.Damage);
-        }
-
-        if (!entry.TryPayloadElement(out _))
-        {
-            problems.Add("its payload is not JSON");
-        }
-
-        return problems.Count == 0 ? null : "damaged: " + string.Join("; ", problems) + " ('pgra journal verify' checks the chain)";
-    }
-
     public static string FormatTime(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 }
 

@@ -161,11 +161,10 @@ internal sealed class ActionCommands : ICommandGroup
     private static async Task<int> RunPlannedAsync(GlobalOptions options, ParseResult parse, ActionRequest request, bool dryRun, CancellationToken cancellationToken)
     {
         await using var session = await ActingSession.OpenAsync(options, parse, cancellationToken).ConfigureAwait(false);
-        var planner = session.Planner;
-        planner.Resolve(request.Cluster, request.Member);
-        var plan = await planner.PlanAsync(request, cancellationToken).ConfigureAwait(false);
+        var started = options.Time.GetTimestamp();
+        var (plan, run) = await session.RequestAsync(request, dryRun, cancellationToken).ConfigureAwait(false);
         var json = parse.GetValue(options.Json);
-        if (plan.Action is null)
+        if (run is not { } result)
         {
             if (json)
             {
@@ -180,14 +179,12 @@ internal sealed class ActionCommands : ICommandGroup
             return ExitCodes.Failure;
         }
 
-        var started = options.Time.GetTimestamp();
-        var result = await session.Pipeline.RunAsync(plan.Action, dryRun, cancellationToken).ConfigureAwait(false);
         var elapsed = options.Time.GetElapsedTime(started).TotalSeconds;
         if (json)
         {
             var node = JsonSerializer.SerializeToNode(result, CliOutput.Json)!.AsObject();
-            node["candidates"] = JsonSerializer.SerializeToNode(plan.Candidates, CliOutput.Json);
-            node["changes"] = JsonSerializer.SerializeToNode(plan.Changes.Select(c => new { path = c.Path, before = c.Before?.DeepClone(), after = c.After?.DeepClone() }), CliOutput.Json);
+            node["candidates"] = ActionPlanJson.Candidates(plan, CliOutput.Json);
+            node["changes"] = ActionPlanJson.Changes(plan, CliOutput.Json);
             node["elapsedSeconds"] = Math.Round(elapsed, 3);
             await options.Out.WriteLineAsync(node.ToJsonString(CliOutput.Json)).ConfigureAwait(false);
         }

@@ -121,16 +121,8 @@ internal sealed class IncidentCommands : ICommandGroup
         var verdict = OneOffDetection.Judge(cluster, settings, context, snapshots);
         if (parse.GetValue(options.Json))
         {
-            var doc = new
-            {
-                cluster,
-                taken_at = FindingJson.Time(verdict.Last.TakenAt),
-                snapshots = snapshots.Count,
-                could_not_sense = verdict.CouldNotSense,
-                findings = verdict.Persisted.Select(f => Tagged(f, persisted: true))
-                    .Concat(verdict.SingleSample.Select(f => Tagged(f, persisted: false))).ToList(),
-            };
-            await options.Out.WriteLineAsync(JsonSerializer.Serialize(doc, IncidentJson.Options)).ConfigureAwait(false);
+            var doc = DetectVerdictJson.ToJson(cluster, verdict, snapshots.Count);
+            await options.Out.WriteLineAsync(doc.ToJsonString(IncidentJson.Options)).ConfigureAwait(false);
         }
         else
         {
@@ -138,13 +130,6 @@ internal sealed class IncidentCommands : ICommandGroup
         }
 
         return verdict.Persisted.Count > 0 || verdict.SingleSample.Count > 0 || verdict.CouldNotSense is not null ? ExitCodes.Failure : ExitCodes.Ok;
-    }
-
-    private static JsonNode? Tagged(Finding f, bool persisted)
-    {
-        var node = JsonSerializer.SerializeToNode(f, FindingJson.Options);
-        node!["persisted"] = persisted;
-        return node;
     }
 
     internal static DetectionContext ContextOf(Workspace workspace, string cluster) => DetectionContext.For(workspace.Topology.FindCluster(cluster));
@@ -213,21 +198,7 @@ internal sealed class IncidentCommands : ICommandGroup
             var list = await IncidentStore.ListAsync(journal, cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(options.Json))
             {
-                var doc = list.Select(i => new
-                {
-                    id = i.Id,
-                    cluster = i.Cluster,
-                    state = i.State,
-                    severity = i.Severity,
-                    title = i.Title,
-                    opened_at = i.OpenedAt,
-                    mitigating_at = i.MitigatingAt,
-                    resolved_at = i.ResolvedAt,
-                    leader_before = i.LeaderBefore,
-                    codes = i.Codes,
-                    active_findings = i.ActiveFindings,
-                    links = i.Links.Count,
-                });
+                var doc = list.Select(IncidentSummary.Of);
                 await options.Out.WriteLineAsync(secrets.RedactJson(JsonSerializer.Serialize(doc, IncidentJson.Options))).ConfigureAwait(false);
                 return ExitCodes.Ok;
             }

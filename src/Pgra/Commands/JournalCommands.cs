@@ -54,7 +54,7 @@ internal sealed class JournalCommands : ICommandGroup
     private static async Task<int> ListAsync(GlobalOptions options, ParseResult parse, Option<string?> journalFile, Option<string?> cluster,
         Option<string?> since, Option<string[]> kind, Option<int?> limit, CancellationToken cancellationToken)
     {
-        var sinceValue = parse.GetValue(since) is { } s ? ParseSince(s, options.Time.GetUtcNow()) : (DateTimeOffset?)null;
+        var sinceValue = parse.GetValue(since) is { } s ? JournalTimes.Parse(s, options.Time.GetUtcNow(), "--since") : (DateTimeOffset?)null;
         var limitValue = parse.GetValue(limit);
         if (limitValue is <= 0)
         {
@@ -84,7 +84,7 @@ internal sealed class JournalCommands : ICommandGroup
             var ordered = entries.OrderBy(e => e.Seq).ToList();
             if (parse.GetValue(options.Json))
             {
-                await CliOutput.WriteJsonAsync(options.Out, ordered.Select(JournalAccess.ToJson).ToList()).ConfigureAwait(false);
+                await CliOutput.WriteJsonAsync(options.Out, ordered.Select(JournalEntryJson.ToJson).ToList()).ConfigureAwait(false);
                 return ExitCodes.Ok;
             }
 
@@ -97,10 +97,10 @@ internal sealed class JournalCommands : ICommandGroup
             var rows = ordered.Select(e => new[]
             {
                 "#" + e.Seq.ToString(CultureInfo.InvariantCulture), e.Damage is null ? JournalAccess.FormatTime(e.Time) : "?", e.Kind, e.Cluster ?? "-",
-                e.CorrelationId ?? "-", JournalAccess.Damage(e) is { } damage ? $"[{damage}] {e.Summary}" : e.Summary,
+                e.CorrelationId ?? "-", JournalEntryJson.Damage(e) is { } damage ? $"[{damage}] {e.Summary}" : e.Summary,
             }).ToList();
             await WriteTableAsync(options.Out, ["SEQ", "TIME", "KIND", "CLUSTER", "ACTION", "SUMMARY"], rows).ConfigureAwait(false);
-            var damaged = ordered.Count(e => JournalAccess.Damage(e) is not null);
+            var damaged = ordered.Count(e => JournalEntryJson.Damage(e) is not null);
             if (damaged > 0)
             {
                 await options.Error.WriteLineAsync(
@@ -137,7 +137,7 @@ internal sealed class JournalCommands : ICommandGroup
 
             if (parse.GetValue(options.Json))
             {
-                await CliOutput.WriteJsonAsync(options.Out, entries.Select(JournalAccess.ToJson).ToList()).ConfigureAwait(false);
+                await CliOutput.WriteJsonAsync(options.Out, entries.Select(JournalEntryJson.ToJson).ToList()).ConfigureAwait(false);
                 return ExitCodes.Ok;
             }
 
@@ -145,7 +145,7 @@ internal sealed class JournalCommands : ICommandGroup
             foreach (var e in entries)
             {
                 text.Append(CultureInfo.InvariantCulture, $"#{e.Seq}  {(e.Damage is null ? JournalAccess.FormatTime(e.Time) : "?")}  {e.Kind}\n");
-                if (JournalAccess.Damage(e) is { } damage)
+                if (JournalEntryJson.Damage(e) is { } damage)
                 {
                     text.Append(CultureInfo.InvariantCulture, $"  DAMAGED   {damage}\n");
                 }
@@ -188,7 +188,7 @@ internal sealed class JournalCommands : ICommandGroup
             var result = await journal.VerifyAsync(cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(options.Json))
             {
-                await CliOutput.WriteJsonAsync(options.Out, new { location = journal.Location, result.Ok, result.Checked, result.LastSeq, result.FirstBadSeq, result.Problem, result.Message })
+                await CliOutput.WriteJsonAsync(options.Out, JournalEntryJson.Verification(journal.Location, result))
                     .ConfigureAwait(false);
             }
             else if (result.Ok)
@@ -218,7 +218,7 @@ internal sealed class JournalCommands : ICommandGroup
             {
                 await foreach (var entry in journal.ReadAllAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    await writer.WriteAsync(JsonSerializer.Serialize(JournalAccess.ToJson(entry), compact)).ConfigureAwait(false);
+                    await writer.WriteAsync(JsonSerializer.Serialize(JournalEntryJson.ToJson(entry), compact)).ConfigureAwait(false);
                     await writer.WriteAsync('\n').ConfigureAwait(false);
                     count++;
                 }
@@ -278,7 +278,7 @@ internal sealed class JournalCommands : ICommandGroup
                 parse.GetValue(cluster)), cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(options.Json))
             {
-                await CliOutput.WriteJsonAsync(options.Out, JournalAccess.ToJson(entry)).ConfigureAwait(false);
+                await CliOutput.WriteJsonAsync(options.Out, JournalEntryJson.ToJson(entry)).ConfigureAwait(false);
             }
             else
             {
@@ -287,35 +287,6 @@ internal sealed class JournalCommands : ICommandGroup
 
             return ExitCodes.Ok;
         }
-    }
-
-    /// <summary>An ISO 8601 time, or an age like 90s, 30m, 2h, 7d counted back from <paramref name="now"/>.</summary>
-    internal static DateTimeOffset ParseSince(string text, DateTimeOffset now)
-    {
-        var t = text.Trim();
-        if (t.Length >= 2 && double.TryParse(t[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n >= 0)
-        {
-            var unit = char.ToLowerInvariant(t[^1]);
-            TimeSpan? span = unit switch
-            {
-                's' => TimeSpan.FromSeconds(n),
-                'm' => TimeSpan.FromMinutes(n),
-                'h' => TimeSpan.FromHours(n),
-                'd' => TimeSpan.FromDays(n),
-                _ => null,
-            };
-            if (span is { } ago)
-            {
-                return now - ago;
-            }
-        }
-
-        if (DateTimeOffset.TryParse(t, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at))
-        {
-            return at;
-        }
-
-        throw new InputException($"--since '{text}' is neither a time (2026-03-01T12:00:00Z) nor an age (30m, 2h, 7d).");
     }
 
     internal static async Task WriteTableAsync(TextWriter writer, IReadOnlyList<string> headers, IReadOnlyList<string[]> rows)

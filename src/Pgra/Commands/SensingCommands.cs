@@ -55,7 +55,7 @@ internal sealed partial class SensingCommands : ICommandGroup
         if (json)
         {
             var doc = new StatusDocument(ClusterSnapshot.CurrentSchemaVersion, options.Time.GetUtcNow(), workspace.Topology.SourcePath,
-                snapshots.Select(StatusOf).ToList());
+                snapshots.Select(ClusterStatuses.Of).ToList());
             text = JsonSerializer.Serialize(doc, SnapshotJson.Options);
         }
         else
@@ -67,84 +67,13 @@ internal sealed partial class SensingCommands : ICommandGroup
         return critical ? ExitCodes.Failure : ExitCodes.Ok;
     }
 
-    /// <summary><c>pgra status --json</c>: one entry per cluster (snake_case, like the snapshot).</summary>
-    internal sealed record StatusDocument(int SchemaVersion, DateTimeOffset TakenAt, string Inventory, IReadOnlyList<ClusterStatus> Clusters);
-
-    internal sealed record ClusterStatus(
-        string Cluster,
-        string? Leader,
-        string? DeclaredPrimary,
-        long? Timeline,
-        IReadOnlyList<MemberStatus> Members,
-        double? BackupAgeSeconds,
-        string? LastBackup,
-        IReadOnlyList<string> FiringAlerts,
-        IReadOnlyDictionary<string, SensorHealth> Sensors,
-        IReadOnlyList<SensorStatus> SensorProblems,
-        IReadOnlyList<DriftItem> Drift,
-        double DurationMs);
-
-    internal sealed record MemberStatus(
-        string Name,
-        string? DeclaredRole,
-        string Role,
-        string? State,
-        bool Reachable,
-        bool? PostgresRunning,
-        long? Timeline,
-        long? LagBytes,
-        double? LagSeconds,
-        bool? Streaming,
-        bool? PendingRestart);
-
-    internal static ClusterStatus StatusOf(ClusterSnapshot s)
-    {
-        ArgumentNullException.ThrowIfNull(s);
-        var last = s.Backup is { } b ? new[] { b.LastFull, b.LastDiff, b.LastIncr }.OfType<PgRuntimeAgent.Sensing.Backup.BackupSummary>().MaxBy(x => x.StoppedAt) : null;
-        return new ClusterStatus(
-            s.Cluster,
-            s.Leader,
-            s.Inventory.DeclaredPrimary,
-            s.Timeline,
-            s.Members.Select(m => new MemberStatus(
-                m.Name,
-                m.DeclaredRole?.ToString().ToLowerInvariant(),
-                RoleText(m),
-                m.PatroniState,
-                m.Reachable,
-                m.PostgresRunning,
-                m.Timeline,
-                m.LagBytes,
-                m.LagSeconds,
-                m.Streaming,
-                m.PendingRestart)).ToList(),
-            s.Backup?.LastBackupAgeSeconds,
-            last?.Label,
-            s.Metrics?.Alerts.Where(a => a.State == "firing").Select(a => a.Name).Distinct(StringComparer.Ordinal).ToList() ?? [],
-            s.Sensors.ToDictionary(x => x.Sensor, x => x.Health, StringComparer.Ordinal),
-            s.Sensors.Where(x => x.Health != SensorHealth.Ok).ToList(),
-            s.Drift,
-            s.DurationMs);
-    }
-
-    private static string RoleText(MemberState m) => m.PatroniRole switch
-    {
-        PgRuntimeAgent.Sensing.Patroni.PatroniRole.Leader => "leader",
-        PgRuntimeAgent.Sensing.Patroni.PatroniRole.Replica => "replica",
-        PgRuntimeAgent.Sensing.Patroni.PatroniRole.SyncStandby => "sync_standby",
-        PgRuntimeAgent.Sensing.Patroni.PatroniRole.QuorumStandby => "quorum_standby",
-        PgRuntimeAgent.Sensing.Patroni.PatroniRole.StandbyLeader => "standby_leader",
-        PgRuntimeAgent.Sensing.Patroni.PatroniRole.Uninitialized => "uninitialized",
-        _ => "unknown",
-    };
-
     private static string RenderStatus(IReadOnlyList<ClusterSnapshot> snapshots, bool colour)
     {
         using var buffer = new StringWriter(CultureInfo.InvariantCulture);
         var console = CreateConsole(buffer, colour);
         foreach (var s in snapshots)
         {
-            var st = StatusOf(s);
+            var st = ClusterStatuses.Of(s);
             console.MarkupLine($"[bold]{Markup.Escape(s.Cluster)}[/]  leader {Markup.Escape(s.Leader ?? "none")}  timeline {T(s.Timeline)}  backup age {Age(st.BackupAgeSeconds)}  ({s.DurationMs.ToString("0", CultureInfo.InvariantCulture)} ms)");
             var table = new Table().Border(TableBorder.Simple)
                 .AddColumns("member", "declared", "role", "state", "api", "timeline", "lag bytes", "lag s", "streaming", "restart");

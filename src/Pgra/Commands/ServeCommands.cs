@@ -2,9 +2,6 @@ using System.CommandLine;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
-using PgRuntimeAgent.Acting;
-using PgRuntimeAgent.Brain;
-using PgRuntimeAgent.Skills;
 using PgRuntimeAgent.Web;
 using PgRuntimeAgent.Workspaces;
 
@@ -12,7 +9,7 @@ namespace PgRuntimeAgent.Cli.Commands;
 
 /// <summary>
 /// <c>pgra serve</c>: the web host alone (MCP over streamable HTTP at <c>/mcp</c>, the API at <c>/api/v1</c>), without
-/// the agent's loop; <c>pgra run</c> starts the same host beside the loop (<see cref="StartWebAsync"/>). Both need at
+/// the agent's loop; <c>pgra run</c> starts the same host beside the loop (<see cref="AgentWebHosting.StartAsync"/>). Both need at
 /// least one token in <c>http.tokens</c> (docs/mcp.md, docs/settings.md).
 /// </summary>
 internal sealed class ServeCommands : ICommandGroup
@@ -53,7 +50,7 @@ internal sealed class ServeCommands : ICommandGroup
             b.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         });
         await using var acting = await workspace.OpenActingAsync(options.Time, logging, journal: null, cancellationToken).ConfigureAwait(false);
-        await using var web = await StartWebAsync(workspace, acting, skillsDir, clusters: [], agentLoop: false, options.Time, logging, cancellationToken).ConfigureAwait(false);
+        await using var web = await AgentWebHosting.StartAsync(workspace, acting, skillsDir, runtime: null, options.Time, logging, cancellationToken).ConfigureAwait(false);
         await options.Error.WriteLineAsync($"pgra serve: listening on {string.Join(", ", web!.Addresses)} (MCP at /mcp, API at /api/v1); Ctrl+C stops.").ConfigureAwait(false);
         try
         {
@@ -70,46 +67,4 @@ internal sealed class ServeCommands : ICommandGroup
     internal static string WebOff(Workspace workspace) =>
         $"the web host is off: http.tokens has no token in {(workspace.Settings.SourcePath ?? "the settings (none found)")}; add one, e.g. "
         + "http: { tokens: [ { name: ops, role: operator, token: <openssl rand -hex 32> } ] } (docs/settings.md)";
-
-    /// <summary>
-    /// Starts the web host over <paramref name="acting"/> (its journal takes the MCP calls) with the workspace's reads,
-    /// the skills and the standing orders; null (and nothing started) when <c>http.tokens</c> is empty.
-    /// </summary>
-    internal static async Task<AgentWebHost?> StartWebAsync(Workspace workspace, ActingServices acting, string skillsDirectory, IReadOnlyList<string> clusters,
-        bool agentLoop, TimeProvider time, ILoggerFactory logging, CancellationToken cancellationToken)
-    {
-        if (!workspace.Settings.Http.Enabled)
-        {
-            return null;
-        }
-
-        var cwd = Directory.GetCurrentDirectory();
-        var skills = SkillCatalog.Load(skillsDirectory, SkillVocabulary.Default, cwd);
-        var orders = await StandingOrders.ReadAsync(skillsDirectory, cwd, cancellationToken).ConfigureAwait(false);
-        var reads = workspace.ReadContext(time);
-        try
-        {
-            return await AgentWebHost.StartAsync(new AgentWebHostOptions
-            {
-                Http = workspace.Settings.Http,
-                Mcp = workspace.Settings.Mcp,
-                Secrets = workspace.Secrets,
-                Reads = reads,
-                OwnsReads = true,
-                Acting = acting,
-                Skills = skills,
-                StandingOrders = orders,
-                Clusters = clusters,
-                AgentLoop = agentLoop,
-                BaseDirectory = workspace.BaseDirectory,
-                Time = time,
-                Logging = logging,
-            }, cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            await reads.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
 }

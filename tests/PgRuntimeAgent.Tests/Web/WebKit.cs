@@ -27,7 +27,8 @@ internal sealed class WebKit : IAsyncDisposable
 
     public static IReadOnlyList<string> Tokens { get; } = [ViewerToken, OperatorToken, ApproverToken];
 
-    public static async Task<WebKit> StartAsync(bool allowActions = false, int level = 2, long maxRequestBytes = 64 * 1024)
+    /// <param name="live">True: as under <c>pgra run</c>, the kit's loop is the agent's (its snapshots, findings, events); false: as under <c>pgra serve</c>, fresh snapshots from the kit's world and no event stream.</param>
+    public static async Task<WebKit> StartAsync(bool allowActions = false, int level = 2, long maxRequestBytes = 64 * 1024, bool live = true, int eventBuffer = 256)
     {
         var web = new WebKit { _tools = await ToolsKit.CreateAsync(level) };
         var secrets = web.Kit.Workspace.Secrets;
@@ -48,7 +49,11 @@ internal sealed class WebKit : IAsyncDisposable
             Skills = web.Kit.Skills,
             StandingOrders = "# standing orders\nnever act on a guess",
             Clusters = [AgentKit.Cluster],
-            AgentLoop = true,
+            AgentLoop = live,
+            Live = live ? AgentLiveView.Attach(web.Kit.Loop, [AgentKit.Cluster]) : null,
+            Sense = web.Kit.SenseAsync,
+            EventBuffer = eventBuffer,
+            Detection = AgentKit.Detection,
             BaseDirectory = web.Kit.Workspace.BaseDirectory,
             Time = web.Kit.Time,
         }, TestContext.Current.CancellationToken);
@@ -65,6 +70,38 @@ internal sealed class WebKit : IAsyncDisposable
         }
 
         return client;
+    }
+
+    /// <summary>A client of the host for a stream (the event stream): nothing is read ahead; <see cref="Keep"/> what was read.</summary>
+    public HttpClient StreamClient(string token)
+    {
+        var client = new HttpClient(new SocketsHttpHandler()) { BaseAddress = Host.Address, Timeout = Timeout.InfiniteTimeSpan };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
+
+    /// <summary>Adds text read from a stream to the bodies the secret checks scan.</summary>
+    public void Keep(string body)
+    {
+        lock (_bodies)
+        {
+            _bodies.Add(body);
+        }
+    }
+
+    /// <summary>No response body carries any secret value of the workspace (inventory passwords, settings, the tokens).</summary>
+    public void AssertNoSecretInAnyResponse()
+    {
+        var secrets = Kit.Workspace.Secrets.MaskedValues;
+        Assert.Contains(ViewerToken, secrets);
+        Assert.NotEmpty(Bodies);
+        foreach (var body in Bodies)
+        {
+            foreach (var secret in secrets)
+            {
+                Assert.False(body.Contains(secret, StringComparison.Ordinal), $"a response carries the secret {secret[..2]}...: {body[..Math.Min(body.Length, 300)]}");
+            }
+        }
     }
 
     /// <summary>Every response body received so far (MCP's event streams included).</summary>

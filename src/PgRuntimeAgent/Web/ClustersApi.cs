@@ -1,0 +1,148 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using PgRuntimeAgent.Detection;
+using PgRuntimeAgent.Sensing.Snapshot;
+
+namespace PgRuntimeAgent.Web;
+
+/// <summary>
+/// <c>GET /api/v1/clusters</c> (every watched cluster at a glance, as <c>pgra status --json</c>),
+/// <c>GET /api/v1/clusters/{name}/snapshot</c> (as <c>pgra snapshot --json</c>) and
+/// <c>GET /api/v1/clusters/{name}/findings</c> (as <c>pgra detect --json</c>). Under <c>pgra run</c> they answer from
+/// the last snapshot the loop took (<c>source: loop</c>) and its findings as the agent's detection holds them; without
+/// the loop, or before its first snapshot, from a fresh snapshot bounded by <see cref="AgentWebHostOptions.SenseTimeout"/>
+/// (<c>source: fresh</c>; findings then as <c>pgra detect</c> judges one snapshot).
+/// </summary>
+internal static class ClustersApi
+{
+    public static void Map(RouteGroupBuilder api, AgentWebHostOptions options)
+    {
+        var secrets = options.Secrets;
+        api.MapGet("/clusters", ApiResults.Handler(context => ApiResults.GuardAsync(secrets, async () =>
+        {
+            ApiResults.OnlyQuery(context.Request);
+            var names = Watched(options);
+            var views = await Task.WhenAll(names.Select(n => ViewAsync(options, n, context.RequestAborted))).ConfigureAwait(false);
+            var now = options.Time.GetUtcNow();
+            var clusters = new JsonArray();
+            foreach (var (name, view) in names.Zip(views))
+            {
+                if (view.Snapshot is not { } s)
+                {
+                    clusters.Add(new JsonObject { ["cluster"] = name, ["source"] = "none", ["error"] = view.Error });
+                    continue;
+                }
+
+                var status = JsonSerializer.SerializeToNode(ClusterStatuses.Of(s), SnapshotJson.Options)!.AsObject();
+                status["source"] = view.Source;
+                status["taken_at"] = FindingJson.Time(s.TakenAt);
+                status["age_seconds"] = Math.Round(Math.Max(0, (now - s.TakenAt).TotalSeconds), 1);
+                status["active_findings"] = view.Active?.Count;
+                clusters.Add(status);
+            }
+
+            var doc = new JsonObject
+            {
+                ["schema_version"] = ClusterSnapshot.CurrentSchemaVersion,
+                ["taken_at"] = FindingJson.Time(now),
+                ["inventory"] = options.Reads.Topology.SourcePath,
+                ["agent_loop"] = options.Live is not null,
+                ["clusters"] = clusters,
+            };
+            return ApiResults.Json(secrets, doc);
+        })));
+
+        api.MapGet("/clusters/{name}/snapshot", (string name, HttpContext context) => ApiResults.GuardAsync(secrets, async () =>
+        {
+            ApiResults.OnlyQuery(context.Request);
+            if (Unknown(options, name) is { } notFound)
+            {
+                return notFound;
+            }
+
+            var view = await ViewAsync(options, name, context.RequestAborted).ConfigureAwait(false);
+            if (view.Snapshot is not { } s)
+            {
+                return ApiResults.Error(secrets, StatusCodes.Status504GatewayTimeout, view.Error!);
+            }
+
+            context.Response.Headers["X-Pgra-Snapshot-Source"] = view.Source;
+            return ApiResults.Json(secrets, SnapshotJson.Serialize(s));
+        }));
+
+        api.MapGet("/clusters/{name}/findings", (string name, HttpContext context) => ApiResults.GuardAsync(secrets, async () =>
+        {
+            ApiResults.OnlyQuery(context.Request);
+            if (Unknown(options, name) is { } notFound)
+            {
+                return notFound;
+            }
+
+            var view = await ViewAsync(options, name, context.RequestAborted).ConfigureAwait(false);
+            if (view.Snapshot is not { } s)
+            {
+                return ApiResults.Error(secrets, StatusCodes.Status504GatewayTimeout, view.Error!);
+            }
+
+            JsonObject doc;
+            if (view.Active is { } active)
+            {
+                doc = DetectVerdictJson.ToJson(name, s.TakenAt, snapshots: null, couldNotSense: null, active, []);
+            }
+            else
+            {
+                var context0 = DetectionContext.For(options.Reads.Topology.FindCluster(name));
+                doc = DetectVerdictJson.ToJson(name, OneOffDetection.Judge(name, options.Detection, context0, [s]), 1);
+            }
+
+            doc["source"] = view.Source;
+            return ApiResults.Json(secrets, doc);
+        }));
+    }
+
+    /// <summary>The clusters the loop watches; without a loop, every cluster of the inventory.</summary>
+    private static IReadOnlyList<string> Watched(AgentWebHostOptions options) =>
+        options.Live?.Clusters ?? (options.Clusters.Count > 0 ? options.Clusters : [.. options.Reads.Topology.Clusters.Select(c => c.Name)]);
+
+    private static IResult? Unknown(AgentWebHostOptions options, string name) =>
+        Watched(options).Contains(name, StringComparer.Ordinal)
+            ? null
+            : ApiResults.Error(options.Secrets, StatusCodes.Status404NotFound, $"no cluster '{name}' is watched here",
+                [$"clusters: {string.Join(", ", Watched(options))}"]);
+
+    private sealed record View(ClusterSnapshot? Snapshot, string Source, IReadOnlyList<Finding>? Active, string? Error);
+
+    /// <summary>The loop's last snapshot of <paramref name="cluster"/>, else a fresh one within the sensing bound.</summary>
+    private static async Task<View> ViewAsync(AgentWebHostOptions options, string cluster, CancellationToken cancellationToken)
+    {
+        if (options.Live?.Latest(cluster) is { } latest)
+        {
+            return new View(latest.Snapshot, "loop", latest.Active, null);
+        }
+
+        if (options.Sense is not { } sense)
+        {
+            return new View(null, "none", null, $"no snapshot of {cluster} yet, and this host does not sense by itself");
+        }
+
+        using var timeout = new CancellationTokenSource(options.SenseTimeout, options.Time);
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        try
+        {
+            return new View(await sense(cluster, bound.Token).WaitAsync(bound.Token).ConfigureAwait(false), "fresh", null, null);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return new View(null, "none", null, string.Create(CultureInfo.InvariantCulture,
+                $"no snapshot of {cluster} within {options.SenseTimeout.TotalSeconds:0.#} s (the web host's bound on a fresh snapshot)"));
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException or InvalidOperationException)
+        {
+            return new View(null, "none", null, $"no snapshot of {cluster}: {ex.Message}");
+        }
+    }
+}
