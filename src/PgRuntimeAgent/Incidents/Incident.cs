@@ -88,17 +88,8 @@ public sealed record SkillRunRecord
 }
 
 /// <summary>An incident as known now (rebuilt from its journal events).</summary>
-public sealed partial record Incident
+public sealed record Incident
 {
-    /// <summary>
-    /// Whether <paramref name="id"/> has the shape the agent gives incident ids (<c>inc-CLUSTER-YYYYMMDD-HHMMSS</c>, and
-    /// <c>-N</c> when two open in the same second): what an id from outside (a URI, a URL) must be before it is used.
-    /// </summary>
-    public static bool IsWellFormedId(string? id) => id is { Length: <= 128 } && IdPattern().IsMatch(id);
-
-    [System.Text.RegularExpressions.GeneratedRegex(@"^inc-[A-Za-z0-9][A-Za-z0-9_.-]*-[0-9]{8}-[0-9]{6}(-[0-9]+)?$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
-    private static partial System.Text.RegularExpressions.Regex IdPattern();
-
     public required string Id { get; init; }
 
     public required string Cluster { get; init; }

@@ -149,9 +149,9 @@ internal static class AgentMcpServer
         });
         yield return McpServerResource.Create(async (string id, CancellationToken ct) =>
         {
-            if (!Incidents.Incident.IsWellFormedId(id))
+            if (!Incidents.IncidentIds.IsValid(id))
             {
-                throw new ModelContextProtocol.McpException($"'{id}' is not an incident id (inc-CLUSTER-YYYYMMDD-HHMMSS): read {IncidentsUri}");
+                throw new ModelContextProtocol.McpException($"'{id}' is not an incident id ({Incidents.IncidentIds.Pattern}): read {IncidentsUri}");
             }
 
             var report = await Incidents.PostMortemWriter.BuildAsync(journaled.Journal, id, ct).ConfigureAwait(false)
