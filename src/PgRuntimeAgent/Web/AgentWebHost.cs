@@ -11,11 +11,13 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using ModelContextProtocol.AspNetCore;
+using OpenTelemetry.Metrics;
 using PgRuntimeAgent.Catalog;
 using PgRuntimeAgent.Mcp;
 using PgRuntimeAgent.Reads;
 using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Skills;
+using PgRuntimeAgent.Telemetry;
 using PgRuntimeAgent.Tools;
 using PgRuntimeAgent.Workspaces;
 
@@ -27,6 +29,9 @@ internal sealed record AgentWebHostOptions
     public required HttpSettings Http { get; init; }
 
     public McpSettings Mcp { get; init; } = new();
+
+    /// <summary>The <c>telemetry:</c> section (how often <c>/metrics</c> reads the state gauges from the journal).</summary>
+    public TelemetrySettings Telemetry { get; init; } = new();
 
     /// <summary>Holds the tokens and redacts every response.</summary>
     public required SecretStore Secrets { get; init; }
@@ -68,7 +73,9 @@ internal sealed record AgentWebHostOptions
 /// server at <c>/mcp</c> over streamable HTTP (the same tools, resources and prompts as <c>pgra mcp</c>, read-only
 /// unless <c>mcp.allow_actions</c>, and then the <c>act_*</c> tools only to operators and approvers, as
 /// <c>mcp:TOKEN/CLIENT</c>; every call journaled as <c>mcp.call</c>) and the API at <c>/api/v1</c>
-/// (<see cref="AgentApi"/>). Every response is redacted; no token is ever written back.
+/// (<see cref="AgentApi"/>), and the agent's own metrics at <c>/metrics</c> in Prometheus's text format (the
+/// OpenTelemetry SDK's Prometheus exporter over the <c>PgRuntimeAgent.*</c> meters and the runtime's; a viewer token
+/// is enough, as for every read). Every response is redacted; no token is ever written back.
 /// </summary>
 internal sealed class AgentWebHost : IAsyncDisposable
 {
@@ -76,11 +83,16 @@ internal sealed class AgentWebHost : IAsyncDisposable
     private readonly ReadContext? _ownedReads;
     private readonly X509Certificate2? _certificate;
     private readonly ILogger _logger;
+    private readonly MeterProvider _meters;
+    private readonly AgentStateMetrics _state;
     private bool _stopped;
 
-    private AgentWebHost(WebApplication app, ReadContext? ownedReads, X509Certificate2? certificate, IReadOnlyList<Uri> addresses, ILogger logger)
+    private AgentWebHost(WebApplication app, ReadContext? ownedReads, X509Certificate2? certificate, IReadOnlyList<Uri> addresses, ILogger logger,
+        MeterProvider meters, AgentStateMetrics state)
     {
         _app = app;
+        _meters = meters;
+        _state = state;
         _ownedReads = ownedReads;
         _certificate = certificate;
         Addresses = addresses;
@@ -153,20 +165,25 @@ internal sealed class AgentWebHost : IAsyncDisposable
         });
 
         var app = builder.Build();
+        var meters = TelemetryExport.PrometheusMeters();
+        var state = new AgentStateMetrics(options.Acting.Journal, options.Acting.Approvals, options.Time, TimeSpan.FromSeconds(options.Telemetry.StateRefreshSeconds),
+            options.Secrets, options.Logging.CreateLogger("PgRuntimeAgent.Telemetry")).Register();
         try
         {
-            return await StartAsync(app, options, tokens, certificate, listen, cancellationToken).ConfigureAwait(false);
+            return await StartAsync(app, options, tokens, certificate, listen, meters, state, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
             await app.DisposeAsync().ConfigureAwait(false);
+            meters.Dispose();
+            await state.DisposeAsync().ConfigureAwait(false);
             certificate?.Dispose();
             throw;
         }
     }
 
     private static async Task<AgentWebHost> StartAsync(WebApplication app, AgentWebHostOptions options, TokenBook tokens, X509Certificate2? certificate,
-        ListenAddress listen, CancellationToken cancellationToken)
+        ListenAddress listen, MeterProvider meters, AgentStateMetrics state, CancellationToken cancellationToken)
     {
         var http = options.Http;
         app.UseRouting();
@@ -183,6 +200,13 @@ internal sealed class AgentWebHost : IAsyncDisposable
             await next(context).ConfigureAwait(false);
         });
         app.MapMcp("/mcp").RequireAuthorization(WebRoles.Policy(WebRole.Viewer));
+        // Prometheus scrapes with a bearer token (scrape_config authorization: { credentials: ... }). The state gauges
+        // are read from the journal before the collection, at most once per telemetry.state_refresh_seconds.
+        app.MapPrometheusScrapingEndpoint("/metrics", meters, branch => branch.Use(async (context, next) =>
+        {
+            await (AgentStateMetrics.Current ?? state).RefreshAsync(context.RequestAborted).ConfigureAwait(false);
+            await next(context).ConfigureAwait(false);
+        }), null).RequireAuthorization(WebRoles.Policy(WebRole.Viewer));
         AgentApi.Map(app, options, options.Time.GetUtcNow());
         AgentApi.MapDecisions(app, options, app.Lifetime.ApplicationStopping);
 
@@ -200,7 +224,7 @@ internal sealed class AgentWebHost : IAsyncDisposable
             .Select(a => new Uri(a.EndsWith('/') ? a : a + "/")).ToList() ?? [];
         var logger = options.Logging.CreateLogger("PgRuntimeAgent.Web");
         Log.Started(logger, string.Join(", ", addresses), options.Mcp.AllowActions ? "actions for operators and approvers" : "read-only", tokens.Count);
-        return new AgentWebHost(app, options.OwnsReads ? options.Reads : null, certificate, addresses, logger);
+        return new AgentWebHost(app, options.OwnsReads ? options.Reads : null, certificate, addresses, logger, meters, state);
     }
 
     /// <summary>The two MCP definitions a session gets one of: reads only, or reads and actions.</summary>
@@ -275,6 +299,8 @@ internal sealed class AgentWebHost : IAsyncDisposable
     {
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
+        _meters.Dispose();
+        await _state.DisposeAsync().ConfigureAwait(false);
         _certificate?.Dispose();
         if (_ownedReads is not null)
         {
