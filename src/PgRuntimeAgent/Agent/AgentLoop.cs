@@ -317,6 +317,10 @@ internal sealed partial class AgentLoop
         Emit(SnapshotEvent(snapshot));
         foreach (var f in detection.Raised)
         {
+            Telemetry.AgentTelemetry.Detection.FindingsRaised.Add(1, new System.Diagnostics.TagList
+            {
+                { "cluster", f.Cluster }, { "code", f.Code }, { "severity", FindingJson.SeverityName(f.Severity) },
+            });
             Emit(FindingEvent(AgentEventNames.FindingRaised, f, null));
         }
 

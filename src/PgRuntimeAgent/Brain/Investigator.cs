@@ -81,6 +81,7 @@ internal sealed class Investigator(IChatClient client, LlmSettings settings, Sec
             LatencyMs = Math.Round(time.GetElapsedTime(started).TotalMilliseconds, 1),
             CostEstimate = Cost(usage),
         };
+        Count(exchange);
         if (journal is not null)
         {
             var entry = await journal.AppendAsync(JournalRecord.Create(JournalKinds.BrainExchange,
@@ -90,6 +91,28 @@ internal sealed class Investigator(IChatClient client, LlmSettings settings, Sec
         }
 
         return exchange;
+    }
+
+    /// <summary>One model call and its tokens by provider and model (<c>pgra.brain.model.calls</c>, <c>pgra.brain.model.tokens</c>).</summary>
+    private static void Count(BrainExchange exchange)
+    {
+        var tags = new System.Diagnostics.TagList { { "provider", exchange.Provider }, { "model", exchange.Model } };
+        var calls = tags;
+        calls.Add("status", exchange.Status);
+        Telemetry.AgentTelemetry.Brain.ModelCalls.Add(1, calls);
+        if (exchange.InputTokens is { } input)
+        {
+            var t = tags;
+            t.Add("type", "input");
+            Telemetry.AgentTelemetry.Brain.ModelTokens.Add(input, t);
+        }
+
+        if (exchange.OutputTokens is { } output)
+        {
+            var t = tags;
+            t.Add("type", "output");
+            Telemetry.AgentTelemetry.Brain.ModelTokens.Add(output, t);
+        }
     }
 
     /// <summary>A compact picture of the cluster for the prompt: leader, members, sensors, findings, recent incidents.</summary>

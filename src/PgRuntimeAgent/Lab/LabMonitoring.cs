@@ -7,7 +7,13 @@ internal sealed record ScrapeTarget(string Job, string Instance, string? Ins, st
 /// <summary>The lab's Prometheus: scrape targets and instant queries.</summary>
 internal static class LabMonitoring
 {
-    /// <summary>pgsql, patroni, node and haproxy per member, plus etcd, Prometheus and Alertmanager.</summary>
+    /// <summary>
+    /// The scrape job of the agent itself (<c>pgra run</c>'s <c>/metrics</c>, loopback mode): up only while an agent runs,
+    /// so <c>lab up</c> neither counts nor waits for it.
+    /// </summary>
+    public const string AgentJob = "pgra";
+
+    /// <summary>pgsql, patroni, node and haproxy per member, plus etcd, Prometheus and Alertmanager (not <see cref="AgentJob"/>).</summary>
     public static int ExpectedTargets(LabManifest manifest)
     {
         ArgumentNullException.ThrowIfNull(manifest);

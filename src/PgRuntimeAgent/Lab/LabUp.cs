@@ -149,7 +149,8 @@ internal sealed partial class LabUp(TimeProvider time, ILogger? logger = null)
 
         if (!await Stage("scrape targets", () => WaitAsync(async () =>
             {
-                var targets = await LabMonitoring.TargetsAsync(cluster.Http, manifest, cancellationToken).ConfigureAwait(false);
+                var targets = (await LabMonitoring.TargetsAsync(cluster.Http, manifest, cancellationToken).ConfigureAwait(false))
+                    .Where(t => t.Job != LabMonitoring.AgentJob).ToList();
                 var expected = LabMonitoring.ExpectedTargets(manifest);
                 var up = targets.Count(t => t.Health == "up");
                 var down = targets.Where(t => t.Health != "up").Select(t => $"{t.Job}/{t.Instance}").ToList();

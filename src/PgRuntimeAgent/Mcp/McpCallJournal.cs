@@ -23,6 +23,9 @@ internal sealed class McpCallJournal(IJournal journal, SecretStore secrets)
     public async Task<JournalEntry> RecordAsync(McpCall call, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(call);
+        var tags = new System.Diagnostics.TagList { { "tool", call.Tool }, { "transport", call.Transport }, { "ok", call.Ok ? "true" : "false" } };
+        Telemetry.AgentTelemetry.Mcp.Calls.Add(1, tags);
+        Telemetry.AgentTelemetry.Mcp.CallDuration.Record(call.Ms / 1000.0, tags);
         var redacted = call with
         {
             Client = secrets.Redact(call.Client),

@@ -44,6 +44,8 @@ public sealed record AgentSettings
 
     public Mcp.McpSettings Mcp { get; init; } = new();
 
+    public Telemetry.TelemetrySettings Telemetry { get; init; } = new();
+
     public static AgentSettings Default { get; } = new();
 }
 

@@ -11,6 +11,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using ModelContextProtocol.AspNetCore;
+using OpenTelemetry.Metrics;
 using PgRuntimeAgent.Catalog;
 using PgRuntimeAgent.Detection;
 using PgRuntimeAgent.Mcp;
@@ -19,6 +20,7 @@ using PgRuntimeAgent.Secrets;
 using PgRuntimeAgent.Sensing;
 using PgRuntimeAgent.Sensing.Snapshot;
 using PgRuntimeAgent.Skills;
+using PgRuntimeAgent.Telemetry;
 using PgRuntimeAgent.Tools;
 using PgRuntimeAgent.Workspaces;
 
@@ -30,6 +32,9 @@ internal sealed record AgentWebHostOptions
     public required HttpSettings Http { get; init; }
 
     public McpSettings Mcp { get; init; } = new();
+
+    /// <summary>The <c>telemetry:</c> section (how often <c>/metrics</c> reads the state gauges from the journal).</summary>
+    public TelemetrySettings Telemetry { get; init; } = new();
 
     /// <summary>Holds the tokens and redacts every response.</summary>
     public required SecretStore Secrets { get; init; }
@@ -84,6 +89,9 @@ internal sealed record AgentWebHostOptions
     /// <summary>Events buffered per event stream before the oldest are dropped.</summary>
     public int EventBuffer { get; init; } = 256;
 
+    /// <summary>The agent's Alertmanager intake (<c>pgra run</c>); null: <c>POST /api/v1/alertmanager</c> answers 503.</summary>
+    public Alerts.AlertIntake? Alerts { get; init; }
+
     /// <summary>
     /// A fresh snapshot's bound: twice the longest sensor timeout (<c>sensing.timeout_seconds</c>, or a longer one in
     /// <c>sensing.sensor_timeouts</c>) plus a second: the sensors run side by side, each within its own timeout.
@@ -103,7 +111,9 @@ internal sealed record AgentWebHostOptions
 /// server at <c>/mcp</c> over streamable HTTP (the same tools, resources and prompts as <c>pgra mcp</c>, read-only
 /// unless <c>mcp.allow_actions</c>, and then the <c>act_*</c> tools only to operators and approvers, as
 /// <c>mcp:TOKEN/CLIENT</c>; every call journaled as <c>mcp.call</c>) and the API at <c>/api/v1</c>
-/// (<see cref="AgentApi"/>). Every response is redacted; no token is ever written back.
+/// (<see cref="AgentApi"/>), and the agent's own metrics at <c>/metrics</c> in Prometheus's text format (the
+/// OpenTelemetry SDK's Prometheus exporter over the <c>PgRuntimeAgent.*</c> meters and the runtime's; a viewer token
+/// is enough, as for every read). Every response is redacted; no token is ever written back.
 /// </summary>
 internal sealed class AgentWebHost : IAsyncDisposable
 {
@@ -112,11 +122,16 @@ internal sealed class AgentWebHost : IAsyncDisposable
     private readonly IDisposable? _ownedSensing;
     private readonly X509Certificate2? _certificate;
     private readonly ILogger _logger;
+    private readonly MeterProvider _meters;
+    private readonly AgentStateMetrics _state;
     private bool _stopped;
 
-    private AgentWebHost(WebApplication app, ReadContext? ownedReads, IDisposable? ownedSensing, X509Certificate2? certificate, IReadOnlyList<Uri> addresses, ILogger logger)
+    private AgentWebHost(WebApplication app, ReadContext? ownedReads, IDisposable? ownedSensing, X509Certificate2? certificate, IReadOnlyList<Uri> addresses, ILogger logger,
+        MeterProvider meters, AgentStateMetrics state)
     {
         _app = app;
+        _meters = meters;
+        _state = state;
         _ownedReads = ownedReads;
         _ownedSensing = ownedSensing;
         _certificate = certificate;
@@ -172,6 +187,8 @@ internal sealed class AgentWebHost : IAsyncDisposable
                 a.AddPolicy(WebRoles.Policy(role), p => p.AddAuthenticationSchemes(WebRoles.Scheme).RequireAssertion(c => WebRoles.Of(c.User) >= role));
             }
 
+            a.AddPolicy(AlertsApi.Policy, p => p.AddAuthenticationSchemes(WebRoles.Scheme).RequireAssertion(c => AlertsApi.Allowed(WebRoles.Of(c.User))));
+
             // Every route, known or not, needs a token: an unknown path is 401 before it is 404.
             a.FallbackPolicy = a.GetPolicy(WebRoles.Policy(WebRole.Viewer));
         });
@@ -190,20 +207,25 @@ internal sealed class AgentWebHost : IAsyncDisposable
         });
 
         var app = builder.Build();
+        var meters = TelemetryExport.PrometheusMeters();
+        var state = new AgentStateMetrics(options.Acting.Journal, options.Acting.Approvals, options.Time, TimeSpan.FromSeconds(options.Telemetry.StateRefreshSeconds),
+            options.Secrets, options.Logging.CreateLogger("PgRuntimeAgent.Telemetry")).Register();
         try
         {
-            return await StartAsync(app, options, tokens, certificate, listen, cancellationToken).ConfigureAwait(false);
+            return await StartAsync(app, options, tokens, certificate, listen, meters, state, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
             await app.DisposeAsync().ConfigureAwait(false);
+            meters.Dispose();
+            await state.DisposeAsync().ConfigureAwait(false);
             certificate?.Dispose();
             throw;
         }
     }
 
     private static async Task<AgentWebHost> StartAsync(WebApplication app, AgentWebHostOptions options, TokenBook tokens, X509Certificate2? certificate,
-        ListenAddress listen, CancellationToken cancellationToken)
+        ListenAddress listen, MeterProvider meters, AgentStateMetrics state, CancellationToken cancellationToken)
     {
         var http = options.Http;
         app.UseRouting();
@@ -220,9 +242,17 @@ internal sealed class AgentWebHost : IAsyncDisposable
             await next(context).ConfigureAwait(false);
         });
         app.MapMcp("/mcp").RequireAuthorization(WebRoles.Policy(WebRole.Viewer));
+        // Prometheus scrapes with a bearer token (scrape_config authorization: { credentials: ... }). The state gauges
+        // are read from the journal before the collection, at most once per telemetry.state_refresh_seconds.
+        app.MapPrometheusScrapingEndpoint("/metrics", meters, branch => branch.Use(async (context, next) =>
+        {
+            await (AgentStateMetrics.Current ?? state).RefreshAsync(context.RequestAborted).ConfigureAwait(false);
+            await next(context).ConfigureAwait(false);
+        }), null).RequireAuthorization(WebRoles.Policy(WebRole.Viewer));
         AgentApi.Map(app, options, options.Time.GetUtcNow(), app.Lifetime.ApplicationStopping);
         AgentApi.MapDecisions(app, options, app.Lifetime.ApplicationStopping);
         ActionsApi.Map(app, options, app.Lifetime.ApplicationStopping);
+        AlertsApi.Map(app, options.Alerts);
 
         try
         {
@@ -238,7 +268,7 @@ internal sealed class AgentWebHost : IAsyncDisposable
             .Select(a => new Uri(a.EndsWith('/') ? a : a + "/")).ToList() ?? [];
         var logger = options.Logging.CreateLogger("PgRuntimeAgent.Web");
         Log.Started(logger, string.Join(", ", addresses), options.Mcp.AllowActions ? "actions for operators and approvers" : "read-only", tokens.Count);
-        return new AgentWebHost(app, options.OwnsReads ? options.Reads : null, options.OwnedSensing, certificate, addresses, logger);
+        return new AgentWebHost(app, options.OwnsReads ? options.Reads : null, options.OwnedSensing, certificate, addresses, logger, meters, state);
     }
 
     /// <summary>The two MCP definitions a session gets one of: reads only, or reads and actions.</summary>
@@ -314,6 +344,8 @@ internal sealed class AgentWebHost : IAsyncDisposable
     {
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
+        _meters.Dispose();
+        await _state.DisposeAsync().ConfigureAwait(false);
         _certificate?.Dispose();
         _ownedSensing?.Dispose();
         if (_ownedReads is not null)

@@ -39,6 +39,7 @@ internal static class AgentWebHosting
             return await AgentWebHost.StartAsync(new AgentWebHostOptions
             {
                 Http = settings.Http,
+                Telemetry = settings.Telemetry,
                 Mcp = settings.Mcp,
                 Secrets = workspace.Secrets,
                 Reads = reads,
@@ -48,6 +49,7 @@ internal static class AgentWebHosting
                 StandingOrders = orders,
                 Clusters = runtime?.Clusters ?? [],
                 AgentLoop = runtime is not null,
+                Alerts = runtime?.Alerts,
                 Live = runtime is null ? null : AgentLiveView.Attach(runtime.Loop, runtime.Clusters),
                 Sense = (cluster, ct) => sensing.TakeAsync(cluster, ct),
                 OwnedSensing = sensing,

@@ -151,6 +151,7 @@ internal sealed partial class RunCommands : ICommandGroup
                     NotifyOut = startup.Options.Out,
                 }, stoppingToken).ConfigureAwait(false);
                 LogRunning(_logger, runtime.Journal.Location, startup.SkillsDirectory, string.Join(",", runtime.Skills.Skills.Select(k => k.Name)));
+                await using var otlp = ServeCommands.StartOtlp(startup.Workspace, runtime.Acting, startup.Options.Time, logging);
                 await using var web = await Web.AgentWebHosting.StartAsync(startup.Workspace, runtime.Acting, startup.SkillsDirectory, runtime,
                     startup.Options.Time, logging, stoppingToken).ConfigureAwait(false);
                 if (web is null)

@@ -50,6 +50,7 @@ internal sealed class ServeCommands : ICommandGroup
             b.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         });
         await using var acting = await workspace.OpenActingAsync(options.Time, logging, journal: null, cancellationToken).ConfigureAwait(false);
+        await using var otlp = StartOtlp(workspace, acting, options.Time, logging);
         await using var web = await AgentWebHosting.StartAsync(workspace, acting, skillsDir, runtime: null, options.Time, logging, cancellationToken).ConfigureAwait(false);
         await options.Error.WriteLineAsync($"pgra serve: listening on {string.Join(", ", web!.Addresses)} (MCP at /mcp, API at /api/v1); Ctrl+C stops.").ConfigureAwait(false);
         try
@@ -62,6 +63,10 @@ internal sealed class ServeCommands : ICommandGroup
 
         return ExitCodes.Ok;
     }
+
+    /// <summary>The OTLP export of traces and metrics when <c>telemetry.otlp_endpoint</c> is set (null otherwise).</summary>
+    internal static Telemetry.TelemetryExport? StartOtlp(Workspace workspace, ActingServices acting, TimeProvider time, ILoggerFactory logging) =>
+        Telemetry.TelemetryExport.StartOtlp(workspace.Settings.Telemetry, acting.Journal, acting.Approvals, time, workspace.Secrets, logging);
 
     /// <summary>Why the web host stays off (no token), as said at startup.</summary>
     internal static string WebOff(Workspace workspace) =>

@@ -16,6 +16,7 @@ namespace PgRuntimeAgent.Tests.Web;
 /// the SDK's own client (tools by role and <c>mcp.allow_actions</c>, calls journaled with the client's name, actions
 /// requested as <c>mcp:TOKEN/CLIENT</c>); the read API; the body limit; and no response ever carries a token.
 /// </summary>
+[Collection(WebHostCollection.Name)]
 public sealed class AgentWebHostTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
