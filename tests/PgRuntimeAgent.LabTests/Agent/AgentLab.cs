@@ -42,8 +42,11 @@ internal sealed class AgentLab : IAsyncDisposable
         double.TryParse(Environment.GetEnvironmentVariable("PGRA_DRILL_CAP_SECONDS"), NumberStyles.Float, CultureInfo.InvariantCulture, out var s) && s > 0 ? s : 75);
 
     /// <summary>An agent for <paramref name="lab"/> with <paramref name="level"/> for patroni.failover and member.fence (null: the policy's defaults).</summary>
-    public static async Task<AgentLab> CreateAsync(LabInfo lab, int? level, Func<AgentSettings, AgentSettings>? tweak = null) =>
-        new(lab, await LabAgent.CreateAsync(lab.Manifest, Path.Combine(RepoRoot, "skills"), level, tweak, Ct));
+    public static async Task<AgentLab> CreateAsync(LabInfo lab, int? level, Func<AgentSettings, AgentSettings>? tweak = null, string? skillsDirectory = null) =>
+        new(lab, await LabAgent.CreateAsync(lab.Manifest, skillsDirectory ?? Path.Combine(RepoRoot, "skills"), level, tweak, Ct));
+
+    /// <summary>The agent's deployment (inventory, settings as tweaked, secrets).</summary>
+    public PgRuntimeAgent.Workspaces.Workspace Workspace => _agent.Workspace;
 
     /// <summary>A drill with this agent (or with none, for Patroni alone).</summary>
     public static async Task<FaultDrillResult> DrillAsync(LabInfo lab, FaultDrillOptions options, AgentRuntime? agent)

@@ -17,6 +17,7 @@ internal sealed class WebKit : IAsyncDisposable
     public const string ViewerToken = "viewer-token-6f1c0d9e2b7a4c55";
     public const string OperatorToken = "operator-token-93b2e8a1d4c07f66";
     public const string ApproverToken = "approver-token-1a2b3c4d5e6f7a8b";
+    public const string AlertmanagerToken = "alertmanager-token-5c6d7e8f9a0b";
 
     private readonly List<string> _bodies = [];
     private ToolsKit _tools = null!;
@@ -25,7 +26,7 @@ internal sealed class WebKit : IAsyncDisposable
 
     public AgentWebHost Host { get; private set; } = null!;
 
-    public static IReadOnlyList<string> Tokens { get; } = [ViewerToken, OperatorToken, ApproverToken];
+    public static IReadOnlyList<string> Tokens { get; } = [ViewerToken, OperatorToken, ApproverToken, AlertmanagerToken];
 
     /// <param name="live">True: as under <c>pgra run</c>, the kit's loop is the agent's (its snapshots, findings, events); false: as under <c>pgra serve</c>, fresh snapshots from the kit's world and no event stream.</param>
     public static async Task<WebKit> StartAsync(bool allowActions = false, int level = 2, long maxRequestBytes = 64 * 1024, bool live = true, int eventBuffer = 256)
@@ -40,7 +41,8 @@ internal sealed class WebKit : IAsyncDisposable
             {
                 Listen = "127.0.0.1:0",
                 MaxRequestBytes = maxRequestBytes,
-                Tokens = [Token("viewer", WebRole.Viewer, ViewerToken, 0), Token("ops", WebRole.Operator, OperatorToken, 1), Token("boss", WebRole.Approver, ApproverToken, 2)],
+                Tokens = [Token("viewer", WebRole.Viewer, ViewerToken, 0), Token("ops", WebRole.Operator, OperatorToken, 1), Token("boss", WebRole.Approver, ApproverToken, 2),
+                    Token("alertmanager", WebRole.Alertmanager, AlertmanagerToken, 3)],
             },
             Mcp = new McpSettings { AllowActions = allowActions },
             Secrets = secrets,
@@ -56,6 +58,7 @@ internal sealed class WebKit : IAsyncDisposable
             Detection = AgentKit.Detection,
             BaseDirectory = web.Kit.Workspace.BaseDirectory,
             Time = web.Kit.Time,
+            Alerts = live ? new PgRuntimeAgent.Alerts.AlertIntake(web.Kit.Loop, web.Kit.Journal, web.Kit.Time) : null,
         }, TestContext.Current.CancellationToken);
         return web;
     }

@@ -24,6 +24,9 @@ internal sealed class LabAgent : IAsyncDisposable
 
     public AgentRuntime Runtime { get; }
 
+    /// <summary>The deployment the agent was built for (the lab's inventory and settings, as tweaked).</summary>
+    public Workspace Workspace => Runtime.Acting.Workspace!;
+
     public IJournal Journal { get; }
 
     public string Dir { get; }
