@@ -76,5 +76,30 @@ public sealed class AlertmanagerLabTests
         var note = Assert.Single(await agent.Journal.QueryAsync(new JournalQuery { Kinds = [IncidentKinds.SkillNote] }, Ct),
             e => e.Summary.Contains("alert-echo", StringComparison.Ordinal));
         Assert.Contains($"alert PostgresLockPileup on {leader.Name} of pg-test", note.Summary, StringComparison.Ordinal);
+
+        // The same web host is the lab Prometheus' target `pgra`: the agent's sense cycle time is queryable there.
+        var series = await SenseCycleSeriesAsync(lab);
+        AgentLab.Report($"Prometheus job pgra: {series}");
+        Assert.Contains("\"cluster\":\"pg-test\"", series, StringComparison.Ordinal);
+    }
+
+    /// <summary>The lab Prometheus' answer to the agent's sense cycle count for pg-test, once it has one (at most 30 s).</summary>
+    private static async Task<string> SenseCycleSeriesAsync(LabInfo lab)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var query = new Uri(lab.Manifest.Endpoints.Prometheus, "/api/v1/query?query=" + Uri.EscapeDataString("pgra_sensing_snapshot_duration_seconds_count{job=\"pgra\",cluster=\"pg-test\"} > 0"));
+        var body = "";
+        for (var i = 0; i < 30; i++)
+        {
+            body = await http.GetStringAsync(query, Ct);
+            if (body.Contains("\"cluster\":\"pg-test\"", StringComparison.Ordinal))
+            {
+                return body;
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1), Ct);
+        }
+
+        return body;
     }
 }
