@@ -22,6 +22,7 @@ public sealed record DetectionResult(
 public sealed class ClusterDetector
 {
     private readonly List<ClusterSnapshot> _history = [];
+    private string? _lastLeader;
     private readonly IReadOnlyList<IDetector> _detectors;
 
     public ClusterDetector(string cluster, DetectionSettings? settings = null, DetectionContext? context = null, IReadOnlyList<IDetector>? detectors = null)
@@ -55,9 +56,10 @@ public sealed class ClusterDetector
         }
 
         var history = _history.Where(h => h.TakenAt < snapshot.TakenAt).ToList();
-        var findings = Detectors.Run(new DetectionInput(snapshot, history, Settings, Context), _detectors);
+        var findings = Detectors.Run(new DetectionInput(snapshot, history, Settings, Context) { RememberedLeader = _lastLeader }, _detectors);
         var update = Tracker.Update(snapshot.TakenAt, findings);
         _history.Add(snapshot);
+        _lastLeader = SnapshotFacts.KeyHolder(snapshot) ?? _lastLeader;
         var keep = Math.Max(1, Settings.HistorySize);
         if (_history.Count > keep)
         {

@@ -40,6 +40,16 @@ public sealed record DetectionInput(ClusterSnapshot Current, IReadOnlyList<Clust
     /// <summary>The snapshot just before the current one, or null.</summary>
     public ClusterSnapshot? Previous => History.Count > 0 ? History[^1] : null;
 
-    /// <summary>The leader in the most recent earlier snapshot that had one (the "old primary" while none holds the key).</summary>
-    public string? LastKnownLeader() => NewestFirst().Select(SnapshotFacts.KeyHolder).FirstOrDefault(l => l is not null);
+    /// <summary>
+    /// The last key holder the stream saw, kept by <see cref="ClusterDetector"/> however long ago (null: none yet).
+    /// The bounded history forgets a leader after <see cref="DetectionSettings.HistorySize"/> snapshots without one.
+    /// </summary>
+    public string? RememberedLeader { get; init; }
+
+    /// <summary>
+    /// The leader in the most recent earlier snapshot that had one (the "old primary" while none holds the key), else
+    /// the one the stream remembers: a cluster leaderless for longer than the history must not make the inventory's
+    /// declared primary, a replica that never led, its "old primary".
+    /// </summary>
+    public string? LastKnownLeader() => NewestFirst().Select(SnapshotFacts.KeyHolder).FirstOrDefault(l => l is not null) ?? RememberedLeader;
 }

@@ -99,6 +99,36 @@ public sealed class DetectorTests
         Assert.Contains("no leader key", f.Evidence[0].Observation, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A cluster leaderless for longer than the detection history (CI, 2026-12-03: no replica within
+    /// maximum_lag_on_failover after the fenced leader's disk filled): the finding still names the leader that went away,
+    /// not the inventory's declared primary, a replica that never led, which primary-failure would then ask to fence.
+    /// </summary>
+    [Fact]
+    public void LeaderMissing_LeaderlessLongerThanTheHistory_StillNamesTheLastLeaderNotTheDeclaredPrimary()
+    {
+        var healthy = Healthy();
+        Assert.NotEqual(healthy.Leader, healthy.Inventory.DeclaredPrimary);
+        var unlocked = healthy with
+        {
+            Leader = null,
+            Patroni = healthy.Patroni! with
+            {
+                Leader = null,
+                LeaderByView = healthy.Patroni.LeaderByView.ToDictionary(kv => kv.Key, _ => ""),
+            },
+        };
+        var settings = DetectionSettings.Default with { HistorySize = 5 };
+        var stream = new[] { healthy }.Concat(Enumerable.Range(1, 12).Select(i => Shift(unlocked, i * 2))).ToArray();
+
+        var findings = Run(settings, stream);
+
+        var f = findings.Find(FindingCodes.LeaderMissing);
+        Assert.NotNull(f);
+        Assert.Equal(healthy.Leader, f.Member);
+        Assert.Contains($"(last leader: {healthy.Leader})", f.Summary, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void PrimaryFrozen_RealLabFreeze_FiresOnTheThirdSnapshot()
     {
