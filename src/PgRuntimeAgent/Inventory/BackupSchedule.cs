@@ -55,7 +55,7 @@ public sealed record BackupSchedule(IReadOnlyList<ScheduledBackup> Entries)
             cron = CronExpression.Parse(text, CronFormat.Standard);
             return true;
         }
-        catch (CronFormatException)
+        catch (Exception ex) when (ex is CronFormatException or MissingSeedException)
         {
             return false;
         }

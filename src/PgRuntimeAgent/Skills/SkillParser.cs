@@ -389,6 +389,13 @@ public sealed partial class SkillParser
 
             return new SkillSchedule(expression) { Cron = cron };
         }
+        catch (MissingSeedException)
+        {
+            // Cronos reads H (a hashed value, as Jenkins has it) only with a seed the agent does not give.
+            Error(at, SkillDiagnosticCodes.BadCron,
+                $"bad cron schedule '{expression}': H (a hashed value) is not supported; write the minute and hour (5 fields: minute hour day-of-month month day-of-week, in UTC)");
+            return null;
+        }
         catch (CronFormatException ex)
         {
             var detail = ex.Message.Replace("The given cron expression has an invalid format. ", "", StringComparison.Ordinal);
