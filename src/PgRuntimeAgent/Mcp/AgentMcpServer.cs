@@ -127,17 +127,12 @@ internal static class AgentMcpServer
         yield return McpServerResource.Create(async (CancellationToken ct) =>
         {
             var incidents = await Incidents.IncidentStore.ListAsync(journaled.Journal, ct).ConfigureAwait(false);
-            var list = new System.Text.Json.Nodes.JsonArray([.. incidents.OrderByDescending(i => i.OpenedAt).Take(MaxListedIncidents).Select(i => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject
+            // Each as pgra incidents --json and /api/v1/incidents list it, with the URI of its post-mortem.
+            var list = new System.Text.Json.Nodes.JsonArray([.. incidents.OrderByDescending(i => i.OpenedAt).Take(MaxListedIncidents).Select(i =>
             {
-                ["id"] = i.Id,
-                ["cluster"] = i.Cluster,
-                ["state"] = i.State.ToString().ToLowerInvariant(),
-                ["severity"] = Detection.FindingJson.SeverityName(i.Severity),
-                ["title"] = i.Title,
-                ["opened_at"] = Detection.FindingJson.Time(i.OpenedAt),
-                ["resolved_at"] = i.ResolvedAt is { } r ? Detection.FindingJson.Time(r) : null,
-                ["codes"] = new System.Text.Json.Nodes.JsonArray([.. i.Codes.Select(c => (System.Text.Json.Nodes.JsonNode)c)]),
-                ["postmortem"] = PostmortemUriTemplate.Replace("{id}", i.Id, StringComparison.Ordinal),
+                var item = System.Text.Json.JsonSerializer.SerializeToNode(Incidents.IncidentSummary.Of(i), Incidents.IncidentJson.Options)!.AsObject();
+                item["postmortem"] = PostmortemUriTemplate.Replace("{id}", i.Id, StringComparison.Ordinal);
+                return (System.Text.Json.Nodes.JsonNode)item;
             })]);
             return journaled.Secrets.RedactJson(list.ToJsonString());
         }, new McpServerResourceCreateOptions
