@@ -87,9 +87,10 @@ internal sealed partial class ActionPipeline
 
     /// <summary>
     /// Takes back a completed action with the undo recorded in its outcome. Irreversible, unfinished or already
-    /// undone actions: <see cref="InputException"/>.
+    /// undone actions: <see cref="InputException"/>. <paramref name="proactive"/>: requested by a caller that is not an
+    /// operator at the keyboard (the API): the policy judges the undo as an action the agent would take unprompted.
     /// </summary>
-    public async Task<ActionRunResult> UndoAsync(string actionId, string initiator, bool dryRun, CancellationToken cancellationToken)
+    public async Task<ActionRunResult> UndoAsync(string actionId, string initiator, bool dryRun, CancellationToken cancellationToken, bool proactive = false)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(actionId);
         var entries = await _journal.QueryAsync(new JournalQuery { CorrelationId = actionId }, cancellationToken).ConfigureAwait(false);
@@ -130,7 +131,7 @@ internal sealed partial class ActionPipeline
         {
             Id = PlannedAction.NewUndoId(actionId),
             UndoOf = actionId,
-            Trigger = ActionTrigger.Operator,
+            Trigger = proactive ? ActionTrigger.Proactive : ActionTrigger.Operator,
             Initiator = initiator,
             Reason = $"undo of {actionId}",
         };

@@ -27,7 +27,7 @@ internal static class ActionsApi
         endpoints.MapPost(AgentApi.Prefix + "/actions", ApiResults.Handler(context => ApiResults.GuardAsync(secrets, async () =>
         {
             ApiResults.OnlyQuery(context.Request);
-            var (request, dryRun) = await ReadAsync(context, "api:" + (WebRoles.TokenName(context.User) ?? "anonymous")).ConfigureAwait(false);
+            var (request, dryRun) = await ReadAsync(context, WebRoles.Caller(context.User)).ConfigureAwait(false);
             // A real action runs to its end even if the caller hangs up; only the host's stop cancels it.
             var (plan, run) = await options.Acting.RequestAsync(request, dryRun, dryRun ? context.RequestAborted : stopping).ConfigureAwait(false);
             if (run is not { } result)
@@ -55,6 +55,50 @@ internal static class ActionsApi
             doc["journal_seqs"] = JsonSerializer.SerializeToNode(result.JournalSeqs, ApiJson.Options);
             return ApiResults.Json(secrets, doc);
         }))).RequireAuthorization(WebRoles.Policy(WebRole.Operator));
+
+        // Undo, as pgra undo: the undo recorded in the action's outcome, through the pipeline, as a proactive request of
+        // the caller (an operator token is not an operator at the keyboard). Body: optional {"dry_run": bool}.
+        endpoints.MapPost(AgentApi.Prefix + "/actions/{id}/undo", (string id, HttpContext context) => ApiResults.GuardAsync(secrets, async () =>
+        {
+            ApiResults.OnlyQuery(context.Request);
+            if (id.Length > 100 || !id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_'))
+            {
+                return ApiResults.Error(secrets, StatusCodes.Status404NotFound, "not an action id (act-... as the journal and the approvals show them)");
+            }
+
+            var dryRun = await DryRunAsync(context).ConfigureAwait(false);
+            var result = await options.Acting.Pipeline.UndoAsync(id, WebRoles.Caller(context.User), dryRun, dryRun ? context.RequestAborted : stopping, proactive: true)
+                .ConfigureAwait(false);
+            var doc = AgentToolbox.Describe(result, dryRun);
+            doc["initiator"] = result.Action.Initiator;
+            doc["undo_of"] = id;
+            doc["journal_seqs"] = JsonSerializer.SerializeToNode(result.JournalSeqs, ApiJson.Options);
+            return ApiResults.Json(secrets, doc);
+        })).RequireAuthorization(WebRoles.Policy(WebRole.Operator));
+    }
+
+    /// <summary>The optional <c>{"dry_run": bool}</c> body of an undo.</summary>
+    private static async Task<bool> DryRunAsync(HttpContext context)
+    {
+        if (context.Request.ContentLength is null or 0 && !context.Request.Headers.TransferEncoding.Any())
+        {
+            return false;
+        }
+
+        try
+        {
+            var body = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted).ConfigureAwait(false);
+            return body switch
+            {
+                JsonObject o when o.Count == 0 => false,
+                JsonObject o when o.Count == 1 && o["dry_run"] is JsonValue v && v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
+                _ => throw new InputException("the body must be empty or {\"dry_run\": true|false}"),
+            };
+        }
+        catch (JsonException)
+        {
+            throw new InputException("the body must be empty or {\"dry_run\": true|false}");
+        }
     }
 
     /// <summary>The body, checked field by field; anything wrong is an <see cref="InputException"/> that names the field.</summary>

@@ -65,7 +65,7 @@ internal static class AgentApi
 
     private static async Task<IResult> DecideAsync(AgentWebHostOptions options, string id, HttpContext context, bool approve, CancellationToken stopping)
     {
-        var by = "api:" + WebRoles.TokenName(context.User);
+        var by = WebRoles.Caller(context.User);
         try
         {
             var note = await NoteAsync(context).ConfigureAwait(false);
@@ -78,6 +78,18 @@ internal static class AgentApi
 
             var pending = await acting.Approvals.GetAsync(id, context.RequestAborted).ConfigureAwait(false)
                 ?? throw new InputException($"no approval {id}; GET {Prefix}/approvals lists the pending ones.");
+            // Four-eyes: whoever requested the action with a token does not grant it with the same token.
+            if (options.Http.FourEyes && WebRoles.RequesterToken(pending.Action.Initiator) is { } requester
+                && string.Equals(requester, WebRoles.TokenName(context.User), StringComparison.Ordinal))
+            {
+                var refused = new JsonObject
+                {
+                    ["ok"] = false,
+                    ["error"] = $"four-eyes (http.four_eyes): {pending.Action.Initiator} requested {id}, so another approver must decide; nothing was approved",
+                };
+                return Results.Text(options.Secrets.RedactJson(refused.ToJsonString(ApiJson.Options)), "application/json", System.Text.Encoding.UTF8, StatusCodes.Status403Forbidden);
+            }
+
             if (acting.Pipeline.Actuators.Find(pending.Action.Kind) is null)
             {
                 throw new InputException($"{id} is a {pending.Action.Kind} action and this agent has no actuator for it; nothing was approved.");

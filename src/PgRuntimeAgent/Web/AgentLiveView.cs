@@ -1,6 +1,8 @@
 using System.Threading.Channels;
 using PgRuntimeAgent.Agent;
 using PgRuntimeAgent.Detection;
+using PgRuntimeAgent.Sensing.Patroni;
+using PgRuntimeAgent.Sensing.Snapshot;
 
 namespace PgRuntimeAgent.Web;
 
@@ -15,6 +17,13 @@ internal sealed class AgentLiveView : IAgentObserver
     private readonly Func<string, DetectionResult?> _latest;
     private readonly object _gate = new();
     private EventSubscription[] _subscribers = [];
+    private readonly Dictionary<string, Queue<ClusterSample>> _history = new(StringComparer.Ordinal);
+
+    /// <summary>How far back <see cref="History"/> reaches (the console's lag chart shows the last hour).</summary>
+    public static TimeSpan HistoryWindow { get; } = TimeSpan.FromMinutes(60);
+
+    /// <summary>The most samples kept per cluster, whatever the sense interval (one a second for an hour).</summary>
+    public const int HistoryCapacity = 3600;
 
     public AgentLiveView(IReadOnlyList<string> clusters, Func<string, DetectionResult?> latest)
     {
@@ -54,6 +63,29 @@ internal sealed class AgentLiveView : IAgentObserver
         return subscription;
     }
 
+    private void Record(ClusterSnapshot snapshot)
+    {
+        var sample = ClusterSample.Of(snapshot);
+        lock (_gate)
+        {
+            if (!_history.TryGetValue(snapshot.Cluster, out var q))
+            {
+                _history[snapshot.Cluster] = q = new Queue<ClusterSample>();
+            }
+
+            if (q.Count > 0 && q.Last().At >= sample.At)
+            {
+                return;
+            }
+
+            q.Enqueue(sample);
+            while (q.Count > HistoryCapacity || (q.Count > 0 && q.Peek().At < sample.At - HistoryWindow))
+            {
+                q.Dequeue();
+            }
+        }
+    }
+
     internal void Remove(EventSubscription subscription)
     {
         lock (_gate)
@@ -62,9 +94,28 @@ internal sealed class AgentLiveView : IAgentObserver
         }
     }
 
+    /// <summary>
+    /// The samples of <paramref name="cluster"/> taken since <paramref name="since"/>, oldest first: one per snapshot
+    /// the loop took (leader, writable, timeline, each member's role and lag), kept in memory for
+    /// <see cref="HistoryWindow"/>; a restart of the agent starts it again.
+    /// </summary>
+    public IReadOnlyList<ClusterSample> History(string cluster, DateTimeOffset since)
+    {
+        lock (_gate)
+        {
+            return _history.TryGetValue(cluster, out var q) ? [.. q.Where(s => s.At >= since)] : [];
+        }
+    }
+
     /// <summary>Called on the loop's tasks: hands the event to every buffer without waiting.</summary>
     public void OnEvent(AgentEvent agentEvent)
     {
+        ArgumentNullException.ThrowIfNull(agentEvent);
+        if (agentEvent.Name == AgentEventNames.Snapshot && agentEvent.Cluster is { } cluster && _latest(cluster)?.Snapshot is { } snapshot)
+        {
+            Record(snapshot);
+        }
+
         foreach (var s in Volatile.Read(ref _subscribers))
         {
             s.Offer(agentEvent);
@@ -100,3 +151,16 @@ internal sealed class EventSubscription : IDisposable
         _channel.Writer.TryComplete();
     }
 }
+
+/// <summary>One point of a cluster's recent history: who led, whether it took writes, each member's role and lag.</summary>
+internal sealed record ClusterSample(DateTimeOffset At, string? Leader, bool Writable, long? Timeline, IReadOnlyList<MemberSample> Members)
+{
+    public static ClusterSample Of(ClusterSnapshot s) => new(s.TakenAt, s.Leader, SnapshotFacts.LeaderWritable(s), s.Timeline,
+        [.. s.Members.Select(m => new MemberSample(m.Name, RoleOf(m), m.Name == s.Leader ? null : m.LagBytes))]);
+
+    private static string RoleOf(MemberState m) =>
+        !m.Reachable && m.PatroniRole == PatroniRole.Unknown ? "unreachable" : m.PatroniRawRole ?? System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(m.PatroniRole.ToString());
+}
+
+/// <summary>A member in a <see cref="ClusterSample"/>: its role (leader, replica, standby-leader, down...) and lag in bytes (null: the leader, or unknown).</summary>
+internal sealed record MemberSample(string Name, string Role, long? LagBytes);

@@ -179,6 +179,8 @@ internal sealed class AgentWebHost : IAsyncDisposable
         });
         builder.Services.AddRoutingCore();
         builder.Services.AddSingleton(tokens);
+        var sessions = new Console.ConsoleSessions(options.Time, TimeSpan.FromMinutes(http.ConsoleSessionMinutes));
+        builder.Services.AddSingleton(sessions);
         builder.Services.AddAuthentication(WebRoles.Scheme).AddScheme<AuthenticationSchemeOptions, BearerTokenHandler>(WebRoles.Scheme, null);
         builder.Services.AddAuthorization(a =>
         {
@@ -212,7 +214,7 @@ internal sealed class AgentWebHost : IAsyncDisposable
             options.Secrets, options.Logging.CreateLogger("PgRuntimeAgent.Telemetry")).Register();
         try
         {
-            return await StartAsync(app, options, tokens, certificate, listen, meters, state, cancellationToken).ConfigureAwait(false);
+            return await StartAsync(app, options, tokens, sessions, certificate, listen, meters, state, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -224,12 +226,18 @@ internal sealed class AgentWebHost : IAsyncDisposable
         }
     }
 
-    private static async Task<AgentWebHost> StartAsync(WebApplication app, AgentWebHostOptions options, TokenBook tokens, X509Certificate2? certificate,
-        ListenAddress listen, MeterProvider meters, AgentStateMetrics state, CancellationToken cancellationToken)
+    private static async Task<AgentWebHost> StartAsync(WebApplication app, AgentWebHostOptions options, TokenBook tokens, Console.ConsoleSessions sessions,
+        X509Certificate2? certificate, ListenAddress listen, MeterProvider meters, AgentStateMetrics state, CancellationToken cancellationToken)
     {
         var http = options.Http;
+        app.Use(async (context, next) =>
+        {
+            context.Response.Headers.XContentTypeOptions = "nosniff";
+            await next(context).ConfigureAwait(false);
+        });
         app.UseRouting();
         app.UseAuthentication();
+        app.Use((context, next) => Console.CsrfGuard.InvokeAsync(context, () => next(context), sessions, options.Secrets));
         app.UseAuthorization();
         app.Use(async (context, next) =>
         {
@@ -253,6 +261,8 @@ internal sealed class AgentWebHost : IAsyncDisposable
         AgentApi.MapDecisions(app, options, app.Lifetime.ApplicationStopping);
         ActionsApi.Map(app, options, app.Lifetime.ApplicationStopping);
         AlertsApi.Map(app, options.Alerts);
+        var logger0 = options.Logging.CreateLogger("PgRuntimeAgent.Web");
+        Console.ConsoleRoutes.Map(app, options, sessions, logger0);
 
         try
         {

@@ -57,14 +57,51 @@ internal static class WebRoles
     /// <summary>The authorization policy of each role: the role or a higher one.</summary>
     public static string Policy(WebRole role) => "pgra-" + role.ToString().ToLowerInvariant();
 
-    public static ClaimsPrincipal Principal(string name, WebRole role) =>
+    /// <summary>The claim a console session's principal carries: the session's id (absent for a bearer token).</summary>
+    public const string SessionClaim = "pgra:console-session";
+
+    public static ClaimsPrincipal Principal(string name, WebRole role, string? session = null) =>
         new(new ClaimsIdentity(
             [
                 new Claim(ClaimTypes.NameIdentifier, name),
                 new Claim(ClaimTypes.Name, name),
                 new Claim(ClaimTypes.Role, role.ToString().ToLowerInvariant()),
+                .. session is null ? Array.Empty<Claim>() : [new Claim(SessionClaim, session)],
             ],
             Scheme, ClaimTypes.Name, ClaimTypes.Role));
+
+    /// <summary>The console session an authenticated user came with; null for a bearer token.</summary>
+    public static string? Session(ClaimsPrincipal? user) => Of(user) is null ? null : user!.FindFirst(SessionClaim)?.Value;
+
+    /// <summary>
+    /// Who a request is journaled as: <c>api:NAME</c> for a bearer token, <c>console:NAME</c> for a console session
+    /// opened with the token NAME.
+    /// </summary>
+    public static string Caller(ClaimsPrincipal? user) => (Session(user) is null ? "api:" : "console:") + (TokenName(user) ?? "anonymous");
+
+    /// <summary>
+    /// The token name behind an action's initiator when a token requested it (<c>api:ops</c>, <c>console:ops</c>,
+    /// <c>mcp:ops/claude-code</c> → <c>ops</c>); null for the agent, a model, a skill or an operator at the keyboard.
+    /// </summary>
+    public static string? RequesterToken(string? initiator)
+    {
+        if (initiator is null)
+        {
+            return null;
+        }
+
+        foreach (var prefix in (string[])["api:", "console:", "mcp:"])
+        {
+            if (initiator.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                var rest = initiator[prefix.Length..];
+                var slash = rest.IndexOf('/', StringComparison.Ordinal);
+                return slash < 0 ? rest : rest[..slash];
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>The role of an authenticated user; null for anyone else.</summary>
     public static WebRole? Of(ClaimsPrincipal? user)
@@ -83,11 +120,12 @@ internal static class WebRoles
 }
 
 /// <summary>
-/// <c>Authorization: Bearer TOKEN</c>: a known token authenticates its holder with its role; no token leaves the
-/// request anonymous (and the authorization policy answers 401), an unknown one fails (401). Nothing of the token is
+/// <c>Authorization: Bearer TOKEN</c>: a known token authenticates its holder with its role; without the header, the
+/// console's session cookie does (the role of the token the session was opened with); neither leaves the request anonymous (and the authorization policy answers 401), an unknown one fails (401). Nothing of the token is
 /// logged or echoed.
 /// </summary>
-internal sealed class BearerTokenHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, TokenBook tokens)
+internal sealed class BearerTokenHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, TokenBook tokens,
+    Console.ConsoleSessions sessions)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
@@ -95,6 +133,12 @@ internal sealed class BearerTokenHandler(IOptionsMonitor<AuthenticationSchemeOpt
         var header = Request.Headers.Authorization.ToString();
         if (header.Length == 0)
         {
+            // The console: a session cookie (an unknown or expired one is anonymous: the console signs in again).
+            if (sessions.Find(Request.Cookies[Console.ConsoleSessions.Cookie]) is { } session)
+            {
+                return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(WebRoles.Principal(session.Name, session.Role, session.Id), Scheme.Name)));
+            }
+
             return Task.FromResult(AuthenticateResult.NoResult());
         }
 

@@ -102,6 +102,33 @@ internal static class ClustersApi
             doc["source"] = view.Source;
             return ApiResults.Json(secrets, doc);
         }));
+        // The lag chart of the console: the loop's samples of the last minutes (kept in memory, an hour at most).
+        api.MapGet("/clusters/{name}/history", (string name, HttpContext context) => ApiResults.GuardAsync(secrets, () =>
+        {
+            ApiResults.OnlyQuery(context.Request, "minutes");
+            if (Unknown(options, name) is { } notFound)
+            {
+                return Task.FromResult(notFound);
+            }
+
+            var minutes = ApiResults.Limit(context.Request, "minutes", 60, 60);
+            var samples = options.Live?.History(name, options.Time.GetUtcNow().AddMinutes(-minutes)) ?? [];
+            var doc = new JsonObject
+            {
+                ["cluster"] = name,
+                ["source"] = options.Live is null ? "none" : "loop",
+                ["minutes"] = minutes,
+                ["samples"] = new JsonArray([.. samples.Select(x => (JsonNode)new JsonObject
+                {
+                    ["at"] = x.At.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
+                    ["leader"] = x.Leader,
+                    ["writable"] = x.Writable,
+                    ["timeline"] = x.Timeline,
+                    ["members"] = new JsonArray([.. x.Members.Select(mm => (JsonNode)new JsonObject { ["name"] = mm.Name, ["role"] = mm.Role, ["lag_bytes"] = mm.LagBytes })]),
+                })]),
+            };
+            return Task.FromResult(ApiResults.Json(secrets, doc));
+        }));
     }
 
     /// <summary>The clusters the loop watches; without a loop, every cluster of the inventory.</summary>

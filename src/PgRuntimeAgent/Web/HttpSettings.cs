@@ -33,6 +33,16 @@ public sealed partial record HttpSettings : ISettingsChecks
     /// <summary>The largest request body accepted; a larger one is answered 413.</summary>
     public long MaxRequestBytes { get; init; } = 1024 * 1024;
 
+    /// <summary>
+    /// Four-eyes: an approval is granted only by another token than the one that requested the action (an approval
+    /// requested by <c>api:ops</c> cannot be approved by <c>ops</c>, on the API or in the console). Approvals the agent
+    /// requested itself may be granted by any approver.
+    /// </summary>
+    public bool FourEyes { get; init; }
+
+    /// <summary>How long a console sign-in lasts, in minutes (the session cookie's life; signing out ends it sooner).</summary>
+    public int ConsoleSessionMinutes { get; init; } = 720;
+
     /// <summary>The shortest token accepted (a bearer token is a password sent with every request).</summary>
     public const int MinTokenLength = 16;
 
@@ -57,6 +67,12 @@ public sealed partial record HttpSettings : ISettingsChecks
         {
             yield return new SettingsProblem("max_request_bytes", string.Create(CultureInfo.InvariantCulture, $"max_request_bytes must be at least 1024, got {MaxRequestBytes}"),
                 "the default is 1048576 (1 MiB)");
+        }
+
+        if (ConsoleSessionMinutes is < 5 or > 10080)
+        {
+            yield return new SettingsProblem("console_session_minutes", string.Create(CultureInfo.InvariantCulture, $"console_session_minutes must be 5-10080 (a week), got {ConsoleSessionMinutes}"),
+                "the default is 720 (12 hours): an on-call shift");
         }
 
         if (!string.IsNullOrWhiteSpace(TlsKey) && string.IsNullOrWhiteSpace(TlsCertificate))

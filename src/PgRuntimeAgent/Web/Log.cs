@@ -13,4 +13,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 9002, Level = LogLevel.Information, Message = "Web host stopped")]
     public static partial void Stopped(ILogger logger);
+
+    [LoggerMessage(EventId = 9003, Level = LogLevel.Information, Message = "Console: {Name} signed in ({Role})")]
+    public static partial void ConsoleSignedIn(ILogger logger, string name, string role);
+
+    [LoggerMessage(EventId = 9004, Level = LogLevel.Warning, Message = "Console: a sign-in from {Remote} was refused (unknown token)")]
+    public static partial void ConsoleSignInRefused(ILogger logger, string remote);
 }

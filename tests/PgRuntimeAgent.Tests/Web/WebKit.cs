@@ -18,6 +18,7 @@ internal sealed class WebKit : IAsyncDisposable
     public const string OperatorToken = "operator-token-93b2e8a1d4c07f66";
     public const string ApproverToken = "approver-token-1a2b3c4d5e6f7a8b";
     public const string AlertmanagerToken = "alertmanager-token-5c6d7e8f9a0b";
+    public const string SecondApproverToken = "approver2-token-9e8d7c6b5a4f3e2d";
 
     private readonly List<string> _bodies = [];
     private ToolsKit _tools = null!;
@@ -26,10 +27,13 @@ internal sealed class WebKit : IAsyncDisposable
 
     public AgentWebHost Host { get; private set; } = null!;
 
-    public static IReadOnlyList<string> Tokens { get; } = [ViewerToken, OperatorToken, ApproverToken, AlertmanagerToken];
+    public static IReadOnlyList<string> Tokens { get; } = [ViewerToken, OperatorToken, ApproverToken, AlertmanagerToken, SecondApproverToken];
 
     /// <param name="live">True: as under <c>pgra run</c>, the kit's loop is the agent's (its snapshots, findings, events); false: as under <c>pgra serve</c>, fresh snapshots from the kit's world and no event stream.</param>
-    public static async Task<WebKit> StartAsync(bool allowActions = false, int level = 2, long maxRequestBytes = 64 * 1024, bool live = true, int eventBuffer = 256)
+    /// <param name="fourEyes"><c>http.four_eyes</c>.</param>
+    /// <param name="tls">A PEM certificate and key (paths) to serve HTTPS with; null: plain HTTP.</param>
+    public static async Task<WebKit> StartAsync(bool allowActions = false, int level = 2, long maxRequestBytes = 64 * 1024, bool live = true, int eventBuffer = 256,
+        bool fourEyes = false, (string Certificate, string Key)? tls = null)
     {
         var web = new WebKit { _tools = await ToolsKit.CreateAsync(level) };
         var secrets = web.Kit.Workspace.Secrets;
@@ -42,7 +46,10 @@ internal sealed class WebKit : IAsyncDisposable
                 Listen = "127.0.0.1:0",
                 MaxRequestBytes = maxRequestBytes,
                 Tokens = [Token("viewer", WebRole.Viewer, ViewerToken, 0), Token("ops", WebRole.Operator, OperatorToken, 1), Token("boss", WebRole.Approver, ApproverToken, 2),
-                    Token("alertmanager", WebRole.Alertmanager, AlertmanagerToken, 3)],
+                    Token("alertmanager", WebRole.Alertmanager, AlertmanagerToken, 3), Token("boss2", WebRole.Approver, SecondApproverToken, 4)],
+                FourEyes = fourEyes,
+                TlsCertificate = tls?.Certificate,
+                TlsKey = tls?.Key,
             },
             Mcp = new McpSettings { AllowActions = allowActions },
             Secrets = secrets,
@@ -64,9 +71,9 @@ internal sealed class WebKit : IAsyncDisposable
     }
 
     /// <summary>An HTTP client of the host that keeps every response body; <paramref name="token"/> null: no Authorization header.</summary>
-    public HttpClient Client(string? token)
+    public HttpClient Client(string? token, SocketsHttpHandler? handler = null)
     {
-        var client = new HttpClient(new Recording(_bodies) { InnerHandler = new SocketsHttpHandler() }) { BaseAddress = Host.Address };
+        var client = new HttpClient(new Recording(_bodies) { InnerHandler = handler ?? new SocketsHttpHandler() }) { BaseAddress = Host.Address };
         if (token is not null)
         {
             client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
