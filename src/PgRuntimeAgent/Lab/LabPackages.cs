@@ -6,13 +6,14 @@ internal static class LabPackages
     /// <summary>
     /// Same list as ansible/group_vars/all.yml lab_packages, plus Ansible itself. hypopg is created in every lab
     /// database (the index advisor's hypothetical indexes); pg_qualstats is installed but not preloaded (it needs
-    /// shared_preload_libraries, a restart, and adds work to every query of a lab that measures timings).
+    /// shared_preload_libraries, a restart, and adds work to every query of a lab that measures timings). chromium is the
+    /// browser the console's end-to-end test drives (headless, through Playwright; no browser is ever downloaded).
     /// </summary>
     public static IReadOnlyList<string> Required { get; } =
     [
         "ansible-core", "postgresql-15", "postgresql-contrib", "postgresql-15-hypopg", "postgresql-15-pg-qualstats", "patroni", "python3-psycopg2", "etcd-server", "etcd-client",
         "pgbackrest", "pgbouncer", "haproxy", "prometheus", "prometheus-alertmanager", "prometheus-postgres-exporter",
-        "prometheus-node-exporter", "e2fsprogs", "util-linux", "openssh-server", "openssh-client",
+        "prometheus-node-exporter", "e2fsprogs", "util-linux", "openssh-server", "openssh-client", "chromium",
     ];
 
     public const string PolicyRcPath = "/usr/sbin/policy-rc.d";
