@@ -21,6 +21,22 @@ public static class AgentEventNames
     public const string ActionFinished = "action.finished";
     public const string ApprovalRequested = "approval.requested";
     public const string ApprovalDecided = "approval.decided";
+
+    /// <summary>A skill run ended in error: the skill itself broke (an expression, the host, a loop), not the fix.</summary>
+    public const string SkillErrored = "skill.errored";
+
+    /// <summary>One sensor of a cluster has not been ok for longer than <c>notify.sensor_blind_seconds</c>.</summary>
+    public const string SensorBlind = "sensor.blind";
+
+    /// <summary>A sensor <see cref="SensorBlind"/> reported is ok again.</summary>
+    public const string SensorRestored = "sensor.restored";
+
+    /// <summary>Every event name, in the order above (what <c>notify.events</c> may name).</summary>
+    public static IReadOnlyList<string> All { get; } =
+    [
+        Started, Stopped, Reconciled, Snapshot, SensingOutage, SensingRestored, FindingRaised, FindingCleared, IncidentOpened, IncidentMitigating,
+        IncidentResolved, SkillStarted, SkillFinished, SkillErrored, ActionFinished, ApprovalRequested, ApprovalDecided, SensorBlind, SensorRestored,
+    ];
 }
 
 /// <summary>

@@ -45,7 +45,7 @@ internal sealed partial class AgentLoop
         var run = await _runner.RunAsync(skill, new SkillRunRequest(cluster) { Snapshot = first, Trigger = trigger, Parameters = parameters }, host, cancellationToken)
             .ConfigureAwait(false);
         await _incidents.RecordSkillRunAsync(run, host.Served, incident, cancellationToken).ConfigureAwait(false);
-        Emit(SkillFinished(cluster, incident, skill, run));
+        EmitSkillFinished(cluster, incident, skill, run);
         return run;
     }
 }

@@ -75,15 +75,128 @@ internal sealed partial class AgentLoop
         }
     }
 
-    private void EmitDecided(ClusterState st, Approval? approval, string what) => Emit(new AgentEvent
+    private void EmitDecided(ClusterState st, Approval? approval, string what)
     {
-        Name = AgentEventNames.ApprovalDecided,
+        var id = approval?.Id ?? st.Awaiting?.ApprovalId;
+        Emit(new AgentEvent
+        {
+            Name = AgentEventNames.ApprovalDecided,
+            At = _time.GetUtcNow(),
+            Cluster = st.Cluster,
+            Incident = _incidents.Current(st.Cluster)?.Id,
+            Title = $"{id}: {what}" + (approval?.DecidedBy is { } by ? $" by {by}" : ""),
+            Message = approval?.Action.Summary,
+            Details = new Dictionary<string, string?>(StringComparer.Ordinal) { ["approval"] = id },
+        });
+    }
+
+    /// <summary>A finished run's <c>skill.finished</c>, and <c>skill.errored</c> when the skill itself broke (<see cref="SkillRunStatus.Error"/>).</summary>
+    private void EmitSkillFinished(string cluster, string? incident, Skill skill, SkillRun run)
+    {
+        Emit(SkillFinished(cluster, incident, skill, run));
+        if (run.Status == SkillRunStatus.Error)
+        {
+            EmitSkillErrored(cluster, incident, skill.Name, run.Message, run.Steps.LastOrDefault(x => x.Status == SkillStepStatus.Error)?.StepId);
+        }
+    }
+
+    /// <summary>
+    /// <c>skill.errored</c>: a run could not be carried out (an expression that cannot be evaluated, the host failing, a
+    /// loop) or crashed. Not a run that <c>failed</c> (the fix did not work: a timed-out verify, a failed action) nor
+    /// one refused by the policy: those are the skill doing its job, reported by <c>skill.finished</c>.
+    /// </summary>
+    private void EmitSkillErrored(string cluster, string? incident, string? skill, string? error, string? step) => Emit(new AgentEvent
+    {
+        Name = AgentEventNames.SkillErrored,
         At = _time.GetUtcNow(),
-        Cluster = st.Cluster,
-        Incident = _incidents.Current(st.Cluster)?.Id,
-        Title = $"{approval?.Id ?? st.Awaiting?.ApprovalId}: {what}" + (approval?.DecidedBy is { } by ? $" by {by}" : ""),
-        Message = approval?.Action.Summary,
+        Cluster = cluster,
+        Incident = incident,
+        Severity = "warning",
+        Title = $"skill {skill ?? "(unknown)"} errored on {cluster}",
+        Message = Redact(error),
+        Details = new Dictionary<string, string?>(StringComparer.Ordinal)
+        {
+            ["skill"] = skill,
+            ["step"] = step,
+        },
     });
+
+    /// <summary>
+    /// <c>sensor.blind</c> once for a sensor of the cluster not ok (degraded or unknown; not disabled or not configured
+    /// by choice, nor in <c>detection.ignore_sensors</c>) for longer than <see cref="AgentLoopOptions.SensorBlindSeconds"/>
+    /// by the loop's clock, and <c>sensor.restored</c> when it is ok again. A whole snapshot missing is
+    /// <c>sensing.outage</c>'s, and leaves this as it was.
+    /// </summary>
+    private void WatchSensors(ClusterState st, ClusterSnapshot s)
+    {
+        var now = _time.GetUtcNow();
+        var limit = TimeSpan.FromSeconds(Math.Max(NotifySettings.MinSensorBlindSeconds, _options.SensorBlindSeconds));
+        var ignore = _options.Detection.IgnoreSensors;
+        var notOk = new Dictionary<string, Sensing.SensorStatus>(StringComparer.Ordinal);
+        foreach (var x in s.Sensors.Where(x => x.Health != Sensing.SensorHealth.Ok && !SensorBlindDetector.IsDeliberate(x.Reason)
+            && !ignore.Contains(x.Sensor, StringComparer.Ordinal)))
+        {
+            notOk.TryAdd(x.Sensor, x);
+        }
+
+        foreach (var (sensor, watch) in st.NotOk.Where(w => !notOk.ContainsKey(w.Key)).ToList())
+        {
+            st.NotOk.Remove(sensor);
+            if (watch.Notified)
+            {
+                Emit(new AgentEvent
+                {
+                    Name = AgentEventNames.SensorRestored,
+                    At = now,
+                    Cluster = st.Cluster,
+                    Title = $"the {sensor} sensor of {st.Cluster} is ok again after {Duration(now - watch.Since)}",
+                    Details = SensorDetails(sensor, "ok", watch.Since, now),
+                });
+            }
+        }
+
+        foreach (var (sensor, status) in notOk)
+        {
+            if (!st.NotOk.TryGetValue(sensor, out var watch))
+            {
+                st.NotOk[sensor] = new SensorWatch(now);
+                continue;
+            }
+
+            if (watch.Notified || now - watch.Since <= limit)
+            {
+                continue;
+            }
+
+            watch.Notified = true;
+            var health = status.Health.ToString().ToLowerInvariant();
+            Emit(new AgentEvent
+            {
+                Name = AgentEventNames.SensorBlind,
+                At = now,
+                Cluster = st.Cluster,
+                Severity = sensor == Sensing.SensorNames.Patroni && status.Health == Sensing.SensorHealth.Unknown ? "critical" : "warning",
+                Title = $"the {sensor} sensor of {st.Cluster} has not been ok for {Duration(now - watch.Since)} ({health}): decisions that need it are not taken",
+                Message = Redact(status.Reason),
+                Details = SensorDetails(sensor, health, watch.Since, now),
+            });
+        }
+
+        static Dictionary<string, string?> SensorDetails(string sensor, string health, DateTimeOffset since, DateTimeOffset now) => new(StringComparer.Ordinal)
+        {
+            ["sensor"] = sensor,
+            ["health"] = health,
+            ["since"] = since.ToString("O", CultureInfo.InvariantCulture),
+            ["seconds"] = ((long)(now - since).TotalSeconds).ToString(CultureInfo.InvariantCulture),
+        };
+    }
+
+    /// <summary>A duration for people: <c>45 s</c>, <c>7 min</c>, <c>3.5 h</c>.</summary>
+    internal static string Duration(TimeSpan d) => d.TotalSeconds < 120
+        ? string.Create(CultureInfo.InvariantCulture, $"{d.TotalSeconds:0} s")
+        : d.TotalMinutes < 120
+            ? string.Create(CultureInfo.InvariantCulture, $"{d.TotalMinutes:0} min")
+            : string.Create(CultureInfo.InvariantCulture, $"{d.TotalHours:0.#} h");
 
     private AgentEvent SnapshotEvent(ClusterSnapshot s)
     {

@@ -93,7 +93,7 @@ internal sealed partial class AgentLoop
         if (st.Urgent is { IsCompleted: true } urgent)
         {
             st.Urgent = null;
-            Collect(st, urgent);
+            Collect(st, urgent, null);
         }
 
         if (st.Run is not { IsCompleted: true } task)
@@ -101,6 +101,7 @@ internal sealed partial class AgentLoop
             return;
         }
 
+        var skill = st.RunSkill;
         st.Run = null;
         st.RunSkill = null;
         st.RunScheduled = false;
@@ -110,11 +111,12 @@ internal sealed partial class AgentLoop
             st.RerunAfterSnapshot = st.Snapshots + 2;
         }
 
-        Collect(st, task);
+        Collect(st, task, skill);
     }
 
     /// <summary>A finished run's outcome: kept for tests and the demo, then its cooldown, retry time or the approval it waits for.</summary>
-    private void Collect(ClusterState st, Task<SkillRunOutcome?> task)
+    /// <param name="skill">The skill that ran, when known (a crash is reported with it).</param>
+    private void Collect(ClusterState st, Task<SkillRunOutcome?> task, string? skill)
     {
         if (task.IsCompletedSuccessfully && task.Result is { } outcome)
         {
@@ -134,7 +136,9 @@ internal sealed partial class AgentLoop
         }
         else if (task.IsFaulted)
         {
-            Log.SkillCrashed(_logger, st.Cluster, task.Exception is { } crash ? Redact(crash.GetBaseException()) : "?");
+            var error = task.Exception is { } crash ? Redact(crash.GetBaseException()) : "?";
+            Log.SkillCrashed(_logger, st.Cluster, error);
+            EmitSkillErrored(st.Cluster, _incidents.Current(st.Cluster)?.Id, skill, "the run crashed: " + error, null);
         }
     }
 
@@ -393,7 +397,7 @@ internal sealed partial class AgentLoop
             }
         }
 
-        Emit(SkillFinished(st.Cluster, incident ?? _incidents.Current(st.Cluster)?.Id, skill, run));
+        EmitSkillFinished(st.Cluster, incident ?? _incidents.Current(st.Cluster)?.Id, skill, run);
         Log.SkillFinished(_logger, skill.Name, st.Cluster, run.Status, Redact(run.Message));
         return new SkillRunOutcome(skill, trigger, run, live.Actions);
     }

@@ -38,6 +38,9 @@ internal sealed partial class AgentLoop
 
         public string? Shape { get; set; }
 
+        /// <summary>Sensors not ok on the last snapshot, by name: since when, and whether <c>sensor.blind</c> was raised.</summary>
+        public Dictionary<string, SensorWatch> NotOk { get; } = new(StringComparer.Ordinal);
+
         public int SinceJournaled { get; set; }
 
         public Task<SkillRunOutcome?>? Run { get; set; }
@@ -154,5 +157,13 @@ internal sealed partial class AgentLoop
 
             return Hold.None;
         }
+    }
+
+    /// <summary>A sensor not ok since <see cref="Since"/>; <see cref="Notified"/> once <c>sensor.blind</c> was raised for it.</summary>
+    internal sealed class SensorWatch(DateTimeOffset since)
+    {
+        public DateTimeOffset Since { get; } = since;
+
+        public bool Notified { get; set; }
     }
 }

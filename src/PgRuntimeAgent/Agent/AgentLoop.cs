@@ -26,6 +26,9 @@ internal sealed record AgentLoopOptions
 
     public DetectionSettings Detection { get; init; } = DetectionSettings.Default;
 
+    /// <summary>A sensor not ok for longer than this raises <c>sensor.blind</c> once (<c>notify.sensor_blind_seconds</c>).</summary>
+    public double SensorBlindSeconds { get; init; } = NotifySettings.DefaultSensorBlindSeconds;
+
     /// <summary>What detection needs from the inventory per cluster (the backup schedule).</summary>
     public Func<string, DetectionContext> Context { get; init; } = _ => DetectionContext.Empty;
 
@@ -315,6 +318,7 @@ internal sealed partial class AgentLoop
         var detection = st.Detector.Observe(snapshot);
         st.Latest = detection;
         Emit(SnapshotEvent(snapshot));
+        WatchSensors(st, snapshot);
         foreach (var f in detection.Raised)
         {
             Telemetry.AgentTelemetry.Detection.FindingsRaised.Add(1, new System.Diagnostics.TagList

@@ -11,10 +11,13 @@ using PgRuntimeAgent.Sensing;
 namespace PgRuntimeAgent.Agent;
 
 /// <summary>
-/// Sends the events <see cref="NotifySettings.Events"/> names to standard output and to a webhook (generic JSON or
-/// Slack). Events are queued and sent by one background task, so a slow or dead webhook never holds the agent up; a
-/// failed POST is retried once and then logged. The webhook URL is revealed only to open the connection, and every
-/// text sent is redacted.
+/// Sends the events <see cref="NotifySettings.Events"/> names to standard output, and to each webhook
+/// (<see cref="NotifySettings.WebhookUrl"/> and <see cref="NotifySettings.Webhooks"/>) the events it wants, as generic
+/// JSON or Slack, with a link to the console's page of the event. Events are queued and sent by one background task,
+/// so a slow or dead webhook never holds the agent up; the webhooks of one event are posted together, each within
+/// <see cref="NotifySettings.TimeoutSeconds"/> (a failed POST is retried once while that time lasts, then logged), so a
+/// dead webhook never delays another longer than its timeout. Webhook URLs are revealed only to open the
+/// connection, and every text sent is redacted.
 /// </summary>
 internal sealed partial class AgentNotifier : IAgentObserver, IAsyncDisposable
 {
@@ -23,7 +26,9 @@ internal sealed partial class AgentNotifier : IAgentObserver, IAsyncDisposable
     private readonly TextWriter? _stdout;
     private readonly ILogger _logger;
     private readonly HttpClient? _http;
+    private readonly Uri? _console;
     private readonly HashSet<string> _events;
+    private readonly IReadOnlyList<Target> _targets;
     private readonly Channel<AgentEvent> _queue = Channel.CreateBounded<AgentEvent>(new BoundedChannelOptions(1000)
     {
         FullMode = BoundedChannelFullMode.DropOldest,
@@ -31,9 +36,12 @@ internal sealed partial class AgentNotifier : IAgentObserver, IAsyncDisposable
     });
 
     private readonly Task _sender;
+    private int _sent;
+    private int _failed;
 
+    /// <param name="console">The console's base address for links (<see cref="NotifySettings.ConsoleBase"/>); null: no links.</param>
     public AgentNotifier(NotifySettings settings, SecretStore secrets, TextWriter? stdout, ILogger<AgentNotifier>? logger = null,
-        HttpMessageHandler? handler = null)
+        HttpMessageHandler? handler = null, Uri? console = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(secrets);
@@ -41,8 +49,25 @@ internal sealed partial class AgentNotifier : IAgentObserver, IAsyncDisposable
         _secrets = secrets;
         _stdout = settings.Stdout ? stdout : null;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _console = console;
         _events = new HashSet<string>(settings.Events, StringComparer.Ordinal);
-        if (settings.WebhookUrl is not null)
+        var targets = new List<Target>();
+        if (settings.WebhookUrl is { } single)
+        {
+            targets.Add(new Target("webhook_url", single, settings.Format, _events));
+        }
+
+        for (var i = 0; i < settings.Webhooks.Count; i++)
+        {
+            if (settings.Webhooks[i] is { Url: { } url } w)
+            {
+                targets.Add(new Target(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"webhooks[{i}]"), url, w.Format,
+                    w.Events is null ? _events : new HashSet<string>(w.Events, StringComparer.Ordinal)));
+            }
+        }
+
+        _targets = targets;
+        if (targets.Count > 0)
         {
             _http = SensingHttp.CreateOutboundClient(handler);
         }
@@ -50,12 +75,14 @@ internal sealed partial class AgentNotifier : IAgentObserver, IAsyncDisposable
         _sender = Task.Run(SendLoopAsync);
     }
 
-    /// <summary>Events sent to the webhook so far (tests, the demo's summary).</summary>
-    public int Sent { get; private set; }
+    /// <summary>Deliveries to a webhook so far, one per event and webhook (tests, the demo's summary).</summary>
+    public int Sent => Volatile.Read(ref _sent);
 
-    public int Failed { get; private set; }
+    /// <summary>Deliveries that failed (after the retry), one per event and webhook.</summary>
+    public int Failed => Volatile.Read(ref _failed);
 
-    public bool Wants(string eventName) => _events.Contains(eventName);
+    /// <summary>True when standard output or a webhook is sent <paramref name="eventName"/>.</summary>
+    public bool Wants(string eventName) => (_stdout is not null && _events.Contains(eventName)) || _targets.Any(t => t.Events.Contains(eventName));
 
     public void OnEvent(AgentEvent agentEvent)
     {
@@ -74,10 +101,15 @@ internal sealed partial class AgentNotifier : IAgentObserver, IAsyncDisposable
         _http?.Dispose();
     }
 
-    /// <summary>The body POSTed for <paramref name="e"/> in <paramref name="format"/>.</summary>
-    public static string Body(AgentEvent e, NotifyFormat format)
+    /// <summary>
+    /// The body POSTed for <paramref name="e"/> in <paramref name="format"/>, linking to the console's page of the
+    /// event (<see cref="ConsoleLinks.For"/>) when <paramref name="console"/> is given: a generic body's <c>link</c>
+    /// (null without a console), a Slack text's last line.
+    /// </summary>
+    public static string Body(AgentEvent e, NotifyFormat format, Uri? console = null)
     {
         ArgumentNullException.ThrowIfNull(e);
+        var link = ConsoleLinks.For(e, console);
         JsonObject body;
         if (format == NotifyFormat.Slack)
         {
@@ -85,6 +117,7 @@ internal sealed partial class AgentNotifier : IAgentObserver, IAsyncDisposable
             {
                 AgentEventNames.IncidentResolved => ":white_check_mark:",
                 AgentEventNames.ApprovalRequested => ":raised_hand:",
+                AgentEventNames.SensorRestored => ":white_check_mark:",
                 _ when e.Severity == "critical" => ":rotating_light:",
                 _ => ":warning:",
             };
@@ -94,6 +127,11 @@ internal sealed partial class AgentNotifier : IAgentObserver, IAsyncDisposable
             if (!string.IsNullOrWhiteSpace(e.Message))
             {
                 text.Append('\n').Append(e.Message);
+            }
+
+            if (link is not null)
+            {
+                text.Append('\n').Append('<').Append(link).Append("|Open in the console>");
             }
 
             body = new JsonObject { ["text"] = text.ToString() };
@@ -116,6 +154,7 @@ internal sealed partial class AgentNotifier : IAgentObserver, IAsyncDisposable
                 ["severity"] = e.Severity,
                 ["title"] = e.Title,
                 ["message"] = e.Message,
+                ["link"] = link,
                 ["details"] = details,
             };
         }
@@ -127,7 +166,7 @@ internal sealed partial class AgentNotifier : IAgentObserver, IAsyncDisposable
     {
         await foreach (var e in _queue.Reader.ReadAllAsync().ConfigureAwait(false))
         {
-            if (_stdout is not null)
+            if (_stdout is not null && _events.Contains(e.Name))
             {
                 try
                 {
@@ -140,19 +179,28 @@ internal sealed partial class AgentNotifier : IAgentObserver, IAsyncDisposable
                 }
             }
 
-            if (_http is not null && _settings.WebhookUrl is { } secret && _secrets.TryReveal(secret, out var url))
+            // Every webhook of the event at once: each gets its own timeout, so a dead one delays the others no longer.
+            var posts = new List<Task>();
+            foreach (var target in _targets)
             {
-                await PostAsync(url, _secrets.Redact(Body(e, _settings.Format)), e).ConfigureAwait(false);
+                if (_http is not null && target.Events.Contains(e.Name) && _secrets.TryReveal(target.Url, out var url))
+                {
+                    posts.Add(PostAsync(target, url, _secrets.Redact(Body(e, target.Format, _console)), e));
+                }
             }
+
+            await Task.WhenAll(posts).ConfigureAwait(false);
         }
     }
 
-    private async Task PostAsync(string url, string body, AgentEvent e)
+    /// <summary>Posts <paramref name="body"/>; a failure is retried once while <see cref="NotifySettings.TimeoutSeconds"/> lasts, then logged. Never throws.</summary>
+    private async Task PostAsync(Target target, string url, string body, AgentEvent e)
     {
         string? error = null;
-        for (var attempt = 1; attempt <= 2; attempt++)
+        var budget = TimeSpan.FromSeconds(Math.Max(0.1, _settings.TimeoutSeconds));
+        using var timeout = new CancellationTokenSource(budget);
+        for (var attempt = 1; attempt <= 2 && !timeout.IsCancellationRequested; attempt++)
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(Math.Max(0.1, _settings.TimeoutSeconds)));
             try
             {
                 using var content = new StringContent(body, Encoding.UTF8);
@@ -160,7 +208,7 @@ internal sealed partial class AgentNotifier : IAgentObserver, IAsyncDisposable
                 using var response = await _http!.PostAsync(new Uri(url), content, timeout.Token).ConfigureAwait(false);
                 if (response.IsSuccessStatusCode)
                 {
-                    Sent++;
+                    Interlocked.Increment(ref _sent);
                     return;
                 }
 
@@ -174,19 +222,23 @@ internal sealed partial class AgentNotifier : IAgentObserver, IAsyncDisposable
             {
                 error = ex.Message;
             }
-            catch (UriFormatException ex)
+            catch (Exception ex) when (ex is UriFormatException or NotSupportedException or InvalidOperationException)
             {
+                // Not a URL this client can post to (a scheme other than http/https): retrying will not help.
                 error = ex.Message;
                 break;
             }
         }
 
-        Failed++;
-        LogWebhookFailed(_logger, e.Name, e.Cluster ?? "-", LogRedaction.Text(error, _secrets));
+        Interlocked.Increment(ref _failed);
+        LogWebhookFailed(_logger, e.Name, e.Cluster ?? "-", target.Name, LogRedaction.Text(error, _secrets));
     }
 
-    [LoggerMessage(EventId = 7150, Level = LogLevel.Warning, Message = "Notification {Event} for {Cluster} not delivered to the webhook: {Error}")]
-    private static partial void LogWebhookFailed(ILogger logger, string @event, string cluster, string error);
+    /// <summary>One webhook: its settings key (for logs; never its URL), URL, format and events.</summary>
+    private sealed record Target(string Name, SecretRef Url, NotifyFormat Format, IReadOnlySet<string> Events);
+
+    [LoggerMessage(EventId = 7150, Level = LogLevel.Warning, Message = "Notification {Event} for {Cluster} not delivered to the webhook {Webhook}: {Error}")]
+    private static partial void LogWebhookFailed(ILogger logger, string @event, string cluster, string webhook, string error);
 
     [LoggerMessage(EventId = 7151, Level = LogLevel.Warning, Message = "Notification not written to standard output: {Error}")]
     private static partial void LogStdoutFailed(ILogger logger, string error);

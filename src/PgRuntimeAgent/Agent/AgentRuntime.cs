@@ -145,7 +145,8 @@ internal sealed class AgentRuntime : IAsyncDisposable
         {
             BackupSchedules = clusters.ToDictionary(c => c, c => topology.FindCluster(c)!.BackupSchedule, StringComparer.Ordinal),
         };
-        var notifier = new AgentNotifier(settings.Notify, secrets, options.NotifyOut, options.Logging.CreateLogger<AgentNotifier>());
+        var notifier = new AgentNotifier(settings.Notify, secrets, options.NotifyOut, options.Logging.CreateLogger<AgentNotifier>(),
+            console: settings.Notify.ConsoleBase(settings.Http));
         var brain = settings.Llm.Configured || options.ChatClient is not null
             ? await Brain.AgentBrain.CreateAsync(workspace, options.ChatClient, acting, options.SkillsDirectory, options.Time, cancellationToken).ConfigureAwait(false)
             : null;
@@ -156,6 +157,7 @@ internal sealed class AgentRuntime : IAsyncDisposable
                 Interval = interval,
                 Run = settings.Agent,
                 Detection = settings.Detection,
+                SensorBlindSeconds = settings.Notify.SensorBlindSeconds,
                 Context = c => DetectionContext.For(topology.FindCluster(c)),
                 PostmortemDirectory = options.PostmortemDirectory ?? PostmortemDirectory(settings.Agent, settings.Journal, workspace.BaseDirectory),
                 Investigate = brain is null ? null : brain.Skills.InvestigateAsync,

@@ -214,6 +214,8 @@ internal sealed partial class PipelineSkillHost : ISkillHost
         var target = result?.Action.Summary ?? request.ActionClass;
         if (outcome.Status == SkillActionStatus.PendingApproval)
         {
+            // The approval's id (the action's: pgra approve ID); the notifier links to its page.
+            details["approval"] = result?.Approval?.Id ?? outcome.JournalId;
             _emit(new AgentEvent
             {
                 Name = AgentEventNames.ApprovalRequested,

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using PgRuntimeAgent.Agent;
 using PgRuntimeAgent.Secrets;
+using PgRuntimeAgent.Web;
 
 namespace PgRuntimeAgent.Tests.Agent;
 
@@ -89,6 +90,202 @@ public sealed class AgentNotifierTests
 
         Assert.Equal(1, notifier.Failed);
         Assert.Equal(0, notifier.Sent);
+    }
+
+    private static readonly Uri Console = new("https://pg-admin.example.com:8765/console/");
+
+    private const string IncidentLink = "https://pg-admin.example.com:8765/console/#/incidents/inc-pg-test-20261122-213001";
+
+    private const string ApprovalLink = "https://pg-admin.example.com:8765/console/#/approvals/act-20261122-213005-fence";
+
+    private const string ClusterLink = "https://pg-admin.example.com:8765/console/#/clusters/pg-test";
+
+    /// <summary>An approval asked for during the incident: its page, not the incident's, is the link.</summary>
+    private static AgentEvent Approval() => Opened() with
+    {
+        Name = AgentEventNames.ApprovalRequested,
+        Severity = "warning",
+        Title = "approval needed: fence pg-test-3",
+        Message = "pgra approve act-20261122-213005-fence (or pgra deny act-20261122-213005-fence)",
+        Details = new Dictionary<string, string?> { ["approval"] = "act-20261122-213005-fence", ["action_id"] = "act-20261122-213005-fence" },
+    };
+
+    /// <summary>A sensor blind on the cluster, with no incident: the cluster's page.</summary>
+    private static AgentEvent Blind() => new()
+    {
+        Name = AgentEventNames.SensorBlind,
+        At = Opened().At,
+        Cluster = "pg-test",
+        Severity = "warning",
+        Title = "the metrics sensor of pg-test has not been ok for 6 min (unknown)",
+        Message = "connection refused",
+    };
+
+    [Fact]
+    public async Task OnEvent_GenericAndSlackWebhooks_EachBodyLinksToTheApprovalIncidentOrClusterPage()
+    {
+        using var receiver = new WebhookReceiver();
+        var secrets = new SecretStore();
+        var settings = new NotifySettings
+        {
+            Stdout = false,
+            Webhooks =
+            [
+                new NotifyWebhook { Url = secrets.Add("notify/generic", receiver.Url("generic/T0K3N-A"), "test") },
+                new NotifyWebhook { Url = secrets.Add("notify/slack", receiver.Url("slack/T0K3N-B"), "test"), Format = NotifyFormat.Slack },
+            ],
+        };
+
+        await using (var notifier = new AgentNotifier(settings, secrets, null, console: Console))
+        {
+            notifier.OnEvent(Opened());
+            notifier.OnEvent(Approval());
+            notifier.OnEvent(Blind());
+        }
+
+        var generic = receiver.At("/generic/T0K3N-A").ToDictionary(b => b.GetProperty("event").GetString()!, b => b.GetProperty("link").GetString());
+        Assert.Equal(new Dictionary<string, string?>
+        {
+            [AgentEventNames.IncidentOpened] = IncidentLink,
+            [AgentEventNames.ApprovalRequested] = ApprovalLink,
+            [AgentEventNames.SensorBlind] = ClusterLink,
+        }, generic);
+        var slack = receiver.At("/slack/T0K3N-B").Select(b => b.GetProperty("text").GetString()!).ToList();
+        Assert.Equal(3, slack.Count);
+        Assert.EndsWith($"\n<{IncidentLink}|Open in the console>", Assert.Single(slack, t => t.Contains("incident.opened", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.EndsWith($"\n<{ApprovalLink}|Open in the console>", Assert.Single(slack, t => t.Contains("approval.requested", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.EndsWith($"\n<{ClusterLink}|Open in the console>", Assert.Single(slack, t => t.Contains("sensor.blind", StringComparison.Ordinal)), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Body_NoConsole_LinkIsNullAndTheSlackTextHasNone()
+    {
+        using var generic = JsonDocument.Parse(AgentNotifier.Body(Opened(), NotifyFormat.Generic));
+        using var slack = JsonDocument.Parse(AgentNotifier.Body(Opened(), NotifyFormat.Slack));
+
+        Assert.Equal(JsonValueKind.Null, generic.RootElement.GetProperty("link").ValueKind);
+        Assert.DoesNotContain("Open in the console", slack.RootElement.GetProperty("text").GetString()!, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Body_AgentEventWithoutClusterOrIncident_HasNoLink()
+    {
+        var started = new AgentEvent { Name = AgentEventNames.Started, At = Opened().At, Title = "watching pg-test" };
+
+        using var doc = JsonDocument.Parse(AgentNotifier.Body(started, NotifyFormat.Generic, Console));
+
+        Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("link").ValueKind);
+    }
+
+    [Fact]
+    public void Body_IdsInTheLink_AreUrlEncoded()
+    {
+        var odd = Blind() with { Cluster = "pg test/1|x>y" };
+
+        using var doc = JsonDocument.Parse(AgentNotifier.Body(odd, NotifyFormat.Generic, new Uri("http://127.0.0.1:8765/console/")));
+
+        Assert.Equal("http://127.0.0.1:8765/console/#/clusters/pg%20test%2F1%7Cx%3Ey", doc.RootElement.GetProperty("link").GetString());
+    }
+
+    [Fact]
+    public async Task OnEvent_SeveralWebhooksWithTheirOwnEvents_EachGetsOnlyItsEvents()
+    {
+        using var receiver = new WebhookReceiver();
+        var secrets = new SecretStore();
+        var settings = new NotifySettings
+        {
+            Stdout = false,
+            Events = [AgentEventNames.IncidentOpened],
+            WebhookUrl = secrets.Add("notify/webhook_url", receiver.Url("single"), "test"),
+            Webhooks =
+            [
+                new NotifyWebhook { Url = secrets.Add("notify/slack", receiver.Url("slack"), "test"), Format = NotifyFormat.Slack, Events = [AgentEventNames.SkillErrored] },
+                new NotifyWebhook { Url = secrets.Add("notify/pager", receiver.Url("pager"), "test") },
+            ],
+        };
+        var errored = Blind() with { Name = AgentEventNames.SkillErrored, Title = "skill lock-pileup errored on pg-test" };
+
+        AgentNotifier notifier;
+        await using (notifier = new AgentNotifier(settings, secrets, null))
+        {
+            notifier.OnEvent(Opened());
+            notifier.OnEvent(errored);
+            notifier.OnEvent(Blind());
+        }
+
+        Assert.Equal(3, notifier.Sent);
+        Assert.Equal([AgentEventNames.IncidentOpened], receiver.At("/single").Select(b => b.GetProperty("event").GetString()));
+        Assert.Equal([AgentEventNames.IncidentOpened], receiver.At("/pager").Select(b => b.GetProperty("event").GetString()));
+        var slack = Assert.Single(receiver.At("/slack"));
+        Assert.Contains("skill.errored", slack.GetProperty("text").GetString()!, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OnEvent_OneWebhookDoesNotAnswer_TheOthersGetTheEventMeanwhile()
+    {
+        using var receiver = new WebhookReceiver();
+        var secrets = new SecretStore();
+        var settings = new NotifySettings
+        {
+            Stdout = false,
+            TimeoutSeconds = 120,
+            Webhooks =
+            [
+                new NotifyWebhook { Url = secrets.Add("notify/dead", receiver.Url("hang"), "test") },
+                new NotifyWebhook { Url = secrets.Add("notify/live", receiver.Url("live"), "test"), Format = NotifyFormat.Slack },
+            ],
+        };
+
+        var notifier = new AgentNotifier(settings, secrets, null);
+        notifier.OnEvent(Opened());
+
+        // The live webhook (listed after the dead one) is posted while the dead one's request is held: it is never
+        // answered before Release, and its timeout is far longer than this wait.
+        var live = await receiver.WaitForAsync(r => r.Path == "/live").WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.Contains("incident.opened", live.Body, StringComparison.Ordinal);
+        await receiver.WaitForAsync(r => r.Path == "/hang").WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        receiver.Release();
+        await notifier.DisposeAsync();
+        Assert.Equal(2, notifier.Sent);
+    }
+
+    [Fact]
+    public async Task OnEvent_ConsoleFromTheWebHostAndLeakyMessages_NoBodyCarriesAWebhookUrlOrAToken()
+    {
+        using var receiver = new WebhookReceiver();
+        var secrets = new SecretStore();
+        const string Token = "tok-0123456789abcdef-Sekrit";
+        var http = new HttpSettings { Tokens = [new HttpToken { Name = "ops", Role = WebRole.Approver, Token = secrets.Add("settings:http.tokens[0].token", Token, "test") }] };
+        var slackUrl = receiver.Url("services/T000/B000/XoXbSlackSecret");
+        var pagerUrl = receiver.Url("pager/integration-key-5529");
+        var settings = new NotifySettings
+        {
+            Stdout = false,
+            Events = [AgentEventNames.IncidentOpened, AgentEventNames.ApprovalRequested, AgentEventNames.SensorBlind],
+            Webhooks =
+            [
+                new NotifyWebhook { Url = secrets.Add("settings:notify.webhooks[0].url", slackUrl, "test"), Format = NotifyFormat.Slack },
+                new NotifyWebhook { Url = secrets.Add("settings:notify.webhooks[1].url", pagerUrl, "test") },
+            ],
+        };
+        var console = settings.ConsoleBase(http);
+        Assert.Equal(new Uri("http://127.0.0.1:8765/console/"), console);
+
+        await using (var notifier = new AgentNotifier(settings, secrets, null, console: console))
+        {
+            notifier.OnEvent(Opened($"bearer {Token} seen in a log"));
+            notifier.OnEvent(Approval() with { Message = $"posted to {slackUrl}" });
+            notifier.OnEvent(Blind() with { Message = $"{pagerUrl} answered 500" });
+        }
+
+        Assert.Equal(6, receiver.All.Count);
+        foreach (var r in receiver.All)
+        {
+            Assert.DoesNotContain(Token, r.Body, StringComparison.Ordinal);
+            Assert.DoesNotContain(slackUrl, r.Body, StringComparison.Ordinal);
+            Assert.DoesNotContain(pagerUrl, r.Body, StringComparison.Ordinal);
+            Assert.Contains("http://127.0.0.1:8765/console/#/", r.Body, StringComparison.Ordinal);
+        }
     }
 
     private static int FreePort()
