@@ -42,6 +42,8 @@ internal static class ClustersApi
                 status["taken_at"] = FindingJson.Time(s.TakenAt);
                 status["age_seconds"] = Math.Round(Math.Max(0, (now - s.TakenAt).TotalSeconds), 1);
                 status["active_findings"] = view.Active?.Count;
+                // Whether the leader takes writes (the fleet's first question); null when no member's SQL was reached.
+                status["writable"] = s.Members.All(m => m.PostgresReachable is null) ? null : SnapshotFacts.LeaderWritable(s);
                 clusters.Add(status);
             }
 

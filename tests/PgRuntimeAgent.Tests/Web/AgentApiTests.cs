@@ -19,6 +19,7 @@ namespace PgRuntimeAgent.Tests.Web;
 /// the pipeline (dry runs execute nothing, a real one above the level waits for approval), the event stream, strict
 /// input checking, roles, and no secret in any response.
 /// </summary>
+[Collection(WebHostCollection.Name)]
 public sealed class AgentApiTests
 {
     /// <summary>The lab inventory's admin password: planted where the agent reads text from outside, it must never come back.</summary>

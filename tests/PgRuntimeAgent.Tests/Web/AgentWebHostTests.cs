@@ -47,7 +47,7 @@ public sealed class AgentWebHostTests
         using var wrong = web.Client("not-a-token-of-this-agent-0000");
         using var viewer = web.Client(WebKit.ViewerToken);
 
-        foreach (var path in new[] { "api/v1/catalog", "api/v1/health", "api/v1/approvals", "api/v1/nothing-here", "mcp", "" })
+        foreach (var path in new[] { "api/v1/catalog", "api/v1/health", "api/v1/approvals", "api/v1/nothing-here", "mcp", "console/session" })
         {
             using var none = await anonymous.GetAsync(path, Ct);
             using var bad = await wrong.GetAsync(path, Ct);
