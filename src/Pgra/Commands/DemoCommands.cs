@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using PgRuntimeAgent.Agent;
 using PgRuntimeAgent.Incidents;
 using PgRuntimeAgent.Lab;
+using PgRuntimeAgent.Web;
 using PgRuntimeAgent.Workspaces;
 
 namespace PgRuntimeAgent.Cli.Commands;
@@ -106,6 +107,8 @@ internal sealed class DemoCommands : ICommandGroup
         }, ct).ConfigureAwait(false);
         await o.WriteLineAsync($"   watching {string.Join(", ", agent.Clusters)} every {agent.Interval.TotalSeconds:0.#} s; skills: {string.Join(", ", agent.Skills.Skills.Select(s => s.Name))}").ConfigureAwait(false);
         await o.WriteLineAsync($"   autonomy {a.Autonomy} for patroni.failover and member.fence (3 acts alone when reacting to a finding); journal {agent.Journal.Location}").ConfigureAwait(false);
+        await using var web = await StartConsoleAsync(workspace with { Settings = settings }, agent, skillsDir, time, o, ct).ConfigureAwait(false);
+        var console = web is null ? null : new Uri(web.Address, "console/");
 
         await Section(o, $"3. Workload, then {a.Scenario} on the leader (live)").ConfigureAwait(false);
         var drill = new FaultDrill(manifest, time);
@@ -114,7 +117,8 @@ internal sealed class DemoCommands : ICommandGroup
             Scenario = a.Scenario,
             Cap = TimeSpan.FromSeconds(Math.Max(10, a.WaitSeconds)),
             AfterInject = a.Autonomy == 2
-                ? (ctx, _) => o.WriteLineAsync("   the agent will ask before it acts: approve with `pgra approve ID -i " + manifest.Inventory + "` in another shell")
+                ? (ctx, _) => o.WriteLineAsync("   the agent will ask before it acts: approve "
+                    + (console is null ? "" : $"on {console}#/approvals, or ") + "with `pgra approve ID -i " + manifest.Inventory + "` in another shell")
                 : null,
         }, agent, line => o.WriteLine("   " + Clock(time) + " " + line), ct).ConfigureAwait(false);
 
@@ -175,6 +179,27 @@ internal sealed class DemoCommands : ICommandGroup
         await o.WriteLineAsync($"   POST /switchover: HTTP {status}: {answer.Trim()}").ConfigureAwait(false);
         (ok, var health) = await cluster.WaitHealthyAsync(TimeSpan.FromSeconds(90), ct).ConfigureAwait(false);
         await o.WriteLineAsync("   " + (ok ? "healthy: " : "NOT healthy: ") + health.Describe()).ConfigureAwait(false);
+    }
+
+    /// <summary>The web console beside the demo's agent when the settings have tokens (the lab's do); none if the port is taken.</summary>
+    private static async Task<AgentWebHost?> StartConsoleAsync(Workspace workspace, AgentRuntime agent, string skillsDir, TimeProvider time, TextWriter o, CancellationToken ct)
+    {
+        try
+        {
+            var web = await AgentWebHosting.StartAsync(workspace, agent.Acting, skillsDir, agent, time, NullLoggerFactory.Instance, ct).ConfigureAwait(false);
+            if (web is not null)
+            {
+                var signIn = workspace.Settings.Http.Tokens.FirstOrDefault(t => t.Role == WebRole.Approver)?.Name;
+                await o.WriteLineAsync($"   console: {new Uri(web.Address, "console/")}" + (signIn is null ? "" : $" (sign in with the token of '{signIn}' in http.tokens)")).ConfigureAwait(false);
+            }
+
+            return web;
+        }
+        catch (InputException ex)
+        {
+            await o.WriteLineAsync("   no console: " + ex.Message).ConfigureAwait(false);
+            return null;
+        }
     }
 
     private static Task Section(TextWriter o, string title) => o.WriteLineAsync($"\n== {title}");
