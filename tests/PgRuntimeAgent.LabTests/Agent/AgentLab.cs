@@ -105,6 +105,24 @@ internal sealed class AgentLab : IAsyncDisposable
         Report($"Patroni timing: {preset} (ttl {ttl}, loop_wait {loopWait}, retry_timeout {retry}, primary_start_timeout {start})");
     }
 
+    /// <summary>
+    /// Approves every pending approval of <paramref name="agent"/> (as the test) until the drill's writer is acknowledged
+    /// again after the fault, or 90 s: the further steps a skill asks for once its first action was approved.
+    /// </summary>
+    public static async Task ApproveUntilWritesAsync(AgentRuntime agent, FaultDrillContext ctx, CancellationToken ct)
+    {
+        var started = TimeProvider.System.GetTimestamp();
+        while (TimeProvider.System.GetElapsedTime(started) < TimeSpan.FromSeconds(90) && ctx.Workload.LastAckedAt < ctx.InjectedAt)
+        {
+            foreach (var more in await agent.Acting.Approvals.ListAsync(false, ct))
+            {
+                await agent.Acting.Approvals.ApproveAsync(more.Id, "lab-test", "approved by the test", ct);
+            }
+
+            await Task.Delay(500, ct);
+        }
+    }
+
     private sealed class Restore(Func<Task> undo) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync() => await undo();

@@ -146,16 +146,7 @@ public sealed class AgentLabTests
 
                 // Approve; the agent runs the approved action and then its skill again (approving any further step).
                 await agent.Runtime.Acting.Approvals.ApproveAsync(approvalId!, "lab-test", "approved by the test", ct);
-                var started = TimeProvider.System.GetTimestamp();
-                while (TimeProvider.System.GetElapsedTime(started) < TimeSpan.FromSeconds(90) && ctx.Workload.LastAckedAt < ctx.InjectedAt)
-                {
-                    foreach (var more in await agent.Runtime.Acting.Approvals.ListAsync(false, ct))
-                    {
-                        await agent.Runtime.Acting.Approvals.ApproveAsync(more.Id, "lab-test", "approved by the test", ct);
-                    }
-
-                    await Task.Delay(500, ct);
-                }
+                await AgentLab.ApproveUntilWritesAsync(agent.Runtime, ctx, ct);
             },
         }, agent.Runtime);
 

@@ -100,16 +100,7 @@ public sealed class ConsoleBrowserTests
                 await ShotAsync("03-approval-decided");
 
                 // Later steps of the skill (if any) are approved as the agent's own lab test does.
-                var started = TimeProvider.System.GetTimestamp();
-                while (TimeProvider.System.GetElapsedTime(started) < TimeSpan.FromSeconds(90) && ctx.Workload.LastAckedAt < ctx.InjectedAt)
-                {
-                    foreach (var more in await agent.Runtime.Acting.Approvals.ListAsync(false, ct))
-                    {
-                        await agent.Runtime.Acting.Approvals.ApproveAsync(more.Id, "lab-test", "approved by the test", ct);
-                    }
-
-                    await Task.Delay(500, ct);
-                }
+                await AgentLab.ApproveUntilWritesAsync(agent.Runtime, ctx, ct);
             },
         }, agent.Runtime);
         AgentLab.Report(r.Describe());

@@ -52,7 +52,7 @@ public sealed class AgentNotifierTests
     [Fact]
     public async Task OnEvent_WebhookAndStdout_PostsWantedEventsOnlyAndRedactsSecrets()
     {
-        var port = FreePort();
+        var port = WebhookReceiver.FreePort();
         using var listener = new HttpListener();
         listener.Prefixes.Add($"http://127.0.0.1:{port}/hook/");
         listener.Start();
@@ -82,7 +82,7 @@ public sealed class AgentNotifierTests
     public async Task OnEvent_WebhookDown_CountsTheFailureAndNeverThrows()
     {
         var secrets = new SecretStore();
-        var url = secrets.Add("notify/webhook_url", $"http://127.0.0.1:{FreePort()}/nobody", "test");
+        var url = secrets.Add("notify/webhook_url", $"http://127.0.0.1:{WebhookReceiver.FreePort()}/nobody", "test");
         var notifier = new AgentNotifier(new NotifySettings { WebhookUrl = url, Stdout = false, TimeoutSeconds = 1 }, secrets, null);
 
         notifier.OnEvent(Opened());
@@ -286,15 +286,6 @@ public sealed class AgentNotifierTests
             Assert.DoesNotContain(pagerUrl, r.Body, StringComparison.Ordinal);
             Assert.Contains("http://127.0.0.1:8765/console/#/", r.Body, StringComparison.Ordinal);
         }
-    }
-
-    private static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        var port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
     }
 
     private static async Task<(string Path, string Body, string ContentType)> ReceiveAsync(HttpListener listener)

@@ -121,7 +121,8 @@ internal sealed class WebhookReceiver : IDisposable
         }
     }
 
-    private static int FreePort()
+    /// <summary>A port nothing listens on now, on 127.0.0.1.</summary>
+    public static int FreePort()
     {
         var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();

@@ -27,14 +27,9 @@ internal sealed class AgentDrillBenchmark : IBenchmark
 
     public async Task RunAsync(TextWriter output, CancellationToken cancellationToken)
     {
-        var manifest = await LabManifest.TryLoadAsync(LabPaths.ResolveDir(null), cancellationToken).ConfigureAwait(false);
-        using (var probe = manifest is null ? null : new LabCluster(manifest))
+        if (await BenchLab.RunningAsync(output, "agent drills", cancellationToken).ConfigureAwait(false) is not { } manifest)
         {
-            if (manifest is null || probe is null || await probe.LeaderAsync(cancellationToken).ConfigureAwait(false) is null)
-            {
-                await output.WriteLineAsync("lab: not running (`pgra lab up` as root); agent drills skipped").ConfigureAwait(false);
-                return;
-            }
+            return;
         }
 
         if (!Environment.IsPrivilegedProcess)

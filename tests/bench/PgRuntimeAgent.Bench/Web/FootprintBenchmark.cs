@@ -18,14 +18,9 @@ internal sealed class FootprintBenchmark : IBenchmark
 
     public async Task RunAsync(TextWriter output, CancellationToken cancellationToken)
     {
-        var manifest = await LabManifest.TryLoadAsync(LabPaths.ResolveDir(null), cancellationToken).ConfigureAwait(false);
-        using (var probe = manifest is null ? null : new LabCluster(manifest))
+        if (await BenchLab.RunningAsync(output, "footprint", cancellationToken).ConfigureAwait(false) is not { } manifest)
         {
-            if (manifest is null || probe is null || await probe.LeaderAsync(cancellationToken).ConfigureAwait(false) is null)
-            {
-                await output.WriteLineAsync("lab: not running (`pgra lab up` as root); footprint skipped").ConfigureAwait(false);
-                return;
-            }
+            return;
         }
 
         var seconds = double.TryParse(Environment.GetEnvironmentVariable("PGRA_FOOTPRINT_SECONDS"), NumberStyles.Float, CultureInfo.InvariantCulture, out var s) && s >= 10 ? s : 600;
