@@ -46,6 +46,10 @@ public sealed partial class MutationCorpusTests
     [InlineData("postgres-log")]
     public void LogText_Mutants_AreReadKeepingTheLineText(string target) => Run(target, HostileKit.Count(200, 0.05));
 
+    /// <summary>Alertmanager's webhook body: read or refused with the JSON path, never beyond the limits (ParserTargets.Alertmanager).</summary>
+    [Fact]
+    public void AlertmanagerJson_Mutants_AreReadOrRefusedWithinTheLimits() => Run("alertmanager-json", HostileKit.Count(200, 0.05));
+
     [Fact]
     public void Mutator_IsDeterministic()
     {
@@ -171,6 +175,13 @@ public sealed partial class MutationCorpusTests
                     if (!outcome.Problems.Any(p => p.Contains(": error ", StringComparison.Ordinal)))
                     {
                         yield return ("refused without an error diagnostic", First(outcome.Output));
+                    }
+
+                    break;
+                case "alertmanager-json":
+                    if (outcome.Problems.Count != 1 || !outcome.Problems[0].StartsWith('$'))
+                    {
+                        yield return ("refusal does not say where (a JSON path)", First(outcome.Output));
                     }
 
                     break;

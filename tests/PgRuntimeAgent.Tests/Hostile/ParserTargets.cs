@@ -34,7 +34,7 @@ internal static class ParserTargets
 {
     /// <summary>Target names as <c>./build.sh fuzz TARGET</c> and tests/fixtures/hostile/seeds/TARGET name them.</summary>
     public static readonly string[] Names = ["inventory", "settings", "skill", "patroni-json", "prometheus-json", "pgbackrest-info-json",
-        "loki-json", "victorialogs-jsonl", "postgres-log"];
+        "loki-json", "victorialogs-jsonl", "postgres-log", "alertmanager-json"];
 
     /// <summary>The same JSON style as the CLI's <c>--json</c> (CliOutput.Json in pgra).</summary>
     public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web)
@@ -59,6 +59,7 @@ internal static class ParserTargets
         "loki-json" => Loki(File.ReadAllText(path)),
         "victorialogs-jsonl" => VictoriaLogs(File.ReadAllText(path)),
         "postgres-log" => PostgresLog(Encoding.UTF8.GetString(File.ReadAllBytes(path))),
+        "alertmanager-json" => Alertmanager(File.ReadAllBytes(path)),
         _ => throw new ArgumentException($"unknown target '{target}'; one of {string.Join(", ", Names)}", nameof(target)),
     };
 
@@ -118,6 +119,39 @@ internal static class ParserTargets
         () => PatroniParser.ParseNode(body, "GET http://127.0.0.1:8008/patroni", 200),
         () => PatroniParser.ParseHistory(body, "GET http://127.0.0.1:8008/history"),
         () => PatroniParser.ParseConfig(body, "GET http://127.0.0.1:8008/config"));
+
+    /// <summary>
+    /// Alertmanager's webhook body as <c>POST /api/v1/alertmanager</c> reads it. The parser's contract: it never throws;
+    /// it returns a notification or an error saying where, and what it keeps stays within <see cref="Alerts.AlertLimits"/>
+    /// (a notification beyond them is a defect, thrown as <see cref="InvalidOperationException"/>).
+    /// </summary>
+    public static ParseOutcome Alertmanager(byte[] body)
+    {
+        var result = Alerts.AlertmanagerParser.Parse(body);
+        if (result.Error is { } error)
+        {
+            // The problem leads with where (the JSON path; $ for the whole body), as the API's 400 answer says it.
+            return new ParseOutcome(false, "error: " + error.Message, [$"{error.Path} {error.Message}"], []);
+        }
+
+        var n = result.Notification ?? throw new InvalidOperationException("the Alertmanager parser returned neither a notification nor an error");
+        var limits = Alerts.AlertLimits.Default;
+        if (n.Alerts.Count > limits.MaxAlerts)
+        {
+            throw new InvalidOperationException($"the Alertmanager parser kept {n.Alerts.Count} alerts, more than {limits.MaxAlerts}");
+        }
+
+        foreach (var alert in n.Alerts)
+        {
+            if (alert.Labels.Count > limits.MaxLabels || alert.Labels.Any(l => l.Key.Length > limits.MaxLabelChars || l.Value.Length > limits.MaxLabelChars)
+                || string.IsNullOrEmpty(alert.Fingerprint))
+            {
+                throw new InvalidOperationException($"the Alertmanager parser kept an alert beyond its limits or without a fingerprint: {alert.Labels.Count} labels");
+            }
+        }
+
+        return new ParseOutcome(true, $"{n.Status} {n.Alerts.Count} alert(s), {n.TruncatedAlerts} cut", [], []);
+    }
 
     public static ParseOutcome Prometheus(string body) => SensorBody(() => PrometheusClient.ParseQueryBody(body, "GET http://127.0.0.1:9090/api/v1/query"));
 
