@@ -80,25 +80,14 @@ internal static class ActionsApi
     /// <summary>The optional <c>{"dry_run": bool}</c> body of an undo.</summary>
     private static async Task<bool> DryRunAsync(HttpContext context)
     {
-        if (context.Request.ContentLength is null or 0 && !context.Request.Headers.TransferEncoding.Any())
+        const string expected = "the body must be empty or {\"dry_run\": true|false}";
+        var (present, body) = await ApiResults.OptionalBodyAsync(context, expected).ConfigureAwait(false);
+        return present ? body switch
         {
-            return false;
-        }
-
-        try
-        {
-            var body = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted).ConfigureAwait(false);
-            return body switch
-            {
-                JsonObject o when o.Count == 0 => false,
-                JsonObject o when o.Count == 1 && o["dry_run"] is JsonValue v && v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
-                _ => throw new InputException("the body must be empty or {\"dry_run\": true|false}"),
-            };
-        }
-        catch (JsonException)
-        {
-            throw new InputException("the body must be empty or {\"dry_run\": true|false}");
-        }
+            JsonObject o when o.Count == 0 => false,
+            JsonObject o when o.Count == 1 && o["dry_run"] is JsonValue v && v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
+            _ => throw new InputException(expected),
+        } : false;
     }
 
     /// <summary>The body, checked field by field; anything wrong is an <see cref="InputException"/> that names the field.</summary>

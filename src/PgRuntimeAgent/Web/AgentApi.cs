@@ -114,20 +114,8 @@ internal static class AgentApi
     /// <summary>The optional <c>{"note": "..."}</c> body.</summary>
     private static async Task<string?> NoteAsync(HttpContext context)
     {
-        if (context.Request.ContentLength is null or 0 && !context.Request.Headers.TransferEncoding.Any())
-        {
-            return null;
-        }
-
-        try
-        {
-            var body = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted).ConfigureAwait(false);
-            return body is JsonObject o && o["note"] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
-        }
-        catch (JsonException)
-        {
-            throw new InputException("the body must be a JSON object such as {\"note\": \"why\"}, or empty");
-        }
+        var (_, body) = await ApiResults.OptionalBodyAsync(context, "the body must be a JSON object such as {\"note\": \"why\"}, or empty").ConfigureAwait(false);
+        return body is JsonObject o && o["note"] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
     }
 
     private static IResult Json(string body) => Results.Text(body, "application/json", System.Text.Encoding.UTF8);

@@ -261,8 +261,8 @@ internal sealed class AgentWebHost : IAsyncDisposable
         AgentApi.MapDecisions(app, options, app.Lifetime.ApplicationStopping);
         ActionsApi.Map(app, options, app.Lifetime.ApplicationStopping);
         AlertsApi.Map(app, options.Alerts);
-        var logger0 = options.Logging.CreateLogger("PgRuntimeAgent.Web");
-        Console.ConsoleRoutes.Map(app, options, sessions, logger0);
+        var logger = options.Logging.CreateLogger("PgRuntimeAgent.Web");
+        Console.ConsoleRoutes.Map(app, options, tokens, sessions, logger);
 
         try
         {
@@ -276,7 +276,6 @@ internal sealed class AgentWebHost : IAsyncDisposable
 
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses
             .Select(a => new Uri(a.EndsWith('/') ? a : a + "/")).ToList() ?? [];
-        var logger = options.Logging.CreateLogger("PgRuntimeAgent.Web");
         Log.Started(logger, string.Join(", ", addresses), options.Mcp.AllowActions ? "actions for operators and approvers" : "read-only", tokens.Count);
         return new AgentWebHost(app, options.OwnsReads ? options.Reads : null, options.OwnedSensing, certificate, addresses, logger, meters, state);
     }

@@ -87,6 +87,27 @@ internal static class ApiResults
             : throw new InputException(string.Create(CultureInfo.InvariantCulture, $"query parameter '{name}' must be a whole number from 1 to {max}, not '{text}'"));
     }
 
+    /// <summary>
+    /// An optional JSON body: <c>Present</c> false when the request has none; otherwise the parsed JSON (a JSON
+    /// <c>null</c> is a null node), or an <see cref="InputException"/> saying <paramref name="expected"/> when it is not JSON.
+    /// </summary>
+    public static async Task<(bool Present, JsonNode? Body)> OptionalBodyAsync(HttpContext context, string expected)
+    {
+        if (context.Request.ContentLength is null or 0 && !context.Request.Headers.TransferEncoding.Any())
+        {
+            return (false, null);
+        }
+
+        try
+        {
+            return (true, await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted).ConfigureAwait(false));
+        }
+        catch (JsonException)
+        {
+            throw new InputException(expected);
+        }
+    }
+
     /// <summary>A node of <paramref name="value"/> serialized with <paramref name="options"/> (the CLI's JSON for the same thing).</summary>
     public static JsonNode? Node<T>(T value, JsonSerializerOptions options) => JsonSerializer.SerializeToNode(value, options);
 }

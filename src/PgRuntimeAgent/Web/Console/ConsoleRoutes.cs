@@ -32,7 +32,7 @@ internal static class ConsoleRoutes
     /// <summary>The asset names shipped (index.html, app.js, app.css...).</summary>
     public static IEnumerable<string> AssetNames => Assets.Value.Keys;
 
-    public static void Map(IEndpointRouteBuilder endpoints, AgentWebHostOptions options, ConsoleSessions sessions, ILogger logger)
+    public static void Map(IEndpointRouteBuilder endpoints, AgentWebHostOptions options, TokenBook tokens, ConsoleSessions sessions, ILogger logger)
     {
         endpoints.MapGet("/", () => Results.Redirect(Prefix + "/")).AllowAnonymous();
         // /console and /console/ are one route: the page's relative links need the slash.
@@ -51,8 +51,7 @@ internal static class ConsoleRoutes
             var form = await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
             var next = SafeNext(form["next"].ToString());
             var token = form["token"].ToString().Trim();
-            var tokens = context.RequestServices.GetService(typeof(TokenBook)) as TokenBook;
-            if (token.Length == 0 || tokens?.Find(token) is not { } holder || holder.Role < WebRole.Viewer)
+            if (token.Length == 0 || tokens.Find(token) is not { } holder || holder.Role < WebRole.Viewer)
             {
                 Log.ConsoleSignInRefused(logger, context.Connection.RemoteIpAddress?.ToString() ?? "?");
                 return Results.Redirect(Prefix + "/?login=failed" + next);
