@@ -53,6 +53,12 @@ internal static partial class AlertmanagerParser
             return Fail(AlertPayloadErrorCode.BadJson, "$", $"the body is not valid UTF-8 (byte {bad.ToString(CultureInfo.InvariantCulture)}): Alertmanager sends UTF-8 JSON");
         }
 
+        if (body.Span.IndexOf("\\u"u8) >= 0)
+        {
+            // A lone escaped surrogate ("\uDFFF" alone) parses but throws when its string is read: made U+FFFD first.
+            body = Encoding.UTF8.GetBytes(Sensing.JsonRead.WithoutLoneSurrogates(Encoding.UTF8.GetString(body.Span)));
+        }
+
         JsonDocument doc;
         try
         {

@@ -96,7 +96,7 @@ internal static class ActionsApi
         JsonNode? body;
         try
         {
-            body = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted).ConfigureAwait(false);
+            body = await ApiResults.ParseBodyAsync(context).ConfigureAwait(false);
         }
         catch (JsonException ex)
         {

@@ -100,12 +100,23 @@ internal static class ApiResults
 
         try
         {
-            return (true, await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted).ConfigureAwait(false));
+            return (true, await ParseBodyAsync(context).ConfigureAwait(false));
         }
         catch (JsonException)
         {
             throw new InputException(expected);
         }
+    }
+
+    /// <summary>
+    /// The request's JSON body, with every lone escaped surrogate (<c>\uDFFF</c> alone) made U+FFFD first: System.Text.Json
+    /// accepts such a document but throws an InvalidOperationException when the string is read, which would be a 500.
+    /// </summary>
+    public static async Task<JsonNode?> ParseBodyAsync(HttpContext context)
+    {
+        using var reader = new StreamReader(context.Request.Body, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        var text = await reader.ReadToEndAsync(context.RequestAborted).ConfigureAwait(false);
+        return JsonNode.Parse(Sensing.JsonRead.WithoutLoneSurrogates(text));
     }
 
     /// <summary>A node of <paramref name="value"/> serialized with <paramref name="options"/> (the CLI's JSON for the same thing).</summary>

@@ -238,6 +238,21 @@ public sealed class AlertmanagerParserTests
     }
 
     [Fact]
+    public void Parse_LoneEscapedSurrogates_AreReplacementCharacters_OrRefusedWithThePath()
+    {
+        // The fuzzer's find: "\uDFFF" alone parses as JSON but threw InvalidOperationException when read.
+        var alert = AlertmanagerParser.Parse(Notification(Alert("\"alertname\":\"A\\uDFFF\",\"x\\uD800\":\"v\""))).Notification!.Alerts[0];
+        Assert.Equal("A\uFFFD", alert.Labels["alertname"]);
+        Assert.Equal("v", alert.Labels["x\uFFFD"]);
+
+        var time = Refused(Notification(Alert("\"alertname\":\"A\"", startsAt: "2026-12-03T10:1\\ubBFF\\uDFFF")));
+        Assert.Equal("$.alerts[0].startsAt", time.Path);
+
+        // a pair stays the character it encodes
+        Assert.Equal("\U0001F600", AlertmanagerParser.Parse(Notification(Alert("\"alertname\":\"\\uD83D\\uDE00\""))).Notification!.Alerts[0].Labels["alertname"]);
+    }
+
+    [Fact]
     public void Parse_MutatedFixture_NeverThrows_AndAlwaysSaysWhichItIs()
     {
         var original = Encoding.UTF8.GetBytes(Fixture);

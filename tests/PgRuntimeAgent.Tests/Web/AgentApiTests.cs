@@ -271,6 +271,7 @@ public sealed class AgentApiTests
     [InlineData("""{"kind":"member.fence","cluster":"pg-test","reason":"x"}""", "member")]
     [InlineData("""{"kind":42,"cluster":"pg-test","reason":"x"}""", "'kind'")]
     [InlineData("""not json""", "not JSON")]
+    [InlineData("""{"kind":"member.fence","cluster":"pg-\uDFFF","member":"pg-test-3","reason":"x"}""", "pg-\uFFFD")]
     [InlineData("""[1,2]""", "JSON object")]
     public async Task Actions_BadInput_Is400_SayingWhatAndWhere_AndNothingIsJournaled(string body, string named)
     {
