@@ -481,7 +481,7 @@ internal sealed class SettingsBinder
     private void UnknownKey(YamlScalarNode key, string path, string name, IEnumerable<string> known)
     {
         var knownList = known.OrderBy(k => k, StringComparer.Ordinal).ToList();
-        var suggestion = knownList.OrderBy(k => Distance(k, name)).FirstOrDefault(k => Distance(k, name) <= Math.Max(2, name.Length / 3));
+        var suggestion = Nearest(name, knownList);
         var where = path.Length == 0 ? "the settings file" : path;
         var hint = (suggestion is null ? "" : $"did you mean '{suggestion}'? ") + $"known keys in {where}: {string.Join(", ", knownList)}";
         Problem(key, Join(path, name), $"unknown key '{name}' in {where}", hint);
@@ -648,6 +648,17 @@ internal sealed class SettingsBinder
     }
 
     private static string Join(string path, string name) => path.Length == 0 ? name : path + "." + name;
+
+    /// <summary>
+    /// The known name closest to <paramref name="name"/> (edit distance), or null when none is close enough to be a
+    /// likely typo (within max(2, a third of the name's length)). Every "did you mean" of pgra's inputs uses this rule.
+    /// </summary>
+    internal static string? Nearest(string name, IEnumerable<string> known)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(known);
+        return known.OrderBy(k => Distance(k, name)).ThenBy(k => k, StringComparer.Ordinal).FirstOrDefault(k => Distance(k, name) <= Math.Max(2, name.Length / 3));
+    }
 
     private static int Distance(string a, string b)
     {

@@ -1,0 +1,93 @@
+using System.Text.Json;
+
+namespace PgRuntimeAgent.Tests.Evals;
+
+/// <summary><c>pgra eval check</c> as an operator runs it.</summary>
+public sealed class EvalCommandsTests
+{
+    private static string EvalsDirectory => Path.Combine(TestPaths.RepoRoot, "evals");
+
+    private static int ShippedCount => Directory.GetFiles(EvalsDirectory, "*.yml").Length;
+
+    [Fact]
+    public async Task Check_ShippedCases_ExitZeroWithOneLinePerCase()
+    {
+        var result = await CliRunner.RunAsync("eval", "check", "--cases", EvalsDirectory);
+
+        Assert.Equal(0, result.ExitCode);
+        var lines = result.Out.TrimEnd().Split('\n');
+        Assert.Equal(ShippedCount + 1, lines.Length);
+        Assert.Equal($"{ShippedCount} case file(s) checked: {ShippedCount} case(s) load, 0 error(s), 0 warning(s)", lines[^1]);
+        var diskFull = Assert.Single(lines, l => l.StartsWith("disk-full-norm ", StringComparison.Ordinal));
+        Assert.Matches(@"^disk-full-norm +gray-failure +disk-full@leader +root cause: primary-disk-full +actions: member\.fence@disk-full, patroni\.failover@other +limit 150 s$", diskFull);
+        Assert.Contains(lines, l => l.StartsWith("noise-idle ", StringComparison.Ordinal) && l.Contains("root cause: -", StringComparison.Ordinal) && l.Contains("actions: none", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("lock-pileup@leader, primary-crash@leader+20s", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Check_Json_ListsTheCasesInSnakeCase()
+    {
+        var result = await CliRunner.RunAsync("eval", "check", "--cases", EvalsDirectory, "--json");
+
+        Assert.Equal(0, result.ExitCode);
+        using var doc = JsonDocument.Parse(result.Out);
+        var root = doc.RootElement;
+        Assert.Equal(ShippedCount, root.GetProperty("files").GetInt32());
+        Assert.Equal(0, root.GetProperty("errors").GetInt32());
+        Assert.Equal(0, root.GetProperty("problems").GetArrayLength());
+        var cases = root.GetProperty("cases").EnumerateArray().ToList();
+        Assert.Equal(ShippedCount, cases.Count);
+        var freeze = cases.Single(c => c.GetProperty("name").GetString() == "primary-freeze-norm");
+        Assert.Equal("norm", freeze.GetProperty("timing").GetString());
+        Assert.Equal("primary-freeze", freeze.GetProperty("faults")[0].GetProperty("scenario").GetString());
+        Assert.Equal(3, freeze.GetProperty("autonomy").GetProperty("classes").GetProperty("member.fence").GetInt32());
+        Assert.Equal(["primary-frozen", "leader-not-renewing"], freeze.GetProperty("expect").GetProperty("root_cause").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(120, freeze.GetProperty("limits").GetProperty("time_limit_seconds").GetDouble());
+    }
+
+    [Fact]
+    public async Task Check_BrokenCase_ExitsOneWithEveryProblemAtFileLineColumn()
+    {
+        var dir = Directory.CreateTempSubdirectory("pgra-eval-cli-").FullName;
+        try
+        {
+            File.Copy(Path.Combine(EvalsDirectory, "disk-full-fast.yml"), Path.Combine(dir, "disk-full-fast.yml"));
+            var broken = File.ReadAllText(Path.Combine(EvalsDirectory, "connection-storm.yml"))
+                .Replace("connection-saturation", "connection-saturaton", StringComparison.Ordinal)
+                .Replace("category: workload", "categroy: workload", StringComparison.Ordinal);
+            File.WriteAllText(Path.Combine(dir, "connection-storm.yml"), broken);
+
+            var result = await CliRunner.RunAsync("eval", "check", "--cases", dir);
+
+            Assert.Equal(1, result.ExitCode);
+            var file = Path.Combine(dir, "connection-storm.yml");
+            Assert.Contains($"error: {file}:4:1: categroy: unknown key 'categroy' in a case; did you mean 'category'?", result.Out, StringComparison.Ordinal);
+            Assert.Contains($"error: {file}:9:16: expect.root_cause[0]: unknown finding code 'connection-saturaton'; did you mean 'connection-saturation'?", result.Out, StringComparison.Ordinal);
+            Assert.Contains("disk-full-fast ", result.Out, StringComparison.Ordinal);
+            Assert.EndsWith("2 case file(s) checked: 1 case(s) load, 3 error(s), 0 warning(s)\n", result.Out.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Check_Glob_ChecksOnlyTheMatchingCases()
+    {
+        var result = await CliRunner.RunAsync("eval", "check", "--cases", Path.Combine(EvalsDirectory, "primary-freeze-*.yml"));
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.EndsWith("3 case file(s) checked: 3 case(s) load, 0 error(s), 0 warning(s)\n", result.Out.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Check_NothingThere_IsAUsageError()
+    {
+        var result = await CliRunner.RunAsync("eval", "check", "--cases", Path.Combine(EvalsDirectory, "no-such-case.yml"));
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("error: no case file or directory", result.Error, StringComparison.Ordinal);
+        Assert.Contains("--cases", result.Error, StringComparison.Ordinal);
+    }
+}
