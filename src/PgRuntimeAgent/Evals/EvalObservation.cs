@@ -169,6 +169,9 @@ internal sealed record EvalModelUsage
 {
     public required string Name { get; init; }
 
+    /// <summary>How many times the model was asked.</summary>
+    public int Calls { get; init; }
+
     public long InputTokens { get; init; }
 
     public long OutputTokens { get; init; }

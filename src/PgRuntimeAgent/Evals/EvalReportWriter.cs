@@ -191,6 +191,11 @@ internal static class EvalReportWriter
                 b.AppendLine(CultureInfo.InvariantCulture, $"- {miss}");
             }
 
+            foreach (var note in c.Notes)
+            {
+                b.AppendLine(CultureInfo.InvariantCulture, $"- runner's note: {note}");
+            }
+
             b.AppendLine();
         }
 

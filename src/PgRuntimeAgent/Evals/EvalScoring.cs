@@ -94,6 +94,9 @@ internal sealed record EvalCaseScore
 
     public EvalModelUsage? Model { get; init; }
 
+    /// <summary>What the runner noted along the way (a fault it could not inject, a heal that failed, the health at the end).</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
+
     /// <summary>The case passed: see <see cref="EvalScoring.Score"/>.</summary>
     public bool SafePass { get; init; }
 
@@ -376,6 +379,7 @@ internal static class EvalScoring
             MaxWriteGapSeconds = observation.Writer.MaxWriteGapSeconds,
             WallSeconds = Math.Max(0, (observation.EndedAt - observation.StartedAt).TotalSeconds),
             Model = observation.Model,
+            Notes = observation.Notes,
         };
 
         if (evalCase.IsNoFault)

@@ -36,6 +36,13 @@ internal sealed class LabFaults : IDisposable
 
     public TimeSpan HealTimeout { get; init; } = TimeSpan.FromSeconds(120);
 
+    /// <summary>
+    /// Lets a second scenario hit a member that already has one (an evaluation's combined case: a lock pile-up, then
+    /// the same leader crashes). Off for <c>pgra lab inject</c>, where a second fault on one member is more often a
+    /// forgotten heal than an intent.
+    /// </summary>
+    public bool AllowSharedTarget { get; init; }
+
     /// <summary>Loads the lab in <paramref name="dir"/>; a lab that is not there or not running is an input error.</summary>
     public static async Task<LabManifest> RequireRunningAsync(string dir, TimeProvider time, CancellationToken cancellationToken)
     {
@@ -63,7 +70,7 @@ internal sealed class LabFaults : IDisposable
         var leader = await ConfirmedLeaderAsync(cancellationToken).ConfigureAwait(false);
         var targetName = LabScenarios.ResolveTarget(info, member, leader, _manifest.Members.Select(m => m.Name).ToList());
         var target = _manifest.FindMember(targetName)!;
-        if (LabFaultBook.Active(_manifest).FirstOrDefault(a => a.Target == target.Name) is { } busy)
+        if (!AllowSharedTarget && LabFaultBook.Active(_manifest).FirstOrDefault(a => a.Target == target.Name) is { } busy)
         {
             throw new InputException($"{target.Name} already has an active fault ({busy.Scenario})", [$"heal it first: pgra lab heal {busy.Scenario}"]);
         }

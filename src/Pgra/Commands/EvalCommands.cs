@@ -22,10 +22,128 @@ internal sealed class EvalCommands : ICommandGroup
         var eval = new Command("eval", "Evaluation cases: real faults injected into the lab, the agent scored against the truth (docs/evals.md).");
         eval.Options.Add(cases);
 
+        var run = new Command("run", "Run the cases on the lab (pgra lab up first; as root): inject each case's faults, let a fresh agent work, score it against the truth, write the report (markdown, JSON, SVG plots). Exit 1 when a case was unsafe.");
+        var outDir = new Option<string?>("--out") { Description = "Where the report goes (default: evals/reports beside the cases)." };
+        var stem = new Option<string>("--name") { Description = "The report's file name stem (STEM.md, STEM.json, STEM-times.svg, STEM-accuracy.svg).", DefaultValueFactory = _ => "latest" };
+        var compare = new Option<string?>("--compare") { Description = "A previous report's JSON to compare with (default: the STEM.json being replaced, if any)." };
+        var model = new Option<string?>("--model") { Description = "Run with this model through the settings' llm: section (provider, endpoint, key); default: the deterministic agent alone." };
+        var noFault = new Option<double?>("--no-fault-seconds") { Description = "Run the cases without a fault this long instead of their time limit (a quick pass)." };
+        var labDir = new Option<string?>("--lab-dir") { Description = "The lab's directory (default: $PGRA_LAB_DIR, else /var/lib/pgra-lab)." };
+        run.Options.Add(outDir);
+        run.Options.Add(stem);
+        run.Options.Add(compare);
+        run.Options.Add(model);
+        run.Options.Add(noFault);
+        run.Options.Add(labDir);
+        run.SetAction((parse, ct) => RunAsync(options, parse, new RunArgs(parse.GetValue(cases), parse.GetValue(outDir), parse.GetValue(stem) ?? "latest", parse.GetValue(compare),
+            parse.GetValue(model), parse.GetValue(noFault), parse.GetValue(labDir)), ct));
+        eval.Subcommands.Add(run);
+
         var check = new Command("check", "Load and validate the cases: one line per case, every problem as file:line:column. Exit 0 when every case loads, 1 when one does not.");
         check.SetAction((parse, ct) => CheckAsync(options, parse, cases, ct));
         eval.Subcommands.Add(check);
         return [eval];
+    }
+
+    private sealed record RunArgs(string? Cases, string? Out, string Stem, string? Compare, string? Model, double? NoFaultSeconds, string? LabDir);
+
+    private static async Task<int> RunAsync(GlobalOptions options, ParseResult parse, RunArgs a, CancellationToken cancellationToken)
+    {
+        var o = options.Out;
+        var cwd = Directory.GetCurrentDirectory();
+        var source = a.Cases
+            ?? EvalCaseLoader.DefaultDirectory(cwd, AppContext.BaseDirectory)
+            ?? throw new InputException("no evals/ directory here or beside pgra", ["pass --cases DIR|FILE|GLOB, or run from a checkout (it has evals/)"]);
+        var set = EvalCaseLoader.LoadAll(source, cwd);
+        if (set.Errors > 0)
+        {
+            foreach (var problem in set.Problems.Where(p => p.Severity == ProblemSeverity.Error))
+            {
+                await options.Error.WriteLineAsync("error: " + problem).ConfigureAwait(false);
+            }
+
+            throw new InputException($"{set.Errors.ToString(CultureInfo.InvariantCulture)} error(s) in the cases: nothing was run", ["fix them (pgra eval check lists them), then run again"]);
+        }
+
+        if (set.Cases.Count == 0)
+        {
+            throw new InputException($"no case in {source}", ["pass --cases with a directory, file or glob of case files"]);
+        }
+
+        if (a.NoFaultSeconds is <= 0)
+        {
+            throw new InputException("--no-fault-seconds must be positive");
+        }
+
+        if (Environment.UserName != "root")
+        {
+            throw new InputException("pgra eval run must run as root", ["it injects the lab's faults (mounts, signals, services), as pgra lab inject does"]);
+        }
+
+        var manifest = await Lab.LabFaults.RequireRunningAsync(Lab.LabPaths.ResolveDir(a.LabDir), options.Time, cancellationToken).ConfigureAwait(false);
+        var skillsDir = SkillCommands.ResolveDirectory(null, cwd, AppContext.BaseDirectory);
+        Microsoft.Extensions.AI.IChatClient? client = null;
+        Func<Settings.AgentSettings, Settings.AgentSettings>? tweak = null;
+        if (a.Model is { } name)
+        {
+            var workspace = CliWorkspace.Load(options, parse);
+            if (!workspace.Settings.Llm.Configured && workspace.Settings.Llm.Provider is null)
+            {
+                throw new InputException("--model needs a model provider in the settings' llm: section", ["set llm.provider (and llm.endpoint, llm.api_key) in the settings; docs/brain.md"]);
+            }
+
+            var llm = workspace.Settings.Llm with { Model = name };
+            client = Brain.ChatClients.Create(llm, workspace.Secrets);
+            tweak = s => s with { Llm = llm };
+        }
+
+        var outDir = Path.GetFullPath(a.Out ?? Path.Combine(Directory.Exists(source) ? source : Path.GetDirectoryName(Path.GetFullPath(set.Files.FirstOrDefault() ?? cwd)) ?? cwd, "reports"));
+        var previousPath = a.Compare ?? Path.Combine(outDir, a.Stem + ".json");
+        EvalReport? previous = null;
+        if (File.Exists(previousPath))
+        {
+            previous = EvalJson.Deserialize(await File.ReadAllTextAsync(previousPath, cancellationToken).ConfigureAwait(false), previousPath);
+        }
+        else if (a.Compare is not null)
+        {
+            throw new InputException($"--compare {a.Compare}: no such file");
+        }
+
+        var runner = new EvalRunner(manifest, options.Time);
+        var scores = new List<EvalCaseScore>();
+        var started = options.Time.GetTimestamp();
+        try
+        {
+            foreach (var (c, i) in set.Cases.Select((c, i) => (c, i)))
+            {
+                await o.WriteLineAsync($"[{(i + 1).ToString(CultureInfo.InvariantCulture)}/{set.Cases.Count.ToString(CultureInfo.InvariantCulture)}] {c.Name}: {c.Description}").ConfigureAwait(false);
+                var result = await runner.RunAsync(c, new EvalRunOptions
+                {
+                    SkillsDirectory = skillsDir,
+                    ChatClient = client,
+                    ModelName = a.Model,
+                    Tweak = tweak,
+                    NoFaultSeconds = a.NoFaultSeconds,
+                    Progress = line => o.WriteLine("    " + line),
+                }, cancellationToken).ConfigureAwait(false);
+                scores.Add(result.Score);
+            }
+        }
+        finally
+        {
+            client?.Dispose();
+        }
+
+        var report = EvalReportWriter.Build(scores, source, a.Model, options.Time.GetUtcNow(), previous);
+        var files = await EvalReportWriter.WriteAsync(outDir, a.Stem, report, cancellationToken).ConfigureAwait(false);
+        var sum = report.Summary;
+        static string Pct(double? rate) => rate is { } r ? string.Create(CultureInfo.InvariantCulture, $"{r * 100:0}%") : "-";
+        static string Sec(double? s) => s is { } v ? string.Create(CultureInfo.InvariantCulture, $"{v:0.0} s") : "-";
+        await o.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"{scores.Count} case(s) in {options.Time.GetElapsedTime(started).TotalMinutes:0.0} min: root cause {Pct(sum.RootCauseAccuracy)}, safe-pass {Pct(sum.SafePassRate)} ({sum.SafePasses}/{sum.Cases}), "
+            + $"MTTD {Sec(sum.Mttd.Mean)}, MTTR {Sec(sum.Mttr.Mean)}, false actions {sum.FalseActions}, unsafe cases {sum.UnsafeCases}")).ConfigureAwait(false);
+        await o.WriteLineAsync($"report: {files.Markdown} (and {Path.GetFileName(files.Json)}, {Path.GetFileName(files.TimesSvg)}, {Path.GetFileName(files.AccuracySvg)})").ConfigureAwait(false);
+        return scores.All(x => x.Safe) ? ExitCodes.Ok : ExitCodes.Failure;
     }
 
     private static async Task<int> CheckAsync(GlobalOptions options, ParseResult parse, Option<string?> casesOption, CancellationToken cancellationToken)

@@ -78,31 +78,8 @@ internal sealed class AgentLab : IAsyncDisposable
 
     private static async Task SetHaTimingAsync(LabInfo lab, string preset)
     {
-        var (ttl, loopWait, retry, start) = preset switch
-        {
-            "fast" => (10, 2, 4, 10),
-            "norm" => (30, 5, 10, 25),
-            _ => throw new ArgumentOutOfRangeException(nameof(preset), preset, "fast or norm"),
-        };
-        var body = $$"""{"ttl": {{ttl}}, "loop_wait": {{loopWait}}, "retry_timeout": {{retry}}, "primary_start_timeout": {{start}}}""";
         using var cluster = lab.NewCluster();
-        var deadline = TimeProvider.System.GetTimestamp();
-        while (true)
-        {
-            var leader = await cluster.LeaderAsync(Ct);
-            var (status, answer) = leader is null ? (0, "no leader") : await cluster.SendAsync(HttpMethod.Patch, leader, "/config", body, Ct);
-            if (status == 200)
-            {
-                break;
-            }
-
-            Assert.True(TimeProvider.System.GetElapsedTime(deadline) < TimeSpan.FromSeconds(60), $"PATCH /config ({preset}) answered {status}: {answer}");
-            await Task.Delay(TimeSpan.FromSeconds(1), Ct);
-        }
-
-        // Every member applies the new timing at its next HA loop (at most the old loop_wait, 5 s).
-        await Task.Delay(TimeSpan.FromSeconds(6), Ct);
-        Report($"Patroni timing: {preset} (ttl {ttl}, loop_wait {loopWait}, retry_timeout {retry}, primary_start_timeout {start})");
+        Report(await LabHaTiming.SetAsync(cluster, preset, Ct));
     }
 
     /// <summary>

@@ -35,7 +35,7 @@ internal sealed class LabAgent : IAsyncDisposable
     public bool Keep { get; set; }
 
     public static async Task<LabAgent> CreateAsync(LabManifest manifest, string skillsDirectory, int? level, Func<AgentSettings, AgentSettings>? tweak,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, Microsoft.Extensions.AI.IChatClient? chatClient = null)
     {
         ArgumentNullException.ThrowIfNull(manifest);
         var secrets = new SecretStore();
@@ -59,6 +59,7 @@ internal sealed class LabAgent : IAsyncDisposable
             SkillsDirectory = skillsDirectory,
             Journal = journal,
             PostmortemDirectory = Path.Combine(dir, "postmortems"),
+            ChatClient = chatClient,
         }, cancellationToken).ConfigureAwait(false);
         return new LabAgent(runtime, journal, dir);
     }

@@ -6,6 +6,10 @@ namespace PgRuntimeAgent.Lab.Safety;
 /// <summary>One write a member acknowledged: its unique id, the writer, the member that committed it (its address), when.</summary>
 internal sealed record AckedWrite(long Id, string Writer, string Member, DateTimeOffset AckedAt);
 
+/// <summary>What <see cref="SafetyChecker.Figures"/> measured: lost writes by kind, split-brain seconds, the longest write gap.</summary>
+internal sealed record SafetyWriteFigures(int Lost, int LostAsyncTail, int LostAfterPromotion, double SplitBrainSeconds, double LongestGapSeconds,
+    double? TimeToWritableSeconds, DateTimeOffset? WritesBackAt);
+
 /// <summary>
 /// The suite's independent checker: writers with their own connections, one straight to each member's PostgreSQL and
 /// one through haproxy's primary service (as Pigsty's clients connect), each inserting a unique id every
@@ -15,6 +19,50 @@ internal sealed record AckedWrite(long Id, string Writer, string Member, DateTim
 /// </summary>
 internal sealed class SafetyChecker : IAsyncDisposable
 {
+    /// <summary>
+    /// The checker's write figures after a fault at <paramref name="injectedAt"/>: lost writes split into the
+    /// asynchronous tail of <paramref name="leaderBefore"/> (acknowledged before any other member acknowledged one) and
+    /// the ones after a promotion; how long two members acknowledged writes at once; the longest gap between
+    /// acknowledgements and when writes came back after it. Pure.
+    /// </summary>
+    public static SafetyWriteFigures Figures(IReadOnlyList<AckedWrite> acked, IReadOnlyList<AckedWrite>? lost, string? leaderBefore, DateTimeOffset injectedAt)
+    {
+        ArgumentNullException.ThrowIfNull(acked);
+        var post = acked.Where(a => a.AckedAt >= injectedAt).OrderBy(a => a.AckedAt).ToList();
+        var firstOther = post.Where(a => a.Member != leaderBefore).Select(a => (DateTimeOffset?)a.AckedAt).FirstOrDefault();
+
+        // Two members acknowledging: for each pair, the overlap of their post-fault acknowledgement spans.
+        var spans = post.GroupBy(a => a.Member).ToDictionary(g => g.Key, g => (First: g.First().AckedAt, Last: g.Last().AckedAt));
+        var split = 0.0;
+        foreach (var a in spans)
+        {
+            foreach (var b in spans.Where(b => string.CompareOrdinal(b.Key, a.Key) > 0))
+            {
+                var overlap = ((a.Value.Last < b.Value.Last ? a.Value.Last : b.Value.Last) - (a.Value.First > b.Value.First ? a.Value.First : b.Value.First)).TotalSeconds;
+                split = Math.Max(split, overlap);
+            }
+        }
+
+        // Writes stopped and came back: the longest gap between consecutive acknowledgements after the fault.
+        var ordered = acked.Where(a => a.AckedAt >= injectedAt.AddSeconds(-1)).OrderBy(a => a.AckedAt).Select(a => a.AckedAt).ToList();
+        var gap = 0.0;
+        DateTimeOffset? back = null;
+        for (var i = 1; i < ordered.Count; i++)
+        {
+            var g = (ordered[i] - ordered[i - 1]).TotalSeconds;
+            if (g > gap)
+            {
+                gap = g;
+                back = ordered[i];
+            }
+        }
+
+        var lostList = lost ?? [];
+        var tail = lostList.Count(l => l.Member == leaderBefore && (firstOther is null || l.AckedAt < firstOther));
+        return new SafetyWriteFigures(lostList.Count, tail, lostList.Count - tail, Math.Round(split, 2), Math.Round(gap, 1),
+            gap > 1 && back is { } backAt ? Math.Round((backAt - injectedAt).TotalSeconds, 1) : null, back);
+    }
+
     public const string Table = "pgra_safety_writes";
 
     private readonly LabManifest _lab;
@@ -172,6 +220,30 @@ internal sealed class SafetyChecker : IAsyncDisposable
             {
             }
         });
+    }
+
+    /// <summary><see cref="LostAsync"/>, asked again every second for 30 s while the cluster has no leader to answer; null (with a note) if it never did.</summary>
+    public async Task<IReadOnlyList<AckedWrite>?> LostOrNoteAsync(List<string> notes, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(notes);
+        for (var attempt = 0; attempt < 30; attempt++)
+        {
+            try
+            {
+                return await LostAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
+            {
+                if (attempt == 29)
+                {
+                    notes.Add("lost writes not counted: " + ex.Message);
+                }
+
+                await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return null;
     }
 
     public async ValueTask DisposeAsync()

@@ -196,7 +196,7 @@ internal sealed class SafetyRun(LabManifest lab, TimeProvider time)
         }
 
         var after = await cluster.WaitHealthyAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
-        var lost = await LostAsync(checker, notes, cancellationToken).ConfigureAwait(false);
+        var lost = await checker.LostOrNoteAsync(notes, cancellationToken).ConfigureAwait(false);
         var acked = checker.Acknowledged;
 
         var statements = new List<(string, long?, string)>();
@@ -229,37 +229,7 @@ internal sealed class SafetyRun(LabManifest lab, TimeProvider time)
     internal static SafetyRunReport Measure(SafetyFault fault, string target, string? leaderBefore, string? leaderAfter, DateTimeOffset injectedAt,
         IReadOnlyList<AckedWrite> acked, IReadOnlyList<AckedWrite>? lost, IReadOnlyList<KeyChange> keys)
     {
-        var post = acked.Where(a => a.AckedAt >= injectedAt).OrderBy(a => a.AckedAt).ToList();
-        var firstOther = post.Where(a => a.Member != leaderBefore).Select(a => (DateTimeOffset?)a.AckedAt).FirstOrDefault();
-
-        // Two members acknowledging: for each pair, the overlap of their post-fault acknowledgement spans.
-        var spans = post.GroupBy(a => a.Member).ToDictionary(g => g.Key, g => (First: g.First().AckedAt, Last: g.Last().AckedAt));
-        var split = 0.0;
-        foreach (var a in spans)
-        {
-            foreach (var b in spans.Where(b => string.CompareOrdinal(b.Key, a.Key) > 0))
-            {
-                var overlap = (Min(a.Value.Last, b.Value.Last) - Max(a.Value.First, b.Value.First)).TotalSeconds;
-                split = Math.Max(split, overlap);
-            }
-        }
-
-        // Writes stopped and came back: the longest gap between consecutive acknowledgements after the fault.
-        var ordered = acked.Where(a => a.AckedAt >= injectedAt.AddSeconds(-1)).OrderBy(a => a.AckedAt).Select(a => a.AckedAt).ToList();
-        var gap = 0.0;
-        DateTimeOffset? back = null;
-        for (var i = 1; i < ordered.Count; i++)
-        {
-            var g = (ordered[i] - ordered[i - 1]).TotalSeconds;
-            if (g > gap)
-            {
-                gap = g;
-                back = ordered[i];
-            }
-        }
-
-        var lostList = lost ?? [];
-        var tail = lostList.Count(l => l.Member == leaderBefore && (firstOther is null || l.AckedAt < firstOther));
+        var w = SafetyChecker.Figures(acked, lost, leaderBefore, injectedAt);
         var handedBack = false;
         var holders = keys.Select(k => k.Holder).Where(h => h is not null).ToList();
         for (var i = 2; i < holders.Count && !handedBack; i++)
@@ -276,45 +246,19 @@ internal sealed class SafetyRun(LabManifest lab, TimeProvider time)
             LeaderAfter = leaderAfter,
             InjectedAt = injectedAt,
             Acknowledged = acked.Count,
-            Lost = lostList.Count,
-            LostAsyncTail = tail,
-            LostAfterPromotion = lostList.Count - tail,
-            SplitBrainSeconds = Math.Round(split, 2),
-            TimeToWritableSeconds = gap > 1 && back is { } backAt ? Math.Round((backAt - injectedAt).TotalSeconds, 1) : null,
-            LongestGapSeconds = Math.Round(gap, 1),
+            Lost = w.Lost,
+            LostAsyncTail = w.LostAsyncTail,
+            LostAfterPromotion = w.LostAfterPromotion,
+            SplitBrainSeconds = w.SplitBrainSeconds,
+            TimeToWritableSeconds = w.TimeToWritableSeconds,
+            LongestGapSeconds = w.LongestGapSeconds,
             KeyHistory = keys,
             KeyHandedBack = handedBack,
         };
     }
 
-    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
-
-    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
-
     /// <summary>Ids of a run: the seed's slot far apart from any other run's, plus the time, so replays never collide.</summary>
     private long IdBase(SafetyFault fault) => (time.GetUtcNow().ToUnixTimeSeconds() % 100_000) * 10_000_000_000L + ((long)(fault.Seed % 1000) * 10_000_000L);
-
-    private async Task<IReadOnlyList<AckedWrite>?> LostAsync(SafetyChecker checker, List<string> notes, CancellationToken cancellationToken)
-    {
-        for (var attempt = 0; attempt < 30; attempt++)
-        {
-            try
-            {
-                return await checker.LostAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
-            {
-                if (attempt == 29)
-                {
-                    notes.Add("lost writes not counted: " + ex.Message);
-                }
-
-                await Task.Delay(TimeSpan.FromSeconds(1), time, cancellationToken).ConfigureAwait(false);
-            }
-        }
-
-        return null;
-    }
 
     private async Task WatchKeyAsync(List<KeyChange> keys, CancellationToken stop)
     {
