@@ -41,6 +41,14 @@ internal sealed record EvalCase
     /// <summary>Run before the first fault (after the cluster is healthy and the agent has its baseline).</summary>
     public IReadOnlyList<EvalStep> Setup { get; init; } = [];
 
+    /// <summary>
+    /// Started in the background during the case, each at its <see cref="EvalStep.AfterSeconds"/> from the moment the
+    /// case begins (t0: the first fault's time zero, or the start of a case without faults); a long
+    /// step (a CPU burner) does not hold the others up. In file order; every <see cref="EvalStep.AfterSeconds"/> is below
+    /// the time limit.
+    /// </summary>
+    public IReadOnlyList<EvalStep> During { get; init; } = [];
+
     /// <summary>Run after the case, whatever happened, before the lab is healed and repaired.</summary>
     public IReadOnlyList<EvalStep> Teardown { get; init; } = [];
 
@@ -222,22 +230,55 @@ internal sealed record EvalLimits
 
 internal enum EvalStepKind
 {
+    /// <summary>SQL on a member (<see cref="EvalStep.On"/>) as the lab's admin user.</summary>
     Sql,
+
+    /// <summary>A command line run by <c>/bin/sh -c</c> on the admin node, bounded by <see cref="EvalStep.TimeoutSeconds"/>.</summary>
     Shell,
+
+    /// <summary>
+    /// A Patroni operation through its REST API; <see cref="EvalStep.Text"/> is the verb (<see cref="EvalStep.PatroniVerbs"/>):
+    /// <c>switchover</c>, a planned switchover from the leader (<see cref="EvalStep.On"/>) to a healthy replica, or
+    /// <c>restart</c>, <c>POST /restart</c> of the member <see cref="EvalStep.On"/> names.
+    /// </summary>
+    Patroni,
 }
 
-/// <summary>A setup or teardown step: SQL on a member, or a shell command on the admin node with a timeout.</summary>
+/// <summary>
+/// A setup, during or teardown step: SQL on a member, a shell command on the admin node with a timeout, or a Patroni
+/// switchover or restart; a during step also has the time it starts.
+/// </summary>
 internal sealed record EvalStep
 {
+    /// <summary>The Patroni step's verb for a planned switchover from the leader to a healthy replica.</summary>
+    public const string Switchover = "switchover";
+
+    /// <summary>The Patroni step's verb for <c>POST /restart</c> of one member.</summary>
+    public const string Restart = "restart";
+
+    /// <summary>The verbs of a <see cref="EvalStepKind.Patroni"/> step.</summary>
+    public static IReadOnlyList<string> PatroniVerbs { get; } = [Switchover, Restart];
+
     public required EvalStepKind Kind { get; init; }
 
-    /// <summary>The SQL statement(s) or the shell command line.</summary>
+    /// <summary>The SQL statement(s), the shell command line, or the Patroni verb (<see cref="PatroniVerbs"/>).</summary>
     public required string Text { get; init; }
 
-    /// <summary>For SQL: <c>leader</c>, <c>replica</c> or a member name.</summary>
+    /// <summary>
+    /// For SQL and Patroni: <c>leader</c>, <c>replica</c> (the first replica) or a member name. A Patroni switchover
+    /// leaves this member (the leader; default <c>leader</c>); a restart restarts it (default <c>replica</c>).
+    /// </summary>
     public string On { get; init; } = "leader";
 
     public double TimeoutSeconds { get; init; } = 60;
 
-    public string Describe() => Kind == EvalStepKind.Sql ? $"sql on {On}" : FormattableString.Invariant($"shell ({TimeoutSeconds:0.#} s)");
+    /// <summary>For a during step: seconds from the moment the case begins (the first fault's time zero) to its start; 0 elsewhere.</summary>
+    public double AfterSeconds { get; init; }
+
+    public string Describe() => Kind switch
+    {
+        EvalStepKind.Sql => $"sql on {On}",
+        EvalStepKind.Patroni => $"patroni {Text} on {On}",
+        _ => FormattableString.Invariant($"shell ({TimeoutSeconds:0.#} s)"),
+    };
 }

@@ -40,8 +40,9 @@ internal static partial class EvalCaseLoader
     private static readonly string[] ExpectKeys = ["root_cause", "findings", "actions", "tolerated"];
     private static readonly string[] ActionKeys = ["kind", "member", "object"];
     private static readonly string[] LimitKeys = ["rpo_bytes", "max_split_brain_seconds", "time_limit_seconds"];
-    private static readonly string[] StepsKeys = ["setup", "teardown"];
-    private static readonly string[] StepKeys = ["sql", "shell", "on", "timeout_seconds"];
+    private static readonly string[] StepsKeys = ["setup", "during", "teardown"];
+    private static readonly string[] StepKeys = ["sql", "shell", "patroni", "on", "timeout_seconds", "after_seconds"];
+    private static readonly string[] StepKinds = ["sql", "shell", "patroni"];
     private static readonly string[] Loads = ["none", "workload", "pgbench"];
     private static readonly string[] ApprovalValues = ["none", "approve", "deny"];
 
@@ -233,7 +234,7 @@ internal static partial class EvalCaseLoader
             var autonomy = Optional(root, "autonomy") is { } au ? Autonomy(au) : new EvalAutonomy();
             var limits = Required(root, "limits", "") is { } lim ? Limits(lim) : null;
             var expect = Required(root, "expect", "") is { } e ? Expect(e, noFault, faults, autonomy) : null;
-            var (setup, teardown) = Optional(root, "steps") is { } s ? Steps(s) : ([], []);
+            var (setup, during, teardown) = Optional(root, "steps") is { } s ? Steps(s, limits) : ([], [], []);
             CheckFaultTimes(faults, limits);
 
             if (name is null || description is null || category is null || limits is null || expect is null)
@@ -255,6 +256,7 @@ internal static partial class EvalCaseLoader
                 Expect = expect,
                 Limits = limits,
                 Setup = setup,
+                During = during,
                 Teardown = teardown,
             };
         }
@@ -754,20 +756,22 @@ internal static partial class EvalCaseLoader
 
         // ------------------------------------------------------------------ steps
 
-        private (IReadOnlyList<EvalStep> Setup, IReadOnlyList<EvalStep> Teardown) Steps(YamlNode node)
+        private (IReadOnlyList<EvalStep> Setup, IReadOnlyList<EvalStep> During, IReadOnlyList<EvalStep> Teardown) Steps(YamlNode node, EvalLimits? limits)
         {
             if (Mapping(node, "steps") is not { } map)
             {
-                return ([], []);
+                return ([], [], []);
             }
 
             CheckKeys(map, "steps", StepsKeys);
-            var setup = Optional(map, "setup") is { } s ? StepList(s, "steps.setup") : [];
-            var teardown = Optional(map, "teardown") is { } t ? StepList(t, "steps.teardown") : [];
-            return (setup, teardown);
+            var setup = Optional(map, "setup") is { } s ? StepList(s, "steps.setup", null) : [];
+            var during = Optional(map, "during") is { } d ? StepList(d, "steps.during", limits) : [];
+            var teardown = Optional(map, "teardown") is { } t ? StepList(t, "steps.teardown", null) : [];
+            return (setup, during, teardown);
         }
 
-        private List<EvalStep> StepList(YamlNode node, string path)
+        /// <summary>The steps of one list; <paramref name="limits"/> is given for steps.during only (after_seconds is allowed there and checked against the time limit).</summary>
+        private List<EvalStep> StepList(YamlNode node, string path, EvalLimits? limits)
         {
             var steps = new List<EvalStep>();
             if (YamlNodes.IsNull(node))
@@ -777,14 +781,15 @@ internal static partial class EvalCaseLoader
 
             if (node is not YamlSequenceNode list)
             {
-                Error(node, path, $"{path} is {YamlNodes.Describe(node)}; it is a list of steps", "write '- sql: ...' or '- shell: ...' items");
+                Error(node, path, $"{path} is {YamlNodes.Describe(node)}; it is a list of steps", "write '- sql: ...', '- shell: ...' or '- patroni: ...' items");
                 return steps;
             }
 
+            var during = path == "steps.during";
             for (var i = 0; i < list.Children.Count; i++)
             {
                 var itemPath = $"{path}[{i.ToString(CultureInfo.InvariantCulture)}]";
-                if (Mapping(list.Children[i], itemPath) is { } map && Step(map, itemPath) is { } step)
+                if (Mapping(list.Children[i], itemPath) is { } map && Step(map, itemPath, during, limits) is { } step)
                 {
                     steps.Add(step);
                 }
@@ -793,38 +798,55 @@ internal static partial class EvalCaseLoader
             return steps;
         }
 
-        private EvalStep? Step(YamlMappingNode map, string path)
+        private EvalStep? Step(YamlMappingNode map, string path, bool during, EvalLimits? limits)
         {
             CheckKeys(map, path, StepKeys);
-            var sql = Optional(map, "sql");
-            var shell = Optional(map, "shell");
-            if ((sql is null) == (shell is null))
+            var given = StepKinds.Where(k => Optional(map, k) is not null).ToList();
+            if (given.Count != 1)
             {
-                Error(map, path, sql is null ? "the step has neither sql nor shell" : "the step has both sql and shell",
-                    "a step is one of: '- sql: STATEMENT' (with on: leader|replica|MEMBER) or '- shell: COMMAND' (with timeout_seconds)");
+                Error(map, path, given.Count == 0 ? "the step has none of sql, shell and patroni"
+                        : given.Count == 2 ? $"the step has both {given[0]} and {given[1]}" : "the step has sql, shell and patroni",
+                    "a step is one of: '- sql: STATEMENT' (with on: leader|replica|MEMBER), '- shell: COMMAND' (with timeout_seconds) or '- patroni: switchover|restart' (with on:)");
                 return null;
             }
 
-            var kind = sql is not null ? EvalStepKind.Sql : EvalStepKind.Shell;
-            var textNode = sql ?? shell!;
-            var text = Text(textNode, path + (sql is not null ? ".sql" : ".shell"));
+            var kind = given[0] switch
+            {
+                "sql" => EvalStepKind.Sql,
+                "shell" => EvalStepKind.Shell,
+                _ => EvalStepKind.Patroni,
+            };
+            var textNode = Optional(map, given[0])!;
+            var text = Text(textNode, path + "." + given[0]);
             if (text is not null && text.Trim().Length == 0)
             {
                 Error(textNode, path, "the step's text is empty", "write the statement or the command");
                 text = null;
             }
 
-            var on = "leader";
+            if (kind == EvalStepKind.Patroni && text is not null && !EvalStep.PatroniVerbs.Contains(text, StringComparer.Ordinal))
+            {
+                Unknown(textNode, path + ".patroni", "patroni verb", text, EvalStep.PatroniVerbs, "patroni verbs");
+                text = null;
+            }
+
+            var on = kind == EvalStepKind.Patroni && text == EvalStep.Restart ? "replica" : "leader";
             if (Optional(map, "on") is { } onNode && Text(onNode, path + ".on") is { } where)
             {
                 if (kind == EvalStepKind.Shell)
                 {
-                    Error(onNode, path + ".on", "a shell step runs on the admin node (where pgra runs); 'on' is for sql steps",
+                    Error(onNode, path + ".on", "a shell step runs on the admin node (where pgra runs); 'on' is for sql and patroni steps",
                         "remove 'on'; the command gets the leader's libpq variables (PGHOST, PGPORT, ...) in its environment");
                 }
                 else if (where is not ("leader" or "replica") && !MemberNamePattern().IsMatch(where))
                 {
-                    Error(onNode, path + ".on", $"'{where}' is neither leader, replica nor a member name (<cluster>-<seq>)", "run the SQL on the leader, a replica or a named member");
+                    Error(onNode, path + ".on", $"'{where}' is neither leader, replica nor a member name (<cluster>-<seq>)",
+                        kind == EvalStepKind.Sql ? "run the SQL on the leader, a replica or a named member" : "name the leader, a replica or a member by its instance name");
+                }
+                else if (kind == EvalStepKind.Patroni && text == EvalStep.Switchover && where == "replica")
+                {
+                    Error(onNode, path + ".on", "a switchover leaves the leader; 'on' names the leader (leader, or its member name), not a replica",
+                        "leave 'on' out: the switchover goes from the leader to a healthy replica");
                 }
                 else
                 {
@@ -833,7 +855,28 @@ internal static partial class EvalCaseLoader
             }
 
             var timeout = Optional(map, "timeout_seconds") is { } timeoutNode ? Number(timeoutNode, path + ".timeout_seconds", 1, MaxSeconds) ?? 60 : 60;
-            return text is null ? null : new EvalStep { Kind = kind, Text = text, On = on, TimeoutSeconds = timeout };
+            var after = 0.0;
+            if (YamlNodes.GetEntry(map, "after_seconds") is { } afterEntry)
+            {
+                if (!during)
+                {
+                    Error(afterEntry.Key, path + ".after_seconds", "after_seconds is only for steps.during: setup and teardown steps run one after another, not at a time",
+                        "remove it, or move the step to steps.during (started in the background, after_seconds from the case's start)");
+                }
+                else if (!YamlNodes.IsNull(afterEntry.Value) && Number(afterEntry.Value, path + ".after_seconds", 0, MaxSeconds) is { } seconds)
+                {
+                    if (limits is not null && seconds >= limits.TimeLimitSeconds)
+                    {
+                        Error(afterEntry.Value, path + ".after_seconds",
+                            FormattableString.Invariant($"the step starts after {seconds:0.#} s, at or past the time limit ({limits.TimeLimitSeconds:0.#} s)"),
+                            "start it sooner or raise limits.time_limit_seconds");
+                    }
+
+                    after = seconds;
+                }
+            }
+
+            return text is null ? null : new EvalStep { Kind = kind, Text = text, On = on, TimeoutSeconds = timeout, AfterSeconds = after };
         }
 
         // ------------------------------------------------------------------ helpers

@@ -158,6 +158,14 @@ public sealed class EvalCaseLoaderTests
     [InlineData(0, null, "steps: { teardown: [ { shell: ls, on: leader } ] }", "case.yml:10:39", "a shell step runs on the admin node", "remove 'on'")]
     [InlineData(0, null, "steps: { setup: [ { sql: SELECT 1, on: the-primary } ] }", "case.yml:10:40", "'the-primary' is neither leader, replica nor a member name", "named member")]
     [InlineData(0, null, "approvals: yes", "case.yml:10:12", "unknown approvals 'yes'", "none, approve, deny")]
+    [InlineData(0, null, "steps: { setup: [ { sql: SELECT 1, after_seconds: 5 } ] }", "case.yml:10:36", "after_seconds is only for steps.during", "move the step to steps.during")]
+    [InlineData(0, null, "steps: { teardown: [ { patroni: restart, after_seconds: 5 } ] }", "case.yml:10:42", "after_seconds is only for steps.during", "remove it")]
+    [InlineData(0, null, "steps: { during: [ { shell: ls, after_seconds: 60 } ] }", "case.yml:10:48", "the step starts after 60 s, at or past the time limit (60 s)", "raise limits.time_limit_seconds")]
+    [InlineData(0, null, "steps: { during: [ { sql: SELECT 1, after_seconds: -1 } ] }", "case.yml:10:52", "'-1' is not a number of seconds from 0 to 3600", "plain number")]
+    [InlineData(0, null, "steps: { during: [ { patroni: failover } ] }", "case.yml:10:31", "unknown patroni verb 'failover'", "patroni verbs: switchover, restart")]
+    [InlineData(0, null, "steps: { during: [ { patroni: switchover, on: replica } ] }", "case.yml:10:47", "a switchover leaves the leader", "leave 'on' out")]
+    [InlineData(0, null, "steps: { during: [ { on: leader } ] }", "case.yml:10:20", "the step has none of sql, shell and patroni", "'- patroni: switchover|restart'")]
+    [InlineData(0, null, "steps: { duing: [] }", "case.yml:10:10", "unknown key 'duing' in steps", "did you mean 'during'?")]
     public void Parse_BadInput_ReportsFileLineColumnAndWhatToDo(int line, string? replacement, string? append, string where, string message, string hint)
     {
         var (c, problems) = Parse(Variant(line, replacement, append is null ? [] : [append]));
@@ -216,6 +224,123 @@ public sealed class EvalCaseLoaderTests
 
         Assert.Null(c);
         Assert.Contains(problems, p => p.Location == "case.yml:6:20" && p.Message.Contains("at or past the time limit (60 s)", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Parse_DuringSteps_LoadWithTheirTimesAndKinds()
+    {
+        var (c, problems) = Parse(Variant(0, null,
+            "steps:",
+            "  during:",
+            "    - shell: timeout 50 sh -c 'while :; do :; done'",
+            "      timeout_seconds: 55",
+            "    - sql: SELECT 1",
+            "      on: replica",
+            "      after_seconds: 2.5",
+            "    - patroni: restart",
+            "      after_seconds: 10",
+            "    - patroni: switchover",
+            "      after_seconds: 30",
+            "    - patroni: restart",
+            "      on: pg-test-1",
+            "      after_seconds: 59.5",
+            "    - patroni: switchover",
+            "      on: pg-test-2",
+            "  setup:",
+            "    - sql: SELECT 2"));
+
+        Assert.Empty(problems);
+        Assert.NotNull(c);
+        Assert.Equal([EvalStepKind.Shell, EvalStepKind.Sql, EvalStepKind.Patroni, EvalStepKind.Patroni, EvalStepKind.Patroni, EvalStepKind.Patroni],
+            c.During.Select(s => s.Kind));
+        Assert.Equal([0, 2.5, 10, 30, 59.5, 0], c.During.Select(s => s.AfterSeconds));
+        Assert.Equal(["shell (55 s)", "sql on replica", "patroni restart on replica", "patroni switchover on leader", "patroni restart on pg-test-1",
+            "patroni switchover on pg-test-2"], c.During.Select(s => s.Describe()));
+        Assert.Equal([EvalStep.Restart, EvalStep.Switchover], c.During.Skip(2).Take(2).Select(s => s.Text));
+        Assert.Equal(60, c.During[2].TimeoutSeconds);
+        Assert.Equal(0, Assert.Single(c.Setup).AfterSeconds);
+        Assert.Empty(c.Teardown);
+    }
+
+    [Fact]
+    public void Parse_NoDuringSteps_IsAnEmptyList()
+    {
+        var (c, problems) = Parse(Good);
+
+        Assert.Empty(problems);
+        Assert.NotNull(c);
+        Assert.Empty(c.During);
+        Assert.All(c.Setup.Concat(c.Teardown), s => Assert.Equal(0, s.AfterSeconds));
+    }
+
+    [Fact]
+    public void Parse_AfterSecondsInSetup_IsAnErrorAtItsKey()
+    {
+        var (c, problems) = Parse(Variant(0, null,
+            "steps:",
+            "  setup:",
+            "    - patroni: switchover",
+            "      after_seconds: 30"));
+
+        Assert.Null(c);
+        var problem = Assert.Single(problems);
+        Assert.Equal("case.yml:13:7", problem.Location);
+        Assert.Equal("steps.setup[0].after_seconds", problem.Subject);
+        Assert.Contains("after_seconds is only for steps.during", problem.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_DuringStepAtOrPastTheTimeLimit_IsAnErrorAtItsValue()
+    {
+        var (c, problems) = Parse(Variant(9, "  time_limit_seconds: 120",
+            "steps:",
+            "  during:",
+            "    - patroni: restart",
+            "      after_seconds: 119",
+            "    - patroni: switchover",
+            "      after_seconds: 120"));
+
+        Assert.Null(c);
+        var problem = Assert.Single(problems);
+        Assert.Equal("case.yml:15:22", problem.Location);
+        Assert.Contains("the step starts after 120 s, at or past the time limit (120 s)", problem.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_PatroniStepInSetupAndTeardown_Loads()
+    {
+        var (c, problems) = Parse(Variant(0, null, "steps: { setup: [ { patroni: switchover } ], teardown: [ { patroni: restart, on: leader, timeout_seconds: 90 } ] }"));
+
+        Assert.Empty(problems);
+        Assert.NotNull(c);
+        Assert.Equal("patroni switchover on leader", Assert.Single(c.Setup).Describe());
+        var restart = Assert.Single(c.Teardown);
+        Assert.Equal((EvalStepKind.Patroni, "restart", "leader", 90.0), (restart.Kind, restart.Text, restart.On, restart.TimeoutSeconds));
+    }
+
+    [Fact]
+    public void Load_ShippedSoakCase_RunsBurnersARestartAndASwitchoverOverTwentyMinutes()
+    {
+        var set = EvalCaseLoader.LoadAll(Path.Combine(TestPaths.RepoRoot, "evals", "noise-soak.yml"));
+
+        Assert.Empty(set.Problems);
+        var soak = Assert.Single(set.Cases);
+        Assert.Equal("noise-soak", soak.Name);
+        Assert.Equal(EvalCategories.Noise, soak.Category);
+        Assert.True(soak.IsNoFault);
+        Assert.Equal(EvalLoad.Pgbench, soak.Load);
+        Assert.Equal(1200, soak.Limits.TimeLimitSeconds);
+        Assert.Empty(soak.Expect.Actions);
+        Assert.Empty(soak.Setup);
+        Assert.Equal(
+            [(EvalStepKind.Shell, 0.0), (EvalStepKind.Shell, 0.0), (EvalStepKind.Patroni, 300.0), (EvalStepKind.Patroni, 720.0)],
+            soak.During.Select(s => (s.Kind, s.AfterSeconds)));
+        Assert.All(soak.During.Take(2), burner =>
+        {
+            Assert.Contains("timeout 1140 sh -c 'while :; do :; done'", burner.Text, StringComparison.Ordinal);
+            Assert.Equal(1200, burner.TimeoutSeconds);
+        });
+        Assert.Equal(["patroni restart on replica", "patroni switchover on leader"], soak.During.Skip(2).Select(s => s.Describe()));
     }
 
     [Fact]
