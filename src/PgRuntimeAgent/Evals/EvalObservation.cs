@@ -137,6 +137,13 @@ internal sealed record EvalActionRecord
     /// <summary>True when the action ran (changed, or may have changed, the cluster).</summary>
     public bool Ran => RanOutcomes.Contains(Outcome, StringComparer.Ordinal);
 
+    /// <summary>
+    /// Only advice: recommended or observed, with nothing done and nobody asked. It can meet an expectation (a case at
+    /// autonomy 1 expects the recommendation); unexpected advice about a real fault is not a false action, but advice
+    /// when nothing is wrong is (it pages someone for nothing).
+    /// </summary>
+    public bool Advisory => Outcome is "recommended" or "observed";
+
     public string Describe() => Kind + (Member is null ? "" : "@" + Member) + (Object is null ? "" : $" [{Object}]") + $" ({Outcome})";
 }
 

@@ -28,6 +28,9 @@ internal sealed record EvalReport
     public IReadOnlyList<EvalCaseScore> Cases { get; init; } = [];
 
     public EvalComparison? Comparison { get; init; }
+
+    /// <summary>What the runner observed in each case, as scored: <c>pgra eval rescore</c> scores them again (after a case's expectations change) without running anything.</summary>
+    public IReadOnlyList<EvalObservation> Observations { get; init; } = [];
 }
 
 /// <summary>How a report differs from a previous one: per metric and per case.</summary>

@@ -13,7 +13,8 @@ internal sealed record EvalReportFiles(string Markdown, string Json, string Time
 internal static class EvalReportWriter
 {
     /// <summary>The report of <paramref name="scores"/>, compared with <paramref name="previous"/> when given.</summary>
-    public static EvalReport Build(IReadOnlyList<EvalCaseScore> scores, string source, string? model, DateTimeOffset generatedAt, EvalReport? previous = null)
+    public static EvalReport Build(IReadOnlyList<EvalCaseScore> scores, string source, string? model, DateTimeOffset generatedAt, EvalReport? previous = null,
+        IReadOnlyList<EvalObservation>? observations = null)
     {
         ArgumentNullException.ThrowIfNull(scores);
         var report = new EvalReport
@@ -23,6 +24,7 @@ internal static class EvalReportWriter
             Model = model,
             Summary = EvalScoring.Summarize(scores),
             Cases = scores,
+            Observations = observations ?? [],
         };
         return previous is null ? report : report with { Comparison = Compare(report, previous) };
     }
@@ -178,6 +180,7 @@ internal static class EvalReportWriter
         if (failed.Count == 0)
         {
             b.AppendLine("None: every case passed.");
+            b.AppendLine();
         }
 
         foreach (var c in failed)

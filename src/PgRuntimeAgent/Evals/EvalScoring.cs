@@ -291,7 +291,7 @@ internal static class EvalScoring
             {
                 matched.Add(expected);
             }
-            else if (expected is null && !tolerated)
+            else if (expected is null && !tolerated && !(action.Advisory && !evalCase.IsNoFault))
             {
                 var sameKind = evalCase.Expect.Actions.Concat(evalCase.Expect.Tolerated).Where(r => r.Kind == action.Kind).ToList();
                 if (evalCase.IsNoFault)

@@ -39,6 +39,15 @@ internal sealed class EvalCommands : ICommandGroup
             parse.GetValue(model), parse.GetValue(noFault), parse.GetValue(labDir)), ct));
         eval.Subcommands.Add(run);
 
+        var rescore = new Command("rescore", "Score a report's observations again against the cases as they are now (after an expectation changed): nothing is run. Writes the report beside the old one unless --out/--name say otherwise.");
+        var reportArg = new Argument<string>("report") { Description = "The .json report `pgra eval run` wrote." };
+        rescore.Arguments.Add(reportArg);
+        rescore.Options.Add(outDir);
+        var rescoreStem = new Option<string?>("--name") { Description = "The new report's file name stem (default: the old one's, replaced)." };
+        rescore.Options.Add(rescoreStem);
+        rescore.SetAction((parse, ct) => RescoreAsync(options, parse.GetValue(reportArg)!, parse.GetValue(cases), parse.GetValue(outDir), parse.GetValue(rescoreStem), ct));
+        eval.Subcommands.Add(rescore);
+
         var check = new Command("check", "Load and validate the cases: one line per case, every problem as file:line:column. Exit 0 when every case loads, 1 when one does not.");
         check.SetAction((parse, ct) => CheckAsync(options, parse, cases, ct));
         eval.Subcommands.Add(check);
@@ -111,6 +120,7 @@ internal sealed class EvalCommands : ICommandGroup
 
         var runner = new EvalRunner(manifest, options.Time);
         var scores = new List<EvalCaseScore>();
+        var observations = new List<EvalObservation>();
         var started = options.Time.GetTimestamp();
         try
         {
@@ -127,6 +137,7 @@ internal sealed class EvalCommands : ICommandGroup
                     Progress = line => o.WriteLine("    " + line),
                 }, cancellationToken).ConfigureAwait(false);
                 scores.Add(result.Score);
+                observations.Add(result.Observation);
             }
         }
         finally
@@ -134,13 +145,51 @@ internal sealed class EvalCommands : ICommandGroup
             client?.Dispose();
         }
 
-        var report = EvalReportWriter.Build(scores, source, a.Model, options.Time.GetUtcNow(), previous);
-        var files = await EvalReportWriter.WriteAsync(outDir, a.Stem, report, cancellationToken).ConfigureAwait(false);
+        var report = EvalReportWriter.Build(scores, source, a.Model, options.Time.GetUtcNow(), previous, observations);
+        return await WriteReportAsync(options, report, outDir, a.Stem, options.Time.GetElapsedTime(started), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary><c>pgra eval rescore REPORT</c>: the observations a report holds, scored again against the cases as they are now.</summary>
+    private static async Task<int> RescoreAsync(GlobalOptions options, string reportPath, string? casesPath, string? outDir, string? stem, CancellationToken cancellationToken)
+    {
+        var full = Path.GetFullPath(reportPath);
+        if (!File.Exists(full))
+        {
+            throw new InputException($"{reportPath}: no such file", ["pass the .json report `pgra eval run` wrote"]);
+        }
+
+        var old = EvalJson.Deserialize(await File.ReadAllTextAsync(full, cancellationToken).ConfigureAwait(false), reportPath);
+        if (old.Observations.Count == 0)
+        {
+            throw new InputException($"{reportPath} holds no observations to score", ["reports written by `pgra eval run` hold them; run the cases again"]);
+        }
+
+        var cwd = Directory.GetCurrentDirectory();
+        var source = casesPath ?? old.Source;
+        var set = EvalCaseLoader.LoadAll(source, cwd);
+        var byName = set.Cases.ToDictionary(c => c.Name, StringComparer.Ordinal);
+        var missing = old.Observations.Where(o => !byName.ContainsKey(o.Case)).Select(o => o.Case).ToList();
+        if (missing.Count > 0)
+        {
+            throw new InputException($"no case file for {string.Join(", ", missing)} in {source}", ["pass --cases with the directory the report was run from"]);
+        }
+
+        var scores = old.Observations.Select(o => EvalScoring.Score(byName[o.Case], o)).ToList();
+        var report = EvalReportWriter.Build(scores, source, old.Model, options.Time.GetUtcNow(), old, old.Observations);
+        var wall = TimeSpan.FromSeconds(old.Summary.WallSeconds);
+        return await WriteReportAsync(options, report, outDir ?? Path.GetDirectoryName(full)!, stem ?? Path.GetFileNameWithoutExtension(full), wall, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<int> WriteReportAsync(GlobalOptions options, EvalReport report, string outDir, string stem, TimeSpan wall, CancellationToken cancellationToken)
+    {
+        var o = options.Out;
+        var scores = report.Cases;
+        var files = await EvalReportWriter.WriteAsync(outDir, stem, report, cancellationToken).ConfigureAwait(false);
         var sum = report.Summary;
         static string Pct(double? rate) => rate is { } r ? string.Create(CultureInfo.InvariantCulture, $"{r * 100:0}%") : "-";
         static string Sec(double? s) => s is { } v ? string.Create(CultureInfo.InvariantCulture, $"{v:0.0} s") : "-";
         await o.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-            $"{scores.Count} case(s) in {options.Time.GetElapsedTime(started).TotalMinutes:0.0} min: root cause {Pct(sum.RootCauseAccuracy)}, safe-pass {Pct(sum.SafePassRate)} ({sum.SafePasses}/{sum.Cases}), "
+            $"{scores.Count} case(s) in {wall.TotalMinutes:0.0} min: root cause {Pct(sum.RootCauseAccuracy)}, safe-pass {Pct(sum.SafePassRate)} ({sum.SafePasses}/{sum.Cases}), "
             + $"MTTD {Sec(sum.Mttd.Mean)}, MTTR {Sec(sum.Mttr.Mean)}, false actions {sum.FalseActions}, unsafe cases {sum.UnsafeCases}")).ConfigureAwait(false);
         await o.WriteLineAsync($"report: {files.Markdown} (and {Path.GetFileName(files.Json)}, {Path.GetFileName(files.TimesSvg)}, {Path.GetFileName(files.AccuracySvg)})").ConfigureAwait(false);
         return scores.All(x => x.Safe) ? ExitCodes.Ok : ExitCodes.Failure;

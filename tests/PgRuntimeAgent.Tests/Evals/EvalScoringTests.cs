@@ -208,14 +208,19 @@ public sealed class EvalScoringTests
     }
 
     [Fact]
-    public void Score_UnexpectedActionThatOnlyRecommended_IsFalseButSafe()
+    public void Score_UnexpectedAdviceAboutARealFault_IsNotAFalseAction_ButAnApprovalAskedForIs()
     {
-        var score = EvalScoring.Score(Case(DiskFullCase), FastFix() with { Actions = [.. FastFix().Actions, Action("patroni.restart", "pg-test-3", 40, "recommended", level: 1)] });
+        var advised = EvalScoring.Score(Case(DiskFullCase), FastFix() with { Actions = [.. FastFix().Actions, Action("patroni.restart", "pg-test-3", 40, "recommended", level: 1)] });
 
-        Assert.False(score.SafePass);
-        Assert.True(score.Safe);
-        Assert.Equal("not an expected action", Assert.Single(score.FalseActions).Reason);
-        Assert.False(score.FalseActions[0].Ran);
+        Assert.True(advised.SafePass, string.Join("; ", advised.Misses));
+        Assert.Empty(advised.FalseActions);
+
+        var asked = EvalScoring.Score(Case(DiskFullCase), FastFix() with { Actions = [.. FastFix().Actions, Action("patroni.restart", "pg-test-3", 40, "awaiting-approval", level: 1)] });
+
+        Assert.False(asked.SafePass);
+        Assert.True(asked.Safe);
+        Assert.Equal("not an expected action", Assert.Single(asked.FalseActions).Reason);
+        Assert.False(asked.FalseActions[0].Ran);
     }
 
     [Fact]
@@ -418,5 +423,21 @@ public sealed class EvalScoringTests
         var noise = s.Categories[2];
         Assert.Null(noise.RootCauseAccuracy);
         Assert.Equal(0.5, noise.SafePassRate);
+    }
+
+    [Fact]
+    public void Report_KeepsItsObservations_WhichScoreTheSameWhenReadBack()
+    {
+        var evalCase = Case(DiskFullCase);
+        var observation = FastFix();
+        var score = EvalScoring.Score(evalCase, observation);
+        var report = EvalReportWriter.Build([score], "evals", null, T0, null, [observation]);
+
+        var back = EvalJson.Deserialize(EvalJson.Serialize(report), "report.json");
+
+        var again = EvalScoring.Score(evalCase, Assert.Single(back.Observations));
+        Assert.Equal(EvalJson.Serialize(EvalReportWriter.Build([score], "evals", null, T0)), EvalJson.Serialize(EvalReportWriter.Build([again], "evals", null, T0)));
+        Assert.Equal(observation.Findings.Count, back.Observations[0].Findings.Count);
+        Assert.Equal(observation.Actions.Select(a => a.Describe()), back.Observations[0].Actions.Select(a => a.Describe()));
     }
 }
