@@ -63,6 +63,9 @@ internal sealed class AgentRuntime : IAsyncDisposable
 
     private readonly Brain.AgentBrain? _brain;
 
+    /// <summary>The agent's language model, when one is configured (the evaluation asks it for its diagnosis).</summary>
+    internal PgRuntimeAgent.Brain.AgentBrain? AgentBrain => _brain;
+
     private AgentRuntime(IJournal journal, SnapshotService snapshots, ActingServices acting,
         IncidentManager incidents, SkillCatalog catalog, AgentNotifier notifier, AgentLoop loop, IReadOnlyList<string> clusters, TimeSpan interval,
         Brain.AgentBrain? brain, AlertIntake alerts)

@@ -14,11 +14,42 @@ internal sealed class AgentBrain : IAsyncDisposable
     private readonly IChatClient? _owned;
     private readonly ReadContext _reads;
 
-    private AgentBrain(IChatClient? owned, ReadContext reads, SkillInvestigator skills)
+    private readonly Investigator _investigator;
+    private readonly LlmSettings _llm;
+
+    private AgentBrain(IChatClient? owned, ReadContext reads, SkillInvestigator skills, Investigator investigator, LlmSettings llm)
     {
         _owned = owned;
         _reads = reads;
         Skills = skills;
+        _investigator = investigator;
+        _llm = llm;
+    }
+
+    /// <summary>The line the model names its root cause on: <c>ROOT CAUSE: code</c>.</summary>
+    public const string RootCausePrefix = "ROOT CAUSE:";
+
+    /// <summary>
+    /// Asks the model, with the read-only tools, which of the catalogue's finding codes is the root cause of what the
+    /// agent sees on <paramref name="cluster"/> (<paramref name="findings"/>: what was raised, one per line). The
+    /// exchange is journaled; the code is the one on the answer's <see cref="RootCausePrefix"/> line when it is a
+    /// catalogue code, else null.
+    /// </summary>
+    public async Task<(BrainExchange Exchange, string? Code)> DiagnoseAsync(string cluster, string findings, CancellationToken cancellationToken)
+    {
+        var codes = Catalog.AgentCatalog.Default.Detectors.Select(d => d.Code).ToList();
+        var tools = Tools.AgentToolbox.Build(Catalog.AgentCatalog.Default, new Tools.ToolboxOptions
+        {
+            Caller = "model:" + _llm.Model,
+            Reads = _reads,
+            MaxResultChars = _llm.MaxToolResultChars,
+        });
+        var question = "What is the root cause of what the agent sees? Read what you need with the tools, then end your answer with one line "
+            + $"'{RootCausePrefix} <code>' naming exactly one of these finding codes: {string.Join(", ", codes)}.";
+        var exchange = await _investigator.AskAsync(cluster, question, "Findings raised so far:\n" + findings, tools, cancellationToken).ConfigureAwait(false);
+        var line = exchange.Answer.Split('\n').Select(l => l.Trim().Trim('*', '`', ' ')).LastOrDefault(l => l.StartsWith(RootCausePrefix, StringComparison.OrdinalIgnoreCase));
+        var code = line?[RootCausePrefix.Length..].Trim().Trim('`', '*', '.', ' ').ToLowerInvariant();
+        return (exchange, code is not null && codes.Contains(code, StringComparer.Ordinal) ? code : null);
     }
 
     public SkillInvestigator Skills { get; }
@@ -36,7 +67,7 @@ internal sealed class AgentBrain : IAsyncDisposable
         var llm = workspace.Settings.Llm with { Model = workspace.Settings.Llm.Model ?? chat.GetService<ChatClientMetadata>()?.DefaultModelId ?? "unnamed" };
         var reads = workspace.ReadContext(time);
         var investigator = new SkillInvestigator(chat, llm, workspace.Secrets, acting.Journal, time, reads, acting, orders);
-        return new AgentBrain(owned, reads, investigator);
+        return new AgentBrain(owned, reads, investigator, new Investigator(chat, llm, workspace.Secrets, acting.Journal, time, orders), llm);
     }
 
     public async ValueTask DisposeAsync()

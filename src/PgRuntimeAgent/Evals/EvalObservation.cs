@@ -63,6 +63,9 @@ internal sealed record EvalObservation
     /// <summary>The model's usage when a language model ran (null: the deterministic agent alone).</summary>
     public EvalModelUsage? Model { get; init; }
 
+    /// <summary>The runner's process over the case (the agent runs in it): memory and CPU.</summary>
+    public EvalFootprint? Footprint { get; init; }
+
     /// <summary>Anything the runner wants a reader of the report to know (a fault that took long to inject, a retry).</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
 }

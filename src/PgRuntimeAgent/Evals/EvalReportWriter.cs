@@ -202,6 +202,25 @@ internal static class EvalReportWriter
             b.AppendLine();
         }
 
+        var quiet = report.Cases.Where(c => c.NoFault && c.Footprint is not null).ToList();
+        if (quiet.Count > 0)
+        {
+            b.AppendLine("## Footprint with nothing wrong");
+            b.AppendLine();
+            b.AppendLine("The process the agent ran in (with the runner and its writer beside it: an upper bound), over each case with no fault.");
+            b.AppendLine();
+            b.AppendLine("| case | seconds | RSS mean | RSS max | CPU | critical findings | actions | incidents |");
+            b.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
+            foreach (var c in quiet)
+            {
+                var f = c.Footprint!;
+                b.AppendLine(CultureInfo.InvariantCulture,
+                    $"| {Cell(c.Case)} | {f.Seconds:0} | {f.RssMeanMiB:0.0} MiB | {f.RssMaxMiB:0.0} MiB | {f.CpuSeconds:0.0} s ({f.CpuPercent:0.0} % of a core) | {c.CriticalFindings} | {c.Actions.Count} | {c.IncidentsOpened} |");
+            }
+
+            b.AppendLine();
+        }
+
         if (report.Comparison is { } cmp)
         {
             Comparison(b, cmp);

@@ -128,11 +128,13 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
         }
 
         var agentTask = Task.Run(() => agent.Runtime.RunAsync(stop.Token), CancellationToken.None);
+        var footprint = new EvalFootprintMeter(time);
         var approver = Task.CompletedTask;
         var injected = new List<EvalInjectedFault>();
         string? leaderBefore = null;
         DateTimeOffset t0 = time.GetUtcNow();
         var healthy = false;
+        Task<string?>? diagnosis = null;
         try
         {
             // Baseline: the agent has seen the healthy cluster (writable leader) twice before anything happens.
@@ -152,7 +154,17 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
                 approver = DecideApprovalsAsync(agent.Runtime, evalCase.Approvals, stop.Token);
             }
 
-            await WatchAsync(evalCase, options, cluster, faults, checker, events, injected, notes, t0, say, cancellationToken).ConfigureAwait(false);
+            if (agent.Runtime.AgentBrain is { } brain)
+            {
+                diagnosis = DiagnoseAsync(brain, events, t0, notes, say, stop.Token);
+            }
+
+            await WatchAsync(evalCase, options, cluster, faults, checker, events, injected, notes, t0, footprint, say, cancellationToken).ConfigureAwait(false);
+            if (diagnosis is not null && !diagnosis.IsCompleted)
+            {
+                say("waiting for the model's diagnosis");
+                await Task.WhenAny(diagnosis, Task.Delay(TimeSpan.FromSeconds(agent.Workspace.Settings.Llm.TimeoutSeconds + 10), time, cancellationToken)).ConfigureAwait(false);
+            }
         }
         finally
         {
@@ -160,6 +172,11 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
             await stop.CancelAsync().ConfigureAwait(false);
             await Quietly(agentTask).ConfigureAwait(false);
             await Quietly(approver).ConfigureAwait(false);
+            if (diagnosis is not null)
+            {
+                await Quietly(diagnosis).ConfigureAwait(false);
+            }
+
             await Quietly(load).ConfigureAwait(false);
             if (workload is not null)
             {
@@ -180,6 +197,14 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
         if (incidents.Count > 0 && await IncidentStore.LoadAsync(agent.Journal, incidents[0], cancellationToken).ConfigureAwait(false) is { } data)
         {
             rootCause = PostMortemBuilder.Build(data).RootCauseCode;
+        }
+
+        if (diagnosis is not null)
+        {
+            // A run with a model scores the model's diagnosis; the deterministic one is noted beside it.
+            var named = diagnosis.IsCompletedSuccessfully ? diagnosis.Result : null;
+            notes.Add($"root cause: the model named {named ?? "none"}, the deterministic post-mortem {rootCause ?? "none"}");
+            rootCause = named;
         }
 
         var rpo = agent.Workspace.Topology.FindCluster(lab.Cluster)?.Ha.MaximumLagOnFailoverBytes;
@@ -207,6 +232,7 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
             WritableAgainAt = figures.WritesBackAt,
             HealthyAtEnd = healthy,
             Model = EvalJournal.ModelUsage(entries, options.ModelName),
+            Footprint = footprint.Result(),
             Notes = notes,
         };
         var score = EvalScoring.Score(evalCase, observation);
@@ -216,15 +242,48 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
 
     /// <summary>Injects the faults on their schedule and watches their symptoms until the time limit, or until the end state has held for the settle time.</summary>
     private async Task WatchAsync(EvalCase evalCase, EvalRunOptions options, LabCluster cluster, LabFaults faults, SafetyChecker checker,
-        ConcurrentQueue<AgentEvent> events, List<EvalInjectedFault> injected, List<string> notes, DateTimeOffset t0, Action<string> say,
-        CancellationToken cancellationToken)
+        ConcurrentQueue<AgentEvent> events, List<EvalInjectedFault> injected, List<string> notes, DateTimeOffset t0, EvalFootprintMeter footprint,
+        Action<string> say, CancellationToken cancellationToken)
     {
         var limit = evalCase.IsNoFault && options.NoFaultSeconds is { } short_ ? Math.Min(short_, evalCase.Limits.TimeLimitSeconds) : evalCase.Limits.TimeLimitSeconds;
         var deadline = t0 + TimeSpan.FromSeconds(limit);
         var due = new Queue<EvalFault>(evalCase.Faults.OrderBy(f => f.AfterSeconds));
-        var failed = new List<EvalFault>();
+        var steps = new Queue<EvalStep>(evalCase.During.OrderBy(d => d.AfterSeconds));
+        var running = new List<Task>();
+        using var stopSteps = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         DateTimeOffset? settledSince = null;
-        while (time.GetUtcNow() < deadline)
+        string? unsettled = null;
+        try
+        {
+            while (time.GetUtcNow() < deadline)
+            {
+                while (steps.Count > 0 && time.GetUtcNow() >= t0 + TimeSpan.FromSeconds(steps.Peek().AfterSeconds))
+                {
+                    var step = steps.Dequeue();
+                    running.Add(Quietly(RunStepAsync(step, cluster, notes, say, stopSteps.Token)));
+                }
+
+                footprint.Sample();
+                if (await TickAsync().ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
+
+            if (unsettled is not null)
+            {
+                notes.Add(string.Create(CultureInfo.InvariantCulture, $"ran to the time limit ({limit:0} s): {unsettled}"));
+                say(notes[^1]);
+            }
+        }
+        finally
+        {
+            // A step still running (a CPU burner) ends with the case.
+            await stopSteps.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(running).ConfigureAwait(false);
+        }
+
+        async Task<bool> TickAsync()
         {
             while (due.Count > 0 && time.GetUtcNow() >= t0 + TimeSpan.FromSeconds(due.Peek().AfterSeconds))
             {
@@ -249,8 +308,7 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
                 }
                 catch (Exception ex) when (ex is InputException or IOException or InvalidOperationException or NpgsqlException)
                 {
-                    failed.Add(fault);
-                    notes.Add($"{fault.Describe()} could not be injected: {ex.Message}");
+                                        notes.Add($"{fault.Describe()} could not be injected: {ex.Message}");
                     say(notes[^1]);
                 }
             }
@@ -264,13 +322,14 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
                 }
             }
 
-            if (!evalCase.IsNoFault && due.Count == 0 && Settled(evalCase, injected, events))
+            unsettled = evalCase.IsNoFault ? null : due.Count > 0 ? "faults still to inject" : Unsettled(evalCase, injected, events);
+            if (!evalCase.IsNoFault && unsettled is null)
             {
                 settledSince ??= time.GetUtcNow();
                 if (time.GetUtcNow() - settledSince >= options.Settle)
                 {
                     say("the end state held: the case ends early");
-                    return;
+                    return true;
                 }
             }
             else
@@ -279,22 +338,61 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
             }
 
             await Task.Delay(TimeSpan.FromSeconds(1), time, cancellationToken).ConfigureAwait(false);
+            return false;
         }
     }
 
+    /// <summary>
+    /// With a model: once the agent raised a warning or critical finding after the fault (and 5 s more, for the findings
+    /// that come with it), asks the model for the root cause with the read-only tools; the finding code it names, or null.
+    /// </summary>
+    private async Task<string?> DiagnoseAsync(Brain.AgentBrain brain, ConcurrentQueue<AgentEvent> events, DateTimeOffset t0, List<string> notes, Action<string> say,
+        CancellationToken stop)
+    {
+        bool Raised(AgentEvent e) => e.Name == AgentEventNames.FindingRaised && e.Cluster == lab.Cluster && e.At >= t0 && e.Severity is "warning" or "critical";
+        while (!events.Any(Raised))
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(500), time, stop).ConfigureAwait(false);
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(5), time, stop).ConfigureAwait(false);
+        var findings = string.Join("\n", events.Where(Raised).Select(e =>
+            $"- {e.Details.GetValueOrDefault("code")} ({e.Severity}{(e.Details.GetValueOrDefault("member") is { } m ? ", " + m : "")}): {e.Title}").Distinct(StringComparer.Ordinal));
+        say("asking the model for its diagnosis");
+        var (exchange, code) = await brain.DiagnoseAsync(lab.Cluster, findings, stop).ConfigureAwait(false);
+        say($"the model answered ({exchange.Status}, {exchange.ToolCalls.Count} tool call(s)): root cause {code ?? "not named"}");
+        if (exchange.Status != "answered")
+        {
+            lock (notes)
+            {
+                notes.Add($"the model's diagnosis {exchange.Status}: {exchange.Error}");
+            }
+        }
+
+        return code;
+    }
+
     /// <summary>Every fault to fix has its symptom gone, every expected finding and a root cause were raised, no skill is running and no approval waits.</summary>
-    private static bool Settled(EvalCase evalCase, IReadOnlyList<EvalInjectedFault> injected, ConcurrentQueue<AgentEvent> events)
+    private static string? Unsettled(EvalCase evalCase, IReadOnlyList<EvalInjectedFault> injected, ConcurrentQueue<AgentEvent> events)
     {
         var all = events.ToArray();
         var raised = all.Where(e => e.Name == AgentEventNames.FindingRaised).Select(e => e.Details.GetValueOrDefault("code")).ToHashSet(StringComparer.Ordinal);
         var toFix = evalCase.Faults.Where(f => f.Fixed).Select(f => f.Scenario).ToHashSet(StringComparer.Ordinal);
-        var running = all.Count(e => e.Name == AgentEventNames.SkillStarted) - all.Count(e => e.Name is AgentEventNames.SkillFinished or AgentEventNames.SkillErrored);
+        var started = all.Where(e => e.Name == AgentEventNames.SkillStarted).Select(e => e.Details.GetValueOrDefault("skill")).ToList();
+        foreach (var done in all.Where(e => e.Name is AgentEventNames.SkillFinished or AgentEventNames.SkillErrored).Select(e => e.Details.GetValueOrDefault("skill")))
+        {
+            started.Remove(done);
+        }
+
         var waiting = all.Count(e => e.Name == AgentEventNames.ApprovalRequested) - all.Count(e => e.Name == AgentEventNames.ApprovalDecided);
-        return injected.Where(f => toFix.Contains(f.Scenario)).All(f => f.RestoredAt is not null)
-            && (evalCase.Expect.RootCause.Count == 0 || evalCase.Expect.RootCause.Any(raised.Contains))
-            && evalCase.Expect.Findings.All(raised.Contains)
-            && running <= 0
-            && (waiting <= 0 || evalCase.Approvals == EvalApprovals.None);
+        var symptoms = injected.Where(f => toFix.Contains(f.Scenario) && f.RestoredAt is null).Select(f => f.Scenario).ToList();
+        var missing = evalCase.Expect.Findings.Where(f => !raised.Contains(f)).ToList();
+        return symptoms.Count > 0 ? "symptom still there: " + string.Join(", ", symptoms)
+            : evalCase.Expect.RootCause.Count > 0 && !evalCase.Expect.RootCause.Any(raised.Contains) ? "no expected root cause raised (" + string.Join(" or ", evalCase.Expect.RootCause) + ")"
+            : missing.Count > 0 ? "expected finding(s) not raised: " + string.Join(", ", missing)
+            : started.Count > 0 ? "skill(s) still running: " + string.Join(", ", started.Distinct(StringComparer.Ordinal))
+            : waiting > 0 && evalCase.Approvals != EvalApprovals.None ? "an approval still waits"
+            : null;
     }
 
     /// <summary>
@@ -483,6 +581,10 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
                     return false;
                 }
             }
+            else if (step.Kind == EvalStepKind.Patroni)
+            {
+                await PatroniStepAsync(step, cluster, timeout.Token).ConfigureAwait(false);
+            }
             else
             {
                 var member = step.On switch
@@ -504,6 +606,52 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
         {
             notes.Add($"{step.Describe()} failed: {ex.Message}");
             return false;
+        }
+    }
+
+    /// <summary>
+    /// A planned switchover (the leader hands over to a caught-up replica through its REST API; the step ends when
+    /// another member leads) or a restart of one member (POST /restart).
+    /// </summary>
+    private async Task PatroniStepAsync(EvalStep step, LabCluster cluster, CancellationToken cancellationToken)
+    {
+        var leader = await cluster.LeaderAsync(cancellationToken).ConfigureAwait(false) ?? throw new InvalidOperationException("no leader");
+        if (step.Text == EvalStep.Switchover)
+        {
+            var (caughtUp, members) = await cluster.WaitCaughtUpAsync(65_536, TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+            var candidate = members.Where(m => m.Name != leader.Name && m.State is "streaming" or "running").Select(m => m.Name).FirstOrDefault()
+                ?? throw new InvalidOperationException($"no replica to switch over to (caught up: {caughtUp})");
+            var body = "{\"leader\": \"" + leader.Name + "\", \"candidate\": \"" + candidate + "\"}";
+            var (status, answer) = await cluster.SendAsync(HttpMethod.Post, leader, "/switchover", body, cancellationToken, TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+            if (status != 200)
+            {
+                throw new InvalidOperationException($"POST /switchover to {candidate} answered {status.ToString(CultureInfo.InvariantCulture)}: {answer.Trim()}");
+            }
+
+            var started = time.GetTimestamp();
+            while ((await cluster.LeaderAsync(cancellationToken).ConfigureAwait(false))?.Name is not { } now || now == leader.Name)
+            {
+                if (time.GetElapsedTime(started) > TimeSpan.FromSeconds(60))
+                {
+                    throw new InvalidOperationException($"{leader.Name} still leads 60 s after the switchover to {candidate} was accepted");
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(500), time, cancellationToken).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        var member = (step.On switch
+        {
+            "leader" => leader,
+            "replica" => lab.FindMember(await FirstReplicaAsync(cluster, cancellationToken).ConfigureAwait(false) ?? ""),
+            var named => lab.FindMember(named),
+        }) ?? throw new InvalidOperationException($"no member '{step.On}' to restart");
+        var (code, text) = await cluster.SendAsync(HttpMethod.Post, member, "/restart", "{}", cancellationToken, TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+        if (code != 200)
+        {
+            throw new InvalidOperationException($"POST /restart of {member.Name} answered {code.ToString(CultureInfo.InvariantCulture)}: {text.Trim()}");
         }
     }
 

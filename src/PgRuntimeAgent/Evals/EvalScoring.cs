@@ -94,6 +94,9 @@ internal sealed record EvalCaseScore
 
     public EvalModelUsage? Model { get; init; }
 
+    /// <summary>The process the agent ran in, over the case: memory and CPU.</summary>
+    public EvalFootprint? Footprint { get; init; }
+
     /// <summary>What the runner noted along the way (a fault it could not inject, a heal that failed, the health at the end).</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
 
@@ -380,6 +383,7 @@ internal static class EvalScoring
             WallSeconds = Math.Max(0, (observation.EndedAt - observation.StartedAt).TotalSeconds),
             Model = observation.Model,
             Notes = observation.Notes,
+            Footprint = observation.Footprint,
         };
 
         if (evalCase.IsNoFault)
