@@ -1,4 +1,5 @@
 using System.Text.Json;
+using PgRuntimeAgent.Evals;
 
 namespace PgRuntimeAgent.Tests.Evals;
 
@@ -89,5 +90,42 @@ public sealed class EvalCommandsTests
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("error: no case file or directory", result.Error, StringComparison.Ordinal);
         Assert.Contains("--cases", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Rescore_ScoresAReportsObservationsAgainstTheCasesAsTheyAreNow()
+    {
+        var dir = Directory.CreateTempSubdirectory("pgra-eval-rescore-").FullName;
+        try
+        {
+            // A report whose one case passed; then the case's expectation changes and the same observation fails it.
+            var cases = Path.Combine(dir, "cases");
+            Directory.CreateDirectory(cases);
+            File.WriteAllText(Path.Combine(cases, "case.yml"), EvalScoringTests.DiskFullCase);
+            var observation = EvalScoringTests.FastFix();
+            var evalCase = Assert.Single(EvalCaseLoader.LoadAll(cases, dir).Cases);
+            var report = EvalReportWriter.Build([EvalScoring.Score(evalCase, observation with { Case = evalCase.Name })], cases, null,
+                new DateTimeOffset(2026, 12, 4, 0, 0, 0, TimeSpan.Zero), null, [observation with { Case = evalCase.Name }]);
+            await EvalReportWriter.WriteAsync(dir, "run", report, TestContext.Current.CancellationToken);
+            Assert.True(report.Cases[0].SafePass, string.Join("; ", report.Cases[0].Misses));
+            File.WriteAllText(Path.Combine(cases, "case.yml"), EvalScoringTests.DiskFullCase.Replace("primary-disk-full", "primary-frozen", StringComparison.Ordinal));
+
+            var result = await CliRunner.RunAsync("eval", "rescore", Path.Combine(dir, "run.json"), "--name", "again");
+
+            Assert.Equal(0, result.ExitCode);
+            Assert.Contains("root cause 0%", result.Out, StringComparison.Ordinal);
+            var again = EvalJson.Deserialize(File.ReadAllText(Path.Combine(dir, "again.json")), "again.json");
+            Assert.False(again.Cases[0].RootCauseCorrect);
+            Assert.Single(again.Observations);
+            Assert.Contains(evalCase.Name, again.Comparison!.NewlyFailing.Select(n => n.Split(':')[0]));
+
+            var none = await CliRunner.RunAsync("eval", "rescore", Path.Combine(dir, "missing.json"));
+            Assert.NotEqual(0, none.ExitCode);
+            Assert.Contains("no such file", none.Error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 }
