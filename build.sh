@@ -8,7 +8,7 @@
 #   ./build.sh fuzz TARGET|all [--seconds N]
 #                        coverage-guided fuzzing (SharpFuzz + AFL++, docs/fuzzing.md) of one parser or of all of them:
 #                        inventory, settings, skill, patroni-json, prometheus-json, pgbackrest-info-json, loki-json,
-#                        victorialogs-jsonl, postgres-log, alertmanager-json. Installs afl++ (apt) and SharpFuzz.CommandLine (dotnet
+#                        victorialogs-jsonl, postgres-log, alertmanager-json, eval-case. Installs afl++ (apt) and SharpFuzz.CommandLine (dotnet
 #                        tool) when missing, runs N seconds per target
 #                        (default 600), copies crashes and hangs to tests/fixtures/hostile/crashes/TARGET/ and prints
 #                        one summary line per target. Not part of ./build.sh test.
@@ -65,7 +65,7 @@ summarise() {
     }'
 }
 
-FUZZ_TARGETS="inventory settings skill patroni-json prometheus-json pgbackrest-info-json loki-json victorialogs-jsonl postgres-log alertmanager-json"
+FUZZ_TARGETS="inventory settings skill patroni-json prometheus-json pgbackrest-info-json loki-json victorialogs-jsonl postgres-log alertmanager-json eval-case"
 FUZZ=$ROOT/artifacts/fuzz
 
 # fuzz_setup: afl-fuzz and sharpfuzz on PATH, the fuzz project published and PgRuntimeAgent.dll (and YamlDotNet.dll,

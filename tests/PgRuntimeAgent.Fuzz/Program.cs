@@ -86,6 +86,7 @@ internal static class Program
         "settings" => "fuzz-settings.pgra.yml",
         "skill" => "fuzz-skill.md",
         "postgres-log" => "fuzz-postgresql.log",
+        "eval-case" => "fuzz-case.yml",
         _ => "fuzz-body.json",
     };
 }

@@ -41,6 +41,7 @@ internal sealed partial class AgentLoop
             Cluster = cluster,
             Incident = incident,
             Title = $"skill {skill.Name} by hand",
+            Details = new Dictionary<string, string?>(StringComparer.Ordinal) { ["skill"] = skill.Name },
         });
         var run = await _runner.RunAsync(skill, new SkillRunRequest(cluster) { Snapshot = first, Trigger = trigger, Parameters = parameters }, host, cancellationToken)
             .ConfigureAwait(false);

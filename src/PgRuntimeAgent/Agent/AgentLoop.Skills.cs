@@ -312,6 +312,12 @@ internal sealed partial class AgentLoop
             Severity = FindingJson.SeverityName(trigger.Severity),
             Title = $"skill {skill.Name} for {trigger.Code}{(trigger.Member is null ? "" : $" on {trigger.Member}")} ({why})",
             Message = trigger.Summary,
+            Details = new Dictionary<string, string?>(StringComparer.Ordinal)
+            {
+                ["skill"] = skill.Name,
+                ["code"] = trigger.Code,
+                ["member"] = trigger.Member,
+            },
         });
         Log.SkillStarting(_logger, skill.Name, st.Cluster, trigger.Code, why);
         if (urgent)
@@ -344,6 +350,7 @@ internal sealed partial class AgentLoop
         Message = run.Message,
         Details = new Dictionary<string, string?>(StringComparer.Ordinal)
         {
+            ["skill"] = skill.Name,
             ["steps"] = string.Join(" > ", run.Steps.Select(s => $"{s.StepId}:{JsonNamingPolicy.KebabCaseLower.ConvertName(s.Status.ToString())}")),
         },
     };

@@ -49,6 +49,16 @@ internal static partial class EvalCaseLoader
     /// <summary>Longest time limit and step timeout a case may ask for (an hour).</summary>
     public const double MaxSeconds = 3600;
 
+    /// <summary>
+    /// <paramref name="message"/> with every quoted value longer than 80 characters cut to its first 60 and its length:
+    /// a hostile or mistaken megabyte-long value is named, not echoed back whole.
+    /// </summary>
+    internal static string Clipped(string message) => LongQuoted().Replace(message, m =>
+        $"'{m.Groups[1].Value[..60]}...' ({m.Groups[1].Value.Length.ToString(CultureInfo.InvariantCulture)} characters)");
+
+    [GeneratedRegex(@"'([^']{81,})'", RegexOptions.CultureInvariant)]
+    private static partial Regex LongQuoted();
+
     [GeneratedRegex(@"^[a-z0-9][a-z0-9-]*$", RegexOptions.CultureInvariant)]
     private static partial Regex CaseNamePattern();
 
@@ -1030,6 +1040,6 @@ internal static partial class EvalCaseLoader
         }
 
         private void Error(YamlNode? node, string? subject, string message, string hint) =>
-            problems.Add(yaml.Problem(node, subject, message, hint));
+            problems.Add(yaml.Problem(node, subject, Clipped(message), hint));
     }
 }

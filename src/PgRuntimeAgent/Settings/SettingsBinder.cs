@@ -657,7 +657,14 @@ internal sealed class SettingsBinder
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(known);
-        return known.OrderBy(k => Distance(k, name)).ThenBy(k => k, StringComparer.Ordinal).FirstOrDefault(k => Distance(k, name) <= Math.Max(2, name.Length / 3));
+        var limit = Math.Max(2, name.Length / 3);
+        // A name far longer or shorter than every known one is near none of them (and a megabyte-long one must not
+        // cost a megabyte-wide edit-distance table per key).
+        return known.Where(k => Math.Abs(k.Length - name.Length) <= limit)
+            .Select(k => (Key: k, Distance: Distance(k, name)))
+            .Where(x => x.Distance <= limit)
+            .OrderBy(x => x.Distance).ThenBy(x => x.Key, StringComparer.Ordinal)
+            .Select(x => x.Key).FirstOrDefault();
     }
 
     private static int Distance(string a, string b)

@@ -86,6 +86,19 @@ public sealed class EvalCaseLoaderTests
     }
 
     [Fact]
+    public void Parse_AMegabyteLongValue_IsNamedByItsStartAndLength_NotEchoedWhole()
+    {
+        var huge = new string('u', 1_000_000);
+        var (c, problems) = Parse(Variant(4, "  - scenario: " + huge));
+
+        Assert.Null(c);
+        var problem = Assert.Single(problems);
+        Assert.Contains($"unknown scenario '{huge[..60]}...' (1000000 characters)", problem.Message, StringComparison.Ordinal);
+        Assert.True(problem.ToString().Length < 2_000, $"{problem.ToString().Length} characters");
+        Assert.Equal("'short' stays", EvalCaseLoader.Clipped("'short' stays"));
+    }
+
+    [Fact]
     public void Parse_GoodCase_ReadsEveryKey()
     {
         var (c, problems) = Parse(Good);

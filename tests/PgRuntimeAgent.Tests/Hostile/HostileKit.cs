@@ -23,6 +23,7 @@ internal static partial class HostileKit
         "settings" => "hostile-settings.pgra.yml",
         "skill" => "hostile-skill.md",
         "postgres-log" => "hostile-postgresql.log",
+        "eval-case" => "hostile-case.yml",
         _ => "hostile-body.json",
     };
 

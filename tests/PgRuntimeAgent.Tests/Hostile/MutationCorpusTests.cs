@@ -50,6 +50,10 @@ public sealed partial class MutationCorpusTests
     [Fact]
     public void AlertmanagerJson_Mutants_AreReadOrRefusedWithinTheLimits() => Run("alertmanager-json", HostileKit.Count(200, 0.05));
 
+    /// <summary>Evaluation cases are operators' files: read or refused at file:line:column (ParserTargets.EvalCaseFile).</summary>
+    [Fact]
+    public void EvalCase_Mutants_AreReadOrRefusedAtFileLineColumn() => Run("eval-case", HostileKit.Count(300, 0.15));
+
     [Fact]
     public void Mutator_IsDeterministic()
     {
@@ -175,6 +179,18 @@ public sealed partial class MutationCorpusTests
                     if (!outcome.Problems.Any(p => p.Contains(": error ", StringComparison.Ordinal)))
                     {
                         yield return ("refused without an error diagnostic", First(outcome.Output));
+                    }
+
+                    break;
+                case "eval-case":
+                    if (outcome.Problems.Count == 0)
+                    {
+                        yield return ("refused without an error", First(outcome.Output));
+                    }
+
+                    foreach (var problem in outcome.Problems.Where(p => !p.Contains(file, StringComparison.Ordinal)))
+                    {
+                        yield return ("problem does not name the file", First(problem));
                     }
 
                     break;

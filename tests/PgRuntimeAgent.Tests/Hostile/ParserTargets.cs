@@ -34,7 +34,7 @@ internal static class ParserTargets
 {
     /// <summary>Target names as <c>./build.sh fuzz TARGET</c> and tests/fixtures/hostile/seeds/TARGET name them.</summary>
     public static readonly string[] Names = ["inventory", "settings", "skill", "patroni-json", "prometheus-json", "pgbackrest-info-json",
-        "loki-json", "victorialogs-jsonl", "postgres-log", "alertmanager-json"];
+        "loki-json", "victorialogs-jsonl", "postgres-log", "alertmanager-json", "eval-case"];
 
     /// <summary>The same JSON style as the CLI's <c>--json</c> (CliOutput.Json in pgra).</summary>
     public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web)
@@ -60,6 +60,7 @@ internal static class ParserTargets
         "victorialogs-jsonl" => VictoriaLogs(File.ReadAllText(path)),
         "postgres-log" => PostgresLog(Encoding.UTF8.GetString(File.ReadAllBytes(path))),
         "alertmanager-json" => Alertmanager(File.ReadAllBytes(path)),
+        "eval-case" => EvalCaseFile(path),
         _ => throw new ArgumentException($"unknown target '{target}'; one of {string.Join(", ", Names)}", nameof(target)),
     };
 
@@ -111,6 +112,16 @@ internal static class ParserTargets
         var result = SkillParser.Parse(display, File.ReadAllText(path));
         var lines = result.Diagnostics.Select(d => d.ToString()).ToArray();
         return new ParseOutcome(!result.HasErrors, string.Join('\n', lines), lines, []);
+    }
+
+    /// <summary><c>pgra eval check FILE</c>: an evaluation case read as the runner reads it; never throws, every problem says file:line:column.</summary>
+    public static ParseOutcome EvalCaseFile(string path)
+    {
+        var problems = new List<Yaml.YamlProblem>();
+        var evalCase = Evals.EvalCaseLoader.Load(Path.GetFullPath(path), problems);
+        var lines = problems.Select(p => p.ToString()).ToArray();
+        var errors = problems.Count(p => p.Severity == Yaml.ProblemSeverity.Error);
+        return new ParseOutcome(evalCase is not null && errors == 0, string.Join('\n', lines), [.. problems.Where(p => p.Severity == Yaml.ProblemSeverity.Error).Select(p => p.ToString())], []);
     }
 
     /// <summary>Every Patroni REST parser on the same body (/cluster, /patroni, /history, /config).</summary>
