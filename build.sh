@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # PgRuntimeAgent build entry point (README.md names these commands).
 #   ./build.sh test      build warning-free, run unit tests, bring the loopback lab up, run lab tests, bring it down,
-#                        fuzz every parser for 30 s (PGRA_FUZZ_SECONDS; each target counts as one test);
+#                        fuzz every parser for 20 s (PGRA_FUZZ_SECONDS; each target counts as one test);
 #                        ends with one line "N passed, N failed[, N skipped]" summing every test.
 #   ./build.sh bench     run the benchmarks (they print figures).
 #   ./build.sh pgra ARGS run the pgra CLI (Release build).
@@ -157,11 +157,11 @@ fuzz_one() {
     "$(fuzz_stat "$stats" saved_hangs unique_hangs) hangs$kept"
 }
 
-# fuzz_ci: every target for PGRA_FUZZ_SECONDS (default 30) seconds, after the lab tests. Each target counts as one
+# fuzz_ci: every target for PGRA_FUZZ_SECONDS (default 20) seconds, after the lab tests. Each target counts as one
 # test in the summary line: passed when afl-fuzz ran and found no crash and no hang, failed otherwise (what it found is
 # kept under tests/fixtures/hostile/crashes/TARGET/ and artifacts/fuzz/findings/TARGET/).
 fuzz_ci() {
-  local seconds=${PGRA_FUZZ_SECONDS:-30} passed=0 failed=0 t line
+  local seconds=${PGRA_FUZZ_SECONDS:-20} passed=0 failed=0 t line
   mkdir -p "$RESULTS/fuzz"
   if ! fuzz_setup; then
     count_failure fuzz

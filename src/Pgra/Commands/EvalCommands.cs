@@ -138,11 +138,22 @@ internal sealed class EvalCommands : ICommandGroup
                 }, cancellationToken).ConfigureAwait(false);
                 scores.Add(result.Score);
                 observations.Add(result.Observation);
+                if (i < set.Cases.Count - 1)
+                {
+                    // What has run so far is on disk as it goes (STEM.partial.*): an interrupted run keeps its cases.
+                    await EvalReportWriter.WriteAsync(outDir, a.Stem + ".partial", EvalReportWriter.Build(scores, source, a.Model, options.Time.GetUtcNow(), null, observations),
+                        cancellationToken).ConfigureAwait(false);
+                }
             }
         }
         finally
         {
             client?.Dispose();
+        }
+
+        foreach (var partial in Directory.Exists(outDir) ? Directory.GetFiles(outDir, a.Stem + ".partial*") : [])
+        {
+            File.Delete(partial);
         }
 
         var report = EvalReportWriter.Build(scores, source, a.Model, options.Time.GetUtcNow(), previous, observations);
