@@ -91,7 +91,7 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
     private async Task<EvalCaseRun> RunOnLabAsync(EvalCase evalCase, EvalRunOptions options, LabCluster cluster, LabFaults faults, List<string> notes,
         DateTimeOffset startedAt, Action<string> say, CancellationToken cancellationToken)
     {
-        await new FaultDrill(lab, time).WaitCaughtUpAsync(cluster, notes, say, cancellationToken).ConfigureAwait(false);
+        await EnsureHealthyAsync(cluster, faults, notes, say, cancellationToken).ConfigureAwait(false);
         foreach (var step in evalCase.Setup)
         {
             if (!await RunStepAsync(step, cluster, notes, say, cancellationToken).ConfigureAwait(false))
@@ -460,6 +460,40 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
         catch (Exception ex) when (ex is NpgsqlException or IOException or TimeoutException or HttpRequestException or InvalidOperationException or TaskCanceledException)
         {
             return null; // a probe that cannot answer proves nothing
+        }
+    }
+
+    /// <summary>
+    /// Every case starts from a healthy lab, whatever the one before left (a fenced member, a rewound replica): healthy
+    /// within 45 s or repaired as <c>pgra lab repair</c> does (noted), an archiver freed of a conflicting partial segment,
+    /// and every replica within 256 KiB of the leader (a failover needs a candidate within maximum_lag_on_failover).
+    /// </summary>
+    private async Task EnsureHealthyAsync(LabCluster cluster, LabFaults faults, List<string> notes, Action<string> say, CancellationToken cancellationToken)
+    {
+        var (ok, health) = await cluster.WaitHealthyAsync(TimeSpan.FromSeconds(45), cancellationToken).ConfigureAwait(false);
+        if (!ok)
+        {
+            say($"the lab is not healthy ({health.Describe()}): repairing it");
+            var repair = await faults.RepairAsync(TimeSpan.FromSeconds(150), cancellationToken).ConfigureAwait(false);
+            notes.Add($"the lab was not healthy before the case ({health.Describe()}) and was repaired: {repair.Summary}");
+            if (!repair.Ok)
+            {
+                throw new InvalidOperationException($"the lab is not healthy and repair did not help: {repair.Summary}; `pgra lab status` shows it");
+            }
+        }
+        else
+        {
+            foreach (var step in faults.QuarantineConflictingSegments())
+            {
+                say($"archive: {step.Command} -> {step.Outcome}");
+            }
+        }
+
+        var (caughtUp, members) = await cluster.WaitCaughtUpAsync(256 * 1024, TimeSpan.FromSeconds(90), cancellationToken).ConfigureAwait(false);
+        if (!caughtUp)
+        {
+            notes.Add("the replicas had not caught up within 90 s before the case: " + string.Join(", ", members.Select(m => $"{m.Name} {m.Role} lag {m.Lag ?? "?"}")));
+            say(notes[^1]);
         }
     }
 

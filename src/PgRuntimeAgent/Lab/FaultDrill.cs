@@ -123,7 +123,7 @@ internal sealed class FaultDrill(LabManifest lab, TimeProvider time)
     /// 64 KiB (a few writes). Right after the previous drill's heal a replica may still be catching up, and a fault
     /// then would measure that leftover lag instead of the agent. Waits up to 60 s, then notes it and goes on.
     /// </summary>
-    internal async Task WaitCaughtUpAsync(LabCluster cluster, List<string> notes, Action<string> say, CancellationToken cancellationToken)
+    private async Task WaitCaughtUpAsync(LabCluster cluster, List<string> notes, Action<string> say, CancellationToken cancellationToken)
     {
         const string Sql = "select case when count(*) filter (where state = 'streaming') = $replicas then coalesce(max(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)), 0) else -1 end from pg_stat_replication";
         var started = time.GetTimestamp();

@@ -70,7 +70,9 @@ public sealed class EvalLabTests
         var kill = Assert.Single(runs[0].Observation.Actions, a => a.Kind == "sql.terminate_backend");
         Assert.Contains(kill.Object, runs[0].Observation.Faults.Single().Objects);
         Assert.True(kill.Approved);
-        Assert.Equal(0, runs[1].Observation.Writer.Lost);
+        // A crash of an asynchronous leader may cost its last writes (within the RPO: scored above); never one a member
+        // acknowledged after another had taken writes.
+        Assert.Equal(0, runs[1].Observation.Writer.LostAfterPromotion);
     }
 
     /// <summary>
