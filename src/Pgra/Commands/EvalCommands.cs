@@ -29,14 +29,16 @@ internal sealed class EvalCommands : ICommandGroup
         var model = new Option<string?>("--model") { Description = "Run with this model through the settings' llm: section (provider, endpoint, key); default: the deterministic agent alone." };
         var noFault = new Option<double?>("--no-fault-seconds") { Description = "Run the cases without a fault this long instead of their time limit (a quick pass)." };
         var labDir = new Option<string?>("--lab-dir") { Description = "The lab's directory (default: $PGRA_LAB_DIR, else /var/lib/pgra-lab)." };
+        var skip = new Option<string[]>("--skip") { Description = "Leave out this case (repeatable): --skip noise-soak runs the set without its 20-minute soak.", AllowMultipleArgumentsPerToken = false };
         run.Options.Add(outDir);
         run.Options.Add(stem);
         run.Options.Add(compare);
         run.Options.Add(model);
         run.Options.Add(noFault);
         run.Options.Add(labDir);
+        run.Options.Add(skip);
         run.SetAction((parse, ct) => RunAsync(options, parse, new RunArgs(parse.GetValue(cases), parse.GetValue(outDir), parse.GetValue(stem) ?? "latest", parse.GetValue(compare),
-            parse.GetValue(model), parse.GetValue(noFault), parse.GetValue(labDir)), ct));
+            parse.GetValue(model), parse.GetValue(noFault), parse.GetValue(labDir), parse.GetValue(skip) ?? []), ct));
         eval.Subcommands.Add(run);
 
         var rescore = new Command("rescore", "Score a report's observations again against the cases as they are now (after an expectation changed): nothing is run. Writes the report beside the old one unless --out/--name say otherwise.");
@@ -54,7 +56,7 @@ internal sealed class EvalCommands : ICommandGroup
         return [eval];
     }
 
-    private sealed record RunArgs(string? Cases, string? Out, string Stem, string? Compare, string? Model, double? NoFaultSeconds, string? LabDir);
+    private sealed record RunArgs(string? Cases, string? Out, string Stem, string? Compare, string? Model, double? NoFaultSeconds, string? LabDir, string[] Skip);
 
     private static async Task<int> RunAsync(GlobalOptions options, ParseResult parse, RunArgs a, CancellationToken cancellationToken)
     {
@@ -74,9 +76,16 @@ internal sealed class EvalCommands : ICommandGroup
             throw new InputException($"{set.Errors.ToString(CultureInfo.InvariantCulture)} error(s) in the cases: nothing was run", ["fix them (pgra eval check lists them), then run again"]);
         }
 
-        if (set.Cases.Count == 0)
+        var unknown = a.Skip.Where(n => !set.Cases.Any(c => c.Name == n)).ToList();
+        if (unknown.Count > 0)
         {
-            throw new InputException($"no case in {source}", ["pass --cases with a directory, file or glob of case files"]);
+            throw new InputException($"--skip {string.Join(", ", unknown)}: no such case in {source}", [$"cases: {string.Join(", ", set.Cases.Select(c => c.Name))}"]);
+        }
+
+        var cases = set.Cases.Where(c => !a.Skip.Contains(c.Name, StringComparer.Ordinal)).ToList();
+        if (cases.Count == 0)
+        {
+            throw new InputException($"no case to run in {source}", ["pass --cases with a directory, file or glob of case files"]);
         }
 
         if (a.NoFaultSeconds is <= 0)
@@ -124,9 +133,9 @@ internal sealed class EvalCommands : ICommandGroup
         var started = options.Time.GetTimestamp();
         try
         {
-            foreach (var (c, i) in set.Cases.Select((c, i) => (c, i)))
+            foreach (var (c, i) in cases.Select((c, i) => (c, i)))
             {
-                await o.WriteLineAsync($"[{(i + 1).ToString(CultureInfo.InvariantCulture)}/{set.Cases.Count.ToString(CultureInfo.InvariantCulture)}] {c.Name}: {c.Description}").ConfigureAwait(false);
+                await o.WriteLineAsync($"[{(i + 1).ToString(CultureInfo.InvariantCulture)}/{cases.Count.ToString(CultureInfo.InvariantCulture)}] {c.Name}: {c.Description}").ConfigureAwait(false);
                 var result = await runner.RunAsync(c, new EvalRunOptions
                 {
                     SkillsDirectory = skillsDir,
@@ -138,7 +147,7 @@ internal sealed class EvalCommands : ICommandGroup
                 }, cancellationToken).ConfigureAwait(false);
                 scores.Add(result.Score);
                 observations.Add(result.Observation);
-                if (i < set.Cases.Count - 1)
+                if (i < cases.Count - 1)
                 {
                     // What has run so far is on disk as it goes (STEM.partial.*): an interrupted run keeps its cases.
                     await EvalReportWriter.WriteAsync(outDir, a.Stem + ".partial", EvalReportWriter.Build(scores, source, a.Model, options.Time.GetUtcNow(), null, observations),

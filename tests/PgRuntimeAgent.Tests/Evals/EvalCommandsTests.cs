@@ -128,4 +128,14 @@ public sealed class EvalCommandsTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task Run_SkipOfAnUnknownCase_IsRefusedBeforeTheLabIsTouched_ListingTheCases()
+    {
+        var result = await CliRunner.RunAsync("eval", "run", "--cases", EvalsDirectory, "--skip", "noise-soak", "--skip", "no-such-case", "--lab-dir", "/nonexistent");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--skip no-such-case: no such case", result.Error, StringComparison.Ordinal);
+        Assert.Contains("noise-soak", result.Error, StringComparison.Ordinal);
+    }
 }
