@@ -78,7 +78,10 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
             await HealAllAsync(faults, notes, say, CancellationToken.None).ConfigureAwait(false);
             foreach (var step in evalCase.Teardown)
             {
-                await RunStepAsync(step, cluster, notes, say, CancellationToken.None).ConfigureAwait(false);
+                if (await RunStepAsync(step, cluster, say, CancellationToken.None).ConfigureAwait(false) is { } problem)
+                {
+                    notes.Add("teardown: " + problem);
+                }
             }
 
             if (evalCase.Timing != lab.HaPreset)
@@ -94,9 +97,9 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
         await EnsureHealthyAsync(cluster, faults, notes, say, cancellationToken).ConfigureAwait(false);
         foreach (var step in evalCase.Setup)
         {
-            if (!await RunStepAsync(step, cluster, notes, say, cancellationToken).ConfigureAwait(false))
+            if (await RunStepAsync(step, cluster, say, cancellationToken).ConfigureAwait(false) is { } problem)
             {
-                throw new InputException($"{evalCase.File}: setup step ({step.Describe()}) failed: {notes[^1]}", ["fix the step, or run it by hand against the lab to see why"]);
+                throw new InputException($"{evalCase.File}: setup step: {problem}", ["fix the step, or run it by hand against the lab to see why"]);
             }
         }
 
@@ -134,7 +137,7 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
         string? leaderBefore = null;
         DateTimeOffset t0 = time.GetUtcNow();
         var healthy = false;
-        Task<string?>? diagnosis = null;
+        Task<(string? Code, string? Problem)>? diagnosis = null;
         try
         {
             // Baseline: the agent has seen the healthy cluster (writable leader) twice before anything happens.
@@ -156,7 +159,7 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
 
             if (agent.Runtime.AgentBrain is { } brain)
             {
-                diagnosis = DiagnoseAsync(brain, events, t0, notes, say, stop.Token);
+                diagnosis = DiagnoseAsync(brain, events, t0, say, stop.Token);
             }
 
             await WatchAsync(evalCase, options, cluster, faults, checker, events, injected, notes, t0, footprint, say, cancellationToken).ConfigureAwait(false);
@@ -202,7 +205,12 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
         if (diagnosis is not null)
         {
             // A run with a model scores the model's diagnosis; the deterministic one is noted beside it.
-            var named = diagnosis.IsCompletedSuccessfully ? diagnosis.Result : null;
+            var (named, problem) = diagnosis.IsCompletedSuccessfully ? diagnosis.Result : (null, "no answer before the case ended");
+            if (problem is not null)
+            {
+                notes.Add("the model's diagnosis: " + problem);
+            }
+
             notes.Add($"root cause: the model named {named ?? "none"}, the deterministic post-mortem {rootCause ?? "none"}");
             rootCause = named;
         }
@@ -250,6 +258,7 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
         var due = new Queue<EvalFault>(evalCase.Faults.OrderBy(f => f.AfterSeconds));
         var steps = new Queue<EvalStep>(evalCase.During.OrderBy(d => d.AfterSeconds));
         var running = new List<Task>();
+        var stepProblems = new ConcurrentQueue<string>();
         using var stopSteps = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         DateTimeOffset? settledSince = null;
         string? unsettled = null;
@@ -260,7 +269,7 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
                 while (steps.Count > 0 && time.GetUtcNow() >= t0 + TimeSpan.FromSeconds(steps.Peek().AfterSeconds))
                 {
                     var step = steps.Dequeue();
-                    running.Add(Quietly(RunStepAsync(step, cluster, notes, say, stopSteps.Token)));
+                    running.Add(RunDuringAsync(step));
                 }
 
                 footprint.Sample();
@@ -281,6 +290,22 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
             // A step still running (a CPU burner) ends with the case.
             await stopSteps.CancelAsync().ConfigureAwait(false);
             await Task.WhenAll(running).ConfigureAwait(false);
+            notes.AddRange(stepProblems);
+        }
+
+        async Task RunDuringAsync(EvalStep step)
+        {
+            try
+            {
+                if (await RunStepAsync(step, cluster, say, stopSteps.Token).ConfigureAwait(false) is { } problem)
+                {
+                    stepProblems.Enqueue("during: " + problem);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // still running when the case ended (a CPU burner): ended with it
+            }
         }
 
         async Task<bool> TickAsync()
@@ -346,30 +371,30 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
     /// With a model: once the agent raised a warning or critical finding after the fault (and 5 s more, for the findings
     /// that come with it), asks the model for the root cause with the read-only tools; the finding code it names, or null.
     /// </summary>
-    private async Task<string?> DiagnoseAsync(Brain.AgentBrain brain, ConcurrentQueue<AgentEvent> events, DateTimeOffset t0, List<string> notes, Action<string> say,
+    private async Task<(string? Code, string? Problem)> DiagnoseAsync(Brain.AgentBrain brain, ConcurrentQueue<AgentEvent> events, DateTimeOffset t0, Action<string> say,
         CancellationToken stop)
     {
         bool Raised(AgentEvent e) => e.Name == AgentEventNames.FindingRaised && e.Cluster == lab.Cluster && e.At >= t0 && e.Severity is "warning" or "critical";
-        while (!events.Any(Raised))
+        try
         {
-            await Task.Delay(TimeSpan.FromMilliseconds(500), time, stop).ConfigureAwait(false);
+            while (!events.Any(Raised))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(500), time, stop).ConfigureAwait(false);
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(5), time, stop).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return (null, null); // nothing was raised to diagnose before the case ended
         }
 
-        await Task.Delay(TimeSpan.FromSeconds(5), time, stop).ConfigureAwait(false);
         var findings = string.Join("\n", events.Where(Raised).Select(e =>
             $"- {e.Details.GetValueOrDefault("code")} ({e.Severity}{(e.Details.GetValueOrDefault("member") is { } m ? ", " + m : "")}): {e.Title}").Distinct(StringComparer.Ordinal));
         say("asking the model for its diagnosis");
         var (exchange, code) = await brain.DiagnoseAsync(lab.Cluster, findings, stop).ConfigureAwait(false);
         say($"the model answered ({exchange.Status}, {exchange.ToolCalls.Count} tool call(s)): root cause {code ?? "not named"}");
-        if (exchange.Status != "answered")
-        {
-            lock (notes)
-            {
-                notes.Add($"the model's diagnosis {exchange.Status}: {exchange.Error}");
-            }
-        }
-
-        return code;
+        return (code, exchange.Status != "answered" ? $"{exchange.Status}: {exchange.Error}" : code is null ? "the answer named no catalogue finding code" : null);
     }
 
     /// <summary>Every fault to fix has its symptom gone, every expected finding and a root cause were raised, no skill is running and no approval waits.</summary>
@@ -597,8 +622,8 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
         }, CancellationToken.None);
     }
 
-    /// <summary>Runs one setup or teardown step; false (with a note) when it failed.</summary>
-    private async Task<bool> RunStepAsync(EvalStep step, LabCluster cluster, List<string> notes, Action<string> say, CancellationToken cancellationToken)
+    /// <summary>Runs one step; what went wrong, or null when it ran (a step during the case runs beside the runner, so it returns its problem instead of noting it).</summary>
+    private async Task<string?> RunStepAsync(EvalStep step, LabCluster cluster, Action<string> say, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(step.TimeoutSeconds));
@@ -611,8 +636,7 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
                     .ExecuteBufferedAsync(timeout.Token).ConfigureAwait(false);
                 if (result.ExitCode != 0)
                 {
-                    notes.Add($"{step.Describe()} exited {result.ExitCode.ToString(CultureInfo.InvariantCulture)}: {result.StandardError.Trim()}");
-                    return false;
+                    return $"{step.Describe()} exited {result.ExitCode.ToString(CultureInfo.InvariantCulture)}: {result.StandardError.Trim()}";
                 }
             }
             else if (step.Kind == EvalStepKind.Patroni)
@@ -634,12 +658,11 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
             }
 
             say("ran " + step.Describe());
-            return true;
+            return null;
         }
         catch (Exception ex) when (ex is NpgsqlException or IOException or InvalidOperationException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
-            notes.Add($"{step.Describe()} failed: {ex.Message}");
-            return false;
+            return $"{step.Describe()} failed: {ex.Message}";
         }
     }
 
