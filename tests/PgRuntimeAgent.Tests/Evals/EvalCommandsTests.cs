@@ -20,7 +20,7 @@ public sealed class EvalCommandsTests
         Assert.Equal(ShippedCount + 1, lines.Length);
         Assert.Equal($"{ShippedCount} case file(s) checked: {ShippedCount} case(s) load, 0 error(s), 0 warning(s)", lines[^1]);
         var diskFull = Assert.Single(lines, l => l.StartsWith("disk-full-norm ", StringComparison.Ordinal));
-        Assert.Matches(@"^disk-full-norm +gray-failure +disk-full@leader +root cause: primary-disk-full +actions: member\.fence@disk-full, patroni\.failover@other +limit 150 s$", diskFull);
+        Assert.Matches(@"^disk-full-norm +gray-failure +disk-full@leader +root cause: primary-disk-full +actions: member\.fence@disk-full +limit 150 s$", diskFull);
         Assert.Contains(lines, l => l.StartsWith("noise-idle ", StringComparison.Ordinal) && l.Contains("root cause: -", StringComparison.Ordinal) && l.Contains("actions: none", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("lock-pileup@leader, primary-crash@leader+20s", StringComparison.Ordinal));
     }

@@ -346,6 +346,37 @@ public sealed class ShippedSkillsTests
     }
 
     [Fact]
+    public async Task ReplicationLag_ReplicaWhosePatroniDoesNotAnswer_EndsAtOnceWithAFollowUpAndRestartsNothing()
+    {
+        // The fenced ex-leader after a failover: Patroni stopped, no lag known. A restart through Patroni cannot reach it.
+        var fenced = SnapshotBuilder.Healthy().MemberSet("pg-test-2", "reachable", false).MemberSet("pg-test-2", "patroni_state", null)
+            .MemberSet("pg-test-2", "lag_bytes", null).MemberSet("pg-test-2", "lag_unknown", true);
+        var host = new ScriptedSkillHost(fenced.Build());
+
+        var run = await SkillTestKit.RunAsync(SkillTestKit.LoadShipped("replication-lag"), host, SkillTestKit.Trigger("replication-broken", "pg-test-2"));
+
+        Assert.Equal(SkillRunStatus.Failed, run.Status);
+        Assert.Empty(host.Requests);
+        Assert.Equal(1, run.Steps.Single(s => s.StepId == "drain").Polls);
+        Assert.StartsWith("Patroni does not answer on pg-test-2 (stopped, fenced", host.Notes.Single().Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReplicationLag_AnsweringReplicaBrokenBesideAnUnreachableOne_StillRestartsTheOneItCanReach()
+    {
+        var both = SnapshotBuilder.Healthy().MemberSet("pg-test-2", "reachable", false).MemberSet("pg-test-2", "lag_unknown", true).MemberSet("pg-test-2", "lag_bytes", null)
+            .MemberSet("pg-test-3", "lag_bytes", null).MemberSet("pg-test-3", "lag_unknown", true);
+        var host = new ScriptedSkillHost(both.Build());
+
+        var run = await SkillTestKit.RunAsync(SkillTestKit.LoadShipped("replication-lag"), host, SkillTestKit.Trigger("replication-broken", "pg-test-3"));
+
+        Assert.Equal("patroni.restart", host.Requests[0].ActionClass);
+        Assert.Contains("pg-test-3", Actions(host), StringComparison.Ordinal);
+        Assert.DoesNotContain("pg-test-2", Actions(host), StringComparison.Ordinal);
+        Assert.NotEqual(SkillRunStatus.Completed, run.Status);
+    }
+
+    [Fact]
     public async Task ReplicationLag_StreamingButSlow_RecordsForTheOperator()
     {
         var host = new ScriptedSkillHost(SnapshotBuilder.Healthy().MemberSet("pg-test-3", "lag_bytes", 9_000_000).Build());
