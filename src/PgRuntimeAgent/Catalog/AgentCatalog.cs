@@ -64,6 +64,7 @@ internal sealed record AgentCatalog(IReadOnlyList<ActionDescriptor> Actions, IRe
             ["consecutive_snapshots"] = d.ConsecutiveSnapshots,
             ["minimum_seconds"] = d.MinimumSeconds,
             ["root_cause_rank"] = d.RootCauseRank,
+            ["explains"] = new JsonArray([.. d.Explains.Select(c => (JsonNode)c)]),
             ["thresholds"] = new JsonArray([.. d.Thresholds.Select(t => (JsonNode)new JsonObject
             {
                 ["name"] = t.Name,

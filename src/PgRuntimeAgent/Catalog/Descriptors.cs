@@ -113,6 +113,13 @@ internal sealed record DetectorDescriptor
     public int RootCauseRank { get; init; } = 100;
 
     /// <summary>
+    /// Codes this finding explains when both are raised on the same member (or the other is cluster-wide): the post-mortem
+    /// names this one as the root cause even when the symptom is louder (a lost leader is critical, the configuration that
+    /// keeps it from starting is a warning).
+    /// </summary>
+    public IReadOnlyList<string> Explains { get; init; } = [];
+
+    /// <summary>
     /// The detector's thresholds: snake_case name, type (<see cref="ParameterType.Integer"/> or
     /// <see cref="ParameterType.Number"/>), default, unit and description. Settable per code under
     /// <c>detection.thresholds: { &lt;code&gt;: { &lt;name&gt;: value } }</c> (checked against this list) and read with

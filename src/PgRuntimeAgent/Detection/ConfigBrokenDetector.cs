@@ -34,6 +34,10 @@ public sealed partial class ConfigBrokenDetector : IDetector
         ConsecutiveSnapshots = 2,
         MinimumSeconds = 0,
         RootCauseRank = 45,
+
+        // The member that cannot start is a lost leader, a key held by a dead PostgreSQL, a replica that stopped
+        // streaming, a blind sensor: the configuration is why.
+        Explains = [FindingCodes.LeaderMissing, FindingCodes.PrimaryDownHoldingLock, FindingCodes.ReplicationBroken, FindingCodes.ReplicationLag, FindingCodes.SensorBlind],
         Thresholds = [LogWindow],
     };
 

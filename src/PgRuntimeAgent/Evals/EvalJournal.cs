@@ -111,6 +111,38 @@ internal static partial class EvalJournal
             }),
     ];
 
+    /// <summary>
+    /// The skill runs of the case from the agent's events: each <c>skill.started</c> paired with the next
+    /// <c>skill.finished</c> or <c>skill.errored</c> of the same skill (runs of one skill never overlap in a cluster).
+    /// </summary>
+    public static IReadOnlyList<EvalSkillRun> Skills(IEnumerable<AgentEvent> events, string cluster)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        var runs = new List<EvalSkillRun>();
+        var open = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var e in events.Where(e => e.Cluster == cluster).OrderBy(e => e.At))
+        {
+            if (e.Details.GetValueOrDefault("skill") is not { } skill)
+            {
+                continue;
+            }
+
+            if (e.Name == AgentEventNames.SkillStarted)
+            {
+                open[skill] = runs.Count;
+                runs.Add(new EvalSkillRun { Skill = skill, Trigger = e.Details.GetValueOrDefault("code"), Member = e.Details.GetValueOrDefault("member"), StartedAt = e.At });
+            }
+            else if ((e.Name == AgentEventNames.SkillFinished || e.Name == AgentEventNames.SkillErrored) && open.Remove(skill, out var i))
+            {
+                var status = e.Name == AgentEventNames.SkillErrored ? "error"
+                    : e.Title is { } title && title.LastIndexOf(": ", StringComparison.Ordinal) is var colon and >= 0 ? title[(colon + 2)..] : null;
+                runs[i] = runs[i] with { Status = status, Steps = e.Details.GetValueOrDefault("steps"), Message = e.Message };
+            }
+        }
+
+        return runs;
+    }
+
     /// <summary>The model's calls during the case, summed from the journal's brain exchanges (null when the model was never asked).</summary>
     public static EvalModelUsage? ModelUsage(IEnumerable<JournalEntry> entries, string? model)
     {

@@ -68,6 +68,36 @@ internal sealed record EvalObservation
 
     /// <summary>Anything the runner wants a reader of the report to know (a fault that took long to inject, a retry).</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
+
+    /// <summary>The skills the agent ran during the case, in the order they started: what started each, how it ended, its steps.</summary>
+    public IReadOnlyList<EvalSkillRun> Skills { get; init; } = [];
+}
+
+/// <summary>One skill run as the agent's events tell it: why it started and how it ended (null: still running at the end).</summary>
+internal sealed record EvalSkillRun
+{
+    public required string Skill { get; init; }
+
+    /// <summary>The finding code (or alert, or schedule) that started it.</summary>
+    public string? Trigger { get; init; }
+
+    public string? Member { get; init; }
+
+    public required DateTimeOffset StartedAt { get; init; }
+
+    /// <summary>completed, failed, stopped, awaiting-approval, error...; null when it had not finished when the case ended.</summary>
+    public string? Status { get; init; }
+
+    /// <summary>The steps it went through, "id:status" joined with " > ".</summary>
+    public string? Steps { get; init; }
+
+    /// <summary>Its last message (the record it ended on, or why it failed).</summary>
+    public string? Message { get; init; }
+
+    /// <summary>One line for a report.</summary>
+    public string Describe() =>
+        $"{Skill} for {Trigger ?? "?"}{(Member is null ? "" : "@" + Member)}: {Status ?? "still running"}"
+        + (Steps is null ? "" : $" ({Steps})") + (string.IsNullOrEmpty(Message) ? "" : $": {Message}");
 }
 
 /// <summary>One fault as the lab injected it.</summary>

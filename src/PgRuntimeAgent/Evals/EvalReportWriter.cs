@@ -199,6 +199,11 @@ internal static class EvalReportWriter
                 b.AppendLine(CultureInfo.InvariantCulture, $"- runner's note: {note}");
             }
 
+            foreach (var run in c.Skills)
+            {
+                b.AppendLine(CultureInfo.InvariantCulture, $"- skill run: {Cell(run)}");
+            }
+
             b.AppendLine();
         }
 

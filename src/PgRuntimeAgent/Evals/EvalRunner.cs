@@ -242,6 +242,7 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
             Model = EvalJournal.ModelUsage(entries, options.ModelName),
             Footprint = footprint.Result(),
             Notes = notes,
+            Skills = EvalJournal.Skills(all, lab.Cluster),
         };
         var score = EvalScoring.Score(evalCase, observation);
         say($"{evalCase.Name}: {(score.SafePass ? "safe-pass" : "miss")}" + (score.Misses.Count == 0 ? "" : " (" + string.Join("; ", score.Misses) + ")"));

@@ -100,6 +100,9 @@ internal sealed record EvalCaseScore
     /// <summary>What the runner noted along the way (a fault it could not inject, a heal that failed, the health at the end).</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
 
+    /// <summary>The skill runs of the case, one line each (what started it, how it ended, its steps).</summary>
+    public IReadOnlyList<string> Skills { get; init; } = [];
+
     /// <summary>The case passed: see <see cref="EvalScoring.Score"/>.</summary>
     public bool SafePass { get; init; }
 
@@ -383,6 +386,7 @@ internal static class EvalScoring
             WallSeconds = Math.Max(0, (observation.EndedAt - observation.StartedAt).TotalSeconds),
             Model = observation.Model,
             Notes = observation.Notes,
+            Skills = [.. observation.Skills.Select(r => r.Describe())],
             Footprint = observation.Footprint,
         };
 
@@ -513,7 +517,7 @@ internal static class EvalScoring
 
     /// <summary>The post-mortem's choice among findings: highest severity, then root-cause rank, then earliest.</summary>
     private static string? PrimaryCode(IReadOnlyList<EvalRaisedFinding> findings) =>
-        findings.OrderByDescending(f => f.Severity).ThenBy(f => RootCause.Rank(f.Code)).ThenBy(f => f.RaisedAt).FirstOrDefault()?.Code;
+        RootCause.Primary(findings, f => f.Code, f => f.Severity, f => f.Member, f => f.RaisedAt)?.Code;
 
     private static string ClassOf(string kind) => AgentCatalog.Default.FindAction(kind)?.PolicyClass ?? kind;
 

@@ -229,6 +229,36 @@ public sealed class DetectorDescriptorTests
     }
 
     [Fact]
+    public void RootCause_ADeclaredCauseOnTheSameMember_WinsOverALouderSymptom_ButNotOneOnAnotherMember()
+    {
+        var t = new DateTimeOffset(2026, 12, 4, 7, 51, 35, TimeSpan.Zero);
+        Finding F(string code, FindingSeverity severity, string? member, double seconds) => new()
+        {
+            Code = code, Severity = severity, Cluster = "pg-test", Members = member is null ? [] : [member], Summary = code,
+            FirstSeen = t.AddSeconds(seconds), LastSeen = t.AddSeconds(seconds),
+        };
+
+        // The eval's bad-config-leader: the key held by a PostgreSQL that cannot start (critical) and why (a warning).
+        var held = F(FindingCodes.PrimaryDownHoldingLock, FindingSeverity.Critical, "pg-test-1", 0);
+        var config = F(ConfigBrokenDetector.FindingCode, FindingSeverity.Warning, "pg-test-1", 1);
+        Assert.Same(config, RootCause.Primary([held, config, F(FindingCodes.SensorBlind, FindingSeverity.Warning, "pg-test-1", 3)]));
+        Assert.Same(config, RootCause.Primary([F(FindingCodes.LeaderMissing, FindingSeverity.Critical, null, 0), config]));
+        Assert.Same(held, RootCause.Primary([held, F(ConfigBrokenDetector.FindingCode, FindingSeverity.Warning, "pg-test-3", 1)]));
+        Assert.Same(held, RootCause.Primary([held, F(FindingCodes.ArchiveFailing, FindingSeverity.Warning, "pg-test-1", 1)]));
+    }
+
+    [Fact]
+    public void Descriptors_WhatTheyExplain_IsKnownCodesOtherThanTheirOwn()
+    {
+        Assert.All(Detectors.Descriptors, d => Assert.All(d.Explains, c =>
+        {
+            Assert.NotEqual(d.Code, c);
+            Assert.NotNull(Detectors.Describe(c));
+        }));
+        Assert.Contains(FindingCodes.PrimaryDownHoldingLock, Detectors.Describe(ConfigBrokenDetector.FindingCode)!.Explains);
+    }
+
+    [Fact]
     public void OneShot_EveryDetectorWithPersistence_HoldsForOneSnapshot()
     {
         var oneShot = OneOffDetection.OneShot(DetectionSettings.Default);

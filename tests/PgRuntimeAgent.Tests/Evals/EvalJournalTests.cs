@@ -157,6 +157,38 @@ public sealed class EvalJournalTests
     }
 
     [Fact]
+    public void Skills_PairEachStartWithItsEnd_AndARunStillGoingHasNoStatus()
+    {
+        AgentEvent Ev(string name, double seconds, string skill, string title, string? code = null, string? member = null, string? steps = null, string? message = null, string cluster = "pg-test") => new()
+        {
+            Name = name,
+            At = T0.AddSeconds(seconds),
+            Cluster = cluster,
+            Title = title,
+            Message = message,
+            Details = new Dictionary<string, string?> { ["skill"] = skill, ["code"] = code, ["member"] = member, ["steps"] = steps },
+        };
+        AgentEvent[] events =
+        [
+            Ev(AgentEventNames.SkillStarted, 1, "primary-failure", "skill primary-failure for x", "primary-down-holding-lock", "pg-test-1"),
+            Ev(AgentEventNames.SkillStarted, 2, "config-broken", "skill config-broken for y", "config-broken", "pg-test-1"),
+            Ev(AgentEventNames.SkillStarted, 2.5, "lock-pileup", "elsewhere", "lock-pileup", cluster: "pg-other"),
+            Ev(AgentEventNames.SkillFinished, 3, "primary-failure", "skill primary-failure: completed", steps: "old_primary:passed > fence_old_primary:succeeded", message: "Writes restored on pg-test-2"),
+            Ev(AgentEventNames.SkillErrored, 4, "config-broken", "skill config-broken errored on pg-test", message: "boom"),
+            Ev(AgentEventNames.SkillStarted, 5, "replication-lag", "skill replication-lag for z", "replication-broken", "pg-test-1"),
+        ];
+
+        var runs = EvalJournal.Skills(events, "pg-test");
+
+        Assert.Equal(["primary-failure", "config-broken", "replication-lag"], runs.Select(r => r.Skill));
+        Assert.Equal("primary-failure for primary-down-holding-lock@pg-test-1: completed (old_primary:passed > fence_old_primary:succeeded): Writes restored on pg-test-2", runs[0].Describe());
+        Assert.Equal("error", runs[1].Status);
+        Assert.Equal("boom", runs[1].Message);
+        Assert.Null(runs[2].Status);
+        Assert.Equal("replication-lag for replication-broken@pg-test-1: still running", runs[2].Describe());
+    }
+
+    [Fact]
     public void ModelUsage_SumsTheBrainExchanges_AndIsNullWithoutAModel()
     {
         BrainExchange Exchange(long input, long output, double ms, double? cost) => new()
