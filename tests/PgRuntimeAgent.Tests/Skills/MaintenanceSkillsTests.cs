@@ -42,15 +42,44 @@ public sealed class MaintenanceSkillsTests
             .MemberSet("pg-test-2", "patroni_state", "start failed").MemberSet("pg-test-2", "postgres_reachable", false);
 
     [Fact]
-    public async Task ConfigBroken_LeaderStillRunsTheOldValue_RevertsItClusterWideThenRestartsTheMember()
+    public async Task ConfigBroken_LeaderStillRunsTheOldValue_RevertsItClusterWide_ThenRestartsTheMemberPatroniDidNotStart()
     {
-        var host = new ScriptedSkillHost(Broken().Build()).AfterAction(Broken().Build()).AfterAction(LeaderProbes().Build());
+        var host = new ScriptedSkillHost(Broken().Build()).AfterAction(Broken().Build()).AfterAction(LeaderProbes().Build(), count: 2);
 
         var run = await SkillTestKit.RunAsync(SkillTestKit.LoadShipped("config-broken"), host, MissingLibrary);
 
         Assert.Equal(SkillRunStatus.Completed, run.Status);
         Assert.Equal("""patroni.config{"patch":{"postgresql":{"parameters":{"shared_preload_libraries":"pg_stat_statements"}}}} patroni.restart{"member":"pg-test-2"}""", Actions(host));
         Assert.Contains("could not access file", host.Requests[0].Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ConfigBroken_PatroniStartsTheMemberOnceTheValueIsBack_NoRestart()
+    {
+        // Measured in the evaluation (bad-config-replica): Patroni started the member 1 s after the revert.
+        var host = new ScriptedSkillHost(Broken().Build()).AfterAction(LeaderProbes().Build());
+
+        var run = await SkillTestKit.RunAsync(SkillTestKit.LoadShipped("config-broken"), host, MissingLibrary);
+
+        Assert.Equal(SkillRunStatus.Completed, run.Status);
+        Assert.Equal(["patroni.config"], host.Requests.Select(r => r.ActionClass));
+        Assert.Contains("runs again with shared_preload_libraries = 'pg_stat_statements'", host.Notes.Single().Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ConfigBroken_FencedMember_RevertsTheValue_AndLeavesTheStartToAnOperator()
+    {
+        // The bad-config leader held the key while it could not start, and primary-failure fenced it: its Patroni is stopped.
+        var fenced = Broken().MemberSet("pg-test-2", "reachable", false).MemberSet("pg-test-2", "patroni_state", null).Build();
+        var host = new ScriptedSkillHost(fenced);
+
+        var run = await SkillTestKit.RunAsync(SkillTestKit.LoadShipped("config-broken"), host, MissingLibrary);
+
+        Assert.Equal(SkillRunStatus.Failed, run.Status);
+        Assert.Equal(["patroni.config"], host.Requests.Select(r => r.ActionClass));
+        var note = Assert.Single(host.Notes);
+        Assert.Equal(SkillRecordKinds.FollowUp, note.Kind);
+        Assert.Contains("Patroni does not answer on pg-test-2 (fenced", note.Text, StringComparison.Ordinal);
     }
 
     [Fact]
