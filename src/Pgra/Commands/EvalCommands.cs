@@ -47,7 +47,13 @@ internal sealed class EvalCommands : ICommandGroup
         rescore.Options.Add(outDir);
         var rescoreStem = new Option<string?>("--name") { Description = "The new report's file name stem (default: the old one's, replaced)." };
         rescore.Options.Add(rescoreStem);
-        rescore.SetAction((parse, ct) => RescoreAsync(options, parse.GetValue(reportArg)!, parse.GetValue(cases), parse.GetValue(outDir), parse.GetValue(rescoreStem), ct));
+        var with = new Option<string[]>("--with")
+        {
+            Description = "A later report of some of the cases (repeatable): its observations replace those of the same cases, each noted as a rerun.",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        rescore.Options.Add(with);
+        rescore.SetAction((parse, ct) => RescoreAsync(options, parse.GetValue(reportArg)!, parse.GetValue(with) ?? [], parse.GetValue(cases), parse.GetValue(outDir), parse.GetValue(rescoreStem), ct));
         eval.Subcommands.Add(rescore);
 
         var check = new Command("check", "Load and validate the cases: one line per case, every problem as file:line:column. Exit 0 when every case loads, 1 when one does not.");
@@ -170,7 +176,7 @@ internal sealed class EvalCommands : ICommandGroup
     }
 
     /// <summary><c>pgra eval rescore REPORT</c>: the observations a report holds, scored again against the cases as they are now.</summary>
-    private static async Task<int> RescoreAsync(GlobalOptions options, string reportPath, string? casesPath, string? outDir, string? stem, CancellationToken cancellationToken)
+    private static async Task<EvalReport> ReadReportAsync(string reportPath, CancellationToken cancellationToken)
     {
         var full = Path.GetFullPath(reportPath);
         if (!File.Exists(full))
@@ -178,10 +184,28 @@ internal sealed class EvalCommands : ICommandGroup
             throw new InputException($"{reportPath}: no such file", ["pass the .json report `pgra eval run` wrote"]);
         }
 
-        var old = EvalJson.Deserialize(await File.ReadAllTextAsync(full, cancellationToken).ConfigureAwait(false), reportPath);
-        if (old.Observations.Count == 0)
+        var report = EvalJson.Deserialize(await File.ReadAllTextAsync(full, cancellationToken).ConfigureAwait(false), reportPath);
+        if (report.Observations.Count == 0)
         {
             throw new InputException($"{reportPath} holds no observations to score", ["reports written by `pgra eval run` hold them; run the cases again"]);
+        }
+
+        return report;
+    }
+
+    private static async Task<int> RescoreAsync(GlobalOptions options, string reportPath, string[] reruns, string? casesPath, string? outDir, string? stem, CancellationToken cancellationToken)
+    {
+        var full = Path.GetFullPath(reportPath);
+        var old = await ReadReportAsync(reportPath, cancellationToken).ConfigureAwait(false);
+        var wallSeconds = old.Summary.WallSeconds;
+        foreach (var rerunPath in reruns)
+        {
+            // A rerun of some cases: its observations take the place of the same cases' in the report, in the report's order.
+            var rerun = await ReadReportAsync(rerunPath, cancellationToken).ConfigureAwait(false);
+            var newer = rerun.Observations.ToDictionary(o => o.Case, o => o with { Notes = [.. o.Notes, $"rerun: from {Path.GetFileName(rerunPath)} ({rerun.GeneratedAt:yyyy-MM-dd HH:mm}Z)"] }, StringComparer.Ordinal);
+            var merged = old.Observations.Select(o => newer.Remove(o.Case, out var again) ? again : o).Concat(newer.Values).ToList();
+            old = old with { Observations = merged };
+            wallSeconds += rerun.Summary.WallSeconds;
         }
 
         var cwd = Directory.GetCurrentDirectory();
@@ -196,7 +220,7 @@ internal sealed class EvalCommands : ICommandGroup
 
         var scores = old.Observations.Select(o => EvalScoring.Score(byName[o.Case], o)).ToList();
         var report = EvalReportWriter.Build(scores, source, old.Model, options.Time.GetUtcNow(), old, old.Observations);
-        var wall = TimeSpan.FromSeconds(old.Summary.WallSeconds);
+        var wall = TimeSpan.FromSeconds(wallSeconds);
         return await WriteReportAsync(options, report, outDir ?? Path.GetDirectoryName(full)!, stem ?? Path.GetFileNameWithoutExtension(full), wall, cancellationToken).ConfigureAwait(false);
     }
 

@@ -130,6 +130,44 @@ public sealed class EvalCommandsTests
     }
 
     [Fact]
+    public async Task Rescore_With_ARerunsObservationReplacesTheSameCase_AndIsNotedAsARerun()
+    {
+        var dir = Directory.CreateTempSubdirectory("pgra-eval-rescore-with-").FullName;
+        try
+        {
+            var cases = Path.Combine(dir, "cases");
+            Directory.CreateDirectory(cases);
+            File.WriteAllText(Path.Combine(cases, "case.yml"), EvalScoringTests.DiskFullCase);
+            var evalCase = Assert.Single(EvalCaseLoader.LoadAll(cases, dir).Cases);
+            var at = new DateTimeOffset(2026, 12, 4, 0, 0, 0, TimeSpan.Zero);
+
+            // The first run missed the root cause; the rerun of that case named it.
+            var missed = EvalScoringTests.FastFix() with { Case = evalCase.Name, Findings = [EvalScoringTests.Finding("leader-missing", 12)] };
+            var first = EvalReportWriter.Build([EvalScoring.Score(evalCase, missed)], cases, null, at, null, [missed]);
+            await EvalReportWriter.WriteAsync(dir, "first", first, TestContext.Current.CancellationToken);
+            var good = EvalScoringTests.FastFix() with { Case = evalCase.Name };
+            var rerun = EvalReportWriter.Build([EvalScoring.Score(evalCase, good)], cases, null, at.AddHours(1), null, [good]);
+            await EvalReportWriter.WriteAsync(dir, "rerun", rerun, TestContext.Current.CancellationToken);
+
+            var result = await CliRunner.RunAsync("eval", "rescore", Path.Combine(dir, "first.json"), "--with", Path.Combine(dir, "rerun.json"), "--name", "merged");
+
+            Assert.Equal(0, result.ExitCode);
+            var merged = EvalJson.Deserialize(File.ReadAllText(Path.Combine(dir, "merged.json")), "merged.json");
+            var observation = Assert.Single(merged.Observations);
+            Assert.Contains("rerun: from rerun.json (2026-12-04 01:00Z)", observation.Notes);
+            Assert.True(merged.Cases[0].SafePass, string.Join("; ", merged.Cases[0].Misses));
+
+            var missing = await CliRunner.RunAsync("eval", "rescore", Path.Combine(dir, "first.json"), "--with", Path.Combine(dir, "nope.json"));
+            Assert.NotEqual(0, missing.ExitCode);
+            Assert.Contains("nope.json: no such file", missing.Error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Run_SkipOfAnUnknownCase_IsRefusedBeforeTheLabIsTouched_ListingTheCases()
     {
         var result = await CliRunner.RunAsync("eval", "run", "--cases", EvalsDirectory, "--skip", "noise-soak", "--skip", "no-such-case", "--lab-dir", "/nonexistent");
