@@ -617,6 +617,48 @@ public sealed class ShippedSkillsTests
     }
 
     [Fact]
+    public async Task MissingIndex_ATransactionOpenForMinutes_DoesNotStartTheBuild_AndNamesTheHolder()
+    {
+        var statement = WithStatement(1000, 50_000);
+        var snapshot = JsonNode.Parse(statement.GetRawText())!.AsObject();
+        var leader = snapshot["postgres"]!.AsArray()[0]!.AsObject();
+        leader["probes"]!.AsArray().Add(new JsonObject
+        {
+            ["name"] = "long_transactions",
+            ["status"] = "ok",
+            ["rows"] = new JsonArray(
+                new JsonObject { ["pid"] = 5534, ["application_name"] = "pgra-lab-long-transaction", ["state"] = "idle in transaction", ["xact_age_seconds"] = 95.5 },
+                new JsonObject { ["pid"] = 6001, ["application_name"] = "app", ["state"] = "active", ["xact_age_seconds"] = 0.2 }),
+        });
+        var host = new ScriptedSkillHost(JsonSerializer.SerializeToElement(snapshot));
+
+        var run = await SkillTestKit.RunAsync(SkillTestKit.LoadShipped("missing-index"), host, MissingIndexTrigger());
+
+        Assert.Equal(SkillRunStatus.Failed, run.Status);
+        Assert.Empty(host.Requests);
+        var note = Assert.Single(host.Notes);
+        Assert.StartsWith("Not building public.orders_user_id_created_at_idx yet", note.Text, StringComparison.Ordinal);
+        Assert.Contains("[5534,\"pgra-lab-long-transaction\",\"idle in transaction\",95.5]", note.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MissingIndex_OnlyShortTransactionsOpen_Builds()
+    {
+        var snapshot = JsonNode.Parse(WithStatement(1000, 50_000).GetRawText())!.AsObject();
+        snapshot["postgres"]!.AsArray()[0]!["probes"]!.AsArray().Add(new JsonObject
+        {
+            ["name"] = "long_transactions",
+            ["status"] = "ok",
+            ["rows"] = new JsonArray(new JsonObject { ["pid"] = 6001, ["application_name"] = "app", ["state"] = "active", ["xact_age_seconds"] = 12.0 }),
+        });
+        var host = new ScriptedSkillHost(JsonSerializer.SerializeToElement(snapshot)).At(TimeSpan.FromSeconds(30), WithStatement(1100, 50_200));
+
+        await SkillTestKit.RunAsync(SkillTestKit.LoadShipped("missing-index"), host, MissingIndexTrigger());
+
+        Assert.Equal("sql.create_index", host.Requests[0].ActionClass);
+    }
+
+    [Fact]
     public async Task MissingIndex_StatementTwentyFiveTimesFaster_BuildsAnalyzesAndKeepsTheIndex()
     {
         var host = new ScriptedSkillHost(WithStatement(1000, 50_000)).At(TimeSpan.FromSeconds(30), WithStatement(1100, 50_200));
