@@ -30,6 +30,9 @@ public sealed class LeaderNotRenewingDetector : IDetector
         ConsecutiveSnapshots = 2,
         MinimumSeconds = 1,
         RootCauseRank = 52,
+
+        // The leader whose Patroni stopped renewing is deposed once a replica is promoted: the stuck renewal is why.
+        Explains = [FindingCodes.DeposedPrimary, FindingCodes.StaleLeader],
     };
 
     public string Code => Described.Code;

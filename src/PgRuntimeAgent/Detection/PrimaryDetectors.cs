@@ -211,6 +211,9 @@ public sealed class PrimaryFrozenDetector : IDetector
         ConsecutiveSnapshots = 3,
         MinimumSeconds = 4,
         RootCauseRank = 50,
+
+        // The frozen leader whose key expired is left deposed (or, thawed, writes the key from a stale cache): the freeze is why.
+        Explains = [FindingCodes.DeposedPrimary, FindingCodes.StaleLeader],
     };
 
     public string Code => Described.Code;

@@ -457,7 +457,8 @@ internal sealed class EvalRunner(LabManifest lab, TimeProvider time)
                     var leader = await cluster.LeaderAsync(cancellationToken).ConfigureAwait(false);
                     const string Sql = "select count(*) from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0] "
                         + "where i.indrelid = to_regclass('orders') and a.attname = 'user_id' and i.indisvalid";
-                    return leader is not null && await cluster.ScalarAsync(leader, Sql, cancellationToken).ConfigureAwait(false) is long n && n > 0 ? now : null;
+                    // orders lives in the lab's database, not in postgres (where to_regclass('orders') is always null).
+                    return leader is not null && await cluster.ScalarAsync(leader, Sql, cancellationToken, lab.Database).ConfigureAwait(false) is long n && n > 0 ? now : null;
                 }
 
                 case "archive-broken":

@@ -245,6 +245,13 @@ public sealed class DetectorDescriptorTests
         Assert.Same(config, RootCause.Primary([F(FindingCodes.LeaderMissing, FindingSeverity.Critical, null, 0), config]));
         Assert.Same(held, RootCause.Primary([held, F(ConfigBrokenDetector.FindingCode, FindingSeverity.Warning, "pg-test-3", 1)]));
         Assert.Same(held, RootCause.Primary([held, F(FindingCodes.ArchiveFailing, FindingSeverity.Warning, "pg-test-1", 1)]));
+
+        // The eval's primary-freeze-recommend: at autonomy 1 nothing fenced the frozen leader, the key expired, and the
+        // frozen member was left deposed (ranked more specific): the freeze is the cause.
+        var frozen = F(FindingCodes.PrimaryFrozen, FindingSeverity.Critical, "pg-test-1", 0);
+        var deposed = F(FindingCodes.DeposedPrimary, FindingSeverity.Critical, "pg-test-1", 25);
+        Assert.Same(frozen, RootCause.Primary([frozen, F(FindingCodes.LeaderMissing, FindingSeverity.Critical, "pg-test-1", 24), deposed]));
+        Assert.Same(deposed, RootCause.Primary([deposed, F(FindingCodes.PrimaryFrozen, FindingSeverity.Critical, "pg-test-2", 0)]));
     }
 
     [Fact]
