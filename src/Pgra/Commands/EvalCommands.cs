@@ -49,7 +49,7 @@ internal sealed class EvalCommands : ICommandGroup
         rescore.Options.Add(rescoreStem);
         var with = new Option<string[]>("--with")
         {
-            Description = "A later report of some of the cases (repeatable): its observations replace those of the same cases, each noted as a rerun.",
+            Description = "A later report (repeatable): its observations replace those of the same cases and add the cases the report did not run, each noted as from a later run.",
             AllowMultipleArgumentsPerToken = false,
         };
         rescore.Options.Add(with);
@@ -202,7 +202,7 @@ internal sealed class EvalCommands : ICommandGroup
         {
             // A rerun of some cases: its observations take the place of the same cases' in the report, in the report's order.
             var rerun = await ReadReportAsync(rerunPath, cancellationToken).ConfigureAwait(false);
-            var newer = rerun.Observations.ToDictionary(o => o.Case, o => o with { Notes = [.. o.Notes, $"rerun: from {Path.GetFileName(rerunPath)} ({rerun.GeneratedAt:yyyy-MM-dd HH:mm}Z)"] }, StringComparer.Ordinal);
+            var newer = rerun.Observations.ToDictionary(o => o.Case, o => o with { Notes = [.. o.Notes, $"from a later run: {Path.GetFileName(rerunPath)} ({rerun.GeneratedAt:yyyy-MM-dd HH:mm}Z)"] }, StringComparer.Ordinal);
             var merged = old.Observations.Select(o => newer.Remove(o.Case, out var again) ? again : o).Concat(newer.Values).ToList();
             old = old with { Observations = merged };
             wallSeconds += rerun.Summary.WallSeconds;

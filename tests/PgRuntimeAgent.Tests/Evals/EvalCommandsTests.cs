@@ -154,7 +154,7 @@ public sealed class EvalCommandsTests
             Assert.Equal(0, result.ExitCode);
             var merged = EvalJson.Deserialize(File.ReadAllText(Path.Combine(dir, "merged.json")), "merged.json");
             var observation = Assert.Single(merged.Observations);
-            Assert.Contains("rerun: from rerun.json (2026-12-04 01:00Z)", observation.Notes);
+            Assert.Contains("from a later run: rerun.json (2026-12-04 01:00Z)", observation.Notes);
             Assert.True(merged.Cases[0].SafePass, string.Join("; ", merged.Cases[0].Misses));
 
             var missing = await CliRunner.RunAsync("eval", "rescore", Path.Combine(dir, "first.json"), "--with", Path.Combine(dir, "nope.json"));
