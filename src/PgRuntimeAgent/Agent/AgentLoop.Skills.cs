@@ -165,8 +165,11 @@ internal sealed partial class AgentLoop
 
         var now = _time.GetUtcNow();
         var incidentKeys = update.Incident is { IsOpen: true } incident ? incident.ActiveFindings.ToHashSet(StringComparer.Ordinal) : [];
+        // Findings raised while another skill ran (Fresh: since the last start, still active) get their turn even when the
+        // incident they joined is over by then: the evaluation's bad-config-leader raised config-broken one second after
+        // primary-failure started, the fence ended the outage, and the configuration was never put back.
         var findings = update.Triggers
-            .Concat(detection.Active.Where(f => incidentKeys.Contains(f.Key)))
+            .Concat(detection.Active.Where(f => incidentKeys.Contains(f.Key) || st.Fresh.Contains(f.Key)))
             .DistinctBy(f => f.Key)
             .OrderByDescending(f => f.Severity)
             .ThenBy(f => RootCause.Rank(f.Code))
