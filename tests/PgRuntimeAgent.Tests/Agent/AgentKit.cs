@@ -31,7 +31,7 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
     private readonly string _dir;
 
     private AgentKit(string dir, Workspace workspace, FakeTimeProvider time, IJournal journal, PolicySettings policy, AgentRunSettings run, ILogger? logger,
-        SkillCatalog? skills)
+        SkillCatalog? skills, DetectionSettings detection)
     {
         _dir = dir;
         Workspace = workspace;
@@ -45,11 +45,11 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
             Workspace = workspace,
         };
         Skills = skills ?? SkillCatalog.Load(Path.Combine(TestPaths.RepoRoot, "skills"));
-        Incidents = new IncidentManager(journal, Detection, new IncidentOptions { SkillFindings = Skills.Skills.SelectMany(s => s.Triggers.Findings).ToList() });
+        Incidents = new IncidentManager(journal, detection, new IncidentOptions { SkillFindings = Skills.Skills.SelectMany(s => s.Triggers.Findings).ToList() });
         Loop = new AgentLoop(
             new AgentLoopOptions
             {
-                Clusters = [Cluster], Interval = TimeSpan.FromSeconds(1), Run = run, Detection = Detection, PostmortemDirectory = PostmortemDirectory,
+                Clusters = [Cluster], Interval = TimeSpan.FromSeconds(1), Run = run, Detection = detection, PostmortemDirectory = PostmortemDirectory,
                 Investigate = (request, ct) => Investigate is { } model ? model(request, ct) : Task.FromResult(SkillInvestigation.NoModel),
             },
             SenseAsync, Incidents, Acting, Skills, new SkillRunner(), time, logger ?? NullLogger.Instance, [new DelegateObserver(e =>
@@ -107,14 +107,17 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
 
     /// <summary>A kit whose policy puts patroni.failover and member.fence at <paramref name="level"/>.</summary>
     /// <param name="skills">The skills the loop runs (null: the shipped ones).</param>
-    public static async Task<AgentKit> CreateAsync(int level = 4, AgentRunSettings? run = null, ILogger? logger = null, SkillCatalog? skills = null)
+    /// <param name="silenced">Finding codes silenced besides inventory drift.</param>
+    public static async Task<AgentKit> CreateAsync(int level = 4, AgentRunSettings? run = null, ILogger? logger = null, SkillCatalog? skills = null,
+        IReadOnlyList<string>? silenced = null)
     {
         var dir = Directory.CreateTempSubdirectory("pgra-agent-").FullName;
         var workspace = Workspace.Load(Path.Combine(TestPaths.RepoRoot, "inventory", "lab.yml"), null, new Dictionary<string, string?>(), dir, null);
         var time = new FakeTimeProvider(DetectionKit.Load("healthy").TakenAt.AddMinutes(-5));
         var journal = await SqliteJournal.OpenAsync(Path.Combine(dir, "journal.db"), workspace.Secrets, time, Ct);
         var policy = new PolicySettings { Classes = new Dictionary<string, int> { ["patroni.failover"] = level, ["member.fence"] = level } };
-        return new AgentKit(dir, workspace, time, journal, policy, run ?? new AgentRunSettings(), logger, skills);
+        var detection = silenced is null ? Detection : Detection with { Silenced = [.. Detection.Silenced, .. silenced] };
+        return new AgentKit(dir, workspace, time, journal, policy, run ?? new AgentRunSettings(), logger, skills, detection);
     }
 
     public Task<ClusterSnapshot> SenseAsync(string cluster, CancellationToken cancellationToken)

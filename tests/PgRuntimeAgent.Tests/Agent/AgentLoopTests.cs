@@ -327,6 +327,39 @@ public sealed class AgentLoopTests
         Assert.Contains("skill primary-failure: completed", markdown, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Tick_WarningRaisedWhileAnotherSkillRanAndItsIncidentResolved_StillGetsItsSkill()
+    {
+        // Only the lag follows the failover here: the dead old leader's own findings would open an incident of their own.
+        await using var kit = await AgentKit.CreateAsync(silenced: [FindingCodes.ReplicationBroken, FindingCodes.SensorBlind]);
+        kit.HoldSkillSensing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await kit.FeedAsync(Lagging(Load("leader-gone-00"), "pg-test-2"));
+        await kit.FeedAsync(Lagging(Load("leader-gone-01"), "pg-test-2"));
+        var id = Assert.Single(kit.EventsNamed(AgentEventNames.IncidentOpened)).Incident!;
+        Assert.Contains("primary-failure for leader-missing on pg-test-1", Assert.Single(kit.EventsNamed(AgentEventNames.SkillStarted)).Title, StringComparison.Ordinal);
+
+        // While primary-failure waits, pg-test-2's lag is raised and joins the incident; Patroni elects pg-test-3, and the
+        // incident resolves (no critical finding, a writable leader) carrying the lag as a follow-up.
+        foreach (var name in new[] { "leader-gone-02", "leader-gone-03", "leader-gone-04", "leader-gone-04", "leader-gone-04", "leader-gone-04" })
+        {
+            await kit.FeedAsync(Lagging(Load(name), "pg-test-2"));
+        }
+
+        var lag = Assert.Single(await kit.EntriesAsync(JournalKinds.Finding), e => e.Topic == FindingCodes.ReplicationLag);
+        Assert.Equal(id, lag.CorrelationId);
+        Assert.Equal(id, Assert.Single(kit.EventsNamed(AgentEventNames.IncidentResolved)).Incident);
+        Assert.NotNull(kit.Loop.StateOf(AgentKit.Cluster).Run);
+        kit.HoldSkillSensing.SetResult();
+        await kit.SettleAsync();
+
+        // The next look: the lag is still there and no incident is open (a carried finding opens none), yet its skill starts.
+        await kit.TickAsync();
+        var starts = kit.EventsNamed(AgentEventNames.SkillStarted);
+        Assert.Equal(2, starts.Count);
+        Assert.Contains("skill replication-lag for replication-lag on pg-test-2 (raised)", starts[1].Title, StringComparison.Ordinal);
+        Assert.Single(kit.EventsNamed(AgentEventNames.IncidentOpened));
+    }
+
     /// <summary>The snapshot with <paramref name="replica"/> 3 MB behind (past the 1 MiB limit).</summary>
     private static ClusterSnapshot Lagging(ClusterSnapshot s, string replica) =>
         s with { Members = s.Members.Select(m => m.Name == replica ? m with { LagBytes = 3_000_000 } : m).ToList() };
