@@ -57,6 +57,12 @@ internal sealed partial class ActionPipeline
 
     public IJournal Journal => _journal;
 
+    /// <summary>
+    /// When several agents share the clusters: asked as the last precheck of every action, right before its intent, so
+    /// an agent that lost the cluster (its lease ran out while it was frozen or cut off) never acts there. Null: alone.
+    /// </summary>
+    public IOwnershipFence? Ownership { get; set; }
+
     public ApprovalBook Approvals => _approvals;
 
     public ActuatorRegistry Actuators => _actuators;
@@ -355,16 +361,34 @@ internal sealed partial class ActionPipeline
         };
     }
 
-    private static async Task<PrecheckResult> PrecheckAsync(IActuator actuator, PlannedAction action, CancellationToken cancellationToken)
+    private async Task<PrecheckResult> PrecheckAsync(IActuator actuator, PlannedAction action, CancellationToken cancellationToken)
     {
+        PrecheckResult result;
         try
         {
-            return await actuator.PrecheckAsync(action, cancellationToken).ConfigureAwait(false);
+            result = await actuator.PrecheckAsync(action, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            return PrecheckResult.Fail("precheck", $"precheck could not run: {ex.Message}");
+            result = PrecheckResult.Fail("precheck", $"precheck could not run: {ex.Message}");
         }
+
+        if (Ownership is not { } fence)
+        {
+            return result;
+        }
+
+        OwnershipFenceResult owner;
+        try
+        {
+            owner = await fence.ConfirmAsync(action.Cluster, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            owner = new OwnershipFenceResult(false, $"ownership could not be confirmed: {ex.Message}", null);
+        }
+
+        return new PrecheckResult([.. result.Checks, new CheckResult("owner", owner.Held, owner.Detail)]);
     }
 
     private async Task<(ExecuteResult Execution, VerifyResult? Verification, int Attempts, ActionOutcomeStatus Status)> ExecuteAndVerifyAsync(

@@ -31,11 +31,18 @@ public static class AgentEventNames
     /// <summary>A sensor <see cref="SensorBlind"/> reported is ok again.</summary>
     public const string SensorRestored = "sensor.restored";
 
+    /// <summary>This agent took a cluster through its etcd lease (several agents share the clusters: docs/fleet.md).</summary>
+    public const string OwnershipGained = "fleet.gained";
+
+    /// <summary>This agent no longer owns a cluster: it neither senses nor acts there until it owns it again.</summary>
+    public const string OwnershipLost = "fleet.lost";
+
     /// <summary>Every event name, in the order above (what <c>notify.events</c> may name).</summary>
     public static IReadOnlyList<string> All { get; } =
     [
         Started, Stopped, Reconciled, Snapshot, SensingOutage, SensingRestored, FindingRaised, FindingCleared, IncidentOpened, IncidentMitigating,
         IncidentResolved, SkillStarted, SkillFinished, SkillErrored, ActionFinished, ApprovalRequested, ApprovalDecided, SensorBlind, SensorRestored,
+        OwnershipGained, OwnershipLost,
     ];
 }
 

@@ -23,6 +23,9 @@ internal sealed partial class AgentLoop
 
         public ClusterDetector Detector { get; } = detector;
 
+        /// <summary>Whether this agent owned the cluster at its last tick (several agents: docs/fleet.md).</summary>
+        public bool Owned { get; set; }
+
         private DetectionResult? _latest;
 
         /// <summary>The last snapshot's detection; written by the cluster's task, read by anyone (the web host's <see cref="LatestOf"/>).</summary>

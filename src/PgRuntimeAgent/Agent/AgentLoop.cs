@@ -37,6 +37,9 @@ internal sealed record AgentLoopOptions
 
     /// <summary>The language model a skill's investigate step asks (null: none configured; the step is skipped).</summary>
     public Func<SkillInvestigationRequest, CancellationToken, Task<SkillInvestigation>>? Investigate { get; init; }
+
+    /// <summary>When several agents share the clusters: which ones this agent owns now (it senses and acts only there); null: all of its clusters.</summary>
+    public Fleet.IClusterOwnership? Ownership { get; init; }
 }
 
 /// <summary>
@@ -283,6 +286,11 @@ internal sealed partial class AgentLoop
     internal async Task TickAsync(ClusterState st, CancellationToken stop)
     {
         Harvest(st);
+        if (_options.Ownership is { } ownership && !await OwnsAsync(st, ownership, stop).ConfigureAwait(false))
+        {
+            return;
+        }
+
         ClusterSnapshot snapshot;
         try
         {
@@ -351,6 +359,44 @@ internal sealed partial class AgentLoop
         StartSkillIfDue(st, detection, update);
         StartAlertedIfDue(st, snapshot);
         StartScheduledIfDue(st, snapshot);
+    }
+
+    /// <summary>
+    /// Whether the agent owns the cluster now; a change is journaled (a note the cluster's incidents link, so a post-mortem
+    /// says which agent did what) and told. A cluster lost stops being sensed here; what runs on it is fenced by the
+    /// pipeline's ownership precheck.
+    /// </summary>
+    private async Task<bool> OwnsAsync(ClusterState st, Fleet.IClusterOwnership ownership, CancellationToken stop)
+    {
+        var owns = ownership.Owns(st.Cluster);
+        if (owns == st.Owned)
+        {
+            return owns;
+        }
+
+        st.Owned = owns;
+        var change = ownership.LastChange(st.Cluster);
+        var detail = change?.Detail ?? $"agent {ownership.AgentId} {(owns ? "owns" : "no longer owns")} {st.Cluster}";
+        try
+        {
+            await _acting.Journal.AppendAsync(Journal.JournalRecord.Create(Journal.JournalKinds.Note, detail,
+                new Dictionary<string, object?> { ["agent"] = ownership.AgentId, ["owns"] = owns, ["token"] = change?.Token, ["kind"] = "fleet.ownership" },
+                st.Cluster, null, null, owns ? AgentEventNames.OwnershipGained : AgentEventNames.OwnershipLost), stop).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is Journal.JournalException or IOException or Microsoft.Data.Sqlite.SqliteException or Npgsql.NpgsqlException)
+        {
+            Log.JournalFailed(_logger, st.Cluster, Redact(ex));
+        }
+
+        Emit(new AgentEvent
+        {
+            Name = owns ? AgentEventNames.OwnershipGained : AgentEventNames.OwnershipLost,
+            At = _time.GetUtcNow(),
+            Cluster = st.Cluster,
+            Severity = owns ? "info" : "warning",
+            Title = detail,
+        });
+        return owns;
     }
 
     private async Task JournalSnapshotAsync(ClusterState st, ClusterSnapshot snapshot, IncidentUpdate update, CancellationToken stop)

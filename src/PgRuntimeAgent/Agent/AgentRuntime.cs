@@ -153,6 +153,13 @@ internal sealed class AgentRuntime : IAsyncDisposable
         var brain = settings.Llm.Configured || options.ChatClient is not null
             ? await Brain.AgentBrain.CreateAsync(workspace, options.ChatClient, acting, options.SkillsDirectory, options.Time, cancellationToken).ConfigureAwait(false)
             : null;
+        // Several agents share the clusters through etcd (fleet.agent_id set): each senses and acts only on those it owns,
+        // and every action's intent waits for etcd to confirm the ownership (docs/fleet.md).
+        var leases = settings.Fleet.Enabled
+            ? new Fleet.ClusterLeases(settings.Fleet, settings.Fleet.EtcdUrls.Count > 0 ? settings.Fleet.ParsedEtcdUrls() : Sensing.Dcs.DcsLeaderKey.Endpoints(topology),
+                clusters, options.Time, options.Logging.CreateLogger<Fleet.ClusterLeases>())
+            : null;
+        acting.Pipeline.Ownership = leases;
         var loop = new AgentLoop(
             new AgentLoopOptions
             {
@@ -164,6 +171,7 @@ internal sealed class AgentRuntime : IAsyncDisposable
                 Context = c => DetectionContext.For(topology.FindCluster(c)),
                 PostmortemDirectory = options.PostmortemDirectory ?? PostmortemDirectory(settings.Agent, settings.Journal, workspace.BaseDirectory),
                 Investigate = brain is null ? null : brain.Skills.InvestigateAsync,
+                Ownership = leases,
             },
             async (cluster, ct) =>
             {
@@ -179,11 +187,36 @@ internal sealed class AgentRuntime : IAsyncDisposable
         }
 
         var alerts = new AlertIntake(loop, journal, options.Time, options.Logging.CreateLogger<AlertIntake>());
-        return new AgentRuntime(journal, snapshots, acting, incidents, catalog, notifier, loop, clusters, interval, brain, alerts);
+        return new AgentRuntime(journal, snapshots, acting, incidents, catalog, notifier, loop, clusters, interval, brain, alerts) { Leases = leases };
     }
 
-    /// <summary>Runs the loop until <paramref name="stop"/> is cancelled.</summary>
-    public Task RunAsync(CancellationToken stop) => Loop.RunAsync(stop);
+    /// <summary>The cluster leases when several agents share the clusters (<c>fleet:</c>); null: this agent is alone.</summary>
+    public Fleet.ClusterLeases? Leases { get; private init; }
+
+    /// <summary>
+    /// Runs the loop until <paramref name="stop"/> is cancelled. With <c>fleet:</c> the leases are kept alongside and given
+    /// back only after the loop has drained (a skill run in the middle of an action still owns its cluster).
+    /// </summary>
+    public async Task RunAsync(CancellationToken stop)
+    {
+        if (Leases is not { } leases)
+        {
+            await Loop.RunAsync(stop).ConfigureAwait(false);
+            return;
+        }
+
+        using var leaseStop = new CancellationTokenSource();
+        var renewing = leases.RunAsync(leaseStop.Token);
+        try
+        {
+            await Loop.RunAsync(stop).ConfigureAwait(false);
+        }
+        finally
+        {
+            await leaseStop.CancelAsync().ConfigureAwait(false);
+            await renewing.ConfigureAwait(false);
+        }
+    }
 
     private static IReadOnlyList<string> ResolveClusters(Topology topology, IReadOnlyList<string> wanted)
     {

@@ -52,7 +52,7 @@ public sealed record NotifySettings : ISettingsChecks
     public IReadOnlyList<string> Events { get; init; } =
     [
         AgentEventNames.IncidentOpened, AgentEventNames.IncidentResolved, AgentEventNames.ApprovalRequested, AgentEventNames.SensingOutage,
-        AgentEventNames.SkillErrored, AgentEventNames.SensorBlind,
+        AgentEventNames.SkillErrored, AgentEventNames.SensorBlind, AgentEventNames.OwnershipLost,
     ];
 
     /// <summary>

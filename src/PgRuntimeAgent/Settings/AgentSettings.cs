@@ -46,6 +46,8 @@ public sealed record AgentSettings
 
     public Telemetry.TelemetrySettings Telemetry { get; init; } = new();
 
+    public Fleet.FleetSettings Fleet { get; init; } = new();
+
     public static AgentSettings Default { get; } = new();
 }
 

@@ -31,7 +31,7 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
     private readonly string _dir;
 
     private AgentKit(string dir, Workspace workspace, FakeTimeProvider time, IJournal journal, PolicySettings policy, AgentRunSettings run, ILogger? logger,
-        SkillCatalog? skills, DetectionSettings detection)
+        SkillCatalog? skills, DetectionSettings detection, PgRuntimeAgent.Fleet.IClusterOwnership? ownership)
     {
         _dir = dir;
         Workspace = workspace;
@@ -51,6 +51,7 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
             {
                 Clusters = [Cluster], Interval = TimeSpan.FromSeconds(1), Run = run, Detection = detection, PostmortemDirectory = PostmortemDirectory,
                 Investigate = (request, ct) => Investigate is { } model ? model(request, ct) : Task.FromResult(SkillInvestigation.NoModel),
+                Ownership = ownership,
             },
             SenseAsync, Incidents, Acting, Skills, new SkillRunner(), time, logger ?? NullLogger.Instance, [new DelegateObserver(e =>
             {
@@ -108,8 +109,9 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
     /// <summary>A kit whose policy puts patroni.failover and member.fence at <paramref name="level"/>.</summary>
     /// <param name="skills">The skills the loop runs (null: the shipped ones).</param>
     /// <param name="silenced">Finding codes silenced besides inventory drift.</param>
+    /// <param name="ownership">Which clusters the agent owns when several share them (null: alone).</param>
     public static async Task<AgentKit> CreateAsync(int level = 4, AgentRunSettings? run = null, ILogger? logger = null, SkillCatalog? skills = null,
-        IReadOnlyList<string>? silenced = null)
+        IReadOnlyList<string>? silenced = null, PgRuntimeAgent.Fleet.IClusterOwnership? ownership = null)
     {
         var dir = Directory.CreateTempSubdirectory("pgra-agent-").FullName;
         var workspace = Workspace.Load(Path.Combine(TestPaths.RepoRoot, "inventory", "lab.yml"), null, new Dictionary<string, string?>(), dir, null);
@@ -117,7 +119,7 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
         var journal = await SqliteJournal.OpenAsync(Path.Combine(dir, "journal.db"), workspace.Secrets, time, Ct);
         var policy = new PolicySettings { Classes = new Dictionary<string, int> { ["patroni.failover"] = level, ["member.fence"] = level } };
         var detection = silenced is null ? Detection : Detection with { Silenced = [.. Detection.Silenced, .. silenced] };
-        return new AgentKit(dir, workspace, time, journal, policy, run ?? new AgentRunSettings(), logger, skills, detection);
+        return new AgentKit(dir, workspace, time, journal, policy, run ?? new AgentRunSettings(), logger, skills, detection, ownership);
     }
 
     public Task<ClusterSnapshot> SenseAsync(string cluster, CancellationToken cancellationToken)

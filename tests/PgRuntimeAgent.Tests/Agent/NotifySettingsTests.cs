@@ -29,15 +29,16 @@ public sealed class NotifySettingsTests : IDisposable
     };
 
     [Fact]
-    public void Default_Events_AreIncidentsApprovalsOutagesSkillErrorsAndBlindSensors()
+    public void Default_Events_AreIncidentsApprovalsOutagesSkillErrorsBlindSensorsAndLostClusters()
     {
         Assert.Equal(
             [
                 AgentEventNames.IncidentOpened, AgentEventNames.IncidentResolved, AgentEventNames.ApprovalRequested, AgentEventNames.SensingOutage,
-                AgentEventNames.SkillErrored, AgentEventNames.SensorBlind,
+                AgentEventNames.SkillErrored, AgentEventNames.SensorBlind, AgentEventNames.OwnershipLost,
             ],
             new NotifySettings().Events);
         Assert.DoesNotContain(AgentEventNames.SensorRestored, new NotifySettings().Events);
+        Assert.DoesNotContain(AgentEventNames.OwnershipGained, new NotifySettings().Events);
         Assert.Equal(300, new NotifySettings().SensorBlindSeconds);
         Assert.All(new NotifySettings().Events, e => Assert.Contains(e, AgentEventNames.All));
     }

@@ -53,11 +53,7 @@ public sealed record DcsLeaderObservation(bool Read, string? Holder, string Key,
 /// </summary>
 public sealed class DcsLeaderKey
 {
-    /// <summary>The pooled connections used when the caller passes none (the fence, the lab).</summary>
-    private static readonly SensingHttp SharedHttp = new();
-
-    private readonly SensingHttp _http;
-    private readonly IReadOnlyList<Uri> _endpoints;
+    private readonly EtcdGateway _etcd;
 
     /// <param name="cluster">The cluster whose key this is.</param>
     /// <param name="endpoints">etcd client URLs, tried in turn.</param>
@@ -73,8 +69,7 @@ public sealed class DcsLeaderKey
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(endpoints);
         Key = key;
-        _endpoints = endpoints;
-        _http = http ?? SharedHttp;
+        _etcd = new EtcdGateway(endpoints, http);
     }
 
     /// <summary>The leader key (for example <c>/pg/pg-test/leader</c>).</summary>
@@ -94,10 +89,10 @@ public sealed class DcsLeaderKey
     /// </summary>
     public async Task<DcsLeaderObservation> ReadAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var (endpoint, root, errors) = await PostAsync("v3/kv/range", new JsonObject { ["key"] = B64(Key) }, timeout, cancellationToken).ConfigureAwait(false);
+        var (endpoint, root, errors) = await _etcd.PostAsync("v3/kv/range", new JsonObject { ["key"] = B64(Key) }, timeout, cancellationToken).ConfigureAwait(false);
         if (root is not { } r)
         {
-            return DcsLeaderObservation.Unknown(Key, _endpoints.Count == 0 ? "no etcd member in the inventory" : $"could not read {Key} from etcd: {errors}");
+            return DcsLeaderObservation.Unknown(Key, _etcd.Endpoints.Count == 0 ? "no etcd member in the inventory" : $"could not read {Key} from etcd: {errors}");
         }
 
         long? revision = r.TryGetProperty("header", out var h) && h.TryGetProperty("revision", out var rev) ? Number(rev) : null;
@@ -118,7 +113,7 @@ public sealed class DcsLeaderKey
     /// <summary>The key's lease, from etcd (<c>v3/lease/timetolive</c>); an answer without it leaves the lease unknown.</summary>
     private async Task<DcsLeaderObservation> WithLeaseAsync(DcsLeaderObservation observed, long lease, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var (_, root, _) = await PostAsync("v3/lease/timetolive", new JsonObject { ["ID"] = lease.ToString(CultureInfo.InvariantCulture) }, timeout, cancellationToken).ConfigureAwait(false);
+        var (_, root, _) = await _etcd.PostAsync("v3/lease/timetolive", new JsonObject { ["ID"] = lease.ToString(CultureInfo.InvariantCulture) }, timeout, cancellationToken).ConfigureAwait(false);
         if (root is not { } r)
         {
             return observed;
@@ -130,17 +125,10 @@ public sealed class DcsLeaderKey
         return observed with { LeaseRemainingSeconds = left is >= 0 ? left : null, LeaseGrantedSeconds = granted is > 0 ? granted : null };
     }
 
-    private static long? Number(JsonElement e) => e.ValueKind switch
-    {
-        JsonValueKind.Number when e.TryGetInt64(out var n) => n,
-        JsonValueKind.String when long.TryParse(e.GetString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) => n,
-        _ => null,
-    };
-
     /// <summary>Deletes the key if it names <paramref name="member"/>; says what happened (never throws for etcd's answers).</summary>
     public async Task<(bool Released, string Detail)> ReleaseAsync(string member, CancellationToken cancellationToken)
     {
-        if (_endpoints.Count == 0)
+        if (_etcd.Endpoints.Count == 0)
         {
             return (false, "no etcd member in the inventory: the leader key expires by itself within ttl");
         }
@@ -151,7 +139,7 @@ public sealed class DcsLeaderKey
             ["compare"] = new JsonArray(new JsonObject { ["key"] = key, ["result"] = "EQUAL", ["target"] = "VALUE", ["value"] = B64(member) }),
             ["success"] = new JsonArray(new JsonObject { ["requestDeleteRange"] = new JsonObject { ["key"] = key } }),
         };
-        var (endpoint, root, errors) = await PostAsync("v3/kv/txn", body, TimeSpan.FromSeconds(3), cancellationToken).ConfigureAwait(false);
+        var (endpoint, root, errors) = await _etcd.PostAsync("v3/kv/txn", body, TimeSpan.FromSeconds(3), cancellationToken).ConfigureAwait(false);
         if (root is not { } r)
         {
             return (false, $"could not release {Key} ({errors}): it expires by itself within ttl");
@@ -162,55 +150,9 @@ public sealed class DcsLeaderKey
             : (false, $"{Key} no longer names {member} in etcd {endpoint}: left alone");
     }
 
-    /// <summary>
-    /// POSTs <paramref name="body"/> to each etcd member in turn (each under <paramref name="timeout"/>) and returns the
-    /// first answer that parses: the member that gave it and its JSON root, else every member's error in one line.
-    /// </summary>
-    private async Task<(string? Endpoint, JsonElement? Root, string Errors)> PostAsync(string path, JsonObject body, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        var json = body.ToJsonString();
-        var errors = new List<string>();
-        foreach (var endpoint in _endpoints)
-        {
-            using var http = _http.CreateClient(endpoint);
-            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            limit.CancelAfter(timeout);
-            try
-            {
-                using var content = new StringContent(json, Encoding.UTF8, "application/json");
-                using var response = await http.PostAsync(new Uri(endpoint, path), content, limit.Token).ConfigureAwait(false);
-                var text = await response.Content.ReadAsStringAsync(limit.Token).ConfigureAwait(false);
-                if (!response.IsSuccessStatusCode)
-                {
-                    errors.Add($"{endpoint.Authority}: http {(int)response.StatusCode} {Short(text)}");
-                    continue;
-                }
+    private static string? TryBase64(string text) => EtcdGateway.TryBase64(text);
 
-                using var doc = JsonDocument.Parse(text);
-                return (endpoint.Authority, doc.RootElement.Clone(), "");
-            }
-            catch (Exception ex) when (ex is HttpRequestException or JsonException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
-            {
-                errors.Add($"{endpoint.Authority}: {(ex is OperationCanceledException ? string.Create(CultureInfo.InvariantCulture, $"timed out after {timeout.TotalSeconds:0.###}s") : $"{ex.GetType().Name}: {Short(ex.Message)}")}");
-            }
-        }
+    private static string B64(string text) => EtcdGateway.B64(text);
 
-        return (null, null, string.Join("; ", errors));
-    }
-
-    private static string? TryBase64(string text)
-    {
-        try
-        {
-            return Encoding.UTF8.GetString(Convert.FromBase64String(text));
-        }
-        catch (FormatException)
-        {
-            return null;
-        }
-    }
-
-    private static string B64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
-
-    private static string Short(string text) => text.Length <= 160 ? text.Trim() : text[..157].Trim() + "...";
+    private static long? Number(JsonElement e) => EtcdGateway.Number(e);
 }

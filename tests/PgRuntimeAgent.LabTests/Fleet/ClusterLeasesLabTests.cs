@@ -1,0 +1,156 @@
+using System.Text.Json.Nodes;
+using PgRuntimeAgent.Fleet;
+using PgRuntimeAgent.Sensing.Dcs;
+
+namespace PgRuntimeAgent.LabTests.Fleet;
+
+/// <summary>
+/// Two agents' leases on the lab's real etcd (127.0.0.10:2379), each test under a prefix of its own: one owner per
+/// cluster, a frozen owner's cluster moves to the other within the ttl, and the fencing token refuses the old owner.
+/// </summary>
+public sealed class ClusterLeasesLabTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static ClusterLeases Agent(LabInfo lab, string id, string prefix, int ttl = 3) =>
+        new(new FleetSettings { AgentId = id, LeaseTtlSeconds = ttl, Prefix = prefix }, [lab.EtcdUrl], [lab.Cluster], TimeProvider.System);
+
+    private static string NewPrefix() => $"/pgra-test-{Guid.NewGuid():n}/";
+
+    /// <summary>Rounds of both agents until one owns the cluster (the preferred one at once; the other after a ttl).</summary>
+    private static async Task<(ClusterLeases Owner, ClusterLeases Other)> SettleAsync(ClusterLeases a, ClusterLeases b, string cluster)
+    {
+        for (var i = 0; i < 20; i++)
+        {
+            await a.RoundAsync(Ct);
+            await b.RoundAsync(Ct);
+            if (a.Owns(cluster) || b.Owns(cluster))
+            {
+                return a.Owns(cluster) ? (a, b) : (b, a);
+            }
+
+            await Task.Delay(500, Ct);
+        }
+
+        throw new InvalidOperationException($"neither agent took {cluster}: {a.Problem} / {b.Problem}");
+    }
+
+    [Fact]
+    public async Task TwoAgents_OneOwnsTheCluster_AndAFrozenOwnersClusterMovesWithinTheTtlWithALargerToken()
+    {
+        var lab = await LabGuard.RequireLabAsync();
+        var prefix = NewPrefix();
+        var a = Agent(lab, "agent-a", prefix);
+        var b = Agent(lab, "agent-b", prefix);
+        try
+        {
+            var (owner, other) = await SettleAsync(a, b, lab.Cluster);
+            await other.RoundAsync(Ct);
+            Assert.False(other.Owns(lab.Cluster));
+            Assert.Equal(["agent-a", "agent-b"], other.Agents);
+            Assert.Equal(owner.AgentId, other.Owners[lab.Cluster].Agent);
+            var token = owner.TokenOf(lab.Cluster)!.Value;
+            var confirmed = await owner.ConfirmAsync(lab.Cluster, Ct);
+            Assert.True(confirmed.Held, confirmed.Detail);
+            var refused = await other.ConfirmAsync(lab.Cluster, Ct);
+            Assert.False(refused.Held);
+            Assert.Contains($"does not own {lab.Cluster}", refused.Detail, StringComparison.Ordinal);
+
+            // The owner freezes: it renews nothing. The other takes the cluster once the lease has run out in etcd.
+            owner.Frozen = true;
+            var frozenAt = System.Diagnostics.Stopwatch.StartNew();
+            while (!other.Owns(lab.Cluster) && frozenAt.Elapsed < TimeSpan.FromSeconds(15))
+            {
+                await Task.Delay(250, Ct);
+                await other.RoundAsync(Ct);
+            }
+
+            var moved = frozenAt.Elapsed;
+            Assert.True(other.Owns(lab.Cluster), $"{other.AgentId} did not take {lab.Cluster} in {moved.TotalSeconds:0.0} s: {other.Problem}");
+            Assert.True(moved < TimeSpan.FromSeconds(3 + 3), $"took {moved.TotalSeconds:0.0} s with a 3 s ttl");
+            Assert.True(other.TokenOf(lab.Cluster) > token);
+
+            // Thawed, the old owner's own clock already says its lease ran out, and etcd agrees: it may not act.
+            Assert.False(owner.Owns(lab.Cluster));
+            var stale = await owner.ConfirmAsync(lab.Cluster, Ct);
+            Assert.False(stale.Held);
+            owner.Frozen = false;
+            await owner.RoundAsync(Ct);
+            Assert.False(owner.Owns(lab.Cluster));
+            Assert.Equal(other.AgentId, owner.Owners[lab.Cluster].Agent);
+            Assert.Contains("lost", owner.LastChange(lab.Cluster)!.Detail, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await a.ReleaseAllAsync(Ct);
+            await b.ReleaseAllAsync(Ct);
+            await DeletePrefixAsync(lab, prefix);
+        }
+    }
+
+    [Fact]
+    public async Task ConfirmAsync_AfterTheOwnerKeyWasTakenInEtcdBehindTheAgentsBack_RefusesAndNamesTheNewHolder()
+    {
+        var lab = await LabGuard.RequireLabAsync();
+        var prefix = NewPrefix();
+        var a = Agent(lab, "agent-a", prefix, ttl: 10);
+        try
+        {
+            for (var i = 0; i < 5 && !a.Owns(lab.Cluster); i++)
+            {
+                await a.RoundAsync(Ct);
+            }
+
+            Assert.True(a.Owns(lab.Cluster), a.Problem);
+            Assert.True((await a.ConfirmAsync(lab.Cluster, Ct)).Held);
+
+            // By hand, as an operator or a confused second agent would: the key is deleted and written again for another agent.
+            var etcd = new EtcdGateway([lab.EtcdUrl]);
+            var key = EtcdGateway.B64(prefix + "owners/" + lab.Cluster);
+            await etcd.PostAsync("v3/kv/deleterange", new JsonObject { ["key"] = key }, TimeSpan.FromSeconds(3), Ct);
+            await etcd.PostAsync("v3/kv/put", new JsonObject { ["key"] = key, ["value"] = EtcdGateway.B64("intruder") }, TimeSpan.FromSeconds(3), Ct);
+
+            // The agent's local lease is alive, so only etcd can refuse it: it does, and the agent lets the cluster go.
+            Assert.True(a.Owns(lab.Cluster));
+            var check = await a.ConfirmAsync(lab.Cluster, Ct);
+            Assert.False(check.Held);
+            Assert.Contains("intruder holds it now", check.Detail, StringComparison.Ordinal);
+            Assert.False(a.Owns(lab.Cluster));
+        }
+        finally
+        {
+            await a.ReleaseAllAsync(Ct);
+            await DeletePrefixAsync(lab, prefix);
+        }
+    }
+
+    [Fact]
+    public async Task SameAgentIdTwice_TheSecondTakesNothingWhileTheFirstLives()
+    {
+        var lab = await LabGuard.RequireLabAsync();
+        var prefix = NewPrefix();
+        var first = Agent(lab, "agent-a", prefix);
+        var second = Agent(lab, "agent-a", prefix);
+        try
+        {
+            await first.RoundAsync(Ct);
+            await second.RoundAsync(Ct);
+            Assert.True(first.Owns(lab.Cluster), first.Problem);
+            Assert.False(second.Owns(lab.Cluster));
+            Assert.Contains("another live agent is registered as 'agent-a'", second.Problem, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await first.ReleaseAllAsync(Ct);
+            await second.ReleaseAllAsync(Ct);
+            await DeletePrefixAsync(lab, prefix);
+        }
+    }
+
+    private static async Task DeletePrefixAsync(LabInfo lab, string prefix)
+    {
+        var etcd = new EtcdGateway([lab.EtcdUrl]);
+        await etcd.PostAsync("v3/kv/deleterange", new JsonObject { ["key"] = EtcdGateway.B64(prefix), ["range_end"] = EtcdGateway.PrefixEnd(prefix) },
+            TimeSpan.FromSeconds(3), CancellationToken.None);
+    }
+}

@@ -1,0 +1,164 @@
+using PgRuntimeAgent.Acting;
+using PgRuntimeAgent.Agent;
+using PgRuntimeAgent.Fleet;
+using PgRuntimeAgent.Journal;
+using PgRuntimeAgent.Secrets;
+using PgRuntimeAgent.Settings;
+using PgRuntimeAgent.Tests.Agent;
+using static PgRuntimeAgent.Tests.Detection.DetectionKit;
+
+namespace PgRuntimeAgent.Tests.Fleet;
+
+/// <summary>
+/// Several agents sharing the clusters, without etcd: the <c>fleet:</c> settings and their checks, which agent
+/// rendezvous hashing prefers, the loop that senses only what it owns, and the pipeline's ownership precheck that
+/// keeps an agent which lost a cluster from acting there (the lab tests run the leases on the lab's real etcd).
+/// </summary>
+public sealed class FleetTests : IDisposable
+{
+    private static readonly IReadOnlyDictionary<string, string?> NoEnvironment = new Dictionary<string, string?>();
+    private readonly string _dir = Directory.CreateTempSubdirectory("pgra-fleet-").FullName;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private SettingsLoadResult LoadSettings(string yaml)
+    {
+        var path = Path.Combine(_dir, "pgra.yml");
+        File.WriteAllText(path, yaml);
+        return SettingsLoader.TryLoad(path, Path.Combine(_dir, "lab.yml"), new SecretStore(), NoEnvironment, Path.Combine(_dir, "etc"));
+    }
+
+    [Fact]
+    public void Settings_OffByDefault_OnWithAnAgentId()
+    {
+        Assert.False(AgentSettings.Default.Fleet.Enabled);
+        var result = LoadSettings("fleet:\n  agent_id: admin-1\n  lease_ttl_seconds: 15\n  etcd_urls: [http://127.0.0.1:2379]\n");
+
+        Assert.Empty(result.Problems);
+        Assert.True(result.Settings.Fleet.Enabled);
+        Assert.Equal("admin-1", result.Settings.Fleet.AgentId);
+        Assert.Equal(15, result.Settings.Fleet.LeaseTtlSeconds);
+        Assert.Equal("/pgra/", result.Settings.Fleet.Prefix);
+        Assert.Equal([new Uri("http://127.0.0.1:2379/")], result.Settings.Fleet.ParsedEtcdUrls());
+    }
+
+    [Theory]
+    [InlineData("  agent_id: 'admin 1'\n", "fleet.agent_id", "is not a name")]
+    [InlineData("  agent_id: a\n  lease_ttl_seconds: 1\n", "fleet.lease_ttl_seconds", "between 3 and 300")]
+    [InlineData("  agent_id: a\n  prefix: pgra\n", "fleet.prefix", "must start and end with '/'")]
+    [InlineData("  agent_id: a\n  etcd_urls: [ftp://127.0.0.1:2379]\n", "fleet.etcd_urls", "absolute http:// or https:// URL")]
+    public void Settings_BadValue_IsAnErrorAtItsKeyWithAHint(string body, string key, string message)
+    {
+        var result = LoadSettings("fleet:\n" + body);
+
+        var problem = Assert.Single(result.Problems).ToString();
+        Assert.Contains("pgra.yml:", problem, StringComparison.Ordinal);
+        Assert.Contains(key, problem, StringComparison.Ordinal);
+        Assert.Contains(message, problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Preferred_SpreadsAThousandClustersOverThreeAgents_AndMovesOnlyTheLeaversClusters()
+    {
+        var clusters = Enumerable.Range(1, 1000).Select(i => $"pg-{i:0000}").ToList();
+        string[] three = ["agent-a", "agent-b", "agent-c"];
+
+        var before = clusters.ToDictionary(c => c, c => ClusterLeases.Preferred(three, c)!);
+        var after = clusters.ToDictionary(c => c, c => ClusterLeases.Preferred(["agent-a", "agent-c"], c)!);
+
+        foreach (var agent in three)
+        {
+            Assert.InRange(before.Values.Count(v => v == agent), 280, 390);
+        }
+
+        Assert.All(clusters.Where(c => before[c] != "agent-b"), c => Assert.Equal(before[c], after[c]));
+        Assert.All(clusters, c => Assert.NotEqual("agent-b", after[c]));
+        Assert.Equal(before, clusters.ToDictionary(c => c, c => ClusterLeases.Preferred(three.Reverse(), c)!));
+        Assert.Null(ClusterLeases.Preferred([], "pg-test"));
+    }
+
+    [Fact]
+    public async Task Loop_ClusterNotOwned_IsNotSensed_ThenOwnedIsSensedAndTheChangeJournaled()
+    {
+        var ownership = new Ownership();
+        await using var kit = await AgentKit.CreateAsync(ownership: ownership);
+
+        await kit.FeedAsync(Load("healthy"));
+        await kit.TickAsync();
+        Assert.Equal(0, kit.SenseCalls);
+        Assert.Empty(kit.EventsNamed(AgentEventNames.OwnershipGained));
+
+        ownership.Owned = true;
+        await kit.TickAsync();
+        await kit.TickAsync();
+        Assert.Equal(2, kit.SenseCalls);
+        var gained = Assert.Single(kit.EventsNamed(AgentEventNames.OwnershipGained));
+        Assert.Contains("agent test-agent took pg-test (token 7)", gained.Title, StringComparison.Ordinal);
+
+        ownership.Owned = false;
+        await kit.TickAsync();
+        Assert.Equal(2, kit.SenseCalls);
+        Assert.Single(kit.EventsNamed(AgentEventNames.OwnershipLost));
+        var notes = (await kit.EntriesAsync(JournalKinds.Note)).Select(e => e.Topic).ToList();
+        Assert.Equal([AgentEventNames.OwnershipGained, AgentEventNames.OwnershipLost], notes);
+    }
+
+    [Fact]
+    public async Task Pipeline_OwnershipNotConfirmed_RefusesEveryActionBeforeItsIntent()
+    {
+        await using var kit = await AgentKit.CreateAsync(level: 4);
+        var fence = new Fence { Held = false };
+        kit.Acting.Pipeline.Ownership = fence;
+
+        await kit.FeedAsync(Load("healthy"));
+        await kit.FeedAsync(Load("disk-full-01"));
+        await kit.FeedAsync(Load("disk-full-02"));
+        await kit.SettleAsync();
+
+        Assert.Empty(kit.Actuator.Executed);
+        Assert.Empty(await kit.EntriesAsync(JournalKinds.ActionIntent));
+        var prechecks = (await kit.EntriesAsync(JournalKinds.ActionPrecheck)).Select(e => e.PayloadAs<PrecheckPayload>()!).ToList();
+        Assert.NotEmpty(prechecks);
+        Assert.All(prechecks, p => Assert.Contains(p.Precheck.Checks, c => c.Name == "owner" && !c.Passed && c.Detail.Contains("agent-b holds it now", StringComparison.Ordinal)));
+        Assert.Contains("pg-test", fence.Asked);
+
+        // Confirmed again (the agent owns the cluster): the same drill acts.
+        fence.Held = true;
+        kit.Time.Advance(TimeSpan.FromSeconds(11));
+        await kit.FeedAsync(Load("disk-full-02") with { TakenAt = kit.Time.GetUtcNow().AddSeconds(1) });
+        await kit.SettleAsync();
+        Assert.Contains("member.fence pg-test-3", kit.Actuator.Executed);
+    }
+
+    private sealed class Ownership : IClusterOwnership
+    {
+        public bool Owned { get; set; }
+
+        public string AgentId => "test-agent";
+
+        public bool Owns(string cluster) => Owned && cluster == AgentKit.Cluster;
+
+        public OwnershipChange? LastChange(string cluster) => new(cluster, AgentId, Owned, 7, Owned ? $"agent {AgentId} took {cluster} (token 7)" : $"agent {AgentId} lost {cluster} (token 7)");
+    }
+
+    private sealed class Fence : IOwnershipFence
+    {
+        public bool Held { get; set; }
+
+        public List<string> Asked { get; } = [];
+
+        public Task<OwnershipFenceResult> ConfirmAsync(string cluster, CancellationToken cancellationToken)
+        {
+            lock (Asked)
+            {
+                Asked.Add(cluster);
+            }
+
+            return Task.FromResult(Held
+                ? new OwnershipFenceResult(true, $"agent-a owns {cluster}", 5)
+                : new OwnershipFenceResult(false, $"agent agent-a no longer owns {cluster} (its token was 5; agent-b holds it now (token 9))", 5));
+        }
+    }
+}
