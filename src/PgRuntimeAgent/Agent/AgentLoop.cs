@@ -376,7 +376,10 @@ internal sealed partial class AgentLoop
 
         st.Owned = owns;
         var change = ownership.LastChange(st.Cluster);
-        var detail = change?.Detail ?? $"agent {ownership.AgentId} {(owns ? "owns" : "no longer owns")} {st.Cluster}";
+        // The lease may have run out by the agent's own clock before its next round with etcd said why.
+        var detail = change is { } c && c.Gained == owns
+            ? c.Detail
+            : owns ? $"agent {ownership.AgentId} owns {st.Cluster}" : $"agent {ownership.AgentId} no longer owns {st.Cluster}: its lease ran out by its own clock (it was frozen or cut off from etcd)";
         try
         {
             await _acting.Journal.AppendAsync(Journal.JournalRecord.Create(Journal.JournalKinds.Note, detail,

@@ -1,0 +1,226 @@
+using System.Diagnostics;
+using System.Text;
+using PgRuntimeAgent.Agent;
+using PgRuntimeAgent.Fleet;
+using PgRuntimeAgent.Journal;
+using PgRuntimeAgent.Secrets;
+
+namespace PgRuntimeAgent.LabTests.Fleet;
+
+/// <summary>
+/// Two real <c>pgra run</c> daemons sharing the lab's cluster through the lab's etcd. The owner is frozen with SIGSTOP
+/// past its lease: the other takes the cluster within the ttl with a larger token; thawed, the frozen one knows by its
+/// own clock that it lost the cluster, journals that, and no longer senses it.
+/// </summary>
+public sealed class FrozenAgentLabTests
+{
+    private const int Ttl = 4;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task OwnerFrozenPastItsLease_TheOtherTakesOverWithinTheTtl_AndTheThawedAgentStopsWatchingTheCluster()
+    {
+        var lab = await LabGuard.RequireLabAsync();
+        var dir = Directory.CreateTempSubdirectory("pgra-fleet-lab-").FullName;
+        var prefix = $"/pgra-test-{Guid.NewGuid():n}/";
+        var settings = new FleetSettings { AgentId = "probe", Prefix = prefix };
+        IReadOnlyList<Uri> etcd = [lab.EtcdUrl];
+        using var a = Daemon.Start(lab, dir, "agent-a", prefix);
+        Daemon? b = null;
+        try
+        {
+            var first = await WaitOwnerAsync(settings, etcd, lab.Cluster, o => o is not null, TimeSpan.FromSeconds(30));
+            Assert.True(first is { Agent: "agent-a" }, $"agent-a did not take {lab.Cluster}: {a.Output()}");
+            b = Daemon.Start(lab, dir, "agent-b", prefix);
+            await WaitAsync(async () => (await FleetView.ReadAsync(settings, etcd, Ct)).Agents.Any(x => x.Id == "agent-b"), TimeSpan.FromSeconds(30), () => b.Output());
+            Assert.Equal("agent-a", (await FleetView.ReadAsync(settings, etcd, Ct)).Owners.Single(o => o.Cluster == lab.Cluster).Agent);
+            await Task.Delay(TimeSpan.FromSeconds(5), Ct); // agent-a's loop senses the cluster it owns (every 2 s)
+            Assert.Equal("agent-a", (await FleetView.ReadAsync(settings, etcd, Ct)).Owners.Single(o => o.Cluster == lab.Cluster).Agent);
+
+            // Freeze the owner: its lease runs out in etcd and agent-b takes the cluster.
+            a.Signal("STOP");
+            var frozen = Stopwatch.StartNew();
+            var second = await WaitOwnerAsync(settings, etcd, lab.Cluster, o => o?.Agent == "agent-b", TimeSpan.FromSeconds(30));
+            var moved = frozen.Elapsed;
+            PgRuntimeAgent.LabTests.Agent.AgentLab.Report($"fleet: agent-a frozen (SIGSTOP); agent-b owns {lab.Cluster} {moved.TotalSeconds:0.0} s later (ttl {Ttl} s), token {first!.Token} -> {second?.Token}");
+            Assert.True(second is { Agent: "agent-b" }, $"agent-b did not take {lab.Cluster}: {b.Output()}");
+            Assert.True(moved < TimeSpan.FromSeconds(2 * Ttl + 1), $"the cluster moved {moved.TotalSeconds:0.0} s after the freeze (ttl {Ttl} s)");
+            Assert.True(second!.Token > first.Token, $"token {second.Token} after {first.Token}");
+            await Task.Delay(TimeSpan.FromSeconds(2), Ct);
+
+            // Thaw: agent-a's own clock says its lease ran out; it journals the loss and stops sensing pg-test.
+            a.Signal("CONT");
+            await WaitAsync(() => Task.FromResult(a.Output().Contains($"lost {lab.Cluster}", StringComparison.Ordinal)), TimeSpan.FromSeconds(20), () => a.Output());
+            await Task.Delay(TimeSpan.FromSeconds(4), Ct);
+            Assert.Equal("agent-b", (await FleetView.ReadAsync(settings, etcd, Ct)).Owners.Single(o => o.Cluster == lab.Cluster).Agent);
+        }
+        finally
+        {
+            await a.StopAsync();
+            await File.WriteAllTextAsync(Path.Combine(dir, "agent-a.log"), a.Output(), CancellationToken.None);
+            if (b is not null)
+            {
+                await b.StopAsync();
+                await File.WriteAllTextAsync(Path.Combine(dir, "agent-b.log"), b.Output(), CancellationToken.None);
+                b.Dispose();
+            }
+        }
+
+        var notesA = await NotesAsync(Path.Combine(dir, "agent-a.db"));
+        var notesB = await NotesAsync(Path.Combine(dir, "agent-b.db"));
+        Assert.Equal([AgentEventNames.OwnershipGained, AgentEventNames.OwnershipLost], notesA.Select(n => n.Topic));
+        Assert.Contains("lease", notesA[1].Summary, StringComparison.Ordinal);
+        Assert.Equal(AgentEventNames.OwnershipGained, notesB[0].Topic);
+
+        // agent-a sensed the cluster while it owned it; after the loss it journaled nothing more about it: no snapshot,
+        // no finding, no intent.
+        var all = await EntriesAfterAsync(Path.Combine(dir, "agent-a.db"), 0);
+        Assert.Contains(all, e => e.Kind == JournalKinds.Snapshot && e.Cluster == lab.Cluster && e.Seq < notesA[1].Seq);
+        Assert.DoesNotContain(all, e => e.Cluster == lab.Cluster && e.Seq > notesA[1].Seq);
+        Directory.Delete(dir, recursive: true);
+    }
+
+    private static async Task<ClusterOwner?> WaitOwnerAsync(FleetSettings settings, IReadOnlyList<Uri> etcd, string cluster, Func<ClusterOwner?, bool> match, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
+        {
+            var owner = (await FleetView.ReadAsync(settings, etcd, Ct)).Owners.FirstOrDefault(o => o.Cluster == cluster);
+            if (match(owner))
+            {
+                return owner;
+            }
+
+            await Task.Delay(200, Ct);
+        }
+
+        return null;
+    }
+
+    private static async Task WaitAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> why)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(clock.Elapsed < timeout, why());
+            await Task.Delay(200, Ct);
+        }
+    }
+
+    private static async Task<List<JournalEntry>> NotesAsync(string path)
+    {
+        await using var journal = await SqliteJournal.OpenAsync(path, new SecretStore(), TimeProvider.System, Ct);
+        return (await journal.QueryAsync(new JournalQuery { Kinds = [JournalKinds.Note] }, Ct))
+            .Where(e => e.Topic is AgentEventNames.OwnershipGained or AgentEventNames.OwnershipLost).ToList();
+    }
+
+    private static async Task<IReadOnlyList<JournalEntry>> EntriesAfterAsync(string path, long seq)
+    {
+        await using var journal = await SqliteJournal.OpenAsync(path, new SecretStore(), TimeProvider.System, Ct);
+        return await journal.QueryAsync(new JournalQuery { AfterSeq = seq }, Ct);
+    }
+
+    /// <summary>A <c>pgra run</c> process with the lab's settings, its own journal, no web host, and <c>fleet:</c>.</summary>
+    private sealed class Daemon : IDisposable
+    {
+        private readonly Process _process;
+        private readonly StringBuilder _output = new();
+
+        private Daemon(Process process) => _process = process;
+
+        public static Daemon Start(LabInfo lab, string dir, string id, string prefix)
+        {
+            var settings = Path.Combine(dir, id + ".pgra.yml");
+            File.WriteAllText(settings, Settings(File.ReadAllText(lab.SettingsPath), Path.Combine(dir, id + ".db"), id, prefix));
+            var info = new ProcessStartInfo("dotnet")
+            {
+                WorkingDirectory = RepoPaths.Root,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "pgra.dll"), "-i", lab.InventoryPath, "--settings", settings, "run", "--skills", RepoPaths.Skills })
+            {
+                info.ArgumentList.Add(arg);
+            }
+
+            var daemon = new Daemon(Process.Start(info)!);
+            daemon._process.OutputDataReceived += (_, e) => daemon.Append(e.Data);
+            daemon._process.ErrorDataReceived += (_, e) => daemon.Append(e.Data);
+            daemon._process.BeginOutputReadLine();
+            daemon._process.BeginErrorReadLine();
+            return daemon;
+        }
+
+        /// <summary>The lab's settings with a journal of this agent's own, without the web host (one port), and with <c>fleet:</c>.</summary>
+        private static string Settings(string lab, string journal, string id, string prefix)
+        {
+            var kept = new List<string>();
+            var skipping = false;
+            foreach (var line in lab.Split('\n'))
+            {
+                if (line.Length > 0 && !char.IsWhiteSpace(line[0]) && !line.StartsWith('#'))
+                {
+                    skipping = line.StartsWith("http:", StringComparison.Ordinal);
+                }
+
+                if (!skipping)
+                {
+                    kept.Add(line.StartsWith("  path: ", StringComparison.Ordinal) && kept.LastOrDefault(l => l.Length > 0 && !char.IsWhiteSpace(l[0])) == "journal:" ? $"  path: {journal}" : line);
+                }
+            }
+
+            return string.Join('\n', kept) + $"\nfleet:\n  agent_id: {id}\n  lease_ttl_seconds: {Ttl}\n  prefix: {prefix}\n";
+        }
+
+        private void Append(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            lock (_output)
+            {
+                _output.AppendLine(line);
+            }
+        }
+
+        public string Output()
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+
+        public void Signal(string signal)
+        {
+            using var kill = Process.Start("kill", [$"-{signal}", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            kill.WaitForExit();
+        }
+
+        public async Task StopAsync()
+        {
+            if (_process.HasExited)
+            {
+                return;
+            }
+
+            Signal("CONT");
+            Signal("TERM");
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            try
+            {
+                await _process.WaitForExitAsync(limit.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+        }
+
+        public void Dispose() => _process.Dispose();
+    }
+}
