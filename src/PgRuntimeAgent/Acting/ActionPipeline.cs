@@ -145,8 +145,26 @@ internal sealed partial class ActionPipeline
     }
 
     /// <summary>
+    /// Why an open intent's writer no longer owns its cluster (several agents: this agent holds it now with a larger
+    /// token), so its intent is settled now instead of after <see cref="PipelineOptions.OrphanAfter"/>; null otherwise.
+    /// </summary>
+    private async Task<string?> SupersededAsync(IntentPayload intent, CancellationToken cancellationToken)
+    {
+        if (Ownership is not { } fence || intent.FencingToken is not { } theirs || intent.Owner == IntentOwner.Current)
+        {
+            return null;
+        }
+
+        var mine = await fence.ConfirmAsync(intent.Action.Cluster, cancellationToken).ConfigureAwait(false);
+        return mine.Held && mine.Token > theirs
+            ? $"its writer held token {theirs}; this agent owns {intent.Action.Cluster} with token {mine.Token}"
+            : null;
+    }
+
+    /// <summary>
     /// Finds intents without an outcome whose writer is gone (crashed, killed) and records their outcome, asking the
-    /// actuator whether the action happened. Intents of a live writer are left alone (they hold the lock).
+    /// actuator whether the action happened. Intents of a live writer are left alone (they hold the lock), unless the
+    /// writer lost the cluster to this agent (several agents, docs/fleet.md).
     /// </summary>
     public async Task<IReadOnlyList<ReconcileReport>> ReconcileAsync(string? cluster, CancellationToken cancellationToken)
     {
@@ -164,7 +182,8 @@ internal sealed partial class ActionPipeline
 
             var alive = _options.OwnerAlive(intent.Owner);
             var age = _time.GetUtcNow() - entry.Time;
-            if (alive == true || (alive is null && age < _options.OrphanAfter))
+            var superseded = await SupersededAsync(intent, cancellationToken).ConfigureAwait(false);
+            if (superseded is null && (alive == true || (alive is null && age < _options.OrphanAfter)))
             {
                 reports.Add(new ReconcileReport(id, intent.Action.Kind, intent.Action.Cluster, "in-progress",
                     $"{id} is still running (pid {intent.Owner.Pid} on {intent.Owner.Host}, started {entry.Time.UtcDateTime:HH:mm:ss}Z).", null));
@@ -196,7 +215,7 @@ internal sealed partial class ActionPipeline
                 _ => ActionOutcomeStatus.Unknown,
             };
             var outcome = await _journal.AppendAsync(JournalRecord.Create(JournalKinds.ActionOutcome,
-                $"{Kebab(status)} (reconciled after the run was interrupted): {intent.Action.Summary} — {result.Message}",
+                $"{Kebab(status)} (reconciled after {(superseded is null ? "the run was interrupted" : "its agent lost the cluster: " + superseded)}): {intent.Action.Summary} — {result.Message}",
                 new OutcomePayload
                 {
                     Status = status,
@@ -285,7 +304,7 @@ internal sealed partial class ActionPipeline
                     $"waiting for approval until {approval.ExpiresAt.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z: pgra approve {action.Id} (or pgra deny {action.Id})") with { Approval = approval };
         }
 
-        var precheck = await PrecheckAsync(actuator, action, cancellationToken).ConfigureAwait(false);
+        var (precheck, token) = await PrecheckAsync(actuator, action, cancellationToken).ConfigureAwait(false);
         var failed = precheck.Checks.Where(c => !c.Passed).ToList();
         seqs.Add((await AppendAsync(JournalKinds.ActionPrecheck,
             (precheck.Passed ? "prechecks passed" : "precheck failed: " + string.Join("; ", failed.Select(c => $"{c.Name}: {c.Detail}"))) + $": {action.Summary}",
@@ -302,9 +321,19 @@ internal sealed partial class ActionPipeline
         }
 
         // Write-ahead: the intent is durable before anything changes, and taking it is the cluster lock.
-        var intent = await _journal.TryAppendIntentAsync(JournalRecord.Create(JournalKinds.ActionIntent, $"intent: {action.Summary}",
-            new IntentPayload(action, precheck, IntentOwner.Current, approvedBy), action.Cluster, action.Member, action.Id, action.Kind),
-            cancellationToken).ConfigureAwait(false);
+        JournalEntry? intent;
+        try
+        {
+            intent = await _journal.TryAppendIntentAsync(JournalRecord.Create(JournalKinds.ActionIntent, $"intent: {action.Summary}",
+                new IntentPayload(action, precheck, IntentOwner.Current, approvedBy) { FencingToken = token }, action.Cluster, action.Member, action.Id, action.Kind) with { FencingToken = token },
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (FencedException fenced)
+        {
+            // Another agent took the cluster after this one confirmed its lease (it froze in between): the shared journal refuses.
+            return Result(ActionStatus.Refused, "refused: " + fenced.Message) with { Precheck = precheck };
+        }
+
         if (intent is null)
         {
             var open = await _journal.GetOpenIntentsAsync(action.Cluster, cancellationToken).ConfigureAwait(false);
@@ -361,7 +390,8 @@ internal sealed partial class ActionPipeline
         };
     }
 
-    private async Task<PrecheckResult> PrecheckAsync(IActuator actuator, PlannedAction action, CancellationToken cancellationToken)
+    /// <summary>The actuator's prechecks, then (several agents) the ownership check; with the fencing token it confirmed.</summary>
+    private async Task<(PrecheckResult Result, long? Token)> PrecheckAsync(IActuator actuator, PlannedAction action, CancellationToken cancellationToken)
     {
         PrecheckResult result;
         try
@@ -375,7 +405,7 @@ internal sealed partial class ActionPipeline
 
         if (Ownership is not { } fence)
         {
-            return result;
+            return (result, null);
         }
 
         OwnershipFenceResult owner;
@@ -388,7 +418,7 @@ internal sealed partial class ActionPipeline
             owner = new OwnershipFenceResult(false, $"ownership could not be confirmed: {ex.Message}", null);
         }
 
-        return new PrecheckResult([.. result.Checks, new CheckResult("owner", owner.Held, owner.Detail)]);
+        return (new PrecheckResult([.. result.Checks, new CheckResult("owner", owner.Held, owner.Detail)]), owner.Held ? owner.Token : null);
     }
 
     private async Task<(ExecuteResult Execution, VerifyResult? Verification, int Attempts, ActionOutcomeStatus Status)> ExecuteAndVerifyAsync(

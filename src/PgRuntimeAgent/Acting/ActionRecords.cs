@@ -92,7 +92,11 @@ internal sealed record DecisionPayload(PolicyDecision Decision, PlannedAction Ac
 internal sealed record PrecheckPayload(PrecheckResult Precheck, bool DryRun);
 
 /// <summary>Payload of <see cref="Journal.JournalKinds.ActionIntent"/>: the exact action, written before it runs.</summary>
-internal sealed record IntentPayload(PlannedAction Action, PrecheckResult Precheck, IntentOwner Owner, string? ApprovedBy);
+internal sealed record IntentPayload(PlannedAction Action, PrecheckResult Precheck, IntentOwner Owner, string? ApprovedBy)
+{
+    /// <summary>The fencing token the writer held for the cluster when several agents share the clusters (docs/fleet.md); null: alone.</summary>
+    public long? FencingToken { get; init; }
+}
 
 /// <summary>Payload of <see cref="Journal.JournalKinds.ActionOutcome"/>.</summary>
 internal sealed record OutcomePayload

@@ -363,7 +363,8 @@ internal sealed partial class AgentLoop
 
     /// <summary>
     /// Whether the agent owns the cluster now; a change is journaled (a note the cluster's incidents link, so a post-mortem
-    /// says which agent did what) and told. A cluster lost stops being sensed here; what runs on it is fenced by the
+    /// says which agent did what) and told. A gain is journaled before the agent does anything on the cluster: in a
+    /// shared journal its token then fences the intents of the agent that held the cluster before. A cluster lost stops being sensed here; what runs on it is fenced by the
     /// pipeline's ownership precheck.
     /// </summary>
     private async Task<bool> OwnsAsync(ClusterState st, Fleet.IClusterOwnership ownership, CancellationToken stop)
@@ -383,8 +384,8 @@ internal sealed partial class AgentLoop
         try
         {
             await _acting.Journal.AppendAsync(Journal.JournalRecord.Create(Journal.JournalKinds.Note, detail,
-                new Dictionary<string, object?> { ["agent"] = ownership.AgentId, ["owns"] = owns, ["token"] = change?.Token, ["kind"] = "fleet.ownership" },
-                st.Cluster, null, null, owns ? AgentEventNames.OwnershipGained : AgentEventNames.OwnershipLost), stop).ConfigureAwait(false);
+                new Dictionary<string, object?> { ["agent"] = ownership.AgentId, ["owns"] = owns, ["token"] = change?.Gained == owns ? change.Token : null },
+                st.Cluster, null, null, owns ? Journal.JournalKinds.FleetGained : Journal.JournalKinds.FleetLost), stop).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is Journal.JournalException or IOException or Microsoft.Data.Sqlite.SqliteException or Npgsql.NpgsqlException)
         {

@@ -26,6 +26,13 @@ internal sealed record JournalRecord
     /// <summary>Structured content; any JSON value. Every string in it is redacted before it is written.</summary>
     public JsonNode? Payload { get; init; }
 
+    /// <summary>
+    /// On an intent when several agents share the clusters: the fencing token the agent holds for the cluster (docs/fleet.md).
+    /// The journal refuses the intent (<see cref="FencedException"/>) when it already holds a <c>fleet.gained</c> note of the
+    /// cluster with a larger token: another agent took the cluster since. Not stored; the intent's payload names it.
+    /// </summary>
+    public long? FencingToken { get; init; }
+
     /// <summary>A record whose payload is <paramref name="payload"/> serialized with <see cref="JournalJson.Options"/>.</summary>
     public static JournalRecord Create<T>(string kind, string summary, T payload, string? cluster = null, string? member = null,
         string? correlationId = null, string? topic = null) => new()
@@ -177,6 +184,24 @@ internal sealed class JournalException : Exception
     }
 
     public JournalException()
+    {
+    }
+}
+
+/// <summary>An intent refused because another agent took the cluster with a larger fencing token (docs/fleet.md).</summary>
+internal sealed class FencedException : Exception
+{
+    public FencedException(string message)
+        : base(message)
+    {
+    }
+
+    public FencedException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+
+    public FencedException()
     {
     }
 }

@@ -52,6 +52,12 @@ internal static class JournalKinds
     /// </summary>
     public const string AlertReceived = "alert.received";
 
+    /// <summary>The topic of the <see cref="Note"/> an agent writes when it takes a cluster (payload: agent, token); docs/fleet.md.</summary>
+    public const string FleetGained = "fleet.gained";
+
+    /// <summary>The topic of the <see cref="Note"/> an agent writes when it no longer owns a cluster.</summary>
+    public const string FleetLost = "fleet.lost";
+
     public static IReadOnlyList<string> All { get; } =
     [
         Snapshot, Finding, Decision, ActionPrecheck, ActionIntent, ActionOutcome,

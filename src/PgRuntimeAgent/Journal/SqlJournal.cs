@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PgRuntimeAgent.Secrets;
@@ -184,6 +185,33 @@ internal abstract class SqlJournal : IJournal
         return new JournalException($"journal {_secrets.Redact(Location)}: could not {what}: {ex.GetType().Name}{state}: {LogRedaction.Exception(ex, _secrets)}");
     }
 
+    /// <summary>The newest <c>fleet.gained</c> note of <paramref name="cluster"/> when its token is larger than <paramref name="token"/>.</summary>
+    private async Task<(string Agent, long Token, long Seq)?> NewerOwnerAsync(DbConnection connection, DbTransaction tx, string? cluster, long token, CancellationToken cancellationToken)
+    {
+        await using var newest = Command(connection, tx,
+            $"SELECT seq, payload FROM {Table("journal_entries")} WHERE kind = @note AND topic = @gained AND cluster = @cluster ORDER BY seq DESC LIMIT 1");
+        Add(newest, "note", JournalKinds.Note);
+        Add(newest, "gained", JournalKinds.FleetGained);
+        Add(newest, "cluster", cluster);
+        await using var reader = await newest.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        var seq = reader.GetInt64(0);
+        try
+        {
+            var payload = JsonNode.Parse(reader.GetString(1));
+            var theirs = payload?["token"]?.GetValue<long>();
+            return theirs is { } t && t > token ? (payload?["agent"]?.GetValue<string>() ?? "another agent", t, seq) : null;
+        }
+        catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException or FormatException)
+        {
+            return null;
+        }
+    }
+
     private async Task<JournalEntry?> AppendCoreAsync(JournalRecord record, bool intentLock, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(record);
@@ -215,6 +243,13 @@ internal abstract class SqlJournal : IJournal
             {
                 await tx.RollbackAsync(cancellationToken).ConfigureAwait(false);
                 return null;
+            }
+
+            if (record.FencingToken is { } token && await NewerOwnerAsync(connection, tx, cluster, token, cancellationToken).ConfigureAwait(false) is { } newer)
+            {
+                await tx.RollbackAsync(cancellationToken).ConfigureAwait(false);
+                throw new FencedException(
+                    $"{cluster} was taken by {newer.Agent} with token {newer.Token} (journal #{newer.Seq}) after this agent's token {token}: its intent is refused, it no longer owns the cluster");
             }
         }
 

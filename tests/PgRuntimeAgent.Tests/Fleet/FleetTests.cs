@@ -132,6 +132,54 @@ public sealed class FleetTests : IDisposable
         Assert.Contains("member.fence pg-test-3", kit.Actuator.Executed);
     }
 
+    [Fact]
+    public async Task Pipeline_EtcdConfirmedButTheJournalHoldsANewerOwner_RefusesTheIntent()
+    {
+        // The agent confirmed token 5 in etcd, then froze; meanwhile agent-b took the cluster and journaled token 9.
+        await using var kit = await AgentKit.CreateAsync(level: 4);
+        kit.Acting.Pipeline.Ownership = new Fence { Held = true };
+        await kit.Journal.AppendAsync(JournalRecord.Create(JournalKinds.Note, "agent-b took pg-test", new { agent = "agent-b", owns = true, token = 9 },
+            AgentKit.Cluster, topic: JournalKinds.FleetGained), Ct);
+
+        await kit.FeedAsync(Load("healthy"));
+        await kit.FeedAsync(Load("disk-full-01"));
+        await kit.FeedAsync(Load("disk-full-02"));
+        await kit.SettleAsync();
+
+        Assert.Empty(kit.Actuator.Executed);
+        Assert.Empty(await kit.EntriesAsync(JournalKinds.ActionIntent));
+        var run = Assert.Single(await kit.EntriesAsync(PgRuntimeAgent.Incidents.IncidentKinds.SkillRun));
+        var fence = Assert.Single(run.PayloadAs<PgRuntimeAgent.Incidents.SkillRunRecord>()!.Run.Steps, s => s.ActionClass == "member.fence");
+        Assert.Contains("taken by agent-b with token 9", fence.Result.GetRawText() + fence.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Reconcile_OpenIntentOfAnAgentThatLostTheCluster_IsSettledNowNotAfterTheOrphanTime()
+    {
+        await using var kit = await AgentKit.CreateAsync();
+        var fence = new Fence { Held = true, Token = 9 };
+        kit.Acting.Pipeline.Ownership = fence;
+        // Written by an agent on another host (its liveness cannot be told) that held token 5, a minute ago.
+        var other = new IntentOwner("admin-2", 4242, kit.Time.GetUtcNow().AddHours(-1));
+        PlannedAction Fence(string id) => new() { Id = id, Kind = "member.fence", Cluster = AgentKit.Cluster, Member = "pg-test-3", Summary = "fence pg-test-3 (test)" };
+        await kit.Journal.TryAppendIntentAsync(JournalRecord.Create(JournalKinds.ActionIntent, "intent: fence", new IntentPayload(Fence("act-old"),
+            PrecheckResult.Pass("t", "t"), other, null) { FencingToken = 5 }, AgentKit.Cluster, "pg-test-3", "act-old", "member.fence"), Ct);
+        kit.Time.Advance(TimeSpan.FromMinutes(1));
+
+        var reports = await kit.Acting.Pipeline.ReconcileAsync(AgentKit.Cluster, Ct);
+
+        var report = Assert.Single(reports);
+        Assert.Equal("not-executed", report.Result);
+        var outcome = Assert.Single(await kit.EntriesAsync(JournalKinds.ActionOutcome));
+        Assert.Contains("its agent lost the cluster: its writer held token 5; this agent owns pg-test with token 9", outcome.Summary, StringComparison.Ordinal);
+        Assert.Empty(await kit.Journal.GetOpenIntentsAsync(AgentKit.Cluster, Ct));
+
+        // The same intent under a token no older than this agent's is another agent's work in progress: left alone.
+        await kit.Journal.TryAppendIntentAsync(JournalRecord.Create(JournalKinds.ActionIntent, "intent: fence", new IntentPayload(Fence("act-new"),
+            PrecheckResult.Pass("t", "t"), other, null) { FencingToken = 9 }, AgentKit.Cluster, "pg-test-3", "act-new", "member.fence"), Ct);
+        Assert.Equal("in-progress", Assert.Single(await kit.Acting.Pipeline.ReconcileAsync(AgentKit.Cluster, Ct)).Result);
+    }
+
     private sealed class Ownership : IClusterOwnership
     {
         public bool Owned { get; set; }
@@ -147,6 +195,8 @@ public sealed class FleetTests : IDisposable
     {
         public bool Held { get; set; }
 
+        public long Token { get; set; } = 5;
+
         public List<string> Asked { get; } = [];
 
         public Task<OwnershipFenceResult> ConfirmAsync(string cluster, CancellationToken cancellationToken)
@@ -157,7 +207,7 @@ public sealed class FleetTests : IDisposable
             }
 
             return Task.FromResult(Held
-                ? new OwnershipFenceResult(true, $"agent-a owns {cluster}", 5)
+                ? new OwnershipFenceResult(true, $"agent-a owns {cluster}", Token)
                 : new OwnershipFenceResult(false, $"agent agent-a no longer owns {cluster} (its token was 5; agent-b holds it now (token 9))", 5));
         }
     }

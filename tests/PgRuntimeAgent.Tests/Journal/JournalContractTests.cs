@@ -130,6 +130,37 @@ public abstract class JournalContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TryAppendIntent_StaleFencingToken_IsRefusedOnceAnotherAgentJournaledALargerOne()
+    {
+        await using var journal = await OpenJournalAsync(Ct);
+        static JournalRecord Gained(string agent, long token, string cluster = "pg-test") =>
+            JournalRecord.Create(JournalKinds.Note, $"{agent} took {cluster}", new { agent, owns = true, token }, cluster, topic: JournalKinds.FleetGained);
+        static JournalRecord Intent(string id, long? token, string cluster = "pg-test") =>
+            JournalRecord.Create(JournalKinds.ActionIntent, id, new { id }, cluster, correlationId: id) with { FencingToken = token };
+
+        await journal.AppendAsync(Gained("agent-a", 100), Ct);
+        var own = await journal.TryAppendIntentAsync(Intent("act-a1", 100), Ct);
+        await journal.AppendAsync(Note("o", correlation: "act-a1", kind: JournalKinds.ActionOutcome), Ct);
+
+        // agent-b takes the cluster (token 140) and journals it; agent-a, thawed, still believes in token 100.
+        await journal.AppendAsync(Gained("agent-b", 140), Ct);
+        var fenced = await Assert.ThrowsAsync<FencedException>(() => journal.TryAppendIntentAsync(Intent("act-a2", 100), Ct));
+        var theirs = await journal.TryAppendIntentAsync(Intent("act-b1", 140), Ct);
+        await journal.AppendAsync(Note("o", correlation: "act-b1", kind: JournalKinds.ActionOutcome), Ct);
+        var otherCluster = await journal.TryAppendIntentAsync(Intent("act-a3", 100, "pg-meta"), Ct);
+        var alone = await journal.TryAppendIntentAsync(Intent("act-x", null), Ct);
+
+        Assert.NotNull(own);
+        Assert.Contains("taken by agent-b with token 140", fenced.Message, StringComparison.Ordinal);
+        Assert.Contains("token 100", fenced.Message, StringComparison.Ordinal);
+        Assert.Empty(await journal.QueryAsync(new JournalQuery { CorrelationId = "act-a2" }, Ct));
+        Assert.NotNull(theirs);
+        Assert.NotNull(otherCluster);
+        Assert.NotNull(alone);
+        Assert.True((await journal.VerifyAsync(Ct)).Ok);
+    }
+
+    [Fact]
     public async Task Append_ConcurrentWriters_KeepOneValidChain()
     {
         const int writers = 4;
