@@ -92,6 +92,9 @@ internal sealed record AgentWebHostOptions
     /// <summary>The agent's Alertmanager intake (<c>pgra run</c>); null: <c>POST /api/v1/alertmanager</c> answers 503.</summary>
     public Alerts.AlertIntake? Alerts { get; init; }
 
+    /// <summary>The cluster leases when several agents share the clusters (<c>fleet:</c>): the API says which agent owns each cluster.</summary>
+    public Fleet.ClusterLeases? Leases { get; init; }
+
     /// <summary>
     /// A fresh snapshot's bound: twice the longest sensor timeout (<c>sensing.timeout_seconds</c>, or a longer one in
     /// <c>sensing.sensor_timeouts</c>) plus a second: the sensors run side by side, each within its own timeout.

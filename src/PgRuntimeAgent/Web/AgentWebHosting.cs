@@ -50,6 +50,7 @@ internal static class AgentWebHosting
                 Clusters = runtime?.Clusters ?? [],
                 AgentLoop = runtime is not null,
                 Alerts = runtime?.Alerts,
+                Leases = runtime?.Leases,
                 Live = runtime is null ? null : AgentLiveView.Attach(runtime.Loop, runtime.Clusters),
                 Sense = (cluster, ct) => sensing.TakeAsync(cluster, ct),
                 OwnedSensing = sensing,

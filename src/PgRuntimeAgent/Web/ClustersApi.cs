@@ -19,6 +19,26 @@ namespace PgRuntimeAgent.Web;
 /// </summary>
 internal static class ClustersApi
 {
+    /// <summary>
+    /// Which agent owns <paramref name="cluster"/> when several share the clusters (docs/fleet.md): the owner etcd named at
+    /// the leases' last round, its fencing token, and whether it is this agent; null when this agent is alone.
+    /// </summary>
+    private static JsonObject? Owner(AgentWebHostOptions options, string cluster)
+    {
+        if (options.Leases is not { } leases)
+        {
+            return null;
+        }
+
+        var owner = leases.Owners.GetValueOrDefault(cluster);
+        return new JsonObject
+        {
+            ["agent"] = owner?.Agent,
+            ["token"] = owner?.Token,
+            ["this_agent"] = leases.Owns(cluster),
+        };
+    }
+
     public static void Map(RouteGroupBuilder api, AgentWebHostOptions options)
     {
         var secrets = options.Secrets;
@@ -33,7 +53,7 @@ internal static class ClustersApi
             {
                 if (view.Snapshot is not { } s)
                 {
-                    clusters.Add(new JsonObject { ["cluster"] = name, ["source"] = "none", ["error"] = view.Error });
+                    clusters.Add(new JsonObject { ["cluster"] = name, ["source"] = "none", ["error"] = view.Error, ["owner"] = Owner(options, name) });
                     continue;
                 }
 
@@ -44,6 +64,7 @@ internal static class ClustersApi
                 status["active_findings"] = view.Active?.Count;
                 // Whether the leader takes writes (the fleet's first question); null when no member's SQL was reached.
                 status["writable"] = s.Members.All(m => m.PostgresReachable is null) ? null : SnapshotFacts.LeaderWritable(s);
+                status["owner"] = Owner(options, name);
                 clusters.Add(status);
             }
 
@@ -53,6 +74,7 @@ internal static class ClustersApi
                 ["taken_at"] = FindingJson.Time(now),
                 ["inventory"] = options.Reads.Topology.SourcePath,
                 ["agent_loop"] = options.Live is not null,
+                ["agent_id"] = options.Leases?.AgentId,
                 ["clusters"] = clusters,
             };
             return ApiResults.Json(secrets, doc);
