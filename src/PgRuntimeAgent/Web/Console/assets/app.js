@@ -836,6 +836,11 @@ function clusterCard(c) {
     ['alerts', (c.firing_alerts || []).length ? h('span', { class: 'warn-text' }, c.firing_alerts.join(', ')) : undefined],
     ['drift', drift.length ? h('span', { class: 'warn-text', title: drift.map((d) => d.message).join('\n') }, drift.length + ': ' + (drift[0].code || drift[0].message)) : undefined],
     ['snapshot', [snapAge || '–', c.source ? h('span', { class: 'muted' }, ' (' + c.source + ')') : null]],
+    // Several agents share the clusters (docs/fleet.md): who owns this one, with its fencing token.
+    ['owner', c.owner && typeof c.owner === 'object'
+      ? (c.owner.agent ? [mono(c.owner.agent), h('span', { class: 'muted' }, ' token ' + c.owner.token + (c.owner.this_agent ? ', this agent' : ''))]
+        : h('span', { class: 'warn-text' }, 'none: no agent watches it'))
+      : undefined],
   ]));
   card.append(table(['member', 'role', 'state', 'lag', 'tl'], members.map((m) => {
     const tr = h('tr', { class: (m.role === 'leader' ? 'row-leader' : '') + (m.reachable === false ? ' row-bad' : '') },
