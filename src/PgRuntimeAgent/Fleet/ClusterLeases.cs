@@ -25,6 +25,9 @@ public interface IClusterOwnership
 
     /// <summary>The last change of <paramref name="cluster"/>'s ownership this agent saw; null when none.</summary>
     OwnershipChange? LastChange(string cluster);
+
+    /// <summary>The owners etcd named at the last round, by cluster (every agent's, not only this one's).</summary>
+    IReadOnlyDictionary<string, ClusterOwner> Owners { get; }
 }
 
 /// <summary>One change of ownership as this agent saw it.</summary>

@@ -93,7 +93,7 @@ internal sealed record AgentWebHostOptions
     public Alerts.AlertIntake? Alerts { get; init; }
 
     /// <summary>The cluster leases when several agents share the clusters (<c>fleet:</c>): the API says which agent owns each cluster.</summary>
-    public Fleet.ClusterLeases? Leases { get; init; }
+    public Fleet.IClusterOwnership? Leases { get; init; }
 
     /// <summary>
     /// A fresh snapshot's bound: twice the longest sensor timeout (<c>sensing.timeout_seconds</c>, or a longer one in

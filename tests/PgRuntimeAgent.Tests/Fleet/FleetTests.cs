@@ -180,13 +180,17 @@ public sealed class FleetTests : IDisposable
         Assert.Equal("in-progress", Assert.Single(await kit.Acting.Pipeline.ReconcileAsync(AgentKit.Cluster, Ct)).Result);
     }
 
-    private sealed class Ownership : IClusterOwnership
+    internal sealed class Ownership : IClusterOwnership
     {
         public bool Owned { get; set; }
 
         public string AgentId => "test-agent";
 
         public bool Owns(string cluster) => Owned && cluster == AgentKit.Cluster;
+
+        public IReadOnlyDictionary<string, ClusterOwner> Owners => Owned
+            ? new Dictionary<string, ClusterOwner> { [AgentKit.Cluster] = new(AgentKit.Cluster, AgentId, 7, 1) }
+            : new Dictionary<string, ClusterOwner> { [AgentKit.Cluster] = new(AgentKit.Cluster, "agent-b", 9, 2) };
 
         public OwnershipChange? LastChange(string cluster) => new(cluster, AgentId, Owned, 7, Owned ? $"agent {AgentId} took {cluster} (token 7)" : $"agent {AgentId} lost {cluster} (token 7)");
     }

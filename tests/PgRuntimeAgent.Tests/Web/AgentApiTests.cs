@@ -83,6 +83,31 @@ public sealed class AgentApiTests
     }
 
     [Fact]
+    public async Task Clusters_SeveralAgents_NameEachClustersOwnerAndItsToken_AndThisAgentsId()
+    {
+        var ownership = new PgRuntimeAgent.Tests.Fleet.FleetTests.Ownership();
+        await using var web = await WebKit.StartAsync(live: false, leases: ownership);
+        web.Kit.World = Load("healthy");
+        await using var alone = await WebKit.StartAsync(live: false);
+        alone.Kit.World = Load("healthy");
+        using var viewer = web.Client(WebKit.ViewerToken);
+        using var aloneViewer = alone.Client(WebKit.ViewerToken);
+
+        var (_, other) = await GetAsync(viewer, "api/v1/clusters");
+        ownership.Owned = true;
+        var (_, mine) = await GetAsync(viewer, "api/v1/clusters");
+        var (_, single) = await GetAsync(aloneViewer, "api/v1/clusters");
+
+        Assert.Equal("test-agent", other.GetProperty("agent_id").GetString());
+        var owner = Assert.Single(other.GetProperty("clusters").EnumerateArray()).GetProperty("owner");
+        Assert.Equal(("agent-b", 9, false), (owner.GetProperty("agent").GetString(), owner.GetProperty("token").GetInt64(), owner.GetProperty("this_agent").GetBoolean()));
+        owner = Assert.Single(mine.GetProperty("clusters").EnumerateArray()).GetProperty("owner");
+        Assert.Equal(("test-agent", 7, true), (owner.GetProperty("agent").GetString(), owner.GetProperty("token").GetInt64(), owner.GetProperty("this_agent").GetBoolean()));
+        Assert.Equal(JsonValueKind.Null, single.GetProperty("agent_id").ValueKind);
+        Assert.Equal(JsonValueKind.Null, Assert.Single(single.GetProperty("clusters").EnumerateArray()).GetProperty("owner").ValueKind);
+    }
+
+    [Fact]
     public async Task Clusters_WithoutTheLoop_TakeAFreshSnapshot_AndJudgeItAsPgraDetect()
     {
         await using var web = await WebKit.StartAsync(live: false);

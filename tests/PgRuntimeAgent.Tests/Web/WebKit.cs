@@ -33,7 +33,7 @@ internal sealed class WebKit : IAsyncDisposable
     /// <param name="fourEyes"><c>http.four_eyes</c>.</param>
     /// <param name="tls">A PEM certificate and key (paths) to serve HTTPS with; null: plain HTTP.</param>
     public static async Task<WebKit> StartAsync(bool allowActions = false, int level = 2, long maxRequestBytes = 64 * 1024, bool live = true, int eventBuffer = 256,
-        bool fourEyes = false, (string Certificate, string Key)? tls = null)
+        bool fourEyes = false, (string Certificate, string Key)? tls = null, PgRuntimeAgent.Fleet.IClusterOwnership? leases = null)
     {
         var web = new WebKit { _tools = await ToolsKit.CreateAsync(level) };
         var secrets = web.Kit.Workspace.Secrets;
@@ -66,6 +66,7 @@ internal sealed class WebKit : IAsyncDisposable
             BaseDirectory = web.Kit.Workspace.BaseDirectory,
             Time = web.Kit.Time,
             Alerts = live ? new PgRuntimeAgent.Alerts.AlertIntake(web.Kit.Loop, web.Kit.Journal, web.Kit.Time) : null,
+            Leases = leases,
         }, TestContext.Current.CancellationToken);
         return web;
     }
