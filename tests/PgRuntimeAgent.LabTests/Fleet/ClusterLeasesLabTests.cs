@@ -147,6 +147,58 @@ public sealed class ClusterLeasesLabTests
         }
     }
 
+    [Fact]
+    public async Task PgraFleet_ListsTheAgentsAndEachClustersOwnerWithItsToken_AndExits1ForAClusterNobodyOwns()
+    {
+        var lab = await LabGuard.RequireLabAsync();
+        var prefix = NewPrefix();
+        var dir = Directory.CreateTempSubdirectory("pgra-fleet-cli-").FullName;
+        var settings = Path.Combine(dir, "pgra.yml");
+        await File.WriteAllTextAsync(settings, $"fleet:\n  prefix: {prefix}\n", Ct);
+        var a = Agent(lab, "agent-a", prefix, ttl: 10);
+        try
+        {
+            for (var i = 0; i < 5 && !a.Owns(lab.Cluster); i++)
+            {
+                await a.RoundAsync(Ct);
+            }
+
+            Assert.True(a.Owns(lab.Cluster), a.Problem);
+            var token = a.TokenOf(lab.Cluster)!.Value;
+            var (jsonCode, json, jsonError) = await PgraAsync("-i", lab.InventoryPath, "--settings", settings, "fleet", "--json");
+            var (textCode, text, _) = await PgraAsync("-i", lab.InventoryPath, "--settings", settings, "fleet");
+            await a.ReleaseAllAsync(Ct);
+            var (freeCode, free, _) = await PgraAsync("-i", lab.InventoryPath, "--settings", settings, "fleet");
+
+            Assert.True(jsonCode == 0, $"exit {jsonCode}: {jsonError}");
+            using var doc = System.Text.Json.JsonDocument.Parse(json);
+            var agent = Assert.Single(doc.RootElement.GetProperty("agents").EnumerateArray());
+            Assert.Equal("agent-a", agent.GetProperty("id").GetString());
+            Assert.Equal(Environment.ProcessId, agent.GetProperty("pid").GetInt32());
+            var cluster = Assert.Single(doc.RootElement.GetProperty("clusters").EnumerateArray());
+            Assert.Equal((lab.Cluster, "agent-a"), (cluster.GetProperty("cluster").GetString(), cluster.GetProperty("owner").GetString()));
+            Assert.Equal(token, cluster.GetProperty("token").GetInt64());
+            Assert.Equal(0, textCode);
+            Assert.Contains($"owned by agent-a (token {token})", text, StringComparison.Ordinal);
+            Assert.Equal(1, freeCode);
+            Assert.Contains("no owner: no agent senses or acts on it", free, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await a.ReleaseAllAsync(Ct);
+            await DeletePrefixAsync(lab, prefix);
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static async Task<(int Code, string Out, string Error)> PgraAsync(params string[] args)
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var code = await PgRuntimeAgent.Cli.CliApp.RunAsync(args, stdout, stderr, Ct);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
     private static async Task DeletePrefixAsync(LabInfo lab, string prefix)
     {
         var etcd = new EtcdGateway([lab.EtcdUrl]);
