@@ -224,6 +224,7 @@ internal sealed partial class ActionPipeline
                     Undo = status == ActionOutcomeStatus.Succeeded && intent.Action.Reversible ? result.Undo ?? intent.Action.Undo : null,
                     Reconciled = true,
                     DurationSeconds = age.TotalSeconds,
+                    Agent = Ownership?.AgentId,
                 },
                 intent.Action.Cluster, intent.Action.Member, id, intent.Action.Kind), cancellationToken).ConfigureAwait(false);
             LogReconciled(_logger, id, intent.Action.Kind, status);
@@ -325,7 +326,7 @@ internal sealed partial class ActionPipeline
         try
         {
             intent = await _journal.TryAppendIntentAsync(JournalRecord.Create(JournalKinds.ActionIntent, $"intent: {action.Summary}",
-                new IntentPayload(action, precheck, IntentOwner.Current, approvedBy) { FencingToken = token }, action.Cluster, action.Member, action.Id, action.Kind) with { FencingToken = token },
+                new IntentPayload(action, precheck, IntentOwner.Current, approvedBy) { FencingToken = token, Agent = Ownership?.AgentId }, action.Cluster, action.Member, action.Id, action.Kind) with { FencingToken = token },
                 cancellationToken).ConfigureAwait(false);
         }
         catch (FencedException fenced)
@@ -367,6 +368,7 @@ internal sealed partial class ActionPipeline
                 VerifyAttempts = attempts,
                 Undo = undo,
                 DurationSeconds = _time.GetElapsedTime(started).TotalSeconds,
+                Agent = Ownership?.AgentId,
             },
             action.Cluster, action.Member, action.Id, action.Kind), cancellationToken).ConfigureAwait(false);
         seqs.Add(outcome.Seq);

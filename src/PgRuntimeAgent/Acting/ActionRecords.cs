@@ -96,6 +96,9 @@ internal sealed record IntentPayload(PlannedAction Action, PrecheckResult Preche
 {
     /// <summary>The fencing token the writer held for the cluster when several agents share the clusters (docs/fleet.md); null: alone.</summary>
     public long? FencingToken { get; init; }
+
+    /// <summary>The agent that wrote the intent when several agents share the clusters (<c>fleet.agent_id</c>); null: alone.</summary>
+    public string? Agent { get; init; }
 }
 
 /// <summary>Payload of <see cref="Journal.JournalKinds.ActionOutcome"/>.</summary>
@@ -120,6 +123,9 @@ internal sealed record OutcomePayload
     public bool Reconciled { get; init; }
 
     public double DurationSeconds { get; init; }
+
+    /// <summary>The agent that recorded the outcome when several agents share the clusters; a reconciled outcome may name another agent than the intent.</summary>
+    public string? Agent { get; init; }
 }
 
 /// <summary>What happened to one action in the pipeline, with the journal entries written for it.</summary>

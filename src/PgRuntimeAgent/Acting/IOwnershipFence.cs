@@ -7,6 +7,9 @@ namespace PgRuntimeAgent.Acting;
 /// </summary>
 public interface IOwnershipFence
 {
+    /// <summary>This agent's id (<c>fleet.agent_id</c>): written on its intents and outcomes, so a post-mortem says which agent did what.</summary>
+    string AgentId { get; }
+
     Task<OwnershipFenceResult> ConfirmAsync(string cluster, CancellationToken cancellationToken);
 }
 

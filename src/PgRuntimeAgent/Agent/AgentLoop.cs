@@ -384,8 +384,25 @@ internal sealed partial class AgentLoop
         try
         {
             await _acting.Journal.AppendAsync(Journal.JournalRecord.Create(Journal.JournalKinds.Note, detail,
-                new Dictionary<string, object?> { ["agent"] = ownership.AgentId, ["owns"] = owns, ["token"] = change?.Gained == owns ? change.Token : null },
+                new Dictionary<string, object?>
+                {
+                    ["agent"] = ownership.AgentId,
+                    ["owns"] = owns,
+                    ["token"] = change?.Gained == owns ? change.Token : null,
+                    ["previous_agent"] = owns ? change?.Previous?.Agent : null,
+                    ["previous_token"] = owns ? change?.Previous?.Token : null,
+                },
                 st.Cluster, null, null, owns ? Journal.JournalKinds.FleetGained : Journal.JournalKinds.FleetLost), stop).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is Journal.JournalException or IOException or Microsoft.Data.Sqlite.SqliteException or Npgsql.NpgsqlException)
+        {
+            Log.JournalFailed(_logger, st.Cluster, Redact(ex));
+        }
+
+        try
+        {
+            // An incident another agent opened on the cluster (the journal is shared) goes on here; a lost one is theirs.
+            await (owns ? _incidents.AdoptAsync(st.Cluster, stop) : _incidents.ForgetAsync(st.Cluster, stop)).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is Journal.JournalException or IOException or Microsoft.Data.Sqlite.SqliteException or Npgsql.NpgsqlException)
         {

@@ -33,7 +33,11 @@ public interface IClusterOwnership
 /// <summary>One change of ownership as this agent saw it.</summary>
 /// <param name="Gained">True: the agent took the cluster; false: it lost it (another agent holds it, or its lease ran out).</param>
 /// <param name="Token">The fencing token: the owner key's etcd create revision, larger for every new owner.</param>
-public sealed record OwnershipChange(string Cluster, string Agent, bool Gained, long? Token, string Detail);
+public sealed record OwnershipChange(string Cluster, string Agent, bool Gained, long? Token, string Detail)
+{
+    /// <summary>On a gain: the other agent etcd last named as the cluster's owner, with its token (null: none seen since this agent started).</summary>
+    public ClusterOwner? Previous { get; init; }
+}
 
 /// <summary>The owner of one cluster as etcd says.</summary>
 /// <param name="Token">The owner key's create revision: a new owner always has a larger one.</param>
@@ -58,6 +62,7 @@ public sealed partial class ClusterLeases : IClusterOwnership, IOwnershipFence
     private readonly string _instance = Guid.NewGuid().ToString("n");
     private readonly Dictionary<string, long> _owned = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _freeSince = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ClusterOwner> _lastOther = new(StringComparer.Ordinal);
     private readonly Dictionary<string, OwnershipChange> _changes = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
     private long? _lease;
@@ -195,6 +200,11 @@ public sealed partial class ClusterLeases : IClusterOwnership, IOwnershipFence
         }
 
         Owners = owners.Select(kv => new ClusterOwner(kv.Key, kv.Value, kv.CreateRevision, kv.Lease)).ToDictionary(o => o.Cluster, StringComparer.Ordinal);
+        foreach (var other in Owners.Values.Where(o => o.Agent != AgentId))
+        {
+            _lastOther[other.Cluster] = other;
+        }
+
         Agents = agents.Select(kv => kv.Key).Order(StringComparer.Ordinal).ToList();
         if (!agents.Any(a => a.Key == AgentId && a.Value.Contains(_instance, StringComparison.Ordinal)))
         {
@@ -436,8 +446,10 @@ public sealed partial class ClusterLeases : IClusterOwnership, IOwnershipFence
 
         _freeSince.Remove(cluster);
         var why = preferred == AgentId ? "it is the agent rendezvous hashing prefers" : $"it was free for a whole ttl ({preferred ?? "no agent"} is preferred)";
+        var previous = _lastOther.GetValueOrDefault(cluster);
+        var from = previous is null ? "" : $" over from {previous.Agent} (token {previous.Token}, whose key is gone)";
         Log.Gained(_logger, AgentId, cluster, token);
-        Note(new OwnershipChange(cluster, AgentId, true, token, $"agent {AgentId} took {cluster} (token {token}, etcd {endpoint}): {why}"));
+        Note(new OwnershipChange(cluster, AgentId, true, token, $"agent {AgentId} took {cluster}{from} (token {token}, etcd {endpoint}): {why}") { Previous = previous });
     }
 
     private void DropIfExpired()

@@ -119,29 +119,75 @@ internal sealed partial class IncidentManager
         {
             foreach (var group in all.GroupBy(i => i.Cluster, StringComparer.Ordinal))
             {
-                var latest = group.OrderBy(i => i.OpenedAt).Last();
-                if (latest.IsOpen)
-                {
-                    var st = new OpenState { Incident = latest, ScanAfter = latest.Links.Select(l => l.Seq).DefaultIfEmpty(latest.OpenedSeq).Max() };
-                    foreach (var key in latest.ActiveFindings)
-                    {
-                        st.Keys.Add(key);
-                    }
-
-                    st.Links.AddRange(latest.Links);
-                    _open[group.Key] = st;
-                }
-                else
-                {
-                    var events = await IncidentStore.EventsAsync(_journal, latest.Id, cancellationToken).ConfigureAwait(false);
-                    var resolved = events.Select(e => e.PayloadAs<IncidentEvent>()).LastOrDefault(e => e?.Event == IncidentKinds.Resolved);
-                    _carried[group.Key] = new HashSet<string>(resolved?.Carried ?? [], StringComparer.Ordinal);
-                }
+                await RestoreAsync(group.Key, group, cancellationToken).ConfigureAwait(false);
             }
         }
         finally
         {
             _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// When this agent takes a cluster over from another agent sharing the journal (docs/fleet.md): forgets what it
+    /// knew of the cluster and reads its incidents from the journal again, so an incident the other agent opened goes on
+    /// here (its findings carried, its links kept) and one the other agent resolved is not reopened.
+    /// </summary>
+    public async Task AdoptAsync(string cluster, CancellationToken cancellationToken)
+    {
+        var all = await IncidentStore.ListAsync(_journal, cancellationToken).ConfigureAwait(false);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            _open.Remove(cluster);
+            _carried.Remove(cluster);
+            await RestoreAsync(cluster, all.Where(i => string.Equals(i.Cluster, cluster, StringComparison.Ordinal)), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>When this agent no longer owns the cluster: its open incident is the new owner's to follow, not this agent's.</summary>
+    public async Task ForgetAsync(string cluster, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            _open.Remove(cluster);
+            _carried.Remove(cluster);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task RestoreAsync(string cluster, IEnumerable<Incident> incidents, CancellationToken cancellationToken)
+    {
+        var latest = incidents.OrderBy(i => i.OpenedAt).LastOrDefault();
+        if (latest is null)
+        {
+            return;
+        }
+
+        if (latest.IsOpen)
+        {
+            var st = new OpenState { Incident = latest, ScanAfter = latest.Links.Select(l => l.Seq).DefaultIfEmpty(latest.OpenedSeq).Max() };
+            foreach (var key in latest.ActiveFindings)
+            {
+                st.Keys.Add(key);
+            }
+
+            st.Links.AddRange(latest.Links);
+            _open[cluster] = st;
+        }
+        else
+        {
+            var events = await IncidentStore.EventsAsync(_journal, latest.Id, cancellationToken).ConfigureAwait(false);
+            var resolved = events.Select(e => e.PayloadAs<IncidentEvent>()).LastOrDefault(e => e?.Event == IncidentKinds.Resolved);
+            _carried[cluster] = new HashSet<string>(resolved?.Carried ?? [], StringComparer.Ordinal);
         }
     }
 

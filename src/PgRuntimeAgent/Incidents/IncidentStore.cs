@@ -125,6 +125,14 @@ internal static class IncidentStore
             related[e.Seq] = e;
         }
 
+        // Several agents sharing the journal: which agent owned the cluster when the incident opened.
+        var owners = await journal.QueryAsync(new JournalQuery { Cluster = incident.Cluster, Until = incident.OpenedAt, Kinds = [JournalKinds.Note] }, cancellationToken)
+            .ConfigureAwait(false);
+        if (owners.LastOrDefault(e => e.Topic is JournalKinds.FleetGained or JournalKinds.FleetLost) is { Topic: JournalKinds.FleetGained } owner)
+        {
+            related[owner.Seq] = owner;
+        }
+
         // Every action a decision in the window or one of the incident's skill runs names, with its whole history: a run
         // started during the incident belongs to it even when it acted after the incident resolved.
         var actionIds = related.Values.Where(e => e.Kind == JournalKinds.Decision && e.CorrelationId is not null).Select(e => e.CorrelationId!)

@@ -55,7 +55,11 @@ public sealed record AgentAction(
     int? RequiredLevel,
     string? Outcome,
     string Why,
-    IReadOnlyList<long> JournalSeqs);
+    IReadOnlyList<long> JournalSeqs)
+{
+    /// <summary>The agent that wrote the action's intent when several agents share the clusters (docs/fleet.md); null: alone.</summary>
+    public string? Agent { get; init; }
+}
 
 /// <summary>The post-mortem of an incident, built from the journal alone (JSON form; the markdown renders it).</summary>
 public sealed record PostMortemReport
@@ -103,6 +107,9 @@ public sealed record PostMortemReport
     public IReadOnlyList<TimelineEvent> Timeline { get; init; } = [];
 
     public IReadOnlyList<AgentAction> Actions { get; init; } = [];
+
+    /// <summary>Several agents sharing the clusters (docs/fleet.md): each agent's part, in the order they appear; empty when the agent was alone.</summary>
+    public IReadOnlyList<IncidentAgent> Agents { get; init; } = [];
 
     public IReadOnlyList<string> Unknowns { get; init; } = [];
 
@@ -172,7 +179,8 @@ internal static class PostMortemBuilder
 
         var code = primary?.Code ?? "unknown";
         var ttd = firstSymptom is { } fs ? Math.Round((detectedAt - fs).TotalSeconds, 1) : (double?)null;
-        var summary = Summarise(incident, primary, oldLeader, newLeader, outage, loss, actions);
+        var agents = PostMortemAgents.Build(data);
+        var summary = Summarise(incident, primary, oldLeader, newLeader, outage, loss, actions, agents);
         return new PostMortemReport
         {
             Incident = incident.Id,
@@ -197,6 +205,7 @@ internal static class PostMortemBuilder
             Findings = raised.Select(f => $"{f.Code} ({FindingJson.SeverityName(f.Severity)}){(f.Member is null ? "" : " on " + f.Member)}: first seen {FindingJson.Time(f.FirstSeen)}, detected {(f.DetectedAt is { } d ? FindingJson.Time(d) : "-")}").Distinct().ToList(),
             Timeline = timeline,
             Actions = actions,
+            Agents = agents,
             Unknowns = unknowns,
             FollowUps = followUps,
             ModelNarratives = Narratives(data),
@@ -204,7 +213,8 @@ internal static class PostMortemBuilder
         };
     }
 
-    private static string Summarise(Incident incident, Finding? primary, string? oldLeader, string? newLeader, WriteOutage outage, DataLoss loss, IReadOnlyList<AgentAction> actions)
+    private static string Summarise(Incident incident, Finding? primary, string? oldLeader, string? newLeader, WriteOutage outage, DataLoss loss, IReadOnlyList<AgentAction> actions,
+        IReadOnlyList<IncidentAgent> agents)
     {
         var parts = new List<string> { $"{incident.Cluster}: {primary?.Summary ?? incident.Title}." };
         if (newLeader is not null)
@@ -227,6 +237,11 @@ internal static class PostMortemBuilder
             ? $"The agent acted: {string.Join("; ", acted.Select(a => $"{a.What} ({a.Outcome})"))}."
             : actions.Any(a => a.Outcome is "awaiting-approval") ? "The agent's action waited for an operator's approval."
             : "The agent took no action on the cluster.");
+        if (agents.Count > 1)
+        {
+            parts.Add($"Handled by {string.Join(", then ", agents.Select(a => a.TookOverFrom is null || a.OwnedFrom is null ? a.Agent : $"{a.Agent} (took over from {a.TookOverFrom} at {FindingJson.Time(a.OwnedFrom.Value)})"))}.");
+        }
+
         parts.Add(incident.State == IncidentState.Resolved ? $"Resolved at {FindingJson.Time(incident.ResolvedAt!.Value)}." : $"Still {incident.State.ToString().ToLowerInvariant()}.");
         return string.Join(" ", parts);
     }
@@ -470,7 +485,10 @@ internal static class PostMortemBuilder
                 (int?)decision?.Decision.RequiredLevel,
                 state,
                 why,
-                group.Select(e => e.Seq).ToList()));
+                group.Select(e => e.Seq).ToList())
+            {
+                Agent = group.Where(e => e.Kind == JournalKinds.ActionIntent).Select(e => Safe<IntentPayload>(e)?.Agent).FirstOrDefault(a => a is not null),
+            });
         }
 
         foreach (var (entry, record) in runs)
@@ -553,6 +571,8 @@ internal static class PostMortemBuilder
                 JournalKinds.ApprovalDenied => "approval-denied",
                 IncidentKinds.SkillRun => "skill-run",
                 IncidentKinds.SkillNote => "skill-note",
+                JournalKinds.Note when e.Topic is JournalKinds.FleetGained => "fleet-gained",
+                JournalKinds.Note when e.Topic is JournalKinds.FleetLost => "fleet-lost",
                 JournalKinds.Note => "operator-note",
                 _ => null,
             };

@@ -109,10 +109,22 @@ internal static class PostMortemWriter
         foreach (var a in r.Actions)
         {
             var where = string.Join(", ", new[] { a.Skill is null ? null : $"skill {a.Skill}", a.Step is null ? null : $"step {a.Step}", a.ActionId }.OfType<string>());
-            L($"- {T(a.At)} **{a.What}**{(where.Length > 0 ? $" ({where})" : "")}: {a.Outcome ?? "?"}{(a.Level is { } lv ? $", policy level {lv.ToString(CultureInfo.InvariantCulture)} (needs {a.RequiredLevel?.ToString(CultureInfo.InvariantCulture) ?? "?"})" : "")}. {a.Why} [journal {string.Join(", ", a.JournalSeqs.Select(s => "#" + s.ToString(CultureInfo.InvariantCulture)))}]");
+            L($"- {T(a.At)} **{a.What}**{(where.Length > 0 ? $" ({where})" : "")}{(a.Agent is null ? "" : $" by agent {a.Agent}")}: {a.Outcome ?? "?"}{(a.Level is { } lv ? $", policy level {lv.ToString(CultureInfo.InvariantCulture)} (needs {a.RequiredLevel?.ToString(CultureInfo.InvariantCulture) ?? "?"})" : "")}. {a.Why} [journal {string.Join(", ", a.JournalSeqs.Select(s => "#" + s.ToString(CultureInfo.InvariantCulture)))}]");
         }
 
         L();
+        if (r.Agents.Count > 0)
+        {
+            L("## Agents");
+            L();
+            foreach (var a in r.Agents)
+            {
+                L($"- **{a.Agent}**: {a.Part}.");
+            }
+
+            L();
+        }
+
         L("## What could not be determined");
         L();
         if (r.Unknowns.Count == 0)

@@ -197,6 +197,8 @@ public sealed class FleetTests : IDisposable
 
     private sealed class Fence : IOwnershipFence
     {
+        public string AgentId => "agent-a";
+
         public bool Held { get; set; }
 
         public long Token { get; set; } = 5;
