@@ -62,6 +62,22 @@ internal sealed class LabInfo
         }
     }
 
+    /// <summary>
+    /// pg-meta, the lab's plain PostgreSQL on the admin address (127.0.0.10:5432, database meta, user dbuser_meta) for
+    /// the agents' shared journal: <c>journal: { backend: postgres, connection_string, password }</c>. It is not part of
+    /// pg-test, so a drill on pg-test leaves it running. Fails (CI) or skips when this lab was built before pg-meta.
+    /// </summary>
+    public (string ConnectionString, string Password) JournalDatabase(string application = "pgra-journal")
+    {
+        var connectionString = Manifest.JournalConnectionString(application);
+        if (connectionString is null)
+        {
+            LabGuard.Unavailable($"the lab in {Dir} has no pg-meta journal database (its {LabManifest.FileName} predates it; run `pgra lab up`)");
+        }
+
+        return (connectionString!, Credentials.Journal.Password);
+    }
+
     /// <summary>Starts the steady writer (and reader) through haproxy; stop it with StopAsync, then VerifyAsync.</summary>
     public async Task<LabWorkload> StartWorkloadAsync(TimeSpan? writeInterval = null, bool reader = false, CancellationToken cancellationToken = default)
     {
@@ -153,7 +169,7 @@ internal static class LabGuard
 
     public static bool InCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
 
-    private static void Unavailable(string why)
+    internal static void Unavailable(string why)
     {
         var message = $"Lab test needs the loopback lab: {why}. Bring it up as root with `./build.sh pgra lab up` (or `pgra lab up`).";
         if (InCi)

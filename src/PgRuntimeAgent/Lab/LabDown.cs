@@ -29,7 +29,7 @@ internal sealed class LabDown(TimeProvider time, ILogger? logger = null)
             }
 
             // Fault helpers first (they hold sessions), then the edge (haproxy, pgbouncer, exporters, monitoring),
-            // then Patroni (which stops PostgreSQL), leftover postmasters, and etcd last.
+            // then Patroni (which stops PostgreSQL), leftover postmasters, pg-meta, and etcd last.
             await StopHoldersAsync(manifest, stopped, cancellationToken).ConfigureAwait(false);
             string[] order = ["haproxy", "pgbouncer", "pg_exporter", "node_exporter", "sshd", "prometheus", "alertmanager"];
             foreach (var kind in order)
@@ -44,6 +44,9 @@ internal sealed class LabDown(TimeProvider time, ILogger? logger = null)
             await StopAsync(manifest, patronis.Where(s => s.Member != leader).ToList(), TimeSpan.FromSeconds(30), stopped, problems, cancellationToken).ConfigureAwait(false);
             await StopAsync(manifest, patronis.Where(s => s.Member == leader).ToList(), TimeSpan.FromSeconds(30), stopped, problems, cancellationToken).ConfigureAwait(false);
             await StopPostmastersAsync(manifest, stopped, problems, cancellationToken).ConfigureAwait(false);
+            // pg-meta (the journal's PostgreSQL, no Patroni) with its stop signal: INT, a fast shutdown that leaves a
+            // clean data directory whoever is still connected (TERM would wait for every client to leave).
+            await StopAsync(manifest, manifest.Services.Where(s => s.Kind == "meta_postgres").ToList(), TimeSpan.FromSeconds(30), stopped, problems, cancellationToken).ConfigureAwait(false);
             // The members' relays to etcd after Patroni (its shutdown still talks to etcd through them), before etcd.
             await StopAsync(manifest, manifest.Services.Where(s => s.Kind == "etcd_relay").ToList(), TimeSpan.FromSeconds(10), stopped, problems, cancellationToken).ConfigureAwait(false);
             await StopAsync(manifest, manifest.Services.Where(s => s.Kind == "etcd").ToList(), TimeSpan.FromSeconds(10), stopped, problems, cancellationToken).ConfigureAwait(false);
@@ -121,9 +124,9 @@ internal sealed class LabDown(TimeProvider time, ILogger? logger = null)
             targets.Add((service, pid.Value));
         }
 
-        foreach (var (_, pid) in targets)
+        foreach (var (service, pid) in targets)
         {
-            await LabProcesses.SignalAsync(pid, "TERM", cancellationToken).ConfigureAwait(false);
+            await LabProcesses.SignalAsync(pid, service.StopSignal ?? "TERM", cancellationToken).ConfigureAwait(false);
             await LabProcesses.SignalAsync(pid, "CONT", cancellationToken).ConfigureAwait(false); // a frozen process must run to exit
         }
 

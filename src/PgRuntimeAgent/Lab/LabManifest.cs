@@ -36,6 +36,28 @@ internal sealed record LabManifest
 
     public string FaultsDir => Path.Combine(Dir, "faults");
 
+    /// <summary>
+    /// The lab's pg-meta database for the agents' shared journal (<c>journal.connection_string</c>, without the password:
+    /// that is <see cref="LabCredentials.Journal"/>), or null when this lab.json predates pg-meta.
+    /// </summary>
+    public string? JournalConnectionString(string application = "pgra-journal")
+    {
+        if (Endpoints.Journal is not { } journal)
+        {
+            return null;
+        }
+
+        return new Npgsql.NpgsqlConnectionStringBuilder
+        {
+            Host = journal.Host,
+            Port = journal.IsDefaultPort ? 5432 : journal.Port,
+            Database = journal.AbsolutePath.Trim('/') is { Length: > 0 } database ? database : "meta",
+            Username = Credentials.Journal.Username,
+            ApplicationName = application,
+            Timeout = 5,
+        }.ConnectionString;
+    }
+
     /// <summary>Pid file of a service: postmaster.pid for PostgreSQL, else run/&lt;name&gt;.pid.</summary>
     public string PidFile(LabService service)
     {
@@ -86,9 +108,16 @@ internal sealed record LabCredentials
     public required LabLogin Monitor { get; init; }
     public required LabLogin Patroni { get; init; }
     public required LabLogin App { get; init; }
+
+    /// <summary>The login of the journal database on pg-meta (Pigsty's dbuser_meta); its default for a lab.json that predates it.</summary>
+    public LabLogin Journal { get; init; } = new("dbuser_meta", "DBUser.Meta");
 }
 
-internal sealed record LabEndpoints(Uri Etcd, Uri Prometheus, Uri Alertmanager);
+/// <summary>
+/// The lab's HTTP endpoints, and <paramref name="Journal"/>: pg-meta, the plain PostgreSQL on the admin address for the
+/// agents' shared journal (<c>postgres://127.0.0.10:5432/meta</c>); null in a lab.json that predates it.
+/// </summary>
+internal sealed record LabEndpoints(Uri Etcd, Uri Prometheus, Uri Alertmanager, Uri? Journal = null);
 
 internal sealed record LabPgBackRest
 {
@@ -150,4 +179,7 @@ internal sealed record LabService
     public string? Pidfile { get; init; }
 
     public IReadOnlyList<string> AlsoListens { get; init; } = [];
+
+    /// <summary>The signal that stops it cleanly (pg-meta's PostgreSQL: INT, a fast shutdown); TERM when null.</summary>
+    public string? StopSignal { get; init; }
 }

@@ -7,9 +7,10 @@ using PgRuntimeAgent.Tests.Journal;
 namespace PgRuntimeAgent.LabTests.Journal;
 
 /// <summary>
-/// The PostgreSQL journal backend runs the same contract suite as SQLite, against the lab's primary (through
-/// HAProxy at 127.0.0.11:5433, the admin credentials of the lab manifest), each test in a schema of its own that is dropped
-/// afterwards. PGRA_TEST_JOURNAL_PG (a connection string) points it at another PostgreSQL instead.
+/// The PostgreSQL journal backend runs the same contract suite as SQLite, against the lab's pg-meta (the plain
+/// PostgreSQL on the admin address, 127.0.0.10:5432, database meta as dbuser_meta, from the lab manifest), each test in
+/// a schema of its own that is dropped afterwards. PGRA_TEST_JOURNAL_PG (a connection string) points it at another
+/// PostgreSQL instead.
 /// </summary>
 public sealed class PostgresJournalTests : JournalContractTests
 {
@@ -30,7 +31,7 @@ public sealed class PostgresJournalTests : JournalContractTests
         if (_password is not null)
         {
             // The inventory's secret: the suite checks it never reaches the journal either.
-            Secrets.Add("lab/admin_password", _password, "lab manifest");
+            Secrets.Add("lab/journal_password", _password, "lab manifest");
         }
     }
 
@@ -43,16 +44,7 @@ public sealed class PostgresJournalTests : JournalContractTests
         }
 
         var lab = await LabGuard.RequireLabAsync();
-        var builder = new NpgsqlConnectionStringBuilder
-        {
-            // The primary as the lab exposes it: haproxy's primary service on the first member's address.
-            Host = "127.0.0.11",
-            Port = 5433,
-            Database = "postgres",
-            Username = lab.Credentials.Admin.Username,
-            Timeout = 5,
-        };
-        return (builder.ToString(), lab.Credentials.Admin.Password);
+        return lab.JournalDatabase("pgra-journal-tests");
     }
 
     private protected override async Task<IJournal> OpenJournalAsync(CancellationToken cancellationToken)

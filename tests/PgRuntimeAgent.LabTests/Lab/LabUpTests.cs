@@ -29,10 +29,31 @@ public sealed class LabUpTests
             Assert.True(c.GetProperty("healthy").GetBoolean(), c.ToString());
             Assert.True(c.GetProperty("pid").GetInt32() > 0, c.ToString());
         });
-        foreach (var kind in new[] { "etcd", "etcd_relay", "patroni", "postgres", "pgbouncer", "haproxy", "pg_exporter", "node_exporter", "prometheus", "alertmanager" })
+        foreach (var kind in new[] { "etcd", "etcd_relay", "patroni", "postgres", "pgbouncer", "haproxy", "pg_exporter", "node_exporter", "prometheus", "alertmanager", "meta_postgres" })
         {
             Assert.Contains(components, c => c.GetProperty("kind").GetString() == kind);
         }
+    }
+
+    [Fact]
+    public async Task PgMeta_RunningLab_JournalDatabaseOnTheAdminAddressOutsidePgTest()
+    {
+        var lab = await LabGuard.RequireLabAsync();
+        var service = Assert.Single(lab.Manifest.Services, s => s.Kind == "meta_postgres");
+        Assert.Null(service.Member);
+        Assert.Equal("INT", service.StopSignal);
+        var (connectionString, password) = lab.JournalDatabase();
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { Password = password };
+        Assert.Equal(lab.Manifest.InfraIp, builder.Host);
+        Assert.DoesNotContain(lab.Members, m => m.Ip == builder.Host);
+        await using var connection = new Npgsql.NpgsqlConnection(builder.ConnectionString);
+        await connection.OpenAsync(TestContext.Current.CancellationToken);
+        await using var command = new Npgsql.NpgsqlCommand(
+            "SELECT current_database(), current_user, pg_is_in_recovery(), host(inet_server_addr()), current_setting('server_version_num')::int / 10000", connection);
+        await using var reader = await command.ExecuteReaderAsync(TestContext.Current.CancellationToken);
+        Assert.True(await reader.ReadAsync(TestContext.Current.CancellationToken));
+        Assert.Equal(("meta", "dbuser_meta", false, lab.Manifest.InfraIp, 15),
+            (reader.GetString(0), reader.GetString(1), reader.GetBoolean(2), reader.GetString(3), reader.GetInt32(4)));
     }
 
     [Fact]

@@ -47,6 +47,42 @@ public sealed class LabManifestTests
     }
 
     [Fact]
+    public void Journal_ManifestBeforePgMeta_ParsesWithNoJournalDatabase()
+    {
+        var manifest = LabManifest.Parse(Json);
+        Assert.Null(manifest.Endpoints.Journal);
+        Assert.Null(manifest.JournalConnectionString());
+        Assert.Equal("dbuser_meta", manifest.Credentials.Journal.Username);
+        Assert.All(manifest.Services, s => Assert.Null(s.StopSignal));
+    }
+
+    [Fact]
+    public void Journal_PgMetaInManifest_ConnectionStringWithoutPasswordAndServiceStoppedWithInt()
+    {
+        var json = Json
+            .Replace("\"app\": { \"username\": \"test\", \"password\": \"test\" } },",
+                "\"app\": { \"username\": \"test\", \"password\": \"test\" }, \"journal\": { \"username\": \"dbuser_meta\", \"password\": \"DBUser.Meta\" } },", StringComparison.Ordinal)
+            .Replace("\"alertmanager\": \"http://127.0.0.10:9059\" },",
+                "\"alertmanager\": \"http://127.0.0.10:9059\", \"journal\": \"postgres://127.0.0.10:5432/meta\" },", StringComparison.Ordinal)
+            .Replace("\"services\": [",
+                "\"services\": [ { \"name\": \"pg-meta\", \"kind\": \"meta_postgres\", \"member\": null, \"user\": \"postgres\", \"address\": \"127.0.0.10:5432\", " +
+                "\"health\": \"tcp\", \"start\": \"/var/lib/pgra-lab/bin/start-meta.sh\", \"stop_signal\": \"INT\" },", StringComparison.Ordinal);
+        var manifest = LabManifest.Parse(json);
+        Assert.Equal(new Uri("postgres://127.0.0.10:5432/meta"), manifest.Endpoints.Journal);
+        Assert.Equal("DBUser.Meta", manifest.Credentials.Journal.Password);
+        var journal = new Npgsql.NpgsqlConnectionStringBuilder(manifest.JournalConnectionString("pgra-fleet-1"));
+        Assert.Equal("127.0.0.10", journal.Host);
+        Assert.Equal(5432, journal.Port);
+        Assert.Equal("meta", journal.Database);
+        Assert.Equal("dbuser_meta", journal.Username);
+        Assert.Null(journal.Password);
+        Assert.Equal("pgra-fleet-1", journal.ApplicationName);
+        var meta = manifest.Services[0];
+        Assert.Equal(("meta_postgres", null, "INT"), (meta.Kind, meta.Member, meta.StopSignal));
+        Assert.Equal("/var/lib/pgra-lab/run/pg-meta.pid", manifest.PidFile(meta));
+    }
+
+    [Fact]
     public void ConnectionStrings_Manifest_LoopbackMembersAndHaproxyPorts()
     {
         using var cluster = new LabCluster(LabManifest.Parse(Json));
