@@ -85,8 +85,16 @@ internal sealed partial class PostgresJournal : SqlJournal
     protected override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
         await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
 
-    protected override Task PrepareAsync(DbConnection connection, CancellationToken cancellationToken) =>
-        ExecuteAsync(connection, null, $"CREATE SCHEMA IF NOT EXISTS {_schema}", cancellationToken);
+    /// <summary>
+    /// Creates the schema under the journal's advisory lock: several agents starting at once on one shared journal would
+    /// otherwise race on <c>CREATE SCHEMA IF NOT EXISTS</c> (a unique violation in pg_namespace for all but one).
+    /// </summary>
+    protected override async Task PrepareAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        await using var tx = await BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, tx, $"CREATE SCHEMA IF NOT EXISTS {_schema}", cancellationToken).ConfigureAwait(false);
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
 
     protected override async Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken)
     {

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using PgRuntimeAgent.Agent;
 using PgRuntimeAgent.Fleet;
 using PgRuntimeAgent.Journal;
@@ -26,13 +25,13 @@ public sealed class FrozenAgentLabTests
         var prefix = $"/pgra-test-{Guid.NewGuid():n}/";
         var settings = new FleetSettings { AgentId = "probe", Prefix = prefix };
         IReadOnlyList<Uri> etcd = [lab.EtcdUrl];
-        using var a = Daemon.Start(lab, dir, "agent-a", prefix);
-        Daemon? b = null;
+        using var a = Start(lab, dir, "agent-a", prefix);
+        FleetDaemon? b = null;
         try
         {
             var first = await WaitOwnerAsync(settings, etcd, lab.Cluster, o => o is not null, TimeSpan.FromSeconds(30));
             Assert.True(first is { Agent: "agent-a" }, $"agent-a did not take {lab.Cluster}: {a.Output()}");
-            b = Daemon.Start(lab, dir, "agent-b", prefix);
+            b = Start(lab, dir, "agent-b", prefix);
             await WaitAsync(async () => (await FleetView.ReadAsync(settings, etcd, Ct)).Agents.Any(x => x.Id == "agent-b"), TimeSpan.FromSeconds(30), () => b.Output());
             Assert.Equal("agent-a", (await FleetView.ReadAsync(settings, etcd, Ct)).Owners.Single(o => o.Cluster == lab.Cluster).Agent);
             await Task.Delay(TimeSpan.FromSeconds(5), Ct); // agent-a's loop senses the cluster it owns (every 2 s)
@@ -121,106 +120,8 @@ public sealed class FrozenAgentLabTests
         return await journal.QueryAsync(new JournalQuery { AfterSeq = seq }, Ct);
     }
 
-    /// <summary>A <c>pgra run</c> process with the lab's settings, its own journal, no web host, and <c>fleet:</c>.</summary>
-    private sealed class Daemon : IDisposable
-    {
-        private readonly Process _process;
-        private readonly StringBuilder _output = new();
-
-        private Daemon(Process process) => _process = process;
-
-        public static Daemon Start(LabInfo lab, string dir, string id, string prefix)
-        {
-            var settings = Path.Combine(dir, id + ".pgra.yml");
-            File.WriteAllText(settings, Settings(File.ReadAllText(lab.SettingsPath), Path.Combine(dir, id + ".db"), id, prefix));
-            var info = new ProcessStartInfo("dotnet")
-            {
-                WorkingDirectory = RepoPaths.Root,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "pgra.dll"), "-i", lab.InventoryPath, "--settings", settings, "run", "--skills", RepoPaths.Skills })
-            {
-                info.ArgumentList.Add(arg);
-            }
-
-            var daemon = new Daemon(Process.Start(info)!);
-            daemon._process.OutputDataReceived += (_, e) => daemon.Append(e.Data);
-            daemon._process.ErrorDataReceived += (_, e) => daemon.Append(e.Data);
-            daemon._process.BeginOutputReadLine();
-            daemon._process.BeginErrorReadLine();
-            return daemon;
-        }
-
-        /// <summary>The lab's settings with a journal of this agent's own, without the web host (one port), and with <c>fleet:</c>.</summary>
-        private static string Settings(string lab, string journal, string id, string prefix)
-        {
-            var kept = new List<string>();
-            var skipping = false;
-            foreach (var line in lab.Split('\n'))
-            {
-                if (line.Length > 0 && !char.IsWhiteSpace(line[0]) && !line.StartsWith('#'))
-                {
-                    skipping = line.StartsWith("http:", StringComparison.Ordinal);
-                }
-
-                if (!skipping)
-                {
-                    kept.Add(line.StartsWith("  path: ", StringComparison.Ordinal) && kept.LastOrDefault(l => l.Length > 0 && !char.IsWhiteSpace(l[0])) == "journal:" ? $"  path: {journal}" : line);
-                }
-            }
-
-            return string.Join('\n', kept) + $"\nfleet:\n  agent_id: {id}\n  lease_ttl_seconds: {Ttl}\n  prefix: {prefix}\n";
-        }
-
-        private void Append(string? line)
-        {
-            if (line is null)
-            {
-                return;
-            }
-
-            lock (_output)
-            {
-                _output.AppendLine(line);
-            }
-        }
-
-        public string Output()
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-
-        public void Signal(string signal)
-        {
-            using var kill = Process.Start("kill", [$"-{signal}", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-            kill.WaitForExit();
-        }
-
-        public async Task StopAsync()
-        {
-            if (_process.HasExited)
-            {
-                return;
-            }
-
-            Signal("CONT");
-            Signal("TERM");
-            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            try
-            {
-                await _process.WaitForExitAsync(limit.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                _process.Kill(entireProcessTree: true);
-            }
-        }
-
-        public void Dispose() => _process.Dispose();
-    }
+    private static FleetDaemon Start(LabInfo lab, string dir, string id, string prefix) =>
+        FleetDaemon.Start(lab, dir, id, FleetDaemon.LabSettings(lab, "http", "journal")
+            + $"journal:\n  backend: sqlite\n  path: {Path.Combine(dir, id + ".db")}\n"
+            + $"fleet:\n  agent_id: {id}\n  lease_ttl_seconds: {Ttl}\n  prefix: {prefix}\n");
 }
