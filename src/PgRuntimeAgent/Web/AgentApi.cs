@@ -95,6 +95,28 @@ internal static class AgentApi
                 throw new InputException($"{id} is a {pending.Action.Kind} action and this agent has no actuator for it; nothing was approved.");
             }
 
+            if (options.Leases is { } leases && !leases.Owns(pending.Action.Cluster))
+            {
+                // Several agents share the clusters (docs/fleet.md): the approval lands in the shared journal and the agent
+                // that owns the cluster runs it on its next tick; here the ownership precheck would refuse it.
+                var approved = pending.Status == Acting.ApprovalStatus.Approved
+                    ? pending
+                    : await acting.Approvals.ApproveAsync(id, by, note, context.RequestAborted).ConfigureAwait(false);
+                var owner = leases.Owners.TryGetValue(pending.Action.Cluster, out var o) ? o.Agent : null;
+                var forwarded = new JsonObject
+                {
+                    ["ok"] = true,
+                    ["status"] = "forwarded",
+                    ["action_id"] = id,
+                    ["owner"] = owner,
+                    ["agent_id"] = leases.AgentId,
+                    ["message"] = $"approved by {approved.DecidedBy}; agent {leases.AgentId} does not own {pending.Action.Cluster}, so "
+                        + (owner is null ? "the agent that takes it runs it" : $"its owner {owner} runs it on its next look at the cluster"),
+                    ["approval"] = JsonSerializer.SerializeToNode(approved, ApiJson.Options),
+                };
+                return Results.Text(options.Secrets.RedactJson(forwarded.ToJsonString(ApiJson.Options)), "application/json", System.Text.Encoding.UTF8, StatusCodes.Status202Accepted);
+            }
+
             if (pending.Status != Acting.ApprovalStatus.Approved)
             {
                 await acting.Approvals.ApproveAsync(id, by, note, context.RequestAborted).ConfigureAwait(false);

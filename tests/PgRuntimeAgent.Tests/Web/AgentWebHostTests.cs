@@ -248,6 +248,38 @@ public sealed class AgentWebHostTests
     }
 
     [Fact]
+    public async Task Decisions_SeveralAgents_ApprovedOnAnAgentThatDoesNotOwnTheCluster_IsForwardedToTheOwnerNotRunHere()
+    {
+        var ownership = new PgRuntimeAgent.Tests.Fleet.FleetTests.Ownership();
+        await using var web = await WebKit.StartAsync(allowActions: true, level: 2, leases: ownership);
+        await using (var ops = await McpAsync(web, WebKit.OperatorToken))
+        {
+            await CallAsync(ops, "act_member_fence", new() { ["cluster"] = "pg-test", ["member"] = "pg-test-3", ["reason"] = "pg-test-3's disk is full (test)" });
+        }
+
+        var id = Assert.Single(await web.Kit.Acting.Approvals.ListAsync(includeClosed: false, Ct)).Id;
+        using var approver = web.Client(WebKit.ApproverToken);
+
+        // agent-b owns pg-test: approved here, journaled for the owner to run, nothing executed on this agent.
+        using var forwarded = await approver.PostAsync($"api/v1/approvals/{id}/approve", new StringContent("""{"note":"go"}""", Encoding.UTF8, "application/json"), Ct);
+        var body = JsonDocument.Parse(await forwarded.Content.ReadAsStringAsync(Ct)).RootElement;
+        Assert.Equal(HttpStatusCode.Accepted, forwarded.StatusCode);
+        Assert.Equal(("forwarded", "agent-b", "test-agent"), (body.GetProperty("status").GetString(), body.GetProperty("owner").GetString(), body.GetProperty("agent_id").GetString()));
+        Assert.Contains("its owner agent-b runs it", body.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Empty(web.Kit.Actuator.Executed);
+        Assert.Empty(await web.Kit.EntriesAsync(JournalKinds.ActionIntent));
+        Assert.Equal(ApprovalStatus.Approved, (await web.Kit.Acting.Approvals.GetAsync(id, Ct))!.Status);
+
+        // This agent owns it now: the approved action runs here.
+        ownership.Owned = true;
+        using var run = await approver.PostAsync($"api/v1/approvals/{id}/approve", null, Ct);
+        Assert.Equal(HttpStatusCode.OK, run.StatusCode);
+        Assert.Equal("succeeded", JsonDocument.Parse(await run.Content.ReadAsStringAsync(Ct)).RootElement.GetProperty("status").GetString());
+        Assert.Single(web.Kit.Actuator.Executed);
+        Assert.Single(await web.Kit.EntriesAsync(JournalKinds.ApprovalGranted));
+    }
+
+    [Fact]
     public async Task Mcp_ASessionIsBoundToItsToken_AnotherTokenIs403()
     {
         await using var web = await WebKit.StartAsync();
