@@ -362,6 +362,28 @@ internal sealed partial class AgentLoop
     }
 
     /// <summary>
+    /// Rebalancing (docs/fleet.md): whether this agent may hand <paramref name="cluster"/> to another agent now: nothing
+    /// is under way on it here (no open incident, no skill run, no approval awaited) and no intent of it is open.
+    /// </summary>
+    public async Task<bool> IsQuietAsync(string cluster, CancellationToken cancellationToken)
+    {
+        if (!_states.TryGetValue(cluster, out var st) || st.Run is not null || st.Urgent is not null || st.Awaiting is not null || st.Rerun is not null)
+        {
+            return false;
+        }
+
+        try
+        {
+            return !await _incidents.HasOpenAsync(cluster, cancellationToken).ConfigureAwait(false)
+                && (await _acting.Journal.GetOpenIntentsAsync(cluster, cancellationToken).ConfigureAwait(false)).Count == 0;
+        }
+        catch (Exception ex) when (ex is Journal.JournalException or IOException or Microsoft.Data.Sqlite.SqliteException or Npgsql.NpgsqlException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
     /// Whether the agent owns the cluster now; a change is journaled (a note the cluster's incidents link, so a post-mortem
     /// says which agent did what) and told. A gain is journaled before the agent does anything on the cluster: in a
     /// shared journal its token then fences the intents of the agent that held the cluster before. A cluster lost stops being sensed here; what runs on it is fenced by the

@@ -186,6 +186,12 @@ internal sealed class AgentRuntime : IAsyncDisposable
             logger.LogWarning(new EventId(7120, "SkillInvalid"), "Skill file left out: {Diagnostic}", LogRedaction.Text(d.ToString(), secrets));
         }
 
+        if (leases is not null)
+        {
+            // Rebalancing: a cluster moves to an agent that joined only while nothing is under way on it here.
+            leases.CanHandOff = loop.IsQuietAsync;
+        }
+
         var alerts = new AlertIntake(loop, journal, options.Time, options.Logging.CreateLogger<AlertIntake>());
         return new AgentRuntime(journal, snapshots, acting, incidents, catalog, notifier, loop, clusters, interval, brain, alerts) { Leases = leases };
     }

@@ -63,6 +63,7 @@ public sealed partial class ClusterLeases : IClusterOwnership, IOwnershipFence
     private readonly Dictionary<string, long> _owned = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _freeSince = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ClusterOwner> _lastOther = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _agentSince = new(StringComparer.Ordinal);
     private readonly Dictionary<string, OwnershipChange> _changes = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
     private long? _lease;
@@ -91,6 +92,13 @@ public sealed partial class ClusterLeases : IClusterOwnership, IOwnershipFence
 
     /// <summary>Called on every change of ownership (the agent journals and logs them).</summary>
     public Action<OwnershipChange>? Changed { get; set; }
+
+    /// <summary>
+    /// Rebalancing: whether a cluster this agent owns may be handed to the live agent rendezvous hashing prefers (one that
+    /// joined after this agent took it). The agent answers true only for a quiet cluster: no open incident, no skill or
+    /// approval under way, no open intent. Null: never hand over (a cluster then moves only when its owner goes away).
+    /// </summary>
+    public Func<string, CancellationToken, Task<bool>>? CanHandOff { get; set; }
 
     /// <summary>The owners etcd named at the last round, by cluster (every agent's, not only this one's).</summary>
     public IReadOnlyDictionary<string, ClusterOwner> Owners { get; private set; } = new Dictionary<string, ClusterOwner>(StringComparer.Ordinal);
@@ -206,6 +214,17 @@ public sealed partial class ClusterLeases : IClusterOwnership, IOwnershipFence
         }
 
         Agents = agents.Select(kv => kv.Key).Order(StringComparer.Ordinal).ToList();
+        var seenAt = _time.GetTimestamp();
+        foreach (var gone in _agentSince.Keys.Except(Agents, StringComparer.Ordinal).ToList())
+        {
+            _agentSince.Remove(gone);
+        }
+
+        foreach (var agent in Agents)
+        {
+            _agentSince.TryAdd(agent, seenAt);
+        }
+
         if (!agents.Any(a => a.Key == AgentId && a.Value.Contains(_instance, StringComparison.Ordinal)))
         {
             Problem = $"another live agent is registered as '{AgentId}' in etcd ({_settings.Prefix}agents/{AgentId}): this one takes no cluster until the name is free";
@@ -215,6 +234,11 @@ public sealed partial class ClusterLeases : IClusterOwnership, IOwnershipFence
         }
 
         Problem = null;
+        foreach (var stray in Owners.Values.Where(o => o.Agent == AgentId && o.Lease == _lease && TokenOf(o.Cluster) != o.Token).ToList())
+        {
+            await DeleteOwnerKeyAsync(stray.Cluster, stray.Token, cancellationToken).ConfigureAwait(false);
+        }
+
         foreach (var (cluster, token) in OwnedSnapshot())
         {
             if (!Owners.TryGetValue(cluster, out var owner) || owner.Agent != AgentId || owner.Token != token)
@@ -223,6 +247,7 @@ public sealed partial class ClusterLeases : IClusterOwnership, IOwnershipFence
             }
         }
 
+        await HandOffAsync(cancellationToken).ConfigureAwait(false);
         var now = _time.GetTimestamp();
         foreach (var cluster in _clusters)
         {
@@ -281,20 +306,60 @@ public sealed partial class ClusterLeases : IClusterOwnership, IOwnershipFence
         return new OwnershipFenceResult(false, $"agent {AgentId} no longer owns {cluster} (its token was {token}; {who}): it does not act there", token);
     }
 
+    /// <summary>
+    /// Hands each quiet cluster this agent owns to the agent rendezvous hashing prefers, once that agent has been alive
+    /// for a whole ttl (a rolling restart does not move clusters back and forth): the owner key is deleted (compared on
+    /// this agent's value and token) and the preferred agent takes it at its next round. At most a quarter of the owned
+    /// clusters per round, so a joining agent takes its share over a few rounds, not in one burst.
+    /// </summary>
+    private async Task HandOffAsync(CancellationToken cancellationToken)
+    {
+        if (CanHandOff is not { } canHandOff)
+        {
+            return;
+        }
+
+        var owned = OwnedSnapshot();
+        var budget = Math.Max(1, owned.Count / 4);
+        foreach (var (cluster, token) in owned)
+        {
+            var preferred = Preferred(Agents, cluster);
+            if (budget == 0 || preferred is null || preferred == AgentId
+                || !_agentSince.TryGetValue(preferred, out var since) || _time.GetElapsedTime(since) < Ttl
+                || !await canHandOff(cluster, cancellationToken).ConfigureAwait(false))
+            {
+                continue;
+            }
+
+            // Locally first (the loop stops acting and the owner precheck refuses), then in etcd; a key left behind
+            // when the delete fails is removed at the next round (an owner key of this agent it no longer tracks).
+            budget--;
+            Lose(cluster, $"handed over to {preferred}, which rendezvous hashing prefers (rebalancing: the cluster was quiet)");
+            await DeleteOwnerKeyAsync(cluster, token, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Deletes the owner key if it still holds this agent's value and <paramref name="token"/>; true when deleted.</summary>
+    private async Task<bool> DeleteOwnerKeyAsync(string cluster, long token, CancellationToken cancellationToken)
+    {
+        var b64 = EtcdGateway.B64(OwnerKey(cluster));
+        var body = new JsonObject
+        {
+            ["compare"] = new JsonArray(
+                new JsonObject { ["key"] = b64, ["result"] = "EQUAL", ["target"] = "VALUE", ["value"] = EtcdGateway.B64(AgentId) },
+                new JsonObject { ["key"] = b64, ["result"] = "EQUAL", ["target"] = "CREATE", ["create_revision"] = token.ToString(CultureInfo.InvariantCulture) }),
+            ["success"] = new JsonArray(new JsonObject { ["requestDeleteRange"] = new JsonObject { ["key"] = b64 } }),
+        };
+        var (_, root, _) = await _etcd.PostAsync("v3/kv/txn", body, TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+        return root is { } r && r.TryGetProperty("succeeded", out var ok) && ok.ValueKind == JsonValueKind.True;
+    }
+
     /// <summary>Gives every owned cluster back and revokes the lease (a clean stop: the others need not wait for the ttl).</summary>
     public async Task ReleaseAllAsync(CancellationToken cancellationToken)
     {
         foreach (var (cluster, token) in OwnedSnapshot())
         {
-            var b64 = EtcdGateway.B64(OwnerKey(cluster));
-            var body = new JsonObject
-            {
-                ["compare"] = new JsonArray(
-                    new JsonObject { ["key"] = b64, ["result"] = "EQUAL", ["target"] = "VALUE", ["value"] = EtcdGateway.B64(AgentId) },
-                    new JsonObject { ["key"] = b64, ["result"] = "EQUAL", ["target"] = "CREATE", ["create_revision"] = token.ToString(CultureInfo.InvariantCulture) }),
-                ["success"] = new JsonArray(new JsonObject { ["requestDeleteRange"] = new JsonObject { ["key"] = b64 } }),
-            };
-            await _etcd.PostAsync("v3/kv/txn", body, TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+            await DeleteOwnerKeyAsync(cluster, token, cancellationToken).ConfigureAwait(false);
             Lose(cluster, "the agent stopped and gave it back");
         }
 

@@ -107,6 +107,20 @@ internal sealed partial class IncidentManager
 
     public IReadOnlyList<Incident> OpenIncidents => _open.Values.Select(s => s.Incident).ToList();
 
+    /// <summary>Whether the cluster has an open incident, read under the manager's lock (safe from another thread than the loop's).</summary>
+    public async Task<bool> HasOpenAsync(string cluster, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return _open.ContainsKey(cluster);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     /// <summary>
     /// After a restart: reopens the incidents the journal shows as not resolved and restores the carried findings, so
     /// a still-active follow-up does not open a new incident and a running incident goes on.

@@ -239,7 +239,7 @@ internal static class PostMortemBuilder
             : "The agent took no action on the cluster.");
         if (agents.Count > 1)
         {
-            parts.Add($"Handled by {string.Join(", then ", agents.Select(a => a.TookOverFrom is null || a.OwnedFrom is null ? a.Agent : $"{a.Agent} (took over from {a.TookOverFrom} at {FindingJson.Time(a.OwnedFrom.Value)})"))}.");
+            parts.Add($"Handled by {string.Join(", then ", agents.Select(a => a.TookOverFrom is null || a.OwnedFrom is not { } at || at < incident.OpenedAt ? a.Agent : $"{a.Agent} (took over from {a.TookOverFrom} at {FindingJson.Time(at)})"))}.");
         }
 
         parts.Add(incident.State == IncidentState.Resolved ? $"Resolved at {FindingJson.Time(incident.ResolvedAt!.Value)}." : $"Still {incident.State.ToString().ToLowerInvariant()}.");

@@ -33,7 +33,8 @@ internal static class PostMortemAgents
         {
             if (e.Kind == JournalKinds.Note && e.Topic is JournalKinds.FleetGained or JournalKinds.FleetLost && Note(e) is { } note)
             {
-                if (note.PreviousAgent is { } previous)
+                // Who held the cluster before the incident opened is not part of it.
+                if (note.PreviousAgent is { } previous && e.Time >= data.Incident.OpenedAt)
                 {
                     Of(previous).Token ??= note.PreviousToken;
                 }

@@ -89,6 +89,72 @@ public sealed class ClusterLeasesLabTests
     }
 
     [Fact]
+    public async Task AgentJoins_AfterATtlTheQuietClustersItIsPreferredForMoveToIt_ABusyOneStaysUntilQuiet_NeverTwoOwners()
+    {
+        var lab = await LabGuard.RequireLabAsync();
+        var prefix = NewPrefix();
+        string[] clusters = [.. Enumerable.Range(1, 12).Select(i => $"pg-r{i:00}")];
+        var busy = new HashSet<string>(StringComparer.Ordinal);
+        ClusterLeases Make(string id) => new(new FleetSettings { AgentId = id, LeaseTtlSeconds = 3, Prefix = prefix }, [lab.EtcdUrl], clusters, TimeProvider.System)
+        {
+            CanHandOff = (c, _) => Task.FromResult(!busy.Contains(c)),
+        };
+
+        var a = Make("agent-a");
+        var b = Make("agent-b");
+        try
+        {
+            await a.RoundAsync(Ct);
+            Assert.Equal(clusters, a.Owned());
+            var forB = clusters.Where(c => ClusterLeases.Preferred(["agent-a", "agent-b"], c) == "agent-b").ToList();
+            Assert.True(forB.Count >= 2, $"rendezvous hashing prefers agent-b for {forB.Count} of 12");
+            busy.Add(forB[0]);
+
+            // agent-b joins. agent-a hands nothing over until agent-b has lived a whole ttl, then at most a quarter of
+            // its clusters per round, and only the quiet ones; no cluster has two owners at any round.
+            var joined = System.Diagnostics.Stopwatch.StartNew();
+            TimeSpan? firstMove = null;
+            while (joined.Elapsed < TimeSpan.FromSeconds(20) && !forB.Skip(1).All(c => b.Owned().Contains(c)))
+            {
+                await b.RoundAsync(Ct);
+                await a.RoundAsync(Ct);
+                Assert.Empty(a.Owned().Intersect(b.Owned()));
+                if (firstMove is null && a.Owned().Count < clusters.Length)
+                {
+                    firstMove = joined.Elapsed;
+                    Assert.True(clusters.Length - a.Owned().Count <= clusters.Length / 4, $"{clusters.Length - a.Owned().Count} clusters left agent-a in one round");
+                }
+
+                await Task.Delay(500, Ct);
+            }
+
+            Assert.Equal(forB.Skip(1).Order(StringComparer.Ordinal), b.Owned());
+            Assert.Equal(clusters.Except(forB.Skip(1)).Order(StringComparer.Ordinal), a.Owned());
+            Assert.True(firstMove >= TimeSpan.FromSeconds(3), $"the first cluster moved {firstMove?.TotalSeconds:0.0} s after agent-b joined (ttl 3 s)");
+            Assert.Contains("handed over to agent-b", a.LastChange(forB[1])!.Detail, StringComparison.Ordinal);
+            Assert.True(b.TokenOf(forB[1]) is not null && (await b.ConfirmAsync(forB[1], Ct)).Held);
+            Assert.False((await a.ConfirmAsync(forB[1], Ct)).Held);
+
+            // The busy cluster moves once it is quiet.
+            busy.Clear();
+            for (var i = 0; i < 10 && !b.Owns(forB[0]); i++)
+            {
+                await a.RoundAsync(Ct);
+                await b.RoundAsync(Ct);
+                Assert.Empty(a.Owned().Intersect(b.Owned()));
+                await Task.Delay(300, Ct);
+            }
+
+            Assert.True(b.Owns(forB[0]), $"{forB[0]} did not move once quiet");
+        }
+        finally
+        {
+            await a.ReleaseAllAsync(Ct);
+            await b.ReleaseAllAsync(Ct);
+        }
+    }
+
+    [Fact]
     public async Task ConfirmAsync_AfterTheOwnerKeyWasTakenInEtcdBehindTheAgentsBack_RefusesAndNamesTheNewHolder()
     {
         var lab = await LabGuard.RequireLabAsync();

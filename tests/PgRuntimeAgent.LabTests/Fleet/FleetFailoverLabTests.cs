@@ -50,7 +50,7 @@ public sealed class FleetFailoverLabTests
         long before = 0;
         try
         {
-            // agent-a takes the cluster first; agent-b and agent-c join (a cluster is not moved when an agent joins).
+            // agent-a takes the cluster first; agent-b and agent-c join.
             daemons.Add(FleetDaemon.Start(lab, dir, "agent-a", Settings("agent-a")));
             var first = await WaitOwnerAsync(view, etcd, lab.Cluster, o => o is not null, TimeSpan.FromSeconds(60));
             Assert.True(first is not null, $"nobody took {lab.Cluster}: {daemons[0].Output()}");
@@ -58,8 +58,16 @@ public sealed class FleetFailoverLabTests
             daemons.Add(FleetDaemon.Start(lab, dir, "agent-c", Settings("agent-c")));
             await WaitAsync(async () => (await FleetView.ReadAsync(view, etcd, Ct)).Agents.Count == 3, TimeSpan.FromSeconds(60),
                 () => string.Join("\n---\n", daemons.Select(d => d.Output())));
-            owner = daemons.Single(d => d.Id == first!.Agent);
-            await Task.Delay(TimeSpan.FromSeconds(4), Ct); // the owner has sensed the healthy cluster a few times
+            // Rebalancing: once the others have lived a ttl, the quiet cluster moves to the agent rendezvous hashing prefers.
+            var preferred = ClusterLeases.Preferred(["agent-a", "agent-b", "agent-c"], lab.Cluster)!;
+            var joined = Stopwatch.StartNew();
+            var settled = await WaitOwnerAsync(view, etcd, lab.Cluster, o => o?.Agent == preferred, TimeSpan.FromSeconds(30));
+            Assert.True(settled is not null, $"{lab.Cluster} did not move to {preferred}, which rendezvous hashing prefers");
+            AgentLab.Report(preferred == first!.Agent
+                ? $"fleet drill: {first.Agent} took {lab.Cluster} and is the agent rendezvous hashing prefers among the three: it keeps it"
+                : $"fleet drill: {first.Agent} handed {lab.Cluster} to {preferred} (rendezvous hashing prefers it) {joined.Elapsed.TotalSeconds:0.0} s after the others joined (ttl {Ttl} s), token {first.Token} -> {settled!.Token}");
+            owner = daemons.Single(d => d.Id == preferred);
+            await Task.Delay(TimeSpan.FromSeconds(5), Ct); // the owner has sensed the healthy cluster a few times
 
             await using var journal = await PostgresJournal.OpenAsync(connectionString, password, schema, new SecretStore(), TimeProvider.System, Ct);
             before = (await journal.QueryAsync(new JournalQuery { Descending = true, Limit = 1 }, Ct)).FirstOrDefault()?.Seq ?? 0;

@@ -21,60 +21,62 @@ public sealed class FrozenAgentLabTests
     public async Task OwnerFrozenPastItsLease_TheOtherTakesOverWithinTheTtl_AndTheThawedAgentStopsWatchingTheCluster()
     {
         var lab = await LabGuard.RequireLabAsync();
+        // The first agent is the one rendezvous hashing prefers for the cluster: the other, joining later, is not handed it.
+        var (idA, idB) = ClusterLeases.Preferred(["agent-a", "agent-b"], lab.Cluster) == "agent-a" ? ("agent-a", "agent-b") : ("agent-b", "agent-a");
         var dir = Directory.CreateTempSubdirectory("pgra-fleet-lab-").FullName;
         var prefix = $"/pgra-test-{Guid.NewGuid():n}/";
         var settings = new FleetSettings { AgentId = "probe", Prefix = prefix };
         IReadOnlyList<Uri> etcd = [lab.EtcdUrl];
-        using var a = Start(lab, dir, "agent-a", prefix);
+        using var a = Start(lab, dir, idA, prefix);
         FleetDaemon? b = null;
         try
         {
             var first = await WaitOwnerAsync(settings, etcd, lab.Cluster, o => o is not null, TimeSpan.FromSeconds(30));
-            Assert.True(first is { Agent: "agent-a" }, $"agent-a did not take {lab.Cluster}: {a.Output()}");
-            b = Start(lab, dir, "agent-b", prefix);
-            await WaitAsync(async () => (await FleetView.ReadAsync(settings, etcd, Ct)).Agents.Any(x => x.Id == "agent-b"), TimeSpan.FromSeconds(30), () => b.Output());
-            Assert.Equal("agent-a", (await FleetView.ReadAsync(settings, etcd, Ct)).Owners.Single(o => o.Cluster == lab.Cluster).Agent);
-            await Task.Delay(TimeSpan.FromSeconds(5), Ct); // agent-a's loop senses the cluster it owns (every 2 s)
-            Assert.Equal("agent-a", (await FleetView.ReadAsync(settings, etcd, Ct)).Owners.Single(o => o.Cluster == lab.Cluster).Agent);
+            Assert.True(first?.Agent == idA, $"{idA} did not take {lab.Cluster}: {a.Output()}");
+            b = Start(lab, dir, idB, prefix);
+            await WaitAsync(async () => (await FleetView.ReadAsync(settings, etcd, Ct)).Agents.Any(x => x.Id == idB), TimeSpan.FromSeconds(30), () => b.Output());
+            Assert.Equal(idA, (await FleetView.ReadAsync(settings, etcd, Ct)).Owners.Single(o => o.Cluster == lab.Cluster).Agent);
+            await Task.Delay(TimeSpan.FromSeconds(5), Ct); // the owner's loop senses the cluster it owns (every 2 s)
+            Assert.Equal(idA, (await FleetView.ReadAsync(settings, etcd, Ct)).Owners.Single(o => o.Cluster == lab.Cluster).Agent);
 
-            // Freeze the owner: its lease runs out in etcd and agent-b takes the cluster.
+            // Freeze the owner: its lease runs out in etcd and the other takes the cluster.
             a.Signal("STOP");
             var frozen = Stopwatch.StartNew();
-            var second = await WaitOwnerAsync(settings, etcd, lab.Cluster, o => o?.Agent == "agent-b", TimeSpan.FromSeconds(30));
+            var second = await WaitOwnerAsync(settings, etcd, lab.Cluster, o => o?.Agent == idB, TimeSpan.FromSeconds(30));
             var moved = frozen.Elapsed;
-            PgRuntimeAgent.LabTests.Agent.AgentLab.Report($"fleet: agent-a frozen (SIGSTOP); agent-b owns {lab.Cluster} {moved.TotalSeconds:0.0} s later (ttl {Ttl} s), token {first!.Token} -> {second?.Token}");
-            Assert.True(second is { Agent: "agent-b" }, $"agent-b did not take {lab.Cluster}: {b.Output()}");
+            PgRuntimeAgent.LabTests.Agent.AgentLab.Report($"fleet: {idA} frozen (SIGSTOP); {idB} owns {lab.Cluster} {moved.TotalSeconds:0.0} s later (ttl {Ttl} s), token {first!.Token} -> {second?.Token}");
+            Assert.True(second?.Agent == idB, $"{idB} did not take {lab.Cluster}: {b.Output()}");
             Assert.True(moved < TimeSpan.FromSeconds(2 * Ttl + 1), $"the cluster moved {moved.TotalSeconds:0.0} s after the freeze (ttl {Ttl} s)");
             Assert.True(second!.Token > first.Token, $"token {second.Token} after {first.Token}");
             await Task.Delay(TimeSpan.FromSeconds(2), Ct);
 
-            // Thaw: agent-a's own clock says its lease ran out; it journals the loss and stops sensing pg-test.
+            // Thaw: the frozen agent's own clock says its lease ran out; it journals the loss and stops sensing pg-test.
             a.Signal("CONT");
             await WaitAsync(() => Task.FromResult(a.Output().Contains($"lost {lab.Cluster}", StringComparison.Ordinal)), TimeSpan.FromSeconds(20), () => a.Output());
             await Task.Delay(TimeSpan.FromSeconds(4), Ct);
-            Assert.Equal("agent-b", (await FleetView.ReadAsync(settings, etcd, Ct)).Owners.Single(o => o.Cluster == lab.Cluster).Agent);
+            Assert.Equal(idB, (await FleetView.ReadAsync(settings, etcd, Ct)).Owners.Single(o => o.Cluster == lab.Cluster).Agent);
         }
         finally
         {
             await a.StopAsync();
-            await File.WriteAllTextAsync(Path.Combine(dir, "agent-a.log"), a.Output(), CancellationToken.None);
+            await File.WriteAllTextAsync(Path.Combine(dir, idA + ".log"), a.Output(), CancellationToken.None);
             if (b is not null)
             {
                 await b.StopAsync();
-                await File.WriteAllTextAsync(Path.Combine(dir, "agent-b.log"), b.Output(), CancellationToken.None);
+                await File.WriteAllTextAsync(Path.Combine(dir, idB + ".log"), b.Output(), CancellationToken.None);
                 b.Dispose();
             }
         }
 
-        var notesA = await NotesAsync(Path.Combine(dir, "agent-a.db"));
-        var notesB = await NotesAsync(Path.Combine(dir, "agent-b.db"));
+        var notesA = await NotesAsync(Path.Combine(dir, idA + ".db"));
+        var notesB = await NotesAsync(Path.Combine(dir, idB + ".db"));
         Assert.Equal([AgentEventNames.OwnershipGained, AgentEventNames.OwnershipLost], notesA.Select(n => n.Topic));
         Assert.Contains("lease", notesA[1].Summary, StringComparison.Ordinal);
         Assert.Equal(AgentEventNames.OwnershipGained, notesB[0].Topic);
 
-        // agent-a sensed the cluster while it owned it; after the loss it journaled nothing more about it: no snapshot,
+        // The frozen agent sensed the cluster while it owned it; after the loss it journaled nothing more about it: no snapshot,
         // no finding, no intent.
-        var all = await EntriesAfterAsync(Path.Combine(dir, "agent-a.db"), 0);
+        var all = await EntriesAfterAsync(Path.Combine(dir, idA + ".db"), 0);
         Assert.Contains(all, e => e.Kind == JournalKinds.Snapshot && e.Cluster == lab.Cluster && e.Seq < notesA[1].Seq);
         Assert.DoesNotContain(all, e => e.Cluster == lab.Cluster && e.Seq > notesA[1].Seq);
         Directory.Delete(dir, recursive: true);

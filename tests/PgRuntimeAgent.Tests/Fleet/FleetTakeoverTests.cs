@@ -39,7 +39,9 @@ public sealed class FleetTakeoverTests : IAsyncLifetime
         var stream = IncidentScenario.Stream();
         var b = new IncidentManager(_journal);
         await b.LoadAsync(Ct); // agent-b started before the incident: it knows nothing of it
-        await NoteAsync("agent-a took pg-test (token 5)", JournalKinds.FleetGained, new { agent = "agent-a", owns = true, token = 5 });
+        // agent-a took the cluster over from agent-z before the incident: agent-z has no part in it.
+        await NoteAsync("agent-a took pg-test over from agent-z (token 5)", JournalKinds.FleetGained,
+            new { agent = "agent-a", owns = true, token = 5, previous_agent = "agent-z", previous_token = 2 });
 
         // agent-a watches the cluster and opens the incident.
         var a = new IncidentManager(_journal);

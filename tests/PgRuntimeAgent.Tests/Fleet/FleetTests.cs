@@ -106,6 +106,31 @@ public sealed class FleetTests : IDisposable
     }
 
     [Fact]
+    public async Task IsQuiet_OnlyWithoutAnOpenIncidentSkillRunOrOpenIntent_SoRebalancingNeverMovesABusyCluster()
+    {
+        await using var kit = await AgentKit.CreateAsync(level: 4);
+        await kit.FeedAsync(Load("healthy"));
+        Assert.True(await kit.Loop.IsQuietAsync(AgentKit.Cluster, Ct));
+        Assert.False(await kit.Loop.IsQuietAsync("pg-nowhere", Ct));
+
+        // An open intent (an operator's action in flight) holds the cluster.
+        var action = new PlannedAction { Id = "act-q1", Kind = "member.fence", Cluster = AgentKit.Cluster, Member = "pg-test-3", Summary = "fence pg-test-3 (test)" };
+        await kit.Journal.TryAppendIntentAsync(JournalRecord.Create(JournalKinds.ActionIntent, "intent: fence", new IntentPayload(action,
+            PrecheckResult.Pass("t", "t"), IntentOwner.Current, null), AgentKit.Cluster, "pg-test-3", action.Id, action.Kind), Ct);
+        Assert.False(await kit.Loop.IsQuietAsync(AgentKit.Cluster, Ct));
+        await kit.Journal.AppendAsync(JournalRecord.Create(JournalKinds.ActionOutcome, "not-executed: fence", new OutcomePayload
+        {
+            Status = ActionOutcomeStatus.NotExecuted, Message = "test", Action = action,
+        }, AgentKit.Cluster, "pg-test-3", action.Id, action.Kind), Ct);
+        Assert.True(await kit.Loop.IsQuietAsync(AgentKit.Cluster, Ct));
+
+        // An open incident holds it too.
+        await kit.FeedAsync(Load("disk-full-01"));
+        await kit.FeedAsync(Load("disk-full-02"));
+        Assert.False(await kit.Loop.IsQuietAsync(AgentKit.Cluster, Ct));
+    }
+
+    [Fact]
     public async Task Pipeline_OwnershipNotConfirmed_RefusesEveryActionBeforeItsIntent()
     {
         await using var kit = await AgentKit.CreateAsync(level: 4);
