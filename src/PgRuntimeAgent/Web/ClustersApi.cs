@@ -15,7 +15,8 @@ namespace PgRuntimeAgent.Web;
 /// <c>GET /api/v1/clusters/{name}/findings</c> (as <c>pgra detect --json</c>). Under <c>pgra run</c> they answer from
 /// the last snapshot the loop took (<c>source: loop</c>) and its findings as the agent's detection holds them; without
 /// the loop, or before its first snapshot, from a fresh snapshot bounded by <see cref="AgentWebHostOptions.SenseTimeout"/>
-/// (<c>source: fresh</c>; findings then as <c>pgra detect</c> judges one snapshot).
+/// (<c>source: fresh</c>; findings then as <c>pgra detect</c> judges one snapshot). When several agents share the
+/// clusters, a cluster another agent owns is answered from its last snapshot in the shared journal (<c>source: journal</c>).
 /// </summary>
 internal static class ClustersApi
 {
@@ -165,12 +166,36 @@ internal static class ClustersApi
             : ApiResults.Error(options.Secrets, StatusCodes.Status404NotFound, $"no cluster '{name}' is watched here",
                 [$"clusters: {string.Join(", ", Watched(options))}"]);
 
+    /// <summary>The cluster's last snapshot in the journal (the owner journals one on every change of shape and every few cycles); null when none.</summary>
+    private static async Task<ClusterSnapshot?> JournaledAsync(AgentWebHostOptions options, string cluster, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var last = await options.Acting.Journal.QueryAsync(new Journal.JournalQuery { Cluster = cluster, Kinds = [Journal.JournalKinds.Snapshot], Descending = true, Limit = 1 },
+                cancellationToken).ConfigureAwait(false);
+            return last.Count == 0 ? null : Incidents.SnapshotRecorder.Read(last[0]);
+        }
+        catch (Exception ex) when (ex is Journal.JournalException or Npgsql.NpgsqlException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            return null;
+        }
+    }
+
     private sealed record View(ClusterSnapshot? Snapshot, string Source, IReadOnlyList<Finding>? Active, string? Error);
 
     /// <summary>The loop's last snapshot of <paramref name="cluster"/>, else a fresh one within the sensing bound.</summary>
     private static async Task<View> ViewAsync(AgentWebHostOptions options, string cluster, CancellationToken cancellationToken)
     {
-        if (options.Live?.Latest(cluster) is { } latest)
+        if (options.Leases is { } leases && !leases.Owns(cluster))
+        {
+            // Several agents (docs/fleet.md): another agent senses this cluster. Its last journaled snapshot in the shared
+            // journal, not this agent's own view (stale since it lost the cluster) and not a fresh one per request.
+            if (await JournaledAsync(options, cluster, cancellationToken).ConfigureAwait(false) is { } journaled)
+            {
+                return new View(journaled, "journal", null, null);
+            }
+        }
+        else if (options.Live?.Latest(cluster) is { } latest)
         {
             return new View(latest.Snapshot, "loop", latest.Active, null);
         }

@@ -108,6 +108,35 @@ public sealed class AgentApiTests
     }
 
     [Fact]
+    public async Task Snapshot_SeveralAgents_AClusterAnotherAgentOwns_IsAnsweredFromItsLastJournaledSnapshot_NotSensedHere()
+    {
+        var ownership = new PgRuntimeAgent.Tests.Fleet.FleetTests.Ownership();
+        await using var web = await WebKit.StartAsync(live: false, leases: ownership);
+        web.Kit.World = Load("healthy");
+        using var viewer = web.Client(WebKit.ViewerToken);
+
+        // Nothing journaled yet: a fresh snapshot, as before.
+        using (var fresh = await viewer.GetAsync("api/v1/clusters/pg-test/snapshot", Ct))
+        {
+            Assert.Equal("fresh", Assert.Single(fresh.Headers.GetValues("X-Pgra-Snapshot-Source")));
+        }
+
+        var sensed = web.Kit.SenseCalls;
+        var journaled = Load("disk-full-03");
+        await new PgRuntimeAgent.Incidents.SnapshotRecorder(web.Kit.Journal).RecordAsync(journaled, null, Ct);
+
+        using var response = await viewer.GetAsync("api/v1/clusters/pg-test/snapshot", Ct);
+        var (_, clusters) = await GetAsync(viewer, "api/v1/clusters");
+
+        Assert.Equal("journal", Assert.Single(response.Headers.GetValues("X-Pgra-Snapshot-Source")));
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct)).RootElement;
+        Assert.Equal(journaled.TakenAt, body.GetProperty("taken_at").GetDateTimeOffset());
+        var cluster = Assert.Single(clusters.GetProperty("clusters").EnumerateArray());
+        Assert.Equal(("journal", "agent-b"), (cluster.GetProperty("source").GetString(), cluster.GetProperty("owner").GetProperty("agent").GetString()));
+        Assert.Equal(sensed, web.Kit.SenseCalls);
+    }
+
+    [Fact]
     public async Task Clusters_WithoutTheLoop_TakeAFreshSnapshot_AndJudgeItAsPgraDetect()
     {
         await using var web = await WebKit.StartAsync(live: false);
