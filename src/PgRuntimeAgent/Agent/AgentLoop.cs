@@ -213,9 +213,9 @@ internal sealed partial class AgentLoop
 
     /// <summary>The last run of each skill per cluster and trigger (cooldowns and retry times, by the same rule as a live
     /// run: <see cref="ClusterState.Record"/>), and runs that ended waiting for an approval still pending.</summary>
-    private async Task RestoreSkillStateAsync(CancellationToken stop)
+    private async Task RestoreSkillStateAsync(CancellationToken stop, string? cluster = null)
     {
-        var entries = await _acting.Journal.QueryAsync(new JournalQuery { Kinds = [IncidentKinds.SkillRun], Since = _time.GetUtcNow().AddDays(-1) }, stop)
+        var entries = await _acting.Journal.QueryAsync(new JournalQuery { Kinds = [IncidentKinds.SkillRun], Cluster = cluster, Since = _time.GetUtcNow().AddDays(-1) }, stop)
             .ConfigureAwait(false);
         foreach (var entry in entries)
         {
@@ -423,8 +423,19 @@ internal sealed partial class AgentLoop
 
         try
         {
-            // An incident another agent opened on the cluster (the journal is shared) goes on here; a lost one is theirs.
-            await (owns ? _incidents.AdoptAsync(st.Cluster, stop) : _incidents.ForgetAsync(st.Cluster, stop)).ConfigureAwait(false);
+            // An incident another agent opened on the cluster (the journal is shared) goes on here, and so do its skill
+            // cooldowns and the approval its last run waits for; a lost cluster's are the new owner's to follow.
+            if (owns)
+            {
+                await _incidents.AdoptAsync(st.Cluster, stop).ConfigureAwait(false);
+                await RestoreSkillStateAsync(stop, st.Cluster).ConfigureAwait(false);
+            }
+            else
+            {
+                await _incidents.ForgetAsync(st.Cluster, stop).ConfigureAwait(false);
+                st.Awaiting = null;
+                st.Rerun = null;
+            }
         }
         catch (Exception ex) when (ex is Journal.JournalException or IOException or Microsoft.Data.Sqlite.SqliteException or Npgsql.NpgsqlException)
         {

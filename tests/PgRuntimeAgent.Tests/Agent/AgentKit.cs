@@ -87,6 +87,9 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
     /// <summary>Where the loop writes post-mortems of resolved incidents (inside the kit's directory).</summary>
     public string PostmortemDirectory => Path.Combine(_dir, "postmortems");
 
+    /// <summary>This kit's own journal file (another kit may share it).</summary>
+    public string JournalPath => Path.Combine(_dir, "journal.db");
+
     /// <summary>While set and not completed, a skill run's own sensing waits for it (the run stalls; the loop goes on).</summary>
     public TaskCompletionSource? HoldSkillSensing { get; set; }
 
@@ -110,13 +113,14 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
     /// <param name="skills">The skills the loop runs (null: the shipped ones).</param>
     /// <param name="silenced">Finding codes silenced besides inventory drift.</param>
     /// <param name="ownership">Which clusters the agent owns when several share them (null: alone).</param>
+    /// <param name="sharedJournal">Another kit's <see cref="JournalPath"/>: two agents sharing one journal (null: a journal of its own).</param>
     public static async Task<AgentKit> CreateAsync(int level = 4, AgentRunSettings? run = null, ILogger? logger = null, SkillCatalog? skills = null,
-        IReadOnlyList<string>? silenced = null, PgRuntimeAgent.Fleet.IClusterOwnership? ownership = null)
+        IReadOnlyList<string>? silenced = null, PgRuntimeAgent.Fleet.IClusterOwnership? ownership = null, string? sharedJournal = null)
     {
         var dir = Directory.CreateTempSubdirectory("pgra-agent-").FullName;
         var workspace = Workspace.Load(Path.Combine(TestPaths.RepoRoot, "inventory", "lab.yml"), null, new Dictionary<string, string?>(), dir, null);
         var time = new FakeTimeProvider(DetectionKit.Load("healthy").TakenAt.AddMinutes(-5));
-        var journal = await SqliteJournal.OpenAsync(Path.Combine(dir, "journal.db"), workspace.Secrets, time, Ct);
+        var journal = await SqliteJournal.OpenAsync(sharedJournal ?? Path.Combine(dir, "journal.db"), workspace.Secrets, time, Ct);
         var policy = new PolicySettings { Classes = new Dictionary<string, int> { ["patroni.failover"] = level, ["member.fence"] = level } };
         var detection = silenced is null ? Detection : Detection with { Silenced = [.. Detection.Silenced, .. silenced] };
         return new AgentKit(dir, workspace, time, journal, policy, run ?? new AgentRunSettings(), logger, skills, detection, ownership);

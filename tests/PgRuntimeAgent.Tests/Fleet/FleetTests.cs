@@ -131,6 +131,34 @@ public sealed class FleetTests : IDisposable
     }
 
     [Fact]
+    public async Task Takeover_TheNewOwnerFollowsTheApprovalTheDeadOwnerWaitedFor_AndRunsItOnceApproved_NoSecondRequest()
+    {
+        // agent-a (alone here) asks for approval to fence, then dies.
+        await using var a = await AgentKit.CreateAsync(level: 2);
+        await a.FeedAsync(Load("healthy"));
+        await a.FeedAsync(Load("disk-full-01"));
+        await a.FeedAsync(Load("disk-full-02"));
+        await a.SettleAsync();
+        var pending = Assert.Single(await a.Acting.Approvals.ListAsync(false, Ct));
+
+        // agent-b shares the journal and takes the cluster over.
+        var ownership = new Ownership { Owned = true };
+        await using var b = await AgentKit.CreateAsync(level: 2, ownership: ownership, sharedJournal: a.JournalPath);
+        b.Time.SetUtcNow(a.Time.GetUtcNow());
+        await b.FeedAsync(Load("disk-full-03") with { TakenAt = a.Time.GetUtcNow().AddSeconds(2) });
+        await b.SettleAsync();
+        Assert.Single(await b.Acting.Approvals.ListAsync(false, Ct));
+
+        // Approved anywhere: agent-b runs it.
+        await b.Acting.Approvals.ApproveAsync(pending.Id, "tester", null, Ct);
+        await b.FeedAsync(Load("disk-full-04") with { TakenAt = b.Time.GetUtcNow().AddSeconds(2) });
+        await b.SettleAsync();
+        Assert.Equal(["member.fence pg-test-3"], b.Actuator.Executed);
+        Assert.Empty(a.Actuator.Executed);
+        Assert.Single(await b.Acting.Approvals.ListAsync(true, Ct));
+    }
+
+    [Fact]
     public async Task Pipeline_OwnershipNotConfirmed_RefusesEveryActionBeforeItsIntent()
     {
         await using var kit = await AgentKit.CreateAsync(level: 4);
