@@ -32,6 +32,7 @@ internal sealed partial class AgentLoop : IAlertTarget
         }
 
         st.AlertInbox.Enqueue(firing);
+        st.WakeUp();
         return true;
     }
 

@@ -26,6 +26,28 @@ internal sealed partial class AgentLoop
         /// <summary>Whether this agent owned the cluster at its last tick (several agents: docs/fleet.md).</summary>
         public bool Owned { get; set; }
 
+        private CancellationTokenSource? _wake;
+
+        /// <summary>Set while the cluster's task waits for its next snapshot; cancelled to take it now (<see cref="WakeUp"/>).</summary>
+        public CancellationTokenSource? Wake
+        {
+            get => Volatile.Read(ref _wake);
+            set => Volatile.Write(ref _wake, value);
+        }
+
+        /// <summary>Takes the next snapshot now instead of at the end of the wait (an alert arrived for a calm cluster).</summary>
+        public void WakeUp()
+        {
+            try
+            {
+                Wake?.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The wait ended meanwhile: the next snapshot is under way anyway.
+            }
+        }
+
         private DetectionResult? _latest;
 
         /// <summary>The last snapshot's detection; written by the cluster's task, read by anyone (the web host's <see cref="LatestOf"/>).</summary>

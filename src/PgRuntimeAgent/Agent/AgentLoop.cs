@@ -22,6 +22,9 @@ internal sealed record AgentLoopOptions
     /// <summary>Time from the start of one snapshot to the start of the next (<c>sensing.interval_seconds</c>).</summary>
     public required TimeSpan Interval { get; init; }
 
+    /// <summary>Between snapshots of a calm cluster (<c>sensing.calm_interval_seconds</c>); null: <see cref="Interval"/>.</summary>
+    public TimeSpan? CalmInterval { get; init; }
+
     public AgentRunSettings Run { get; init; } = new();
 
     public DetectionSettings Detection { get; init; } = DetectionSettings.Default;
@@ -267,19 +270,46 @@ internal sealed partial class AgentLoop
 
             var wait = st.Failures >= _options.Run.OutageAfter
                 ? TimeSpan.FromSeconds(Math.Min(_options.Run.MaxBackoffSeconds, _options.Interval.TotalSeconds * Math.Pow(2, st.Failures - _options.Run.OutageAfter + 1)))
-                : _options.Interval - _time.GetElapsedTime(started);
+                : NextInterval(st) - _time.GetElapsedTime(started);
             if (wait > TimeSpan.Zero)
             {
+                using var wake = CancellationTokenSource.CreateLinkedTokenSource(stop);
+                st.Wake = wake;
                 try
                 {
-                    await Task.Delay(wait, _time, stop).ConfigureAwait(false);
+                    await Task.Delay(wait, _time, wake.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested)
                 {
                     return;
                 }
+                catch (OperationCanceledException)
+                {
+                    // Woken: an alert for the cluster arrived while it was calm.
+                }
+                finally
+                {
+                    st.Wake = null;
+                }
             }
         }
+    }
+
+    /// <summary>
+    /// Time from the start of one snapshot of the cluster to the next: <see cref="AgentLoopOptions.Interval"/> while
+    /// anything is going on there (an active finding, an open incident, a skill run, an approval awaited, an alert
+    /// queued, a schedule due) or before its first snapshot; <see cref="AgentLoopOptions.CalmInterval"/> when it is calm.
+    /// </summary>
+    internal TimeSpan NextInterval(ClusterState st)
+    {
+        if (_options.CalmInterval is not { } calm || calm <= _options.Interval)
+        {
+            return _options.Interval;
+        }
+
+        var busy = st.Latest is not { Active.Count: 0 } || st.Run is not null || st.Urgent is not null || st.Awaiting is not null || st.Rerun is not null
+            || !st.AlertInbox.IsEmpty || st.ScheduledDue.Count > 0 || _incidents.Current(st.Cluster) is not null;
+        return busy ? _options.Interval : calm;
     }
 
     /// <summary>One pass over a cluster: harvest a finished skill run, sense, detect, incident, journal, approvals, skills.</summary>

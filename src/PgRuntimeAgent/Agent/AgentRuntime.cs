@@ -165,6 +165,7 @@ internal sealed class AgentRuntime : IAsyncDisposable
             {
                 Clusters = clusters,
                 Interval = interval,
+                CalmInterval = settings.Sensing.CalmIntervalSeconds is { } calm ? TimeSpan.FromSeconds(Math.Clamp(calm, interval.TotalSeconds, 300)) : null,
                 Run = settings.Agent,
                 Detection = settings.Detection,
                 SensorBlindSeconds = settings.Notify.SensorBlindSeconds,

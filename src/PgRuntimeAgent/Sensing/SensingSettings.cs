@@ -6,6 +6,13 @@ public sealed record SensingSettings
     /// <summary>Seconds between snapshots of a cluster in the daemon.</summary>
     public double IntervalSeconds { get; init; } = 10;
 
+    /// <summary>
+    /// Seconds between snapshots of a calm cluster (no active finding, incident, skill run, approval or alert), so a large
+    /// fleet is sensed at <see cref="IntervalSeconds"/> only where something is going on; an alert for the cluster wakes it
+    /// at once. Null (the default): every cluster at <see cref="IntervalSeconds"/>. Kept between that and 300.
+    /// </summary>
+    public double? CalmIntervalSeconds { get; init; }
+
     /// <summary>Default timeout of one sensor call, in seconds.</summary>
     public double TimeoutSeconds { get; init; } = 2;
 

@@ -31,7 +31,7 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
     private readonly string _dir;
 
     private AgentKit(string dir, Workspace workspace, FakeTimeProvider time, IJournal journal, PolicySettings policy, AgentRunSettings run, ILogger? logger,
-        SkillCatalog? skills, DetectionSettings detection, PgRuntimeAgent.Fleet.IClusterOwnership? ownership)
+        SkillCatalog? skills, DetectionSettings detection, PgRuntimeAgent.Fleet.IClusterOwnership? ownership, TimeSpan? calmInterval)
     {
         _dir = dir;
         Workspace = workspace;
@@ -52,6 +52,7 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
                 Clusters = [Cluster], Interval = TimeSpan.FromSeconds(1), Run = run, Detection = detection, PostmortemDirectory = PostmortemDirectory,
                 Investigate = (request, ct) => Investigate is { } model ? model(request, ct) : Task.FromResult(SkillInvestigation.NoModel),
                 Ownership = ownership,
+                CalmInterval = calmInterval,
             },
             SenseAsync, Incidents, Acting, Skills, new SkillRunner(), time, logger ?? NullLogger.Instance, [new DelegateObserver(e =>
             {
@@ -115,7 +116,7 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
     /// <param name="ownership">Which clusters the agent owns when several share them (null: alone).</param>
     /// <param name="sharedJournal">Another kit's <see cref="JournalPath"/>: two agents sharing one journal (null: a journal of its own).</param>
     public static async Task<AgentKit> CreateAsync(int level = 4, AgentRunSettings? run = null, ILogger? logger = null, SkillCatalog? skills = null,
-        IReadOnlyList<string>? silenced = null, PgRuntimeAgent.Fleet.IClusterOwnership? ownership = null, string? sharedJournal = null)
+        IReadOnlyList<string>? silenced = null, PgRuntimeAgent.Fleet.IClusterOwnership? ownership = null, string? sharedJournal = null, TimeSpan? calmInterval = null)
     {
         var dir = Directory.CreateTempSubdirectory("pgra-agent-").FullName;
         var workspace = Workspace.Load(Path.Combine(TestPaths.RepoRoot, "inventory", "lab.yml"), null, new Dictionary<string, string?>(), dir, null);
@@ -123,7 +124,7 @@ internal sealed class AgentKit : IAsyncDisposable, IClusterSensing
         var journal = await SqliteJournal.OpenAsync(sharedJournal ?? Path.Combine(dir, "journal.db"), workspace.Secrets, time, Ct);
         var policy = new PolicySettings { Classes = new Dictionary<string, int> { ["patroni.failover"] = level, ["member.fence"] = level } };
         var detection = silenced is null ? Detection : Detection with { Silenced = [.. Detection.Silenced, .. silenced] };
-        return new AgentKit(dir, workspace, time, journal, policy, run ?? new AgentRunSettings(), logger, skills, detection, ownership);
+        return new AgentKit(dir, workspace, time, journal, policy, run ?? new AgentRunSettings(), logger, skills, detection, ownership, calmInterval);
     }
 
     public Task<ClusterSnapshot> SenseAsync(string cluster, CancellationToken cancellationToken)

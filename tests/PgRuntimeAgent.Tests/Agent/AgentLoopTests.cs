@@ -79,6 +79,40 @@ public sealed class AgentLoopTests
     }
 
     [Fact]
+    public async Task NextInterval_CalmClusterWaitsTheCalmInterval_AFindingOrAQueuedAlertBringsItBackAndAnAlertWakesItAtOnce()
+    {
+        await using var kit = await AgentKit.CreateAsync(level: 2, calmInterval: TimeSpan.FromSeconds(30));
+        var st = kit.Loop.StateOf(AgentKit.Cluster);
+        Assert.Equal(TimeSpan.FromSeconds(1), kit.Loop.NextInterval(st)); // nothing seen yet
+
+        await kit.FeedAsync(Load("healthy"));
+        Assert.Empty(st.Latest!.Active);
+        Assert.Equal(TimeSpan.FromSeconds(30), kit.Loop.NextInterval(st));
+
+        // An alert for the calm cluster: queued, the wait is cut short, and the cluster is sensed at the interval.
+        using var waiting = new CancellationTokenSource();
+        st.Wake = waiting;
+        var skill = kit.Skills.Find("primary-failure")!;
+        var trigger = new Finding { Code = "alert", Cluster = AgentKit.Cluster, Severity = FindingSeverity.Critical, Summary = "an alert (test)", FirstSeen = kit.Time.GetUtcNow(), LastSeen = kit.Time.GetUtcNow() };
+        Assert.True(kit.Loop.QueueAlert(new PgRuntimeAgent.Alerts.AlertFiring("occ-1", skill, trigger)));
+        Assert.True(waiting.IsCancellationRequested);
+        Assert.Equal(TimeSpan.FromSeconds(1), kit.Loop.NextInterval(st));
+
+        // A finding keeps it at the interval.
+        await using var other = await AgentKit.CreateAsync(level: 2, calmInterval: TimeSpan.FromSeconds(30));
+        await other.FeedAsync(Load("healthy"));
+        await other.FeedAsync(Load("disk-full-01"));
+        await other.FeedAsync(Load("disk-full-02"));
+        Assert.NotEmpty(other.Loop.StateOf(AgentKit.Cluster).Latest!.Active);
+        Assert.Equal(TimeSpan.FromSeconds(1), other.Loop.NextInterval(other.Loop.StateOf(AgentKit.Cluster)));
+
+        // Without calm_interval_seconds every cluster is sensed at the interval.
+        await using var plain = await AgentKit.CreateAsync(level: 2);
+        await plain.FeedAsync(Load("healthy"));
+        Assert.Equal(TimeSpan.FromSeconds(1), plain.Loop.NextInterval(plain.Loop.StateOf(AgentKit.Cluster)));
+    }
+
+    [Fact]
     public async Task Tick_DiskFullAtAutonomy2_WaitsForApprovalWithEvidenceThenRunsItAndTheSkillAgain()
     {
         await using var kit = await AgentKit.CreateAsync(level: 2);

@@ -44,6 +44,7 @@ public sealed class SettingsLoaderTests : IDisposable
               monitor_password: Lab.Monitor-Pw
             sensing:
               interval_seconds: 2
+              calm_interval_seconds: 20
               timeout_seconds: 1.5
               max_parallelism: 4
               disabled: [ host ]
@@ -66,6 +67,7 @@ public sealed class SettingsLoaderTests : IDisposable
 
         Assert.Empty(result.Problems);
         var s = result.Settings;
+        Assert.Equal(20, s.Sensing.CalmIntervalSeconds);
         Assert.Equal((path, "beside the inventory"), (s.SourcePath, result.How));
         Assert.Equal(new Uri("http://127.0.0.10:9090"), s.Endpoints.MetricsUrl);
         Assert.Equal(MetricsKind.Prometheus, s.Endpoints.MetricsKind);
