@@ -26,6 +26,9 @@ internal sealed record FaultDrillOptions
 
     /// <summary>Heal the fault afterwards (always, also on failure); false leaves it for the caller.</summary>
     public bool Heal { get; init; } = true;
+
+    /// <summary>Who watches the cluster when no in-process agent is given (agents in processes of their own); null: Patroni alone.</summary>
+    public string? Watchers { get; init; }
 }
 
 /// <summary>What a drill's hooks can see while it runs.</summary>
@@ -38,6 +41,9 @@ internal sealed record FaultDrillResult
     public required string Scenario { get; init; }
 
     public required bool WithAgent { get; init; }
+
+    /// <summary>Who watched when it was not an in-process agent (<see cref="FaultDrillOptions.Watchers"/>); null: Patroni alone.</summary>
+    public string? Watchers { get; init; }
 
     public required string Target { get; init; }
 
@@ -95,7 +101,7 @@ internal sealed record FaultDrillResult
 
     public string Describe()
     {
-        var who = WithAgent ? "agent" : "Patroni alone";
+        var who = WithAgent ? "agent" : Watchers ?? "Patroni alone";
         var outage = Restored && OutageSeconds is { } s
             ? string.Create(CultureInfo.InvariantCulture, $"writable after {s:0.0} s")
             : string.Create(CultureInfo.InvariantCulture, $"not restored within {CapSeconds:0} s");
@@ -319,6 +325,7 @@ internal sealed class FaultDrill(LabManifest lab, TimeProvider time)
             {
                 Scenario = options.Scenario,
                 WithAgent = agent is not null,
+                Watchers = agent is null ? options.Watchers : null,
                 Target = fault?.Target ?? leaderBefore ?? "?",
                 LeaderBefore = leaderBefore,
                 LeaderAfter = leaderAfter,

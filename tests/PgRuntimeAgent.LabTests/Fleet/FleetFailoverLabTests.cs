@@ -75,6 +75,7 @@ public sealed class FleetFailoverLabTests
             {
                 Scenario = "disk-full",
                 Cap = TimeSpan.FromSeconds(150),
+                Watchers = "three pgra run daemons",
                 AfterInject = async (ctx, ct) =>
                 {
                     // The owner's first intent on the cluster: kill it with SIGKILL at once, in the middle of that action.
