@@ -43,6 +43,7 @@ internal sealed partial class AgentLoop
                 st.Awaiting = null;
                 st.Rerun = awaiting;
                 st.RerunAfterSnapshot = st.Snapshots + 2;
+                st.UrgentSkill = awaiting.Skill.Name;
                 st.Urgent = RunApprovedAsync(st, awaiting);
                 return;
             case ApprovalStatus.Approved:
@@ -92,8 +93,10 @@ internal sealed partial class AgentLoop
     {
         if (st.Urgent is { IsCompleted: true } urgent)
         {
+            var urgentSkill = st.UrgentSkill;
             st.Urgent = null;
-            Collect(st, urgent, null);
+            st.UrgentSkill = null;
+            Collect(st, urgent, urgentSkill);
         }
 
         if (st.Run is not { IsCompleted: true } task)
@@ -225,7 +228,9 @@ internal sealed partial class AgentLoop
 
             foreach (var skill in _skills.ForFinding(finding.Code))
             {
-                if (st.Awaiting?.Skill.Name == skill.Name || st.Rerun?.Skill.Name == skill.Name)
+                // Also a skill still running in the urgent slot: the regular slot freed first (a lab run started
+                // primary-failure twice, one approval each, when the urgent run was harvested a tick later).
+                if (st.Awaiting?.Skill.Name == skill.Name || st.Rerun?.Skill.Name == skill.Name || st.UrgentSkill == skill.Name)
                 {
                     kept ??= finding.Severity;
                     continue;
@@ -325,6 +330,7 @@ internal sealed partial class AgentLoop
         Log.SkillStarting(_logger, skill.Name, st.Cluster, trigger.Code, why);
         if (urgent)
         {
+            st.UrgentSkill = skill.Name;
             st.Urgent = RunSkillAsync(st, skill, trigger, snapshot, incident);
             return;
         }

@@ -72,6 +72,9 @@ internal sealed partial class AgentLoop
 
         public string? RunSkill { get; set; }
 
+        /// <summary>The skill <see cref="Urgent"/> runs; null when that slot is free.</summary>
+        public string? UrgentSkill { get; set; }
+
         /// <summary>The severity of the finding that started <see cref="Run"/>.</summary>
         public FindingSeverity RunSeverity { get; set; } = FindingSeverity.Critical;
 

@@ -153,6 +153,7 @@ internal enum ReadSource
     Logs,
     Backup,
     Journal,
+    Fleet,
 }
 
 /// <summary>One on-demand read: read-only by construction, with a bounded result (rows, lines, series, range).</summary>

@@ -472,17 +472,20 @@ public sealed partial class ClusterLeases : IClusterOwnership, IOwnershipFence
             return;
         }
 
-        lock (_gate)
-        {
-            _owned[cluster] = token;
-        }
-
         _freeSince.Remove(cluster);
         var why = preferred == AgentId ? "it is the agent rendezvous hashing prefers" : $"it was free for a whole ttl ({preferred ?? "no agent"} is preferred)";
         var previous = _lastOther.GetValueOrDefault(cluster);
         var from = previous is null ? "" : $" over from {previous.Agent} (token {previous.Token}, whose key is gone)";
+        var change = new OwnershipChange(cluster, AgentId, true, token, $"agent {AgentId} took {cluster}{from} (token {token}, etcd {endpoint}): {why}") { Previous = previous };
+        lock (_gate)
+        {
+            // Together: the loop, which may look right now, sees the gain and its reason at once.
+            _owned[cluster] = token;
+            _changes[cluster] = change;
+        }
+
         Log.Gained(_logger, AgentId, cluster, token);
-        Note(new OwnershipChange(cluster, AgentId, true, token, $"agent {AgentId} took {cluster}{from} (token {token}, etcd {endpoint}): {why}") { Previous = previous });
+        Changed?.Invoke(change);
     }
 
     private void DropIfExpired()
@@ -509,26 +512,19 @@ public sealed partial class ClusterLeases : IClusterOwnership, IOwnershipFence
 
     private void Lose(string cluster, string why)
     {
-        long token;
+        OwnershipChange change;
         lock (_gate)
         {
-            if (!_owned.Remove(cluster, out token))
+            if (!_owned.Remove(cluster, out var token))
             {
                 return;
             }
+
+            change = new OwnershipChange(cluster, AgentId, false, token, $"agent {AgentId} lost {cluster} (token {token}): {why}");
+            _changes[cluster] = change;
         }
 
-        Log.Lost(_logger, AgentId, cluster, token, why);
-        Note(new OwnershipChange(cluster, AgentId, false, token, $"agent {AgentId} lost {cluster} (token {token}): {why}"));
-    }
-
-    private void Note(OwnershipChange change)
-    {
-        lock (_gate)
-        {
-            _changes[change.Cluster] = change;
-        }
-
+        Log.Lost(_logger, AgentId, cluster, change.Token ?? 0, why);
         Changed?.Invoke(change);
     }
 

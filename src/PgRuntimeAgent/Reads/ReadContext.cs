@@ -65,6 +65,12 @@ internal sealed class ReadContext : IAsyncDisposable
 
     public Topology Topology { get; }
 
+    /// <summary>The <c>fleet:</c> section (several agents sharing the clusters); off when its agent_id is not set.</summary>
+    public Fleet.FleetSettings Fleet { get; init; } = new();
+
+    /// <summary>The etcd endpoints of the fleet's leases (<c>fleet.etcd_urls</c>, else the inventory's etcd group).</summary>
+    public IReadOnlyList<Uri> FleetEtcd { get; init; } = [];
+
     public TimeProvider Time { get; }
 
     /// <summary>The Prometheus-compatible API metrics are read from; null when none is configured.</summary>

@@ -57,7 +57,11 @@ internal sealed record Workspace(Topology Topology, AgentSettings Settings, Secr
 
     /// <summary>The context the catalogue's reads run in for this deployment (its topology, sensing, endpoints, journal and secrets).</summary>
     public Reads.ReadContext ReadContext(TimeProvider time) =>
-        new(Topology, Settings.Sensing, Settings.Endpoints, Settings.Journal, Secrets, time, BaseDirectory);
+        new(Topology, Settings.Sensing, Settings.Endpoints, Settings.Journal, Secrets, time, BaseDirectory)
+        {
+            Fleet = Settings.Fleet,
+            FleetEtcd = Settings.Fleet.EtcdUrls.Count > 0 ? Settings.Fleet.ParsedEtcdUrls() : Sensing.Dcs.DcsLeaderKey.Endpoints(Topology),
+        };
 
     /// <summary>What actuators, planners and action sensing are built from for this deployment.</summary>
     public ActuatorContext ActingContext(TimeProvider time, ILoggerFactory? logging = null) => new()

@@ -155,6 +155,39 @@ public sealed class ClusterLeasesLabTests
     }
 
     [Fact]
+    public async Task FleetOwnerRead_NamesTheOwnerItsTokenAndTheLiveAgents_FromTheLabsEtcd()
+    {
+        var lab = await LabGuard.RequireLabAsync();
+        var prefix = NewPrefix();
+        var a = Agent(lab, "agent-a", prefix);
+        var dir = Directory.CreateTempSubdirectory("pgra-fleet-read-").FullName;
+        try
+        {
+            await a.RoundAsync(Ct);
+            Assert.True(a.Owns(lab.Cluster), a.Problem);
+            var workspace = PgRuntimeAgent.Workspaces.Workspace.Load(lab.InventoryPath, lab.SettingsPath, new Dictionary<string, string?>(), dir, null);
+            await using var context = new PgRuntimeAgent.Reads.ReadContext(workspace.Topology, workspace.Settings.Sensing, workspace.Settings.Endpoints,
+                workspace.Settings.Journal, workspace.Secrets, TimeProvider.System, dir)
+            {
+                Fleet = new FleetSettings { AgentId = "probe", Prefix = prefix },
+                FleetEtcd = [lab.EtcdUrl],
+            };
+
+            var read = await PgRuntimeAgent.Reads.ReadCatalog.RunAsync(context, "fleet.owner", new PgRuntimeAgent.Reads.ReadRequest { Cluster = lab.Cluster }, Ct);
+
+            Assert.True((bool)read["ok"]!, read.ToJsonString());
+            var owner = read["result"]!["owner"]!;
+            Assert.Equal(("agent-a", a.TokenOf(lab.Cluster)!.Value, false), ((string?)owner["agent"], (long)owner["token"]!, (bool)owner["this_agent"]!));
+            Assert.Contains(read["result"]!["agents"]!.AsArray(), x => (string?)x!["id"] == "agent-a");
+        }
+        finally
+        {
+            await a.ReleaseAllAsync(Ct);
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task ConfirmAsync_AfterTheOwnerKeyWasTakenInEtcdBehindTheAgentsBack_RefusesAndNamesTheNewHolder()
     {
         var lab = await LabGuard.RequireLabAsync();

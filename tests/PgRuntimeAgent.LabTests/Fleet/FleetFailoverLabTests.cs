@@ -119,8 +119,10 @@ public sealed class FleetFailoverLabTests
             var entries = await journal.QueryAsync(new JournalQuery { Cluster = lab.Cluster }, Ct);
             var gained = entries.Where(e => e.Kind == JournalKinds.Note && e.Topic == JournalKinds.FleetGained && e.Seq > killedAfter!.Seq).ToList();
             var takeover = Assert.Single(gained);
-            var successor = daemons.Single(d => takeover.Summary.Contains($"agent {d.Id} took", StringComparison.Ordinal));
+            using var note = System.Text.Json.JsonDocument.Parse(takeover.Payload);
+            var successor = daemons.Single(d => d.Id == note.RootElement.GetProperty("agent").GetString());
             Assert.NotEqual(owner!.Id, successor.Id);
+            Assert.Equal(owner.Id, note.RootElement.GetProperty("previous_agent").GetString());
             Assert.Contains($"over from {owner.Id}", takeover.Summary, StringComparison.Ordinal);
             var movedAfter = takeover.Time - killedAfter!.Time;
             AgentLab.Report($"fleet drill: {successor.Id} took {lab.Cluster} over {movedAfter.TotalSeconds:0.0} s after {owner.Id}'s intent (ttl {Ttl} s): {takeover.Summary}");

@@ -26,7 +26,8 @@ public sealed class IndexAdvisorLabTests
         Assert.True(inject.ExitCode == 0, inject.All);
         try
         {
-            await using var connection = new NpgsqlConnection(lab.ConnectionString(leader));
+            // Right after the inject (a bulk load on the leader) a 2-core CI host can take longer than the lab's 3 s to connect.
+            await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(lab.ConnectionString(leader)) { Timeout = 15 }.ConnectionString);
             await connection.OpenAsync(Ct);
             var queryId = await WaitForQueryIdAsync(connection, TimeSpan.FromSeconds(30));
             Assert.NotNull(queryId);

@@ -14,7 +14,7 @@ public sealed class ReadCatalogTests
 {
     private static readonly string[] Expected =
     [
-        "backup.info", "cluster.member", "cluster.snapshot", "incidents.list", "journal.search", "logs.search", "metrics.query",
+        "backup.info", "cluster.member", "cluster.snapshot", "fleet.owner", "incidents.list", "journal.search", "logs.search", "metrics.query",
         "patroni.config", "patroni.history", "postgres.probe",
     ];
 

@@ -116,7 +116,7 @@ internal sealed class ReadsKit : IAsyncDisposable
     }
 
     /// <summary>A read context over the fakes: what the CLI builds from a workspace, with the sensing seams pointed at them.</summary>
-    public ReadContext Context(string? metricsUrl = "", string? journalPath = null)
+    public ReadContext Context(string? metricsUrl = "", string? journalPath = null, PgRuntimeAgent.Fleet.FleetSettings? fleet = null)
     {
         var settings = new AgentSettings
         {
@@ -139,7 +139,11 @@ internal sealed class ReadsKit : IAsyncDisposable
             LocalRunner = new FixedRunner(new ShellResult(0, SensingFixtures.Recorded("pgbackrest-2.45", "info.json"), "")),
             SshRunner = new FixedRunner(null),
         };
-        return new ReadContext(Topology, settings.Sensing, settings.Endpoints, settings.Journal, Secrets, new ClockOnly(Now), _dir, overrides);
+        return new ReadContext(Topology, settings.Sensing, settings.Endpoints, settings.Journal, Secrets, new ClockOnly(Now), _dir, overrides)
+        {
+            Fleet = fleet ?? new PgRuntimeAgent.Fleet.FleetSettings(),
+            FleetEtcd = [new Uri($"http://127.0.0.1:{closedPort.ToString(System.Globalization.CultureInfo.InvariantCulture)}/")],
+        };
     }
 
     /// <summary>Runs a read and returns its envelope.</summary>

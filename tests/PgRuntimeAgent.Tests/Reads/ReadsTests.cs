@@ -132,6 +132,23 @@ public sealed class ReadsTests
     }
 
     [Fact]
+    public async Task FleetOwner_AgentAlone_SaysSo_AndEtcdUnreachable_IsAFailedResultNamingIt()
+    {
+        await using var kit = ReadsKit.Start();
+        await using var alone = kit.Context();
+        await using var fleet = kit.Context(fleet: new PgRuntimeAgent.Fleet.FleetSettings { AgentId = "admin-1" });
+
+        var single = await ReadCatalog.RunAsync(alone, "fleet.owner", new ReadRequest { Cluster = "pg-test" }, Ct);
+        var cut = await ReadCatalog.RunAsync(fleet, "fleet.owner", new ReadRequest { Cluster = "pg-test" }, Ct);
+
+        Assert.True((bool)single["ok"]!);
+        Assert.False((bool)single["result"]!["fleet"]!);
+        Assert.Contains("alone", (string?)single["result"]!["note"], StringComparison.Ordinal);
+        Assert.False((bool)cut["ok"]!);
+        Assert.Contains("etcd (http://127.0.0.1:", (string?)cut["error"], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task LogsSearch_Limit_CapsTheEntriesNewestFirst()
     {
         await using var kit = ReadsKit.Start();
