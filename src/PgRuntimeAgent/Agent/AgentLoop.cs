@@ -186,10 +186,17 @@ internal sealed partial class AgentLoop
     internal async Task StartUpAsync(CancellationToken stop)
     {
         await _incidents.LoadAsync(stop).ConfigureAwait(false);
+        await ReconcileAsync(null, stop).ConfigureAwait(false);
+        await RestoreSkillStateAsync(stop).ConfigureAwait(false);
+    }
+
+    /// <summary>Settles the open intents whose writer is gone (all clusters at start-up; one cluster when this agent takes it over) and tells each.</summary>
+    private async Task ReconcileAsync(string? cluster, CancellationToken stop)
+    {
         IReadOnlyList<Acting.ReconcileReport> reports;
         try
         {
-            reports = await _acting.Pipeline.ReconcileAsync(null, stop).ConfigureAwait(false);
+            reports = await _acting.Pipeline.ReconcileAsync(cluster, stop).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -197,7 +204,7 @@ internal sealed partial class AgentLoop
             reports = [];
         }
 
-        foreach (var r in reports)
+        foreach (var r in reports.Where(r => r.Result != "in-progress" || cluster is null))
         {
             Emit(new AgentEvent
             {
@@ -210,8 +217,6 @@ internal sealed partial class AgentLoop
             });
             Log.Reconciled(_logger, r.ActionId, r.Kind, r.Cluster, r.Result);
         }
-
-        await RestoreSkillStateAsync(stop).ConfigureAwait(false);
     }
 
     /// <summary>The last run of each skill per cluster and trigger (cooldowns and retry times, by the same rule as a live
@@ -404,10 +409,11 @@ internal sealed partial class AgentLoop
 
         try
         {
-            return !await _incidents.HasOpenAsync(cluster, cancellationToken).ConfigureAwait(false)
+            return await _incidents.HasOpenAsync(cluster, cancellationToken).ConfigureAwait(false) == false
                 && (await _acting.Journal.GetOpenIntentsAsync(cluster, cancellationToken).ConfigureAwait(false)).Count == 0;
         }
-        catch (Exception ex) when (ex is Journal.JournalException or IOException or Microsoft.Data.Sqlite.SqliteException or Npgsql.NpgsqlException)
+        catch (Exception ex) when (ex is Journal.JournalException or IOException or Microsoft.Data.Sqlite.SqliteException or Npgsql.NpgsqlException
+            || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             return false;
         }
@@ -459,6 +465,8 @@ internal sealed partial class AgentLoop
             {
                 await _incidents.AdoptAsync(st.Cluster, stop).ConfigureAwait(false);
                 await RestoreSkillStateAsync(stop, st.Cluster).ConfigureAwait(false);
+                // The previous owner's open intent is settled now, even if nothing here needs to act on the cluster.
+                await ReconcileAsync(st.Cluster, stop).ConfigureAwait(false);
             }
             else
             {

@@ -294,7 +294,7 @@ public sealed partial class ClusterLeases : IClusterOwnership, IOwnershipFence
             var preferred = Preferred(Agents, cluster);
             if (budget == 0 || preferred is null || preferred == AgentId
                 || !_agentSince.TryGetValue(preferred, out var since) || _time.GetElapsedTime(since) < Ttl
-                || !await canHandOff(cluster, cancellationToken).ConfigureAwait(false))
+                || !await QuietAsync(canHandOff, cluster, cancellationToken).ConfigureAwait(false))
             {
                 continue;
             }
@@ -304,6 +304,24 @@ public sealed partial class ClusterLeases : IClusterOwnership, IOwnershipFence
             budget--;
             Lose(cluster, $"handed over to {preferred}, which rendezvous hashing prefers (rebalancing: the cluster was quiet)");
             await DeleteOwnerKeyAsync(cluster, token, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Asks whether a cluster is quiet within a bound of a sixth of the ttl (at most a second): the round that renews the
+    /// lease must never wait on a slow journal; no answer in time is "not quiet".
+    /// </summary>
+    private async Task<bool> QuietAsync(Func<string, CancellationToken, Task<bool>> canHandOff, string cluster, CancellationToken cancellationToken)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(Math.Min(1.0, _settings.LeaseTtlSeconds / 6.0)), _time);
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        try
+        {
+            return await canHandOff(cluster, bound.Token).WaitAsync(bound.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
         }
     }
 

@@ -107,10 +107,17 @@ internal sealed partial class IncidentManager
 
     public IReadOnlyList<Incident> OpenIncidents => _open.Values.Select(s => s.Incident).ToList();
 
-    /// <summary>Whether the cluster has an open incident, read under the manager's lock (safe from another thread than the loop's).</summary>
-    public async Task<bool> HasOpenAsync(string cluster, CancellationToken cancellationToken)
+    /// <summary>
+    /// Whether the cluster has an open incident, read under the manager's lock (safe from another thread than the loop's);
+    /// null when the lock is busy (the loop is journaling): a caller that must not wait (the lease round) reads that as busy.
+    /// </summary>
+    public async Task<bool?> HasOpenAsync(string cluster, CancellationToken cancellationToken)
     {
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (!await _gate.WaitAsync(0, cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
         try
         {
             return _open.ContainsKey(cluster);
