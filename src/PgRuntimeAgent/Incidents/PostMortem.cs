@@ -664,7 +664,8 @@ internal static class PostMortemBuilder
     private static long? SeqOf(IncidentData data, ClusterSnapshot s) =>
         data.Snapshots.FirstOrDefault(e => SnapshotRecorder.Read(e)?.TakenAt == s.TakenAt)?.Seq;
 
-    private static T? Safe<T>(JournalEntry e)
+    /// <summary>An entry's payload as <typeparamref name="T"/>, or null when it does not read as one.</summary>
+    internal static T? Safe<T>(JournalEntry e)
         where T : class
     {
         try

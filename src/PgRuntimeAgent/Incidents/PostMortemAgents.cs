@@ -53,12 +53,12 @@ internal static class PostMortemAgents
                     p.LostWhy = e.Summary;
                 }
             }
-            else if (e.Kind == JournalKinds.ActionIntent && Safe<IntentPayload>(e) is { Agent: { } writer } intent)
+            else if (e.Kind == JournalKinds.ActionIntent && PostMortemBuilder.Safe<IntentPayload>(e) is { Agent: { } writer } intent)
             {
                 Of(writer).Actions.Add($"{intent.Action.Kind}{(intent.Action.Member is null ? "" : " " + intent.Action.Member)} ({e.CorrelationId})");
                 Of(writer).Token ??= intent.FencingToken;
             }
-            else if (e.Kind == JournalKinds.ActionOutcome && Safe<OutcomePayload>(e) is { Agent: { } settler, Reconciled: true } outcome)
+            else if (e.Kind == JournalKinds.ActionOutcome && PostMortemBuilder.Safe<OutcomePayload>(e) is { Agent: { } settler, Reconciled: true } outcome)
             {
                 Of(settler).Reconciled.Add($"{outcome.Action.Kind}{(outcome.Action.Member is null ? "" : " " + outcome.Action.Member)} ({e.CorrelationId}): {ActionPipeline.Kebab(outcome.Status)}");
             }
@@ -126,19 +126,6 @@ internal static class PostMortemAgents
     private static long? Number(JsonElement r, string name) => r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var n) ? n : null;
 
     private static string? Text(JsonElement r, string name) => r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-
-    private static T? Safe<T>(JournalEntry e)
-        where T : class
-    {
-        try
-        {
-            return e.PayloadAs<T>();
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
 
     private sealed record FleetNote(string Agent, long? Token, string? PreviousAgent, long? PreviousToken);
 

@@ -118,5 +118,36 @@ internal sealed class FleetDaemon : IDisposable
         }
     }
 
+    /// <summary>Polls etcd until <paramref name="cluster"/>'s owner matches; null when it did not within <paramref name="timeout"/>.</summary>
+    public static async Task<PgRuntimeAgent.Fleet.ClusterOwner?> WaitOwnerAsync(PgRuntimeAgent.Fleet.FleetSettings settings, IReadOnlyList<Uri> etcd, string cluster,
+        Func<PgRuntimeAgent.Fleet.ClusterOwner?, bool> match, TimeSpan timeout)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
+        {
+            var owner = (await PgRuntimeAgent.Fleet.FleetView.ReadAsync(settings, etcd, ct)).Owners.FirstOrDefault(o => o.Cluster == cluster);
+            if (match(owner))
+            {
+                return owner;
+            }
+
+            await Task.Delay(200, ct);
+        }
+
+        return null;
+    }
+
+    /// <summary>Polls <paramref name="condition"/> until it holds; fails with <paramref name="why"/> after <paramref name="timeout"/>.</summary>
+    public static async Task WaitAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> why)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(clock.Elapsed < timeout, why());
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+        }
+    }
+
     public void Dispose() => _process.Dispose();
 }

@@ -9,6 +9,8 @@ using PgRuntimeAgent.Lab;
 using PgRuntimeAgent.LabTests.Agent;
 using PgRuntimeAgent.Secrets;
 
+using static PgRuntimeAgent.LabTests.Fleet.FleetDaemon;
+
 namespace PgRuntimeAgent.LabTests.Fleet;
 
 /// <summary>
@@ -193,32 +195,5 @@ public sealed class FleetFailoverLabTests
         await connection.OpenAsync(CancellationToken.None);
         await using var drop = new NpgsqlCommand($"DROP SCHEMA IF EXISTS {schema} CASCADE", connection);
         await drop.ExecuteNonQueryAsync(CancellationToken.None);
-    }
-
-    private static async Task<ClusterOwner?> WaitOwnerAsync(FleetSettings settings, IReadOnlyList<Uri> etcd, string cluster, Func<ClusterOwner?, bool> match, TimeSpan timeout)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < timeout)
-        {
-            var owner = (await FleetView.ReadAsync(settings, etcd, Ct)).Owners.FirstOrDefault(o => o.Cluster == cluster);
-            if (match(owner))
-            {
-                return owner;
-            }
-
-            await Task.Delay(200, Ct);
-        }
-
-        return null;
-    }
-
-    private static async Task WaitAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> why)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(clock.Elapsed < timeout, why());
-            await Task.Delay(250, Ct);
-        }
     }
 }

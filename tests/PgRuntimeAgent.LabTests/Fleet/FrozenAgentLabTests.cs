@@ -4,6 +4,8 @@ using PgRuntimeAgent.Fleet;
 using PgRuntimeAgent.Journal;
 using PgRuntimeAgent.Secrets;
 
+using static PgRuntimeAgent.LabTests.Fleet.FleetDaemon;
+
 namespace PgRuntimeAgent.LabTests.Fleet;
 
 /// <summary>
@@ -80,33 +82,6 @@ public sealed class FrozenAgentLabTests
         Assert.Contains(all, e => e.Kind == JournalKinds.Snapshot && e.Cluster == lab.Cluster && e.Seq < notesA[1].Seq);
         Assert.DoesNotContain(all, e => e.Cluster == lab.Cluster && e.Seq > notesA[1].Seq);
         Directory.Delete(dir, recursive: true);
-    }
-
-    private static async Task<ClusterOwner?> WaitOwnerAsync(FleetSettings settings, IReadOnlyList<Uri> etcd, string cluster, Func<ClusterOwner?, bool> match, TimeSpan timeout)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < timeout)
-        {
-            var owner = (await FleetView.ReadAsync(settings, etcd, Ct)).Owners.FirstOrDefault(o => o.Cluster == cluster);
-            if (match(owner))
-            {
-                return owner;
-            }
-
-            await Task.Delay(200, Ct);
-        }
-
-        return null;
-    }
-
-    private static async Task WaitAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> why)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(clock.Elapsed < timeout, why());
-            await Task.Delay(200, Ct);
-        }
     }
 
     private static async Task<List<JournalEntry>> NotesAsync(string path)
