@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # PgRuntimeAgent build entry point (README.md names these commands).
-#   ./build.sh test      build warning-free, run unit tests, bring the loopback lab up, run lab tests, bring it down,
-#                        fuzz every parser for 20 s (PGRA_FUZZ_SECONDS; each target counts as one test);
+#   ./build.sh test      build warning-free, run unit tests, bring a fresh loopback lab up, run lab tests, bring it down,
+#                        fuzz every parser for 10 s (PGRA_FUZZ_SECONDS; each target counts as one test);
 #                        ends with one line "N passed, N failed[, N skipped]" summing every test.
 #   ./build.sh bench     run the benchmarks (they print figures).
 #   ./build.sh pgra ARGS run the pgra CLI (Release build).
@@ -161,7 +161,7 @@ fuzz_one() {
 # test in the summary line: passed when afl-fuzz ran and found no crash and no hang, failed otherwise (what it found is
 # kept under tests/fixtures/hostile/crashes/TARGET/ and artifacts/fuzz/findings/TARGET/).
 fuzz_ci() {
-  local seconds=${PGRA_FUZZ_SECONDS:-20} passed=0 failed=0 t line
+  local seconds=${PGRA_FUZZ_SECONDS:-10} passed=0 failed=0 t line
   mkdir -p "$RESULTS/fuzz"
   if ! fuzz_setup; then
     count_failure fuzz
@@ -213,6 +213,11 @@ case "$cmd" in
     run_tests unit tests/PgRuntimeAgent.Tests
     # The lab: real PostgreSQL/Patroni/etcd/pgBackRest/Prometheus on 127.0.0.10-13. Always brought down afterwards.
     trap 'pgra lab down >/dev/null 2>&1 || true' EXIT
+    # Always from a fresh lab: a lab left behind by an interrupted run (a fault still in place, WAL of timelines a
+    # later promotion reuses, an archive it cannot write) must not decide the outcome. PGRA_KEEP_LAB=1 reuses it.
+    if [ "${PGRA_KEEP_LAB:-0}" != 1 ]; then
+      pgra lab down --purge || echo "warning: the old lab could not be removed; reusing it" >&2
+    fi
     if ! pgra lab up; then
       echo "error: the lab did not come up; lab tests will report it" >&2
     fi

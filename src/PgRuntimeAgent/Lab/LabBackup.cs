@@ -48,4 +48,19 @@ internal static class LabBackup
             ? LabBackupInfo.Parse(result.StandardOutput)
             : new LabBackupInfo(-1, "", 0, 0, "pgbackrest info failed: " + result.Tail(3));
     }
+
+    /// <summary>
+    /// <c>pgbackrest check</c> against the leader: it switches WAL and waits until the segment is in the repository,
+    /// so it fails when archive_command fails (a repository left unwritable, or a segment of a reused timeline id).
+    /// </summary>
+    public static async Task<ShellResult> CheckArchiveAsync(LabManifest manifest, LabMember leader, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        ArgumentNullException.ThrowIfNull(leader);
+        return await LabShell.RunAsync("runuser",
+            ["-u", manifest.Pgbackrest.RunAs, "--", "pgbackrest", $"--config={manifest.Pgbackrest.Config}", $"--stanza={manifest.Pgbackrest.Stanza}",
+                $"--pg1-path={leader.DataDir}", $"--pg1-socket-path={leader.SocketDir}", $"--pg1-port={leader.Ports.Postgres.ToString(System.Globalization.CultureInfo.InvariantCulture)}",
+                "--archive-timeout=20", "check"],
+            TimeSpan.FromSeconds(40), cancellationToken).ConfigureAwait(false);
+    }
 }

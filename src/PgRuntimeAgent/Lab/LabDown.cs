@@ -4,7 +4,11 @@ using PgRuntimeAgent.Secrets;
 
 namespace PgRuntimeAgent.Lab;
 
-internal sealed record LabDownResult(bool Ok, IReadOnlyList<string> Stopped, IReadOnlyList<string> Listening, IReadOnlyList<string> Problems, bool Purged);
+internal sealed record LabDownResult(bool Ok, IReadOnlyList<string> Stopped, IReadOnlyList<string> Listening, IReadOnlyList<string> Problems, bool Purged)
+{
+    /// <summary>What the faults still recorded as active had left on disk and was undone (scenario: command: outcome).</summary>
+    public IReadOnlyList<string> Undone { get; init; } = [];
+}
 
 /// <summary>
 /// <c>pgra lab down</c>: stops every process the lab started, by pid file (never by name), unmounts the WAL
@@ -18,6 +22,7 @@ internal sealed class LabDown(TimeProvider time, ILogger? logger = null)
     {
         var stopped = new List<string>();
         var problems = new List<string>();
+        var undone = new List<string>();
         var manifest = await LabManifest.TryLoadAsync(dir, cancellationToken).ConfigureAwait(false);
         var ips = new HashSet<string>(StringComparer.Ordinal);
         if (manifest is not null)
@@ -52,12 +57,12 @@ internal sealed class LabDown(TimeProvider time, ILogger? logger = null)
             await StopAsync(manifest, manifest.Services.Where(s => s.Kind == "etcd").ToList(), TimeSpan.FromSeconds(10), stopped, problems, cancellationToken).ConfigureAwait(false);
             await StopStraysAsync(manifest, stopped, problems, cancellationToken).ConfigureAwait(false);
 
+            // Before the unmount: a disk-full fault's fill files live on the WAL filesystems.
+            undone.AddRange(LabFaultBook.ClearActive(manifest, "lab down", time));
             foreach (var member in manifest.Members)
             {
                 await UnmountAsync(member.WalMount, problems, cancellationToken).ConfigureAwait(false);
             }
-
-            LabFaultBook.ClearActive(manifest, "lab down", time);
         }
         else if (Directory.Exists(dir))
         {
@@ -85,7 +90,7 @@ internal sealed class LabDown(TimeProvider time, ILogger? logger = null)
         }
 
         Log.Down(_logger, dir, stopped.Count, listening.Count, purged);
-        return new LabDownResult(problems.Count == 0 && listening.Count == 0, stopped, listening, problems, purged);
+        return new LabDownResult(problems.Count == 0 && listening.Count == 0, stopped, listening, problems, purged) { Undone = undone };
     }
 
     /// <summary>The current leader, written to run/last-leader (kept from an earlier down when none leads now).</summary>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 
 namespace PgRuntimeAgent.Lab;
@@ -64,15 +65,60 @@ internal static class LabFaultBook
         Append(manifest, new LabFaultEvent(at, "heal", fault.Scenario, fault.Target, summary, steps));
     }
 
-    /// <summary>Forgets active faults whose processes are gone (lab down).</summary>
-    public static void ClearActive(LabManifest manifest, string reason, TimeProvider time)
+    /// <summary>
+    /// Forgets active faults whose processes are gone (lab down), after undoing what they left on disk, which outlives
+    /// every process: the archive directory's mode (archive-broken) and the fill files on a WAL filesystem
+    /// (disk-full; call this before it is unmounted). Without that, the next <c>lab up</c> starts a cluster whose
+    /// archiving fails on every leader. Returns what was undone, each as "command: outcome".
+    /// </summary>
+    public static IReadOnlyList<string> ClearActive(LabManifest manifest, string reason, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(manifest);
         ArgumentNullException.ThrowIfNull(time);
+        var undone = new List<string>();
         foreach (var fault in Active(manifest))
         {
-            RemoveActive(manifest, fault, time.GetUtcNow(), $"cleared by {reason}", []);
+            var steps = UndoOnDisk(fault, time);
+            undone.AddRange(steps.Select(s => $"{fault.Scenario}: {s.Command}: {s.Outcome}"));
+            RemoveActive(manifest, fault, time.GetUtcNow(), $"cleared by {reason}", steps);
         }
+
+        return undone;
+    }
+
+    private static List<LabFaultStep> UndoOnDisk(LabActiveFault fault, TimeProvider time)
+    {
+        var steps = new List<LabFaultStep>();
+        void Step(string command, string outcome) => steps.Add(new LabFaultStep(time.GetUtcNow(), command, outcome));
+        if (fault.Scenario == LabScenarios.Info(LabScenario.ArchiveBroken).Name
+            && fault.State.TryGetValue("dir", out var dir) && fault.State.TryGetValue("mode", out var text)
+            && int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var mode) && Directory.Exists(dir) && !OperatingSystem.IsWindows())
+        {
+            try
+            {
+                File.SetUnixFileMode(dir, (UnixFileMode)mode);
+                Step($"chmod {Convert.ToString(mode, 8)} {dir}", "ok");
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Step($"chmod {Convert.ToString(mode, 8)} {dir}", "failed: " + ex.Message);
+            }
+        }
+
+        foreach (var file in fault.State.GetValueOrDefault("files", "").Split(',', StringSplitOptions.RemoveEmptyEntries).Where(File.Exists))
+        {
+            try
+            {
+                File.Delete(file);
+                Step($"rm {file}", "ok");
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Step($"rm {file}", "failed: " + ex.Message);
+            }
+        }
+
+        return steps;
     }
 
     public static IReadOnlyList<LabFaultEvent> Journal(LabManifest manifest)

@@ -147,6 +147,35 @@ internal sealed partial class LabUp(TimeProvider time, ILogger? logger = null)
             return Fail("no full backup");
         }
 
+        // Archiving must work before any test or drill relies on it: a repository left unwritable by an interrupted
+        // fault, or a segment of a reused timeline id, makes every later archive-push fail on every leader.
+        if (!await Stage("archive", async () =>
+            {
+                var leader = await cluster.LeaderAsync(cancellationToken).ConfigureAwait(false);
+                if (leader is null)
+                {
+                    return (false, "no leader to archive from");
+                }
+
+                var check = await LabBackup.CheckArchiveAsync(manifest, leader, cancellationToken).ConfigureAwait(false);
+                if (check.Ok)
+                {
+                    return (true, $"{leader.Name} archives WAL (pgbackrest check)");
+                }
+
+                using var faults = new LabFaults(manifest, time);
+                var moved = faults.QuarantineConflictingSegments();
+                if (moved.Count > 0 && (await LabBackup.CheckArchiveAsync(manifest, leader, cancellationToken).ConfigureAwait(false)).Ok)
+                {
+                    return (true, $"{leader.Name} archives WAL (pgbackrest check) after {moved.Count} segment(s) of a reused timeline id were quarantined");
+                }
+
+                return (false, $"{leader.Name} cannot archive WAL: {check.Tail(3)}");
+            }).ConfigureAwait(false))
+        {
+            return Fail("WAL archiving fails; `pgra lab down --purge` then `pgra lab up` rebuilds the lab from scratch");
+        }
+
         if (!await Stage("scrape targets", () => WaitAsync(async () =>
             {
                 var targets = (await LabMonitoring.TargetsAsync(cluster.Http, manifest, cancellationToken).ConfigureAwait(false))

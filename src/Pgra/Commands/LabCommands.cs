@@ -124,6 +124,11 @@ internal sealed partial class LabCommands : ICommandGroup
                 await options.Out.WriteLineAsync($"stopped {s}").ConfigureAwait(false);
             }
 
+            foreach (var u in result.Undone)
+            {
+                await options.Out.WriteLineAsync($"undid {u}").ConfigureAwait(false);
+            }
+
             foreach (var p in result.Problems)
             {
                 await options.Error.WriteLineAsync($"warning: {p}").ConfigureAwait(false);

@@ -127,4 +127,53 @@ public sealed class LabManifestTests
             Directory.Delete(dir, true);
         }
     }
+    [Fact]
+    public void FaultBook_ClearActive_UndoesWhatTheFaultsLeftOnDisk_AndRecordsIt()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var dir = Directory.CreateTempSubdirectory("pgra-lab-clear-").FullName;
+        try
+        {
+            var manifest = LabManifest.Parse(Json) with { Dir = dir };
+            var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero));
+            var archive = Directory.CreateDirectory(Path.Combine(dir, "archive", "pg-test")).FullName;
+            const UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute;
+            File.SetUnixFileMode(archive, UnixFileMode.None);
+            var fill = Path.Combine(dir, "pgra-lab-fill");
+            var top = Path.Combine(dir, "pgra-lab-fill-2");
+            File.WriteAllText(fill, "x");
+            File.WriteAllText(top, "y");
+            LabFaultBook.SaveActive(manifest, new LabActiveFault
+            {
+                Scenario = "archive-broken", Target = "pg-test-1", InjectedAt = time.GetUtcNow(),
+                State = new Dictionary<string, string> { ["dir"] = archive, ["mode"] = ((int)mode).ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            });
+            LabFaultBook.SaveActive(manifest, new LabActiveFault
+            {
+                Scenario = "disk-full", Target = "pg-test-2", InjectedAt = time.GetUtcNow(),
+                State = new Dictionary<string, string> { ["files"] = fill + "," + top },
+            });
+
+            var undone = LabFaultBook.ClearActive(manifest, "lab down", time);
+
+            Assert.Empty(LabFaultBook.Active(manifest));
+            Assert.Equal(mode, File.GetUnixFileMode(archive));
+            Assert.False(File.Exists(fill));
+            Assert.False(File.Exists(top));
+            Assert.Equal(3, undone.Count);
+            Assert.Contains(undone, u => u.StartsWith("archive-broken: chmod 750 ", StringComparison.Ordinal) && u.EndsWith(": ok", StringComparison.Ordinal));
+            var heals = LabFaultBook.Journal(manifest).Where(e => e.Action == "heal").ToList();
+            Assert.Equal(2, heals.Count);
+            Assert.All(heals, h => Assert.Equal("cleared by lab down", h.Summary));
+            Assert.Equal(2, heals.Single(h => h.Scenario == "disk-full").Steps.Count);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
 }
