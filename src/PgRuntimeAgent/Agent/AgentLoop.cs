@@ -434,6 +434,13 @@ internal sealed partial class AgentLoop
         }
 
         st.Owned = owns;
+        if (owns)
+        {
+            // What this agent saw before it lost the cluster is stale: persistence counts only snapshots taken from now.
+            st.Detector.Reset();
+            st.NotOk.Clear();
+        }
+
         var change = ownership.LastChange(st.Cluster);
         // The lease may have run out by the agent's own clock before its next round with etcd said why.
         var detail = change is { } c && c.Gained == owns

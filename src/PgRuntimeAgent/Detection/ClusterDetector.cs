@@ -46,6 +46,18 @@ public sealed class ClusterDetector
     /// <summary>Earlier snapshots kept (oldest first), at most <see cref="DetectionSettings.HistorySize"/>.</summary>
     public IReadOnlyList<ClusterSnapshot> History => _history;
 
+    /// <summary>
+    /// Forgets the snapshots, the remembered leader and the findings seen so far. An agent that takes a cluster back
+    /// after another owned it calls this: a symptom it saw before it lost the cluster must not count as part of a run
+    /// now (a detector that needs two snapshots would otherwise hold on one fresh observation and a stale one).
+    /// </summary>
+    public void Reset()
+    {
+        _history.Clear();
+        _lastLeader = null;
+        Tracker.Clear();
+    }
+
     /// <summary>Detects on <paramref name="snapshot"/> (the next of the stream) and moves it into the history.</summary>
     public DetectionResult Observe(ClusterSnapshot snapshot)
     {

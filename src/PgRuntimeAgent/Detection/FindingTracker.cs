@@ -26,6 +26,13 @@ public sealed class FindingTracker(int clearAfter = 2)
 
     public IReadOnlyList<Finding> Active => _order.Select(k => _entries[k].Finding).ToList();
 
+    /// <summary>Forgets every finding (none is reported cleared): what follows starts afresh.</summary>
+    public void Clear()
+    {
+        _entries.Clear();
+        _order.Clear();
+    }
+
     public TrackerUpdate Update(DateTimeOffset at, IReadOnlyList<Finding> findings)
     {
         ArgumentNullException.ThrowIfNull(findings);

@@ -106,6 +106,35 @@ public sealed class FleetTests : IDisposable
     }
 
     [Fact]
+    public async Task Regain_SymptomsSeenBeforeTheClusterWasLost_DoNotCountTowardsPersistence_OnlyFreshSnapshotsDo()
+    {
+        var ownership = new Ownership { Owned = true };
+        await using var kit = await AgentKit.CreateAsync(level: 5, ownership: ownership);
+        var frozen = Frozen(Healthy(), rest: true);
+        bool Raised() => kit.Loop.StateOf(AgentKit.Cluster).Latest!.Active.Any(f => f.Code == PgRuntimeAgent.Detection.FindingCodes.PrimaryFrozen);
+
+        // Two of the three snapshots primary-frozen needs, then the cluster is lost for ten minutes.
+        await kit.FeedAsync(frozen);
+        kit.Time.Advance(TimeSpan.FromSeconds(2));
+        await kit.TickAsync();
+        Assert.False(Raised());
+        ownership.Owned = false;
+        await kit.TickAsync();
+        kit.Time.Advance(TimeSpan.FromMinutes(10));
+
+        // Taken back: one fresh frozen snapshot is one observation, not the third of a run.
+        ownership.Owned = true;
+        await kit.TickAsync();
+        Assert.False(Raised());
+        kit.Time.Advance(TimeSpan.FromSeconds(2));
+        await kit.TickAsync();
+        Assert.False(Raised());
+        kit.Time.Advance(TimeSpan.FromSeconds(2));
+        await kit.TickAsync();
+        Assert.True(Raised());
+    }
+
+    [Fact]
     public async Task IsQuiet_OnlyWithoutAnOpenIncidentSkillRunOrOpenIntent_SoRebalancingNeverMovesABusyCluster()
     {
         await using var kit = await AgentKit.CreateAsync(level: 4);
