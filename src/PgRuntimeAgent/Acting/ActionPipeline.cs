@@ -273,6 +273,25 @@ internal sealed partial class ActionPipeline
         // Intents left open by a crashed run are settled before anything new happens on the cluster.
         await ReconcileAsync(action.Cluster, cancellationToken).ConfigureAwait(false);
 
+        // A skill's irreversible step that a crashed (or taken-over) run already did is not done twice: the intent it
+        // left was reconciled as succeeded a moment ago, so the step is done (a second fence of a member with nothing
+        // left to kill would only blur the record of who did what).
+        if (!dryRun && action.Initiator?.StartsWith("skill:", StringComparison.Ordinal) == true
+            && await ReconciledRecentlyAsync(action, cancellationToken).ConfigureAwait(false) is { } done)
+        {
+            var note = await AppendAsync(JournalKinds.Note,
+                $"not repeated: {action.Summary} — {done.CorrelationId} did it (reconciled as succeeded at {done.Time.UtcDateTime:HH:mm:ss}Z)",
+                new Dictionary<string, object?> { ["action"] = action.Id, ["done_by"] = done.CorrelationId, ["done_seq"] = done.Seq, ["agent"] = Ownership?.AgentId },
+                action, cancellationToken).ConfigureAwait(false);
+            return new ActionRunResult
+            {
+                Action = action,
+                Status = ActionStatus.Succeeded,
+                Message = $"already done: {done.CorrelationId} (reconciled as succeeded at {done.Time.UtcDateTime:HH:mm:ss}Z): {done.Summary}",
+                JournalSeqs = [note.Seq],
+            };
+        }
+
         var state = await _state.GetStateAsync(action.Cluster, cancellationToken).ConfigureAwait(false);
         var decision = await _gate.EvaluateAsync(new PolicyRequest { Action = action, State = state, DryRun = dryRun, ApprovedBy = approvedBy, Ceiling = ceiling },
             cancellationToken).ConfigureAwait(false);
@@ -518,6 +537,39 @@ internal sealed partial class ActionPipeline
         {
             return null;
         }
+    }
+
+    /// <summary>How recent a reconciled outcome must be to count as the step already done (an incident's own pace).</summary>
+    internal static TimeSpan ReconciledWindow { get; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// The newest outcome, within <see cref="ReconciledWindow"/>, that reconciliation recorded as succeeded for an
+    /// irreversible action of the same kind on the same cluster and member with the same parameters; null when none.
+    /// </summary>
+    private async Task<JournalEntry?> ReconciledRecentlyAsync(PlannedAction action, CancellationToken cancellationToken)
+    {
+        if (action.Reversible)
+        {
+            return null;
+        }
+
+        var since = _time.GetUtcNow() - ReconciledWindow;
+        var outcomes = await _journal.QueryAsync(new JournalQuery
+        {
+            Cluster = action.Cluster, Kinds = [JournalKinds.ActionOutcome], Topic = action.Kind, Since = since, Descending = true, Limit = 20,
+        }, cancellationToken).ConfigureAwait(false);
+        foreach (var entry in outcomes)
+        {
+            if (SafePayload<OutcomePayload>(entry) is { Reconciled: true, Status: ActionOutcomeStatus.Succeeded } o
+                && string.Equals(o.Action.Member, action.Member, StringComparison.Ordinal)
+                && o.Action.Parameters.Count == action.Parameters.Count
+                && o.Action.Parameters.All(p => action.Parameters.TryGetValue(p.Key, out var v) && string.Equals(v, p.Value, StringComparison.Ordinal)))
+            {
+                return entry;
+            }
+        }
+
+        return null;
     }
 
     private Task<JournalEntry> AppendAsync<T>(string kind, string summary, T payload, PlannedAction action, CancellationToken cancellationToken) =>

@@ -262,6 +262,42 @@ public sealed class FleetTests : IDisposable
         Assert.Equal("in-progress", Assert.Single(await kit.Acting.Pipeline.ReconcileAsync(AgentKit.Cluster, Ct)).Result);
     }
 
+    [Fact]
+    public async Task Takeover_AFenceTheKilledOwnerDid_IsNotRepeatedByTheNewOwnersSkill_ButAnotherMemberAndALaterOneAre()
+    {
+        await using var kit = await AgentKit.CreateAsync();
+        kit.Acting.Pipeline.Ownership = new Fence { Held = true, Token = 9 };
+        kit.Actuator.ReconcileAs = ReconcileStatus.Happened;
+        kit.World = AgentKit.Fenced(Healthy(), "pg-test-3");
+        // The killed owner (token 5) wrote its fence intent and fenced pg-test-3 before it died.
+        var other = new IntentOwner("admin-2", 4242, kit.Time.GetUtcNow().AddHours(-1));
+        PlannedAction Fence(string id, string member = "pg-test-3") => new()
+        {
+            Id = id, Kind = "member.fence", Cluster = AgentKit.Cluster, Member = member, Summary = $"fence {member} (test)", Initiator = "skill:primary-failure",
+        };
+        await kit.Journal.TryAppendIntentAsync(JournalRecord.Create(JournalKinds.ActionIntent, "intent: fence", new IntentPayload(Fence("act-old"),
+            PrecheckResult.Pass("t", "t"), other, null) { FencingToken = 5 }, AgentKit.Cluster, "pg-test-3", "act-old", "member.fence"), Ct);
+        kit.Time.Advance(TimeSpan.FromSeconds(30));
+
+        // The new owner's skill asks for the same fence: the intent is reconciled as succeeded, and the step is done.
+        var again = await kit.Acting.Pipeline.RunAsync(Fence("act-new"), dryRun: false, Ct);
+
+        Assert.Equal(ActionStatus.Succeeded, again.Status);
+        Assert.StartsWith("already done: act-old (reconciled as succeeded", again.Message, StringComparison.Ordinal);
+        Assert.Empty(kit.Actuator.Executed);
+        var outcome = Assert.Single(await kit.EntriesAsync(JournalKinds.ActionOutcome));
+        Assert.Equal("act-old", outcome.CorrelationId);
+        Assert.Equal(["act-old"], (await kit.EntriesAsync(JournalKinds.ActionIntent)).Select(e => e.CorrelationId));
+        Assert.Contains(await kit.EntriesAsync(JournalKinds.Note), n => n.Summary.StartsWith("not repeated: fence pg-test-3 (test) — act-old did it", StringComparison.Ordinal));
+
+        // Another member is another fence; and once the reconciled one is older than the window, a fence runs again.
+        Assert.Equal(ActionStatus.Succeeded, (await kit.Acting.Pipeline.RunAsync(Fence("act-2", "pg-test-2"), dryRun: false, Ct)).Status);
+        Assert.Equal(["member.fence pg-test-2"], kit.Actuator.Executed);
+        kit.Time.Advance(ActionPipeline.ReconciledWindow + TimeSpan.FromSeconds(1));
+        Assert.Equal(ActionStatus.Succeeded, (await kit.Acting.Pipeline.RunAsync(Fence("act-3"), dryRun: false, Ct)).Status);
+        Assert.Equal(["member.fence pg-test-2", "member.fence pg-test-3"], kit.Actuator.Executed);
+    }
+
     internal sealed class Ownership : IClusterOwnership
     {
         public bool Owned { get; set; }
